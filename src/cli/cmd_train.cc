@@ -1,0 +1,74 @@
+// fool train: train a classifier with libtorch and write it as ONNX.
+#include <filesystem>
+
+#include "cli/common.h"
+#include "cli/progress.h"
+#include "fool/error.h"
+#include "fool/train.h"
+
+namespace fool::cli {
+
+void add_train_command(CLI::App& app, Action& action) {
+  struct Opts {
+    std::string dataset = "mnist", data_dir, out, report, arch = "lenet";
+    TrainOptions train;
+    bool no_augment = false, quiet = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* c = app.add_subcommand("train", "train a classifier (the paper's LeNet or another architecture) and write ONNX");
+  c->add_option("--dataset", o->dataset, "mnist or fashion-mnist")->check(CLI::IsMember(dataset_names()));
+  c->add_option("--data-dir", o->data_dir, "directory with the dataset's IDX files (gzipped or not)");
+  c->add_option("--arch", o->train.arch, "lenet (the paper's), mlp, or bncnn")->check(CLI::IsMember(architecture_names()));
+  c->add_option("--epochs", o->train.epochs, "passes over the training set")->check(CLI::PositiveNumber);
+  c->add_option("--batch-size", o->train.batch_size, "examples per optimisation step")->check(CLI::PositiveNumber);
+  c->add_option("--lr", o->train.learning_rate, "Adam learning rate")->check(CLI::PositiveNumber);
+  c->add_option("--seed", o->train.seed, "random seed (weights, shuffling, augmentation)");
+  c->add_option("--threads", o->train.threads, "libtorch threads (0: its default)")->check(CLI::NonNegativeNumber);
+  c->add_flag("--no-augment", o->no_augment, "train without random 2-pixel shifts");
+  c->add_option("--out", o->out, "where to write the ONNX model")->required();
+  c->add_option("--report", o->report, "where to write the JSON report (default: <out>.json)");
+  c->add_flag("--quiet", o->quiet, "no progress bar");
+  c->callback([o, &action] {
+    action = [o] {
+      const std::string dir = o->data_dir.empty() ? default_data_dir(o->dataset) : o->data_dir;
+      o->train.dataset_name = o->dataset;
+      o->train.augment = !o->no_augment;
+      o->train.validate();
+      const auto parent = std::filesystem::path(o->out).parent_path();
+      std::error_code ec;
+      if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+        throw Error(o->out + ": directory " + parent.string() + " does not exist");
+      }
+      const DatasetSplits data = load_dataset(o->dataset, dir);
+      const std::size_t steps = (data.train.size() + static_cast<std::size_t>(o->train.batch_size) - 1) /
+                                static_cast<std::size_t>(o->train.batch_size);
+      ProgressBar bar("train " + o->train.arch, static_cast<std::size_t>(o->train.epochs) * steps, !o->quiet);
+      const TrainResult r = train_classifier(data, o->train, o->out, [&](int epoch, std::size_t s, std::size_t n, double loss) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "epoch %d loss %.4f", epoch + 1, loss);
+        bar.update(static_cast<std::size_t>(epoch) * n + s, buf);
+      });
+      bar.finish();
+      nlohmann::json j = {{"model", o->out},
+                          {"sha256", r.model_sha256},
+                          {"dataset", o->dataset},
+                          {"data_dir", dir},
+                          {"arch", o->train.arch},
+                          {"epochs", o->train.epochs},
+                          {"batch_size", o->train.batch_size},
+                          {"learning_rate", o->train.learning_rate},
+                          {"augment", o->train.augment},
+                          {"seed", o->train.seed},
+                          {"threads", o->train.threads},
+                          {"train_examples", r.train_examples},
+                          {"test_examples", r.test_examples},
+                          {"test_accuracy", r.test_accuracy},
+                          {"epoch_loss", r.epoch_loss},
+                          {"seconds", r.train_seconds}};
+      emit_json(j, o->report.empty() ? o->out + ".json" : o->report);
+      return 0;
+    };
+  });
+}
+
+}  // namespace fool::cli

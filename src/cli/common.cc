@@ -1,0 +1,87 @@
+#include "cli/common.h"
+
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include "fool/error.h"
+#include "fool/files.h"
+
+namespace fool::cli {
+
+void ModelFlags::add_to(CLI::App* app, bool required) {
+  auto* m = app->add_option("--model", model, "ONNX model file");
+  if (required) m->required();
+  app->add_option("--backend", backend, "inference backend: opencv (fast) or torch (differentiable)")
+      ->check(CLI::IsMember({"opencv", "torch"}));
+  app->add_option("--threads", threads, "worker threads for the backend (0: its default)")->check(CLI::NonNegativeNumber);
+  app->add_option("--channel-order", channel_order, "override: rgb or bgr")->check(CLI::IsMember({"rgb", "bgr"}));
+  app->add_option("--scale", scale, "override: multiply [0,1] pixels by this before mean/std (e.g. 255)");
+  app->add_option("--mean", mean, "override: per-channel mean, comma-separated, subtracted after scaling");
+  app->add_option("--std", std, "override: per-channel std, comma-separated");
+  app->add_option("--labels", labels_file, "override: class labels, one per line");
+  app->add_flag("--logits", logits, "override: the model outputs logits (fool applies softmax)");
+  app->add_flag("--probabilities", probabilities, "override: the model outputs probabilities");
+}
+
+namespace {
+
+std::vector<float> parse_floats(const std::string& flag, const std::string& text) {
+  std::vector<float> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      std::size_t used = 0;
+      out.push_back(std::stof(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw Error(flag + ": '" + item + "' is not a number");
+    }
+  }
+  if (out.empty()) throw Error(flag + ": expected comma-separated numbers");
+  return out;
+}
+
+}  // namespace
+
+ClassifierOptions ModelFlags::options() const {
+  ClassifierOptions o;
+  o.backend = parse_backend(backend);
+  o.threads = threads;
+  auto& ov = o.overrides;
+  if (!channel_order.empty()) ov.channel_order = channel_order;
+  if (!scale.empty()) ov.scale = parse_floats("--scale", scale).at(0);
+  if (!mean.empty()) ov.mean = parse_floats("--mean", mean);
+  if (!std.empty()) ov.std = parse_floats("--std", std);
+  if (logits && probabilities) throw Error("--logits and --probabilities contradict each other");
+  if (logits) ov.output_is_probabilities = false;
+  if (probabilities) ov.output_is_probabilities = true;
+  if (!labels_file.empty()) {
+    std::stringstream ss(read_text_file(labels_file));
+    std::vector<std::string> labels;
+    for (std::string line; std::getline(ss, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) labels.push_back(line);
+    }
+    if (labels.empty()) throw Error(labels_file + ": no labels in this file");
+    ov.labels = labels;
+  }
+  return o;
+}
+
+std::string default_data_dir(const std::string& dataset) {
+  if (const char* env = std::getenv("FOOL_DATA_DIR"); env != nullptr && *env != '\0') {
+    return std::string(env) + "/" + dataset;
+  }
+  if (dataset == "fashion-mnist") return "/usr/share/datasets/fashion-mnist";
+  return "data/" + dataset;
+}
+
+void emit_json(const nlohmann::json& j, const std::string& path) {
+  const std::string text = j.dump(2) + "\n";
+  if (!path.empty()) write_file_atomic(path, text);
+  std::cout << text << std::flush;
+}
+
+}  // namespace fool::cli

@@ -1,0 +1,46 @@
+#pragma once
+// Pieces every command shares: the model flags (backend, threads, preprocessing overrides), the
+// default data directories, and JSON output.
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "fool/classifier.h"
+
+namespace fool::cli {
+
+// What a subcommand registers: its action runs after a successful parse.
+using Action = std::function<int()>;
+
+struct ModelFlags {
+  std::string model;
+  std::string backend = "opencv";
+  int threads = 0;
+  std::string channel_order;
+  std::string scale;
+  std::string mean;
+  std::string std;
+  std::string labels_file;
+  bool logits = false;
+  bool probabilities = false;
+
+  // Adds --model (required if `required`) and the override flags to a subcommand.
+  void add_to(CLI::App* app, bool required = true);
+  ClassifierOptions options() const;
+};
+
+// The data directory for a dataset when --data-dir is not given: $FOOL_DATA_DIR/<name> or
+// data/<name> for MNIST (made by scripts/setup.sh), Debian's dataset-fashion-mnist for Fashion-MNIST.
+std::string default_data_dir(const std::string& dataset);
+
+// Prints JSON to stdout (indented) and, if path is not empty, writes it there atomically.
+void emit_json(const nlohmann::json& j, const std::string& path = "");
+
+void add_data_command(CLI::App& app, Action& action);
+void add_train_command(CLI::App& app, Action& action);
+void add_info_command(CLI::App& app, Action& action);
+void add_score_command(CLI::App& app, Action& action);
+
+}  // namespace fool::cli

@@ -1,0 +1,44 @@
+// fool: the command-line tool. Parses flags into configs and calls the library; nothing else.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/common.h"
+#include "fool/error.h"
+
+namespace {
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fool: find images that classifiers label with high confidence but no person would recognise"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "fool 0.1.0");
+  fool::cli::Action action;
+  fool::cli::add_data_command(app, action);
+  fool::cli::add_train_command(app, action);
+  fool::cli::add_info_command(app, action);
+  fool::cli::add_score_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "fool: error: " << first_line(e.what()) << " (see fool --help)\n";
+    return 2;
+  }
+  try {
+    return action ? action() : 0;
+  } catch (const fool::Error& e) {
+    std::cerr << "fool: error: " << first_line(e.what()) << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "fool: internal error: " << first_line(e.what()) << "\n";
+    return 1;
+  }
+}
