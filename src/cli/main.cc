@@ -20,6 +20,15 @@ int main(int argc, char** argv) {
   fool::cli::add_train_command(app, action);
   fool::cli::add_info_command(app, action);
   fool::cli::add_score_command(app, action);
+  auto known = [&app](const std::string& name) {
+    for (const auto* sub : app.get_subcommands({}))
+      if (sub->get_name() == name) return true;
+    return false;
+  };
+  if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
+    std::cerr << "fool: error: unknown command '" << argv[1] << "' (see fool --help)\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,65 @@
+#pragma once
+// Runs the real `fool` binary for end-to-end tests: captures exit code, stdout and stderr.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "fool/files.h"
+
+namespace fool::testing {
+
+struct CliResult {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+inline std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+inline CliResult run_fool(const std::vector<std::string>& args) {
+  namespace fs = std::filesystem;
+  static int counter = 0;
+  const fs::path err_path = fs::temp_directory_path() / ("fool_cli_err_" + std::to_string(::getpid()) + "_" +
+                                                         std::to_string(counter++));
+  std::string cmd = shell_quote(FOOL_BIN);
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  cmd += " 2>" + shell_quote(err_path.string()) + " </dev/null";
+  CliResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::error_code ec;
+  if (fs::exists(err_path, ec)) {
+    r.err = read_text_file(err_path.string());
+    fs::remove(err_path, ec);
+  }
+  return r;
+}
+
+// The lines of stderr that are not progress output.
+inline std::vector<std::string> error_lines(const std::string& err) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < err.size()) {
+    std::size_t end = err.find('\n', start);
+    if (end == std::string::npos) end = err.size();
+    std::string line = err.substr(start, end - start);
+    if (line.rfind("fool: ", 0) == 0) lines.push_back(line);
+    start = end + 1;
+  }
+  return lines;
+}
+
+}  // namespace fool::testing
