@@ -12,7 +12,7 @@ void add_train_command(CLI::App& app, Action& action) {
   struct Opts {
     std::string dataset = "mnist", data_dir, out, report, arch = "lenet";
     TrainOptions train;
-    bool no_augment = false, quiet = false;
+    bool quiet = false;
   };
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("train", "train a classifier (the paper's LeNet or another architecture) and write ONNX");
@@ -24,7 +24,8 @@ void add_train_command(CLI::App& app, Action& action) {
   c->add_option("--lr", o->train.learning_rate, "Adam learning rate")->check(CLI::PositiveNumber);
   c->add_option("--seed", o->train.seed, "random seed (weights, shuffling, augmentation)");
   c->add_option("--threads", o->train.threads, "libtorch threads (0: its default)")->check(CLI::NonNegativeNumber);
-  c->add_flag("--no-augment", o->no_augment, "train without random 2-pixel shifts");
+  c->add_option("--shift", o->train.max_shift, "augmentation: random shifts of up to N pixels (0: none)")
+      ->check(CLI::Range(0, 8));
   c->add_option("--out", o->out, "where to write the ONNX model")->required();
   c->add_option("--report", o->report, "where to write the JSON report (default: <out>.json)");
   c->add_flag("--quiet", o->quiet, "no progress bar");
@@ -32,7 +33,6 @@ void add_train_command(CLI::App& app, Action& action) {
     action = [o] {
       const std::string dir = o->data_dir.empty() ? default_data_dir(o->dataset) : o->data_dir;
       o->train.dataset_name = o->dataset;
-      o->train.augment = !o->no_augment;
       o->train.validate();
       const auto parent = std::filesystem::path(o->out).parent_path();
       std::error_code ec;
@@ -57,7 +57,7 @@ void add_train_command(CLI::App& app, Action& action) {
                           {"epochs", o->train.epochs},
                           {"batch_size", o->train.batch_size},
                           {"learning_rate", o->train.learning_rate},
-                          {"augment", o->train.augment},
+                          {"max_shift", o->train.max_shift},
                           {"seed", o->train.seed},
                           {"threads", o->train.threads},
                           {"train_examples", r.train_examples},

@@ -70,6 +70,21 @@ ClassifierOptions ModelFlags::options() const {
   return o;
 }
 
+namespace {
+std::string g_command_line;
+}
+
+void set_command_line(int argc, char** argv) {
+  g_command_line.clear();
+  for (int i = 0; i < argc; ++i) {
+    std::string a = i == 0 ? std::string("fool") : std::string(argv[i]);
+    const bool plain = !a.empty() && a.find_first_of(" \t'\"\\$`") == std::string::npos;
+    g_command_line += (i ? " " : "") + (plain ? a : "'" + a + "'");
+  }
+}
+
+const std::string& command_line() { return g_command_line; }
+
 std::string default_data_dir(const std::string& dataset) {
   if (const char* env = std::getenv("FOOL_DATA_DIR"); env != nullptr && *env != '\0') {
     return std::string(env) + "/" + dataset;

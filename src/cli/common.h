@@ -38,6 +38,14 @@ std::string default_data_dir(const std::string& dataset);
 // Prints JSON to stdout (indented) and, if path is not empty, writes it there atomically.
 void emit_json(const nlohmann::json& j, const std::string& path = "");
 
+// The command line as the user typed it (recorded in run summaries); set once by main.
+void set_command_line(int argc, char** argv);
+const std::string& command_line();
+// Parses class lists like "0,3,5-7".
+std::vector<int> parse_class_list(const std::string& text);
+
+void add_evolve_command(CLI::App& app, Action& action);
+void add_render_command(CLI::App& app, Action& action);
 void add_data_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
 void add_info_command(CLI::App& app, Action& action);

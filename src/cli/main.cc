@@ -11,7 +11,7 @@ std::string first_line(const std::string& s) { return s.substr(0, s.find('\n'));
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"fool: find images that classifiers label with high confidence but no person would recognise"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "fool 0.1.0");
@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   fool::cli::add_train_command(app, action);
   fool::cli::add_info_command(app, action);
   fool::cli::add_score_command(app, action);
+  fool::cli::add_evolve_command(app, action);
+  fool::cli::add_render_command(app, action);
+  fool::cli::set_command_line(argc, argv);
   auto known = [&app](const std::string& name) {
     for (const auto* sub : app.get_subcommands({}))
       if (sub->get_name() == name) return true;
@@ -46,6 +49,15 @@ int main(int argc, char** argv) {
   } catch (const fool::Error& e) {
     std::cerr << "fool: error: " << first_line(e.what()) << "\n";
     return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "fool: internal error: " << first_line(e.what()) << "\n";
+    return 1;
+  }
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "fool: internal error: " << first_line(e.what()) << "\n";
     return 1;

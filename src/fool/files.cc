@@ -149,4 +149,40 @@ std::string sha256_file(const std::string& path) {
   return sha256_hex(bytes.data(), bytes.size());
 }
 
+namespace {
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}
+
+std::string base64_encode(const std::uint8_t* data, std::size_t size) {
+  std::string out;
+  out.reserve((size + 2) / 3 * 4);
+  for (std::size_t i = 0; i < size; i += 3) {
+    const std::uint32_t v = (std::uint32_t(data[i]) << 16) | (i + 1 < size ? std::uint32_t(data[i + 1]) << 8 : 0u) |
+                            (i + 2 < size ? std::uint32_t(data[i + 2]) : 0u);
+    out.push_back(kB64[(v >> 18) & 63]);
+    out.push_back(kB64[(v >> 12) & 63]);
+    out.push_back(i + 1 < size ? kB64[(v >> 6) & 63] : '=');
+    out.push_back(i + 2 < size ? kB64[v & 63] : '=');
+  }
+  return out;
+}
+
+std::vector<std::uint8_t> base64_decode(const std::string& text) {
+  std::vector<std::uint8_t> out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char ch : text) {
+    if (ch == '=') break;
+    const char* p = std::strchr(kB64, ch);
+    if (p == nullptr || ch == '\0') throw Error("invalid base64 data");
+    acc = (acc << 6) | static_cast<std::uint32_t>(p - kB64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<std::uint8_t>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
 }  // namespace fool

@@ -14,5 +14,8 @@ void write_file_atomic(const std::string& path, const void* data, std::size_t si
 void write_file_atomic(const std::string& path, const std::string& text);
 std::string sha256_hex(const void* data, std::size_t size);
 std::string sha256_file(const std::string& path);
+std::string base64_encode(const std::uint8_t* data, std::size_t size);
+// Throws fool::Error on characters outside the base64 alphabet.
+std::vector<std::uint8_t> base64_decode(const std::string& text);
 
 }  // namespace fool

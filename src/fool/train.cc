@@ -27,6 +27,7 @@ void TrainOptions::validate() const {
   if (batch_size < 1) throw Error("batch size must be at least 1, got " + std::to_string(batch_size));
   if (!(learning_rate > 0.0)) throw Error("learning rate must be positive");
   if (threads < 0) throw Error("threads must not be negative");
+  if (max_shift < 0 || max_shift > 8) throw Error("shift must be between 0 and 8 pixels, got " + std::to_string(max_shift));
 }
 
 namespace {
@@ -212,13 +213,14 @@ std::string export_onnx(torch::nn::Sequential& seq, const std::vector<Layer>& la
   return bytes;
 }
 
-// Shifts each 28x28-like image by up to 2 pixels in x and y (zero fill).
-torch::Tensor random_shift(const torch::Tensor& batch, Rng& rng) {
+// Shifts each image by up to max_shift pixels in x and y (zero fill).
+torch::Tensor random_shift(const torch::Tensor& batch, int max_shift, Rng& rng) {
   torch::Tensor out = torch::zeros_like(batch);
   const auto n = batch.size(0), h = batch.size(2), w = batch.size(3);
   for (std::int64_t i = 0; i < n; ++i) {
-    const auto dy = static_cast<std::int64_t>(rng.below(5)) - 2;
-    const auto dx = static_cast<std::int64_t>(rng.below(5)) - 2;
+    const auto span = static_cast<std::uint64_t>(2 * max_shift + 1);
+    const auto dy = static_cast<std::int64_t>(rng.below(span)) - max_shift;
+    const auto dx = static_cast<std::int64_t>(rng.below(span)) - max_shift;
     const auto y0 = std::max<std::int64_t>(0, dy), y1 = std::min(h, h + dy);
     const auto x0 = std::max<std::int64_t>(0, dx), x1 = std::min(w, w + dx);
     out[i].slice(1, y0, y1).slice(2, x0, x1).copy_(batch[i].slice(1, y0 - dy, y1 - dy).slice(2, x0 - dx, x1 - dx));
@@ -275,7 +277,7 @@ TrainResult train_classifier(const DatasetSplits& data, const TrainOptions& opt,
       const auto b1 = std::min<std::int64_t>(b0 + opt.batch_size, static_cast<std::int64_t>(n));
       const torch::Tensor idx = perm.slice(0, b0, b1);
       torch::Tensor x = images.index_select(0, idx);
-      if (opt.augment) x = random_shift(x, rng);
+      if (opt.max_shift > 0) x = random_shift(x, opt.max_shift, rng);
       const torch::Tensor y = labels.index_select(0, idx);
       optimizer.zero_grad();
       const torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), y);

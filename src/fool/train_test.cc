@@ -51,7 +51,7 @@ class TrainTest : public ::testing::Test {
     o.seed = 5;
     o.threads = 2;
     o.dataset_name = "bars";
-    o.augment = false;  // a 2-pixel shift would move a bar onto the next class's rows
+    o.max_shift = 0;  // a 2-pixel shift would move a bar onto the next class's rows
     return o;
   }
   std::string path(const std::string& name) { return (dir_ / name).string(); }

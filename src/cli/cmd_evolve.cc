@@ -1,0 +1,153 @@
+// fool evolve: MAP-Elites fooling images for every class of a model.
+#include <csignal>
+#include <optional>
+#include <sstream>
+
+#include "cli/common.h"
+#include "cli/progress.h"
+#include "fool/error.h"
+#include "fool/evolve_run.h"
+#include "fool/onnx_model.h"
+
+namespace fool::cli {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_sigint(int) {
+  g_stop = true;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+// Shows generation, classes at >= 99% / 99.99% and evaluations per second.
+class ProgressObserver : public EvolutionObserver {
+ public:
+  ProgressObserver(int generations, bool enabled) : bar_("evolve", static_cast<std::size_t>(generations), enabled) {}
+  void on_generation(const Evolution& e, const GenerationStats& s) override {
+    const std::size_t n = e.archive().cells();
+    char buf[160];
+    std::snprintf(buf, sizeof buf, ">=99%%: %zu/%zu  >=99.99%%: %zu/%zu  median %.4f  %.0f evals/s", s.at_99, n,
+                  s.at_9999, n, s.median, s.evals_per_second);
+    bar_.update(static_cast<std::size_t>(std::max(0, s.generation)), buf);
+    last_ = buf;
+  }
+  void on_finish(const Evolution&, bool) override { bar_.finish(last_); }
+
+ private:
+  ProgressBar bar_;
+  std::string last_;
+};
+
+}  // namespace
+
+std::vector<int> parse_class_list(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      const auto dash = item.find('-', 1);
+      std::size_t used = 0;
+      if (dash == std::string::npos) {
+        out.push_back(std::stoi(item, &used));
+        if (used != item.size()) throw std::invalid_argument(item);
+      } else {
+        const int a = std::stoi(item.substr(0, dash)), b = std::stoi(item.substr(dash + 1), &used);
+        if (used != item.size() - dash - 1 || b < a) throw std::invalid_argument(item);
+        for (int k = a; k <= b; ++k) out.push_back(k);
+      }
+    } catch (const std::exception&) {
+      throw Error("--classes: '" + item + "' is not a class index or range like 3-7");
+    }
+  }
+  if (out.empty()) throw Error("--classes: no classes given");
+  return out;
+}
+
+void add_evolve_command(CLI::App& app, Action& action) {
+  struct Opts {
+    ModelFlags model;
+    EvolveRunConfig run;
+    std::string preset, classes, coordinates = "raw", crossover = "none", color;
+    std::optional<int> generations, offspring, init, image_size, crops;
+    bool quiet = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* c = app.add_subcommand("evolve", "evolve fooling images for every class with MAP-Elites (direct or CPPN encoding)");
+  o->model.add_to(c);
+  c->add_option("--encoding", o->run.encoding, "direct (one gene per pixel) or cppn (pattern-producing network)")
+      ->check(CLI::IsMember({"direct", "cppn"}));
+  c->add_option("--out", o->run.out_dir, "output directory (summary.json, images/, grid.png, log.jsonl)")->required();
+  c->add_option("--preset", o->preset, "the paper's settings: mnist or imagenet")->check(CLI::IsMember(evolve_preset_names()));
+  c->add_option("--generations", o->generations, "generations after the initial population (default 200)");
+  c->add_option("--offspring", o->offspring, "children per generation (default 200)");
+  c->add_option("--init", o->init, "random genomes in the initial population (default 200)");
+  c->add_option("--seed", o->run.evolution.seed, "random seed (default 1)");
+  c->add_option("--classes", o->classes, "target classes, e.g. 0,3,5-7 (default: all)");
+  c->add_option("--image-size", o->image_size, "side of the evolved images (default: the model's input; 256 for imagenet)");
+  c->add_option("--color", o->color, "gray or color images (default: the model's)")->check(CLI::IsMember({"gray", "color"}));
+  c->add_option("--crops", o->crops, "score each image as the mean over 1 or 10 crops (default 1; 10 for imagenet)");
+  c->add_option("--coordinates", o->coordinates, "CPPN inputs: raw pixel indices (the paper's code) or normalized [-1,1]")
+      ->check(CLI::IsMember({"raw", "normalized"}));
+  c->add_option("--crossover", o->crossover, "direct encoding: none (the paper's text) or sbx (its code)")
+      ->check(CLI::IsMember({"none", "sbx"}));
+  c->add_option("--mutation-rate", o->run.direct.mutation_rate, "direct encoding: per-gene mutation probability (0.1)");
+  c->add_option("--halve-every", o->run.direct.halve_every, "direct encoding: halve the rate every N generations (1000; 0: never)");
+  c->add_option("--eta", o->run.direct.eta, "polynomial mutation index, the paper's mutation strength (15)");
+  c->add_option("--eval-batch", o->run.evolution.eval_batch, "images per network call (default 400; 40 for large images)");
+  c->add_option("--checkpoint-every", o->run.evolution.checkpoint_every, "generations between checkpoints (25)");
+  c->add_flag("--resume", o->run.resume, "continue the run in --out from its checkpoint");
+  c->add_flag("--overwrite", o->run.overwrite, "replace a run already in --out");
+  c->add_flag("--quiet", o->quiet, "no progress bar");
+  c->callback([o, &action] {
+    action = [o] {
+      EvolveRunConfig& r = o->run;
+      r.model = o->model.model;
+      r.classifier = o->model.options();
+      r.evolution.threads = o->model.threads;  // 0: all cores, for the network, mutation and rendering
+      if (r.resume && r.overwrite) throw Error("--resume and --overwrite contradict each other");
+      const ModelSpec spec = OnnxModel::load(r.model).spec(r.classifier.overrides);
+      EvolvePreset p{200, 200, 200, 0, 1};
+      if (!o->preset.empty()) p = evolve_preset(o->preset, r.encoding, spec);
+      r.evolution.generations = o->generations.value_or(p.generations);
+      r.evolution.offspring = o->offspring.value_or(p.offspring);
+      r.evolution.init = o->init.value_or(p.init);
+      r.image_size = o->image_size.value_or(p.image_size);
+      r.crops = o->crops.value_or(p.crops);
+      if (!o->color.empty()) r.channels = o->color == "gray" ? 1 : 3;
+      if (o->image_size && *o->image_size < 1) throw Error("--image-size must be positive");
+      if (!o->classes.empty()) r.evolution.classes = parse_class_list(o->classes);
+      r.cppn.raw_coordinates = o->coordinates == "raw";
+      r.direct.sbx = o->crossover == "sbx";
+      r.cppn.eta = r.direct.eta;
+      r.command_line = command_line();
+
+      ProgressObserver progress(r.evolution.generations, !o->quiet);
+      g_stop = false;
+      auto previous = std::signal(SIGINT, on_sigint);
+      EvolveRunResult res;
+      try {
+        res = run_evolve(r, {&progress}, &g_stop);
+      } catch (...) {
+        std::signal(SIGINT, previous);
+        throw;
+      }
+      std::signal(SIGINT, previous);
+      const auto& s = res.summary;
+      emit_json({{"out", r.out_dir},
+                 {"complete", res.complete},
+                 {"generations", s.value("generations", 0)},
+                 {"evaluations", s.value("evaluations", 0)},
+                 {"seconds", s.value("seconds", 0.0)},
+                 {"median_confidence", s.value("median_confidence", 0.0)},
+                 {"classes_at_or_above", s.value("classes_at_or_above", nlohmann::json::object())}});
+      if (!res.complete) {
+        std::fprintf(stderr, "fool: interrupted; checkpoint saved. Continue with the same command and --resume\n");
+        return 130;
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace fool::cli
