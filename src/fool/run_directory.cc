@@ -47,7 +47,13 @@ void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const 
   try {
     if (j.at("format").get<std::string>() != kCheckpointFormat) throw Error(path + ": not a fool evolution checkpoint");
     const nlohmann::json& saved = j.at("settings");
-    for (const auto& [key, value] : settings.items()) {
+    // Name the most telling difference: model, encoding and backend first, then the rest.
+    std::vector<std::string> keys = {"model_sha256", "encoding", "backend"};
+    for (const auto& item : settings.items())
+      if (std::find(keys.begin(), keys.end(), item.key()) == keys.end()) keys.push_back(item.key());
+    for (const std::string& key : keys) {
+      if (!settings.contains(key)) continue;
+      const nlohmann::json& value = settings[key];
       if (std::find(std::begin(kFreeSettings), std::end(kFreeSettings), key) != std::end(kFreeSettings)) continue;
       if (!saved.contains(key) || saved[key] != value) {
         throw Error(path + ": checkpoint was made with another " + key + " (" +

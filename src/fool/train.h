@@ -21,7 +21,7 @@ struct TrainOptions {
   double learning_rate = 1e-3;  // Adam's, decayed along a cosine over the epochs
   std::uint64_t seed = 1;
   int threads = 0;      // 0: libtorch's default
-  int max_shift = 2;    // augmentation: random shifts of up to this many pixels (0: none)
+  int max_shift = 1;    // augmentation: random shifts of up to this many pixels (0: none)
   std::string dataset_name;  // recorded in the model's metadata
   void validate() const;     // throws fool::Error on nonsense values
 };
