@@ -59,7 +59,12 @@ class CppnEncoding : public Encoding {
   const CppnOptions& options() const { return options_; }
 
  private:
+  // x, y, d and bias planes (4 x H x W) for a render of height x width of a genome evolved at
+  // native_height x native_width.
+  std::vector<float> input_planes(int height, int width, int native_height, int native_width) const;
+
   CppnOptions options_;
+  std::vector<float> native_inputs_;  // input_planes at the native size, computed once
 };
 
 }  // namespace fool

@@ -40,9 +40,20 @@ GenomePtr DirectEncoding::random(Rng& rng) const {
 GenomePtr DirectEncoding::mutate(const Genome& parent, Rng& rng, int generation) const {
   std::vector<std::uint8_t> genes = as_direct(parent).genes;
   const double rate = rate_at(generation);
-  for (auto& g : genes) {
-    if (!rng.bernoulli(rate)) continue;
-    g = static_cast<std::uint8_t>(std::lround(polynomial_mutation(g, 0.0, 255.0, options_.eta, rng)));
+  // Each gene is chosen with probability `rate`: walk from chosen gene to chosen gene by geometric
+  // gaps, which is the same distribution as one coin per gene with far fewer random draws.
+  const double log_miss = std::log1p(-rate);
+  std::size_t i = 0;
+  while (true) {
+    if (rate < 1.0) {
+      const double u = 1.0 - rng.uniform();  // (0, 1]
+      const double gap = std::floor(std::log(u) / log_miss);
+      if (gap >= static_cast<double>(genes.size() - i)) break;
+      i += static_cast<std::size_t>(gap);
+    }
+    if (i >= genes.size()) break;
+    genes[i] = static_cast<std::uint8_t>(std::lround(polynomial_mutation(genes[i], 0.0, 255.0, options_.eta, rng)));
+    ++i;
   }
   return std::make_shared<DirectGenome>(std::move(genes));
 }
