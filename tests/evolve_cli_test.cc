@@ -204,6 +204,27 @@ TEST_F(Evolve, ResumeAfterCtrlCEndsWhereAnUninterruptedRunEnds) {
   EXPECT_EQ(lines, 301);
 }
 
+TEST_F(Evolve, ImagenetPresetEvolvesLargeColourImagesThroughTenCrops) {
+  const std::string out = path("imagenet");
+  const auto r = run_fool({"evolve", "--model", FOOL_FIXTURES_DIR "/squeezenet1_1_random.onnx", "--encoding", "cppn",
+                           "--preset", "imagenet", "--generations", "2", "--offspring", "4", "--init", "4",
+                           "--classes", "0-2", "--out", out, "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto s = summary(out);
+  EXPECT_EQ(s["settings"]["crops"], 10);
+  EXPECT_EQ(s["settings"]["image"], nlohmann::json({3, 256, 256}));
+  EXPECT_EQ(read_image(out + "/images/class_1.png").shape, (ImageShape{3, 256, 256}));
+  // A 256x256 image is refused by `fool score` on a 224x224 model unless resized; the run's own
+  // confidence is the 10-crop mean, so it is checked against the search, not against score.
+  EXPECT_NEAR(s["classes"][1]["confidence"].get<double>(), s["classes"][1]["search_confidence"].get<double>(), 1e-5);
+  // The direct encoding's preset uses 200 offspring: a short run with fewer works too.
+  const auto d = run_fool({"evolve", "--model", FOOL_FIXTURES_DIR "/squeezenet1_1_random.onnx", "--encoding", "direct",
+                           "--preset", "imagenet", "--generations", "1", "--offspring", "2", "--init", "2",
+                           "--classes", "5", "--crossover", "sbx", "--out", path("imagenet_direct"), "--quiet"});
+  ASSERT_EQ(d.code, 0) << d.err;
+  EXPECT_EQ(summary(path("imagenet_direct"))["settings"]["direct"]["crossover"], "sbx");
+}
+
 TEST_F(Evolve, NonsenseOptionsAreOneLineErrors) {
   const std::string out = path("nonsense");
   expect_one_line_error(run_fool(evolve_args(out, {"--offspring", "0"})), "offspring");

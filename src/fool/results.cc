@@ -49,6 +49,7 @@ Image8 make_grid(const std::vector<Image8>& images, const std::vector<std::strin
     const int r = static_cast<int>(i) / cols, c = static_cast<int>(i) % cols;
     const int x0 = pad + c * (tile + pad), y0 = pad + r * (tile + caption_h + pad);
     scaled.copyTo(canvas(cv::Rect(x0, y0, tile, tile)));
+    cv::rectangle(canvas, cv::Rect(x0 - 1, y0 - 1, tile + 2, tile + 2), cv::Scalar(160, 160, 160), 1);
     // Caption: up to two lines, split at the first newline.
     const std::string& text = i < captions.size() ? captions[i] : std::string();
     const auto nl = text.find('\n');
