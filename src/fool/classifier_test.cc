@@ -204,6 +204,20 @@ TEST_F(BadModels, EachGetsOneLineNamingTheFile) {
   EXPECT_NE(expect_error(dir_.string()).find("directory"), std::string::npos);
 }
 
+TEST_F(BadModels, AnOperatorTheTorchBackendLacksIsNamedWithItsNode) {
+  onnx::ModelProto m = OnnxModel::load(fixtures_dir() + "/mnist_bn_cnn.onnx").proto();
+  auto* n = m.mutable_graph()->mutable_node(1);
+  n->set_op_type("Einsum");
+  n->set_name("the_einsum");
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const std::string path = (dir_ / "einsum.onnx").string();
+  write_file_atomic(path, bytes);
+  const std::string msg = expect_error(path, Backend::Torch);
+  EXPECT_NE(msg.find("Einsum"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("the_einsum"), std::string::npos) << msg;
+}
+
 TEST(Preprocessing, ScaleMeanStdAndChannelOrder) {
   Preprocessing p;
   p.channel_order = "bgr";

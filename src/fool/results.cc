@@ -123,6 +123,7 @@ nlohmann::json write_results(const std::string& dir, const RunRecord& record, co
     for (std::size_t t = 0; t < record.thresholds.size(); ++t)
       if (c.search_confidence >= record.thresholds[t] && p < record.thresholds[t]) lost.push_back(nlohmann::json(record.thresholds[t]).dump());
     if (!lost.empty()) entry["lost_in_quantisation"] = lost;
+    if (c.extra.is_object()) entry.update(c.extra);
     list.push_back(entry);
     tiles.push_back(c.image);
     captions.push_back(c.label + "\n" + percent(p));
@@ -152,6 +153,7 @@ nlohmann::json write_results(const std::string& dir, const RunRecord& record, co
                             {"median_confidence", median},
                             {"classes_at_or_above", counts},
                             {"classes", list}};
+  if (record.extra.is_object()) summary.update(record.extra);
   write_file_atomic((fs::path(dir) / "summary.json").string(), summary.dump(2) + "\n");
   return summary;
 }

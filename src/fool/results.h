@@ -19,6 +19,7 @@ struct ClassResult {
   float search_confidence = 0.0f;  // what the search saw
   std::vector<int> first_reached;  // per threshold: first generation/step at or above it, -1 if never
   nlohmann::json genome;           // null if the search has no genome to save
+  nlohmann::json extra;            // further fields for this class's summary entry (an object, or null)
 };
 
 struct RunRecord {
@@ -36,6 +37,7 @@ struct RunRecord {
   std::size_t evaluations = 0;
   double seconds = 0.0;
   bool complete = true;
+  nlohmann::json extra;  // further top-level summary fields (an object, or null)
 };
 
 // The 8-bit images of a list of results tiled in a grid with label and confidence under each.

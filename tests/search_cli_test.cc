@@ -1,4 +1,4 @@
-// End-to-end tests of `fool evolve` and `fool render` on a LeNet trained for the occasion.
+// End-to-end tests of `fool evolve`, `fool render` and `fool ascend` on a LeNet trained for the occasion.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,10 +24,10 @@ namespace fs = std::filesystem;
 using testing::error_lines;
 using testing::run_fool;
 
-class Evolve : public ::testing::Test {
+class Search : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / ("fool_evolve_cli_" + std::to_string(::getpid()));
+    dir_ = fs::temp_directory_path() / ("fool_search_cli_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     model_ = (dir_ / "lenet.onnx").string();
@@ -56,8 +56,8 @@ class Evolve : public ::testing::Test {
   static fs::path dir_;
   static std::string model_;
 };
-fs::path Evolve::dir_;
-std::string Evolve::model_;
+fs::path Search::dir_;
+std::string Search::model_;
 
 double gen0_median(const std::string& run) {
   std::ifstream log(run + "/log.jsonl");
@@ -66,7 +66,7 @@ double gen0_median(const std::string& run) {
   return nlohmann::json::parse(first)["median"].get<double>();
 }
 
-TEST_F(Evolve, StatisticalDirectSearchRaisesConfidenceFarAboveRandom) {
+TEST_F(Search, StatisticalDirectSearchRaisesConfidenceFarAboveRandom) {
   // Measured: median 0.10-0.15 after 40 generations from ~0.006 in the random population (5 seeds).
   for (const std::string seed : {"1", "2", "3"}) {
     const std::string out = path("stat_direct_" + seed);
@@ -79,7 +79,7 @@ TEST_F(Evolve, StatisticalDirectSearchRaisesConfidenceFarAboveRandom) {
   }
 }
 
-TEST_F(Evolve, StatisticalCppnSearchFoolsMostDigits) {
+TEST_F(Search, StatisticalCppnSearchFoolsMostDigits) {
   // Measured: median 0.978-0.998 and 5-6 digits at >= 99% after 40 x 100 (5 seeds).
   for (const std::string seed : {"1", "2", "3"}) {
     const std::string out = path("stat_cppn_" + seed);
@@ -92,7 +92,7 @@ TEST_F(Evolve, StatisticalCppnSearchFoolsMostDigits) {
   }
 }
 
-TEST_F(Evolve, WritesTheDocumentedLayout) {
+TEST_F(Search, WritesTheDocumentedLayout) {
   const std::string out = path("layout");
   const auto r = run_fool(evolve_args(out, {"--encoding", "cppn", "--generations", "6", "--offspring", "40", "--init",
                                             "40", "--seed", "9", "--classes", "1,3-4"}));
@@ -143,7 +143,7 @@ nlohmann::json without_timing(nlohmann::json s) {
   return s;
 }
 
-TEST_F(Evolve, SameSeedAndThreadsGiveTheSameSummary) {
+TEST_F(Search, SameSeedAndThreadsGiveTheSameSummary) {
   for (const std::string enc : {"direct", "cppn"}) {
     const std::vector<std::string> args = {"--encoding", enc, "--generations", "8", "--offspring", "50", "--init", "50",
                                            "--seed", "21", "--threads", "2"};
@@ -154,7 +154,7 @@ TEST_F(Evolve, SameSeedAndThreadsGiveTheSameSummary) {
   }
 }
 
-TEST_F(Evolve, ResumeAfterCtrlCEndsWhereAnUninterruptedRunEnds) {
+TEST_F(Search, ResumeAfterCtrlCEndsWhereAnUninterruptedRunEnds) {
   const std::vector<std::string> args = {"--encoding", "cppn", "--generations", "300", "--offspring", "40",
                                          "--init", "40", "--seed", "5", "--checkpoint-every", "7"};
   ASSERT_EQ(run_fool(evolve_args(path("straight"), args)).code, 0);
@@ -204,7 +204,7 @@ TEST_F(Evolve, ResumeAfterCtrlCEndsWhereAnUninterruptedRunEnds) {
   EXPECT_EQ(lines, 301);
 }
 
-TEST_F(Evolve, ImagenetPresetEvolvesLargeColourImagesThroughTenCrops) {
+TEST_F(Search, ImagenetPresetEvolvesLargeColourImagesThroughTenCrops) {
   const std::string out = path("imagenet");
   const auto r = run_fool({"evolve", "--model", FOOL_FIXTURES_DIR "/squeezenet1_1_random.onnx", "--encoding", "cppn",
                            "--preset", "imagenet", "--generations", "2", "--offspring", "4", "--init", "4",
@@ -225,7 +225,7 @@ TEST_F(Evolve, ImagenetPresetEvolvesLargeColourImagesThroughTenCrops) {
   EXPECT_EQ(summary(path("imagenet_direct"))["settings"]["direct"]["crossover"], "sbx");
 }
 
-TEST_F(Evolve, NonsenseOptionsAreOneLineErrors) {
+TEST_F(Search, NonsenseOptionsAreOneLineErrors) {
   const std::string out = path("nonsense");
   expect_one_line_error(run_fool(evolve_args(out, {"--offspring", "0"})), "offspring");
   expect_one_line_error(run_fool(evolve_args(out, {"--init", "-4"})), "initial population");
@@ -241,7 +241,7 @@ TEST_F(Evolve, NonsenseOptionsAreOneLineErrors) {
   EXPECT_FALSE(fs::exists(out + "/summary.json"));
 }
 
-TEST_F(Evolve, ExistingRunsAndBadDirectoriesAreRefusedWithoutDamage) {
+TEST_F(Search, ExistingRunsAndBadDirectoriesAreRefusedWithoutDamage) {
   const std::string out = path("existing");
   const std::vector<std::string> small = {"--generations", "2", "--offspring", "20", "--init", "20"};
   ASSERT_EQ(run_fool(evolve_args(out, small)).code, 0);
@@ -283,6 +283,65 @@ TEST_F(Evolve, ExistingRunsAndBadDirectoriesAreRefusedWithoutDamage) {
   EXPECT_EQ(read_text_file(path("notarun/thesis.tex")), "precious");
   write_file_atomic(path("afile"), std::string("x"));
   expect_one_line_error(run_fool(evolve_args(path("afile/run"), small)), "afile");
+}
+
+}  // namespace
+}  // namespace fool
+
+namespace fool {
+namespace {
+
+TEST_F(Search, AscendFoolsEveryDigitWithTheSavedImages) {
+  const std::string out = path("ascend");
+  const auto r = run_fool({"ascend", "--model", model_, "--out", out, "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto s = summary(out);
+  EXPECT_EQ(s["command"], "ascend");
+  EXPECT_EQ(s["method"], "gradient-ascent");
+  EXPECT_EQ(s["progress_unit"], "step");
+  EXPECT_GT(s["steps_per_second"].get<double>(), 0.0);
+  // Measured on this 3-epoch LeNet: all 10 digits at >= 99.99% within ~300 steps.
+  EXPECT_EQ(s["classes_at_or_above"]["0.9999"], 10);
+  for (const auto& c : s["classes"]) {
+    EXPECT_GE(c["confidence"].get<double>(), 0.9999) << c["index"];
+    EXPECT_FALSE(c["first_reached"]["0.999"].is_null());
+    EXPECT_LE(c["first_reached"]["0.99"].get<int>(), c["first_reached"]["0.9999"].get<int>());
+    const auto sc = run_fool({"score", "--model", model_, "--top", "1", out + "/" + c["image"].get<std::string>()});
+    ASSERT_EQ(sc.code, 0) << sc.err;
+    const auto top = nlohmann::json::parse(sc.out)["images"][0]["top"][0];
+    EXPECT_EQ(top["class"], c["index"]);
+    EXPECT_NEAR(top["probability"].get<double>(), c["confidence"].get<double>(), 1e-6);
+  }
+  EXPECT_TRUE(fs::exists(out + "/grid.png"));
+  std::ifstream log(out + "/log.jsonl");
+  std::string first;
+  std::getline(log, first);
+  EXPECT_EQ(nlohmann::json::parse(first)["step"], 0);
+}
+
+TEST_F(Search, AscendRaisesSqueezenetProbabilities) {
+  const std::string out = path("ascend_squeeze");
+  const auto r = run_fool({"ascend", "--model", FOOL_FIXTURES_DIR "/squeezenet1_1_random.onnx", "--classes", "0-2",
+                           "--steps", "4", "--target", "0", "--out", out, "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream log(out + "/log.jsonl");
+  std::vector<double> medians;
+  for (std::string l; std::getline(log, l);) medians.push_back(nlohmann::json::parse(l)["median"].get<double>());
+  ASSERT_EQ(medians.size(), 4u);
+  EXPECT_GT(medians.back(), medians.front());
+  EXPECT_EQ(read_image(out + "/images/class_2.png").shape, (ImageShape{3, 224, 224}));
+}
+
+TEST_F(Search, AscendRefusesNonsense) {
+  const std::string out = path("ascend_bad");
+  expect_one_line_error(run_fool({"ascend", "--model", model_, "--out", out, "--backend", "opencv"}), "torch");
+  expect_one_line_error(run_fool({"ascend", "--model", model_, "--out", out, "--classes", "12"}), "class 12");
+  expect_one_line_error(run_fool({"ascend", "--model", model_, "--out", out, "--steps", "0"}), "steps");
+  expect_one_line_error(run_fool({"ascend", "--model", model_, "--out", out, "--decay", "2"}), "decay");
+  expect_one_line_error(run_fool({"ascend", "--model", model_, "--out", out, "--max-gain", "-0.1"}), "gain");
+  expect_one_line_error(run_fool({"ascend", "--model", model_, "--out", out, "--blur-every", "2"}), "blur");
+  expect_one_line_error(run_fool({"ascend", "--model", model_, "--out", out, "--start", "black"}), "black");
+  EXPECT_FALSE(fs::exists(out + "/summary.json"));
 }
 
 }  // namespace

@@ -1,0 +1,94 @@
+// fool ascend: gradient-ascent fooling images (the paper's white-box method).
+#include <csignal>
+
+#include "cli/common.h"
+#include "cli/progress.h"
+#include "fool/ascent.h"
+#include "fool/error.h"
+
+namespace fool::cli {
+
+namespace {
+std::atomic<bool> g_stop{false};
+void on_sigint(int) {
+  g_stop = true;
+  std::signal(SIGINT, SIG_DFL);
+}
+}  // namespace
+
+void add_ascend_command(CLI::App& app, Action& action) {
+  struct Opts {
+    ModelFlags model;
+    AscendRunConfig run;
+    std::string classes;
+    bool quiet = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* c = app.add_subcommand("ascend", "gradient-ascent fooling images for every class (white box, torch backend)");
+  o->model.add_to(c);
+  AscentConfig& a = o->run.ascent;
+  c->add_option("--out", o->run.out_dir, "output directory (summary.json, images/, grid.png, log.jsonl)")->required();
+  c->add_option("--classes", o->classes, "target classes, e.g. 0,3,5-7 (default: all)");
+  c->add_option("--steps", a.steps, "gradient steps at most (default 500)");
+  c->add_option("--seed", a.seed, "seed of the start image's noise (default 1)");
+  c->add_option("--start", a.start, "start image: gray (0.5), mean (the model's mean), noise (uniform)")
+      ->check(CLI::IsMember({"gray", "mean", "noise"}));
+  c->add_option("--start-noise", a.start_noise, "std of the Gaussian noise on a gray or mean start (0.01)");
+  c->add_option("--max-gain", a.max_gain, "step size: predicted gain min(max-gain, gain-fraction * (1 - p)); 0.03");
+  c->add_option("--gain-fraction", a.gain_fraction, "see --max-gain; 0.1");
+  c->add_option("--decay", a.decay, "L2 decay toward the mean image per step, 0 to 0.01 in the paper (0)");
+  c->add_option("--blur-sigma", a.blur_sigma, "Gaussian blur sigma in pixels (0: none)");
+  c->add_option("--blur-every", a.blur_every, "blur every N steps (0: never)");
+  c->add_option("--target", a.target, "stop a class once its saved 8-bit image reaches this confidence (0.9999; 0: never)");
+  c->add_flag("--overwrite", o->run.overwrite, "replace a run already in --out");
+  c->add_flag("--quiet", o->quiet, "no progress bar");
+  c->callback([o, c, &action] {
+    const bool asked_opencv = c->get_option("--backend")->count() > 0 && o->model.backend == "opencv";
+    action = [o, asked_opencv] {
+      AscendRunConfig& r = o->run;
+      r.model = o->model.model;
+      if (asked_opencv) throw Error("fool ascend needs gradients: it runs on the torch backend, not opencv");
+      r.classifier = o->model.options();
+      r.classifier.backend = Backend::Torch;
+      if (!o->classes.empty()) r.ascent.classes = parse_class_list(o->classes);
+      r.command_line = command_line();
+      ProgressBar bar("ascend", static_cast<std::size_t>(r.ascent.steps), !o->quiet);
+      std::string last;
+      g_stop = false;
+      auto previous = std::signal(SIGINT, on_sigint);
+      AscendRunResult res;
+      try {
+        res = run_ascend(r, [&](const AscentStepStats& s) {
+          char buf[160];
+          std::snprintf(buf, sizeof buf, ">=99%%: %zu  >=99.99%%: %zu  active %zu  median %.4f", s.at_99, s.at_9999,
+                        s.active, s.median);
+          last = buf;
+          bar.update(static_cast<std::size_t>(s.step + 1), buf);
+        }, &g_stop);
+      } catch (...) {
+        std::signal(SIGINT, previous);
+        throw;
+      }
+      std::signal(SIGINT, previous);
+      bar.finish(last);
+      for (const auto& e : res.errors) std::fprintf(stderr, "fool: warning: %s\n", e.c_str());
+      const auto& s = res.summary;
+      emit_json({{"out", r.out_dir},
+                 {"complete", res.complete},
+                 {"steps", s.value("steps", 0)},
+                 {"seconds", s.value("seconds", 0.0)},
+                 {"steps_per_second", s.value("steps_per_second", 0.0)},
+                 {"median_confidence", s.value("median_confidence", 0.0)},
+                 {"classes_at_or_above", s.value("classes_at_or_above", nlohmann::json::object())},
+                 {"errors", res.errors}});
+      if (!res.complete) return 130;
+      if (!res.errors.empty() && res.errors.size() == s["classes"].size()) {
+        std::fprintf(stderr, "fool: error: every class was stopped by NaNs\n");
+        return 1;
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace fool::cli
