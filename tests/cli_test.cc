@@ -168,13 +168,39 @@ TEST_F(Cli, BadModelFilesAreOneLineErrors) {
                         "abc");
 }
 
-TEST_F(Cli, InfoOnSqueezenetFixtureShowsBothBackends) {
+TEST_F(Cli, InfoOnSqueezenetFixtureShowsBothBackendsAgree) {
   const auto r = run_fool({"info", "--model", kFixtures + "/squeezenet1_1_random.onnx"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["num_classes"], 1000);
   EXPECT_EQ(j["backends"]["opencv"]["ok"], true);
   EXPECT_EQ(j["backends"]["torch"]["ok"], true);
+  EXPECT_EQ(j["backends"]["agree"], true);
+  EXPECT_LT(j["backends"]["max_difference"].get<double>(), 1e-4);
+}
+
+TEST_F(Cli, AModelNoBackendCanRunIsAOneLineErrorAndInfoSaysWhy) {
+  // The fixture with every Tanh turned into Tanx (same length, so the protobuf stays intact): an
+  // operator that neither OpenCV nor fool's torch interpreter knows.
+  const auto bytes = read_file(kFixtures + "/mnist_bn_cnn.onnx");
+  std::string text(bytes.begin(), bytes.end());
+  int swapped = 0;
+  for (auto at = text.find("Tanh"); at != std::string::npos; at = text.find("Tanh", at)) {
+    text.replace(at, 4, "Tanx");
+    ++swapped;
+  }
+  ASSERT_GT(swapped, 0);
+  write_file_atomic(path("tanx.onnx"), text);
+  write_png(path("x.png"), Image8{{1, 28, 28}, std::vector<std::uint8_t>(784, 0)});
+  expect_one_line_error(run_fool({"score", "--model", path("tanx.onnx"), path("x.png")}), "tanx.onnx");
+  const auto torch = run_fool({"score", "--model", path("tanx.onnx"), "--backend", "torch", path("x.png")});
+  expect_one_line_error(torch, "Tanx");
+  const auto info = run_fool({"info", "--model", path("tanx.onnx")});
+  ASSERT_EQ(info.code, 0) << info.err;
+  const auto j = nlohmann::json::parse(info.out);
+  EXPECT_EQ(j["backends"]["opencv"]["ok"], false);
+  EXPECT_EQ(j["backends"]["torch"]["ok"], false);
+  EXPECT_NE(j["backends"]["torch"]["error"].get<std::string>().find("Tanx"), std::string::npos);
 }
 
 }  // namespace

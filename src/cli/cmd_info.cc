@@ -2,6 +2,9 @@
 #include "cli/common.h"
 #include "fool/error.h"
 #include "fool/onnx_model.h"
+#include "fool/rng.h"
+
+#include <cmath>
 
 namespace fool::cli {
 
@@ -14,17 +17,29 @@ void add_info_command(CLI::App& app, Action& action) {
       ClassifierOptions opts = flags->options();
       const OnnxModel model = OnnxModel::load(flags->model);
       const ModelSpec s = model.spec(opts.overrides);
+      // Run each backend on the same seeded random probe batch; where both run, say how far apart
+      // they are (OpenCV's importer gets some operator forms wrong without failing).
+      ImageBatch probe(4, s.input);
+      Rng rng(7);
+      for (std::size_t i = 0; i < probe.size() * s.input.size(); ++i) probe.data()[i] = static_cast<float>(rng.uniform());
       nlohmann::json backends;
+      std::vector<Matrix> outputs;
       for (Backend b : {Backend::OpenCv, Backend::Torch}) {
         opts.backend = b;
         try {
           auto clf = load_classifier(flags->model, opts);
-          ImageBatch probe(1, s.input);
-          const Matrix p = clf->probabilities(probe);
-          backends[backend_name(b)] = {{"ok", true}, {"classes", p.cols()}};
+          outputs.push_back(clf->probabilities(probe));
+          backends[backend_name(b)] = {{"ok", true}, {"classes", outputs.back().cols()}};
         } catch (const Error& e) {
           backends[backend_name(b)] = {{"ok", false}, {"error", e.what()}};
         }
+      }
+      if (outputs.size() == 2) {
+        float worst = 0.0f;
+        for (std::size_t i = 0; i < outputs[0].rows() * outputs[0].cols(); ++i)
+          worst = std::max(worst, std::abs(outputs[0].data()[i] - outputs[1].data()[i]));
+        backends["max_difference"] = worst;
+        backends["agree"] = worst < 1e-4f;
       }
       const auto& pre = s.preprocessing;
       emit_json({{"model", s.path},

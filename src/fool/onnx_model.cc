@@ -3,6 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -174,9 +175,107 @@ ModelSpec OnnxModel::spec(const SpecOverrides& overrides) const {
   return s;
 }
 
+namespace {
+
+// The value of a one-element float tensor, if `t` is one.
+bool scalar_value(const onnx::TensorProto& t, float* out) {
+  if (t.data_type() != onnx::TensorProto::FLOAT) return false;
+  std::int64_t n = 1;
+  for (auto d : t.dims()) n *= d;
+  if (n != 1) return false;
+  if (t.float_data_size() == 1) {
+    *out = t.float_data(0);
+    return true;
+  }
+  if (t.raw_data().size() == sizeof(float)) {
+    std::memcpy(out, t.raw_data().data(), sizeof(float));
+    return true;
+  }
+  return false;
+}
+
+float float_attr(const onnx::NodeProto& n, const std::string& name, float def) {
+  for (const auto& a : n.attribute())
+    if (a.name() == name) return a.f();
+  return def;
+}
+
+void set_float_attr(onnx::NodeProto* n, const std::string& name, float v) {
+  for (auto& a : *n->mutable_attribute())
+    if (a.name() == name) {
+      a.set_f(v);
+      return;
+    }
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(v);
+}
+
+// Rewrites forms OpenCV 4.6's importer gets wrong into forms it gets right: Gemm's alpha and beta
+// (it drops C when beta != 1, and alpha when beta == 1) are folded into constant B and C; Clip's
+// constant min/max inputs (opset >= 11, e.g. ReLU6) become the attributes it reads.
+void rewrite_for_opencv(onnx::GraphProto* g) {
+  std::map<std::string, onnx::TensorProto*> inits;
+  for (auto& t : *g->mutable_initializer()) inits[t.name()] = &t;
+  std::map<std::string, const onnx::TensorProto*> constants(inits.begin(), inits.end());
+  for (const auto& n : g->node())
+    if (n.op_type() == "Constant" && n.output_size() == 1)
+      for (const auto& a : n.attribute())
+        if (a.name() == "value") constants[n.output(0)] = &a.t();
+  for (auto& n : *g->mutable_node()) {
+    if (n.op_type() == "Gemm") {
+      // Fold alpha into a constant B and beta into a constant C: OpenCV honours neither reliably.
+      for (const auto& [input, attr] : {std::pair<int, const char*>{1, "alpha"}, {2, "beta"}}) {
+        const float factor = float_attr(n, attr, 1.0f);
+        if (factor == 1.0f || n.input_size() <= input) continue;
+        auto it = inits.find(n.input(input));
+        if (it == inits.end() || it->second->data_type() != onnx::TensorProto::FLOAT) continue;
+        onnx::TensorProto scaled = *it->second;
+        scaled.set_name(it->first + "_times_" + attr + "_" + n.output(0));
+        std::vector<float> v;
+        if (scaled.has_raw_data()) {
+          v.resize(scaled.raw_data().size() / sizeof(float));
+          std::memcpy(v.data(), scaled.raw_data().data(), v.size() * sizeof(float));
+        } else {
+          v.assign(scaled.float_data().begin(), scaled.float_data().end());
+        }
+        for (auto& x : v) x *= factor;
+        scaled.clear_float_data();
+        scaled.set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+        *g->add_initializer() = scaled;
+        n.set_input(input, scaled.name());
+        set_float_attr(&n, attr, 1.0f);
+      }
+    }
+    if (n.op_type() == "Clip" && n.input_size() > 1) {
+      float lo = -3.4e38f, hi = 3.4e38f;
+      bool ok = true;
+      for (int k = 1; k < n.input_size() && k <= 2; ++k) {
+        if (n.input(k).empty()) continue;
+        auto it = constants.find(n.input(k));
+        float v = 0.0f;
+        if (it == constants.end() || !scalar_value(*it->second, &v)) {
+          ok = false;
+          break;
+        }
+        (k == 1 ? lo : hi) = v;
+      }
+      if (ok) {
+        while (n.input_size() > 1) n.mutable_input()->RemoveLast();
+        set_float_attr(&n, "min", lo);
+        set_float_attr(&n, "max", hi);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 std::string OnnxModel::simplified_for_opencv() const {
   onnx::ModelProto m = *proto_;
   auto* g = m.mutable_graph();
+  rewrite_for_opencv(g);
   // Map each pass-through node's output to its input, following chains.
   std::map<std::string, std::string> alias;
   for (const auto& n : g->node())

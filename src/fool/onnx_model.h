@@ -24,8 +24,9 @@ class OnnxModel {
   const onnx::ModelProto& proto() const { return *proto_; }
   // The model's description after overrides. Throws fool::Error if the input is not an image.
   ModelSpec spec(const SpecOverrides& overrides = {}) const;
-  // The graph with pass-through nodes (Identity, Dropout) removed and initializers dropped from
-  // the inputs, serialised: what OpenCV 4.6's importer accepts.
+  // The graph as OpenCV 4.6's importer needs it, serialised: pass-through nodes (Identity, Dropout)
+  // removed, initializers dropped from the inputs, Gemm's alpha and beta folded into constant B and C, Clip's
+  // constant min/max inputs turned into attributes (forms that importer otherwise gets wrong).
   std::string simplified_for_opencv() const;
   // Metadata value for key, or "" if absent.
   std::string metadata(const std::string& key) const;

@@ -1,5 +1,6 @@
 // OpenCvClassifier: the fast inference backend (OpenCV DNN), fed the simplified ONNX graph.
 #include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
 
 #include "fool/classifier.h"
@@ -13,6 +14,8 @@ namespace {
 class OpenCvClassifier : public Classifier {
  public:
   OpenCvClassifier(const OnnxModel& model, const ClassifierOptions& options) : spec_(model.spec(options.overrides)) {
+    // OpenCV's importer logs its own failures to stderr; fool reports them as one-line errors.
+    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
     if (options.threads > 0) cv::setNumThreads(options.threads);
     const std::string bytes = model.simplified_for_opencv();
     try {
