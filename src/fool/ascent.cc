@@ -117,6 +117,10 @@ AscentOutcome run_ascent(DifferentiableClassifier& clf, AscentConfig cfg, const 
   // Per class, a multiplier on the paper's step: halved when a step lowered the probability
   // (the predicted gain overshot, e.g. into the clamp), grown back toward 1 while steps pay off.
   std::vector<double> scale(n, 1.0);
+  std::vector<bool> blurred(n, false);  // the last update included a blur: its loss is not overshoot
+  // The best image each class has shown (its probability was measured on exactly this image).
+  ImageBatch best(n, shape);
+  std::vector<float> best_prob(n, -1.0f);
   std::vector<std::vector<int>> first(n, std::vector<int>(kThresholds.size(), -1));
   std::vector<bool> active(n, true);
   std::vector<std::string> error(n);
@@ -156,8 +160,14 @@ AscentOutcome run_ascent(DifferentiableClassifier& clf, AscentConfig cfg, const 
                              spec.labels[static_cast<std::size_t>(cfg.classes[i])] + "): " + error[i]);
         continue;
       }
-      if (step > 0) scale[i] = pj < prob[i] ? std::max(1e-6, scale[i] * 0.5) : std::min(1.0, scale[i] * 1.1);
+      if (step > 0 && !blurred[i]) {
+        scale[i] = pj < prob[i] ? std::max(1e-6, scale[i] * 0.5) : std::min(1.0, scale[i] * 1.1);
+      }
       prob[i] = pj;
+      if (pj > best_prob[i]) {
+        best_prob[i] = pj;
+        std::copy(batch.image(j), batch.image(j) + size, best.image(i));
+      }
       steps_taken[i] = step;
       for (std::size_t t = 0; t < kThresholds.size(); ++t)
         if (first[i][t] < 0 && pj >= kThresholds[t]) first[i][t] = step;
@@ -175,7 +185,8 @@ AscentOutcome run_ascent(DifferentiableClassifier& clf, AscentConfig cfg, const 
         v = anchor[q] + keep * (v - anchor[q]);
         xi[q] = std::clamp(v, 0.0f, 1.0f);
       }
-      if (cfg.blur_every > 0 && (step + 1) % cfg.blur_every == 0) gaussian_blur(xi, shape, cfg.blur_sigma);
+      blurred[i] = cfg.blur_every > 0 && (step + 1) % cfg.blur_every == 0;
+      if (blurred[i]) gaussian_blur(xi, shape, cfg.blur_sigma);
     }
     // A class is done when its image as it will be saved scores at the target. The check uses the
     // image before this step's update, which is the one whose probability was just measured.
@@ -188,11 +199,7 @@ AscentOutcome run_ascent(DifferentiableClassifier& clf, AscentConfig cfg, const 
       const Matrix pq = clf.probabilities(q);
       for (std::size_t j = 0; j < check.size(); ++j) {
         const std::size_t i = check[j];
-        if (pq(j, static_cast<std::size_t>(cfg.classes[i])) >= cfg.target) {
-          active[i] = false;
-          const std::size_t jj = static_cast<std::size_t>(std::find(idx.begin(), idx.end(), i) - idx.begin());
-          std::copy(batch.image(jj), batch.image(jj) + size, x.image(i));  // keep the image that made it
-        }
+        if (pq(j, static_cast<std::size_t>(cfg.classes[i])) >= cfg.target) active[i] = false;
       }
     }
     if (progress) {
@@ -219,8 +226,8 @@ AscentOutcome run_ascent(DifferentiableClassifier& clf, AscentConfig cfg, const 
     ClassResult r;
     r.index = cfg.classes[i];
     r.label = spec.labels[static_cast<std::size_t>(r.index)];
-    r.image = quantize(x.image(i), shape);
-    r.search_confidence = prob[i];
+    r.image = quantize(best.image(i), shape);
+    r.search_confidence = std::max(0.0f, best_prob[i]);
     r.first_reached = first[i];
     r.extra = {{"steps", steps_taken[i] + 1}};
     if (!error[i].empty()) r.extra["error"] = error[i];

@@ -3,7 +3,8 @@
 // plus a little noise, step along the gradient of the target class's probability with a step sized
 // so that the first-order predicted gain is min(max_gain, gain_fraction * (1 - p)), decay toward
 // the mean image, blur now and then, clamp to [0,1]. Where a step lowers the probability (it
-// overshot), that class's later steps are halved until they pay off again. All target classes ascend together, one
+// overshot), that class's later steps are halved until they pay off again. Each class reports
+// the best image it showed. All target classes ascend together, one
 // batched forward and backward pass per step.
 #include <atomic>
 #include <nlohmann/json.hpp>
