@@ -32,6 +32,7 @@ struct ModelSpec {
   ImageShape input;  // C x H x W the model expects (the batch axis is free)
   int num_classes = 0;
   std::vector<std::string> labels;  // num_classes names
+  int background_class = -1;  // a class that is "not a real class" (fooling images); -1: none
   Preprocessing preprocessing;
   std::int64_t opset = 0;
   std::string producer;

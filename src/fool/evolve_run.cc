@@ -90,6 +90,11 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const std::vector<EvolutionObserve
   if (image != spec.input || c.crops != 1) {
     classifier = make_cropping_classifier(model, image, c.crops);
   }
+  if (c.evolution.classes.empty()) {
+    // Every real class: an extra class of fooling images is not a target.
+    for (int k = 0; k < spec.num_classes; ++k)
+      if (k != spec.background_class) c.evolution.classes.push_back(k);
+  }
   c.evolution.validate(spec.num_classes);
   if (c.evolution.eval_batch == 0) c.evolution.eval_batch = image.height <= 64 ? 400 : 40;
 

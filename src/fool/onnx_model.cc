@@ -124,6 +124,16 @@ ModelSpec OnnxModel::spec(const SpecOverrides& overrides) const {
                 std::to_string(s.num_classes) + " classes");
   }
   s.labels = labels;
+  if (const std::string b = metadata("fool.background_class"); !b.empty()) {
+    try {
+      s.background_class = std::stoi(b);
+    } catch (const std::exception&) {
+      s.background_class = -2;
+    }
+    if (s.background_class < 0 || s.background_class >= s.num_classes) {
+      throw Error(path_ + ": metadata 'fool.background_class' is not a class index");
+    }
+  }
 
   // Softmax or logits: the node that produces the output, looking through pass-through nodes.
   std::map<std::string, const onnx::NodeProto*> producer;

@@ -8,12 +8,11 @@
 
 #include "fool/error.h"
 #include "fool/files.h"
+#include "fool/opencv_image.h"
 
 namespace fool {
-namespace {
-
 // Interleaved (OpenCV, BGR) <-> planar (fool, RGB).
-Image8 from_mat(const cv::Mat& m) {
+Image8 image_from_mat(const cv::Mat& m) {
   Image8 out;
   out.shape = {m.channels(), m.rows, m.cols};
   out.pixels.resize(out.shape.size());
@@ -30,7 +29,7 @@ Image8 from_mat(const cv::Mat& m) {
   return out;
 }
 
-cv::Mat to_mat(const Image8& img) {
+cv::Mat mat_from_image(const Image8& img) {
   const auto& s = img.shape;
   cv::Mat m(s.height, s.width, s.channels == 3 ? CV_8UC3 : CV_8UC1);
   const std::size_t plane = static_cast<std::size_t>(s.height) * static_cast<std::size_t>(s.width);
@@ -47,8 +46,6 @@ cv::Mat to_mat(const Image8& img) {
   return m;
 }
 
-}  // namespace
-
 Image8 read_image(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such image file");
@@ -58,12 +55,12 @@ Image8 read_image(const std::string& path) {
   if (m.depth() != CV_8U) throw Error(path + ": unsupported pixel depth (need 8 or 16 bit)");
   if (m.channels() == 4) cv::cvtColor(m, m, cv::COLOR_BGRA2BGR);
   if (m.channels() == 2) throw Error(path + ": gray+alpha images are not supported");
-  return from_mat(m);
+  return image_from_mat(m);
 }
 
 std::vector<std::uint8_t> encode_png(const Image8& image) {
   std::vector<std::uint8_t> buf;
-  if (!cv::imencode(".png", to_mat(image), buf)) throw Error("PNG encoding failed");
+  if (!cv::imencode(".png", mat_from_image(image), buf)) throw Error("PNG encoding failed");
   return buf;
 }
 
@@ -75,18 +72,18 @@ void write_png(const std::string& path, const Image8& image) {
 Image8 convert_channels(const Image8& image, int channels) {
   if (image.shape.channels == channels) return image;
   if (channels != 1 && channels != 3) throw Error("images have 1 or 3 channels, not " + std::to_string(channels));
-  cv::Mat m = to_mat(image), out;
+  cv::Mat m = mat_from_image(image), out;
   cv::cvtColor(m, out, channels == 3 ? cv::COLOR_GRAY2BGR : cv::COLOR_BGR2GRAY);
-  return from_mat(out);
+  return image_from_mat(out);
 }
 
 Image8 resize_image(const Image8& image, int height, int width) {
   if (image.shape.height == height && image.shape.width == width) return image;
   cv::Mat out;
   const bool shrink = height < image.shape.height || width < image.shape.width;
-  cv::resize(to_mat(image), out, cv::Size(width, height), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  cv::resize(mat_from_image(image), out, cv::Size(width, height), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
   if (out.channels() != image.shape.channels) out = out.reshape(image.shape.channels);
-  return from_mat(out);
+  return image_from_mat(out);
 }
 
 Image8 quantize(const float* chw, const ImageShape& shape) {

@@ -9,6 +9,7 @@
 #include "fool/crops.h"
 #include "fool/error.h"
 #include "fool/files.h"
+#include "fool/opencv_image.h"
 #include "fool/png.h"
 
 namespace fool {
@@ -36,14 +37,7 @@ Image8 make_grid(const std::vector<Image8>& images, const std::vector<std::strin
   for (std::size_t i = 0; i < n; ++i) {
     const Image8 rgb = convert_channels(images[i], 3);
     const auto& s = rgb.shape;
-    cv::Mat tile_src(s.height, s.width, CV_8UC3);
-    const std::size_t plane = static_cast<std::size_t>(s.height) * static_cast<std::size_t>(s.width);
-    for (int y = 0; y < s.height; ++y)
-      for (int x = 0; x < s.width; ++x)
-        for (int c = 0; c < 3; ++c)
-          tile_src.at<cv::Vec3b>(y, x)[2 - c] =
-              rgb.pixels[static_cast<std::size_t>(c) * plane + static_cast<std::size_t>(y) * static_cast<std::size_t>(s.width) +
-                         static_cast<std::size_t>(x)];
+    const cv::Mat tile_src = mat_from_image(rgb);
     cv::Mat scaled;
     cv::resize(tile_src, scaled, cv::Size(tile, tile), 0, 0, s.height < tile ? cv::INTER_NEAREST : cv::INTER_AREA);
     const int r = static_cast<int>(i) / cols, c = static_cast<int>(i) % cols;
@@ -61,16 +55,7 @@ Image8 make_grid(const std::vector<Image8>& images, const std::vector<std::strin
                   cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
     }
   }
-  Image8 out;
-  out.shape = {3, canvas.rows, canvas.cols};
-  out.pixels.resize(out.shape.size());
-  const std::size_t plane = static_cast<std::size_t>(canvas.rows) * static_cast<std::size_t>(canvas.cols);
-  for (int y = 0; y < canvas.rows; ++y)
-    for (int x = 0; x < canvas.cols; ++x)
-      for (int c = 0; c < 3; ++c)
-        out.pixels[static_cast<std::size_t>(c) * plane + static_cast<std::size_t>(y) * static_cast<std::size_t>(canvas.cols) +
-                   static_cast<std::size_t>(x)] = canvas.at<cv::Vec3b>(y, x)[2 - c];
-  return out;
+  return image_from_mat(canvas);
 }
 
 nlohmann::json write_results(const std::string& dir, const RunRecord& record, const std::vector<ClassResult>& classes,

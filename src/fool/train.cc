@@ -202,6 +202,7 @@ std::string export_onnx(torch::nn::Sequential& seq, const std::vector<Layer>& la
   add_metadata(&m, "fool.arch", opt.arch);
   add_metadata(&m, "fool.seed", std::to_string(opt.seed));
   add_metadata(&m, "fool.channel_order", "rgb");
+  if (opt.background_class >= 0) add_metadata(&m, "fool.background_class", std::to_string(opt.background_class));
   add_metadata(&m, "fool.scale", "1");
   try {
     onnx::checker::check_model(m);

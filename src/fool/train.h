@@ -23,6 +23,7 @@ struct TrainOptions {
   int threads = 0;      // 0: libtorch's default
   int max_shift = 1;    // augmentation: random shifts of up to this many pixels (0: none)
   std::string dataset_name;  // recorded in the model's metadata
+  int background_class = -1; // recorded as fool.background_class: a class of fooling images, not a real one
   void validate() const;     // throws fool::Error on nonsense values
 };
 

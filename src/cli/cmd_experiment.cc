@@ -1,0 +1,72 @@
+// fool experiment: the paper's transfer and retraining experiments.
+#include "cli/common.h"
+#include "fool/dataset.h"
+#include "fool/experiments.h"
+#include "fool/train.h"
+
+namespace fool::cli {
+
+namespace {
+void say(const std::string& line) { std::fprintf(stderr, "[experiment] %s\n", line.c_str()); }
+}  // namespace
+
+void add_experiment_command(CLI::App& app, Action& action) {
+  auto* e = app.add_subcommand("experiment", "the paper's follow-up experiments (rerun the same command to resume)");
+  e->require_subcommand(1);
+
+  auto t = std::make_shared<TransferExperimentConfig>();
+  auto* tc = e->add_subcommand("transfer",
+                               "train networks (same architecture with other seeds, and other architectures), evolve "
+                               "against each, and score every champion with every network");
+  tc->add_option("--out", t->out_dir, "experiment directory")->required();
+  tc->add_option("--dataset", t->dataset, "mnist or fashion-mnist")->check(CLI::IsMember(dataset_names()));
+  tc->add_option("--data-dir", t->data_dir, "directory with the dataset's IDX files");
+  tc->add_option("--lenet-seeds", t->lenet_seeds, "seeds of the LeNets that differ only in initialisation (1 2)");
+  tc->add_option("--other-archs", t->other_archs, "other architectures (mlp bncnn)");
+  tc->add_option("--epochs", t->epochs, "training epochs per network (5; 15 for the paper's accuracy)")->check(CLI::PositiveNumber);
+  tc->add_option("--runs-per-network", t->runs_per_network, "evolution runs against each network (2)")->check(CLI::PositiveNumber);
+  tc->add_option("--encoding", t->encoding, "direct or cppn (cppn)")->check(CLI::IsMember({"direct", "cppn"}));
+  tc->add_option("--generations", t->generations, "generations per run (100; the paper: 200)")->check(CLI::PositiveNumber);
+  tc->add_option("--offspring", t->offspring, "offspring per generation (200)")->check(CLI::PositiveNumber);
+  tc->add_option("--init", t->init, "initial population (200)")->check(CLI::PositiveNumber);
+  tc->add_option("--seed", t->seed, "seed (1)");
+  tc->add_option("--threads", t->threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  tc->callback([t, &action] {
+    action = [t] {
+      const auto state = run_transfer_experiment(*t, say);
+      emit_json({{"out", t->out_dir}, {"results", state["results"]}});
+      return 0;
+    };
+  });
+
+  auto r = std::make_shared<RetrainExperimentConfig>();
+  auto* rc = e->add_subcommand("retrain",
+                               "retrain with fooling images as an extra class, iteration after iteration, and measure "
+                               "how easily each network is still fooled");
+  rc->add_option("--out", r->out_dir, "experiment directory")->required();
+  rc->add_option("--dataset", r->dataset, "mnist or fashion-mnist")->check(CLI::IsMember(dataset_names()));
+  rc->add_option("--data-dir", r->data_dir, "directory with the dataset's IDX files");
+  rc->add_option("--arch", r->arch, "architecture (lenet)")->check(CLI::IsMember(architecture_names()));
+  rc->add_option("--iterations", r->iterations, "networks to train (3; the paper: 15)")->check(CLI::PositiveNumber);
+  rc->add_option("--epochs", r->epochs, "training epochs per network (5)")->check(CLI::PositiveNumber);
+  rc->add_option("--encoding", r->encoding, "cppn (the paper's) or direct")->check(CLI::IsMember({"direct", "cppn"}));
+  rc->add_option("--generations", r->generations, "generations per run (50; the paper: 200)")->check(CLI::PositiveNumber);
+  rc->add_option("--offspring", r->offspring, "offspring per generation (100)")->check(CLI::PositiveNumber);
+  rc->add_option("--init", r->init, "initial population (100)")->check(CLI::PositiveNumber);
+  rc->add_option("--eval-runs", r->eval_runs, "new runs per network that measure how easily it is fooled (5)")
+      ->check(CLI::PositiveNumber);
+  rc->add_option("--first-images", r->first_images,
+                 "fooling images added after the first network (0: as many as one real class has; later iterations add a sixth)")
+      ->check(CLI::NonNegativeNumber);
+  rc->add_option("--seed", r->seed, "seed (1)");
+  rc->add_option("--threads", r->threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  rc->callback([r, &action] {
+    action = [r] {
+      const auto state = run_retrain_experiment(*r, say);
+      emit_json({{"out", r->out_dir}, {"iterations", state["iterations"]}});
+      return 0;
+    };
+  });
+}
+
+}  // namespace fool::cli

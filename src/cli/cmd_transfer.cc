@@ -1,0 +1,32 @@
+// fool transfer: score the champions of runs with other networks.
+#include "cli/common.h"
+#include "fool/transfer.h"
+
+namespace fool::cli {
+
+void add_transfer_command(CLI::App& app, Action& action) {
+  struct Opts {
+    std::vector<std::string> runs, models;
+    std::string out, backend = "opencv";
+    int threads = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* c = app.add_subcommand("transfer",
+                               "score every champion of some runs with every model, for the class it was evolved for");
+  c->add_option("--runs", o->runs, "run directories (made by fool evolve or fool ascend)")->required();
+  c->add_option("--models", o->models, "ONNX models to score with (same classes)")->required();
+  c->add_option("--out", o->out, "directory for transfer.json, transfer.csv and transfer.png")->required();
+  c->add_option("--backend", o->backend, "opencv or torch")->check(CLI::IsMember({"opencv", "torch"}));
+  c->add_option("--threads", o->threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  c->callback([o, &action] {
+    action = [o] {
+      ClassifierOptions opts;
+      opts.backend = parse_backend(o->backend);
+      opts.threads = o->threads;
+      emit_json(write_transfer(o->out, transfer_matrix(o->runs, o->models, opts)));
+      return 0;
+    };
+  });
+}
+
+}  // namespace fool::cli
