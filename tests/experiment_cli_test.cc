@@ -1,0 +1,190 @@
+// End-to-end tests of `fool transfer`, `fool experiment` and `fool report` (with headless Chromium).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "cli_runner.h"
+#include "fool/files.h"
+#include "fool/png.h"
+
+namespace fool {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::error_lines;
+using testing::run_fool;
+
+class Experiments : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("fool_exp_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& n) const { return (dir_ / n).string(); }
+  void expect_one_line_error(const testing::CliResult& r, const std::string& needle) {
+    EXPECT_NE(r.code, 0);
+    const auto lines = error_lines(r.err);
+    ASSERT_EQ(lines.size(), 1u) << r.err;
+    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
+  }
+  // A tiny transfer experiment: two LeNets and an MLP, one epoch each, one short run each.
+  std::string small_transfer(const std::string& name) {
+    const std::string out = path(name);
+    const auto r = run_fool({"experiment", "transfer", "--out", out, "--data-dir", FOOL_MNIST_DIR, "--epochs", "1",
+                             "--other-archs", "mlp", "--runs-per-network", "1", "--generations", "5", "--offspring",
+                             "30", "--init", "30"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return out;
+  }
+  fs::path dir_;
+};
+
+TEST_F(Experiments, TransferExperimentScoresEveryChampionWithEveryNetwork) {
+  const std::string out = small_transfer("xfer");
+  const auto x = nlohmann::json::parse(read_text_file(out + "/experiment.json"));
+  EXPECT_EQ(x["experiment"], "transfer");
+  EXPECT_EQ(x["results"]["networks"].size(), 3u);
+  EXPECT_EQ(x["results"]["same_architecture"]["pairs"], 2);   // lenet1 -> lenet2 and back
+  EXPECT_EQ(x["results"]["other_architecture"]["pairs"], 4);  // lenets <-> mlp
+  const auto t = nlohmann::json::parse(read_text_file(out + "/transfer.json"));
+  ASSERT_EQ(t["sources"].size(), 3u);
+  for (const auto& row : t["sources"]) {
+    ASSERT_EQ(row["scores"].size(), 3u);
+    for (const auto& cell : row["scores"]) {
+      EXPECT_EQ(cell["images"], 10);
+      EXPECT_GE(cell["at_99"].get<double>(), cell["at_9999"].get<double>());
+    }
+  }
+  EXPECT_TRUE(fs::exists(out + "/transfer.csv"));
+  EXPECT_EQ(read_image(out + "/transfer.png").shape.channels, 3);
+
+  // Running it again resumes: nothing is trained or evolved again.
+  const auto before = sha256_file(out + "/networks/lenet-seed1.onnx");
+  const auto again = run_fool({"experiment", "transfer", "--out", out, "--data-dir", FOOL_MNIST_DIR, "--epochs", "1",
+                               "--other-archs", "mlp", "--runs-per-network", "1", "--generations", "5", "--offspring",
+                               "30", "--init", "30"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.err.find("training"), std::string::npos) << again.err;
+  EXPECT_EQ(sha256_file(out + "/networks/lenet-seed1.onnx"), before);
+  // Another experiment's directory, or other settings, are refused.
+  expect_one_line_error(run_fool({"experiment", "retrain", "--out", out, "--data-dir", FOOL_MNIST_DIR}), "transfer");
+  expect_one_line_error(run_fool({"experiment", "transfer", "--out", out, "--data-dir", FOOL_MNIST_DIR, "--epochs", "2",
+                                  "--other-archs", "mlp", "--runs-per-network", "1", "--generations", "5"}),
+                        "epochs");
+
+  // fool transfer on the runs alone gives the same matrix.
+  const auto r = run_fool({"transfer", "--runs", out + "/runs/lenet-seed1-run1", out + "/runs/mlp-seed1-run1", "--models",
+                           out + "/networks/lenet-seed1.onnx", out + "/networks/mlp-seed1.onnx", "--out", path("t2")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto t2 = nlohmann::json::parse(read_text_file(path("t2") + "/transfer.json"));
+  EXPECT_EQ(t2["sources"][1]["scores"][1], t["sources"][2]["scores"][2]);
+}
+
+TEST_F(Experiments, TransferRefusesMismatchedInputs) {
+  const std::string out = small_transfer("xfer");
+  const std::string run = out + "/runs/lenet-seed1-run1", lenet = out + "/networks/lenet-seed1.onnx";
+  expect_one_line_error(run_fool({"transfer", "--runs", run, "--models", lenet,
+                                  FOOL_FIXTURES_DIR "/squeezenet1_1_random.onnx", "--out", path("t")}),
+                        "squeezenet1_1_random.onnx");
+  expect_one_line_error(run_fool({"transfer", "--runs", path("nothing"), "--models", lenet, "--out", path("t")}), "nothing");
+  fs::create_directories(path("broken"));
+  write_file_atomic(path("broken/summary.json"), std::string("{ not json"));
+  expect_one_line_error(run_fool({"transfer", "--runs", path("broken"), "--models", lenet, "--out", path("t")}),
+                        "summary.json");
+  // Runs made on one dataset scored by models of another (same shapes, other labels).
+  const auto fashion = run_fool({"train", "--dataset", "fashion-mnist", "--data-dir", FOOL_MNIST_DIR, "--epochs", "1",
+                                 "--arch", "mlp", "--quiet", "--out", path("fashion.onnx")});
+  ASSERT_EQ(fashion.code, 0) << fashion.err;
+  expect_one_line_error(run_fool({"transfer", "--runs", run, "--models", path("fashion.onnx"), "--out", path("t")}),
+                        "different datasets");
+}
+
+TEST_F(Experiments, RetrainingAddsAFoolingClassThatEvolutionLeavesAlone) {
+  const std::string out = path("retrain");
+  const std::vector<std::string> args = {"experiment", "retrain", "--out", out, "--data-dir", FOOL_MNIST_DIR,
+                                         "--iterations", "2", "--epochs", "1", "--generations", "5", "--offspring",
+                                         "30", "--init", "30", "--first-images", "40", "--eval-runs", "1"};
+  const auto r = run_fool(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto x = nlohmann::json::parse(read_text_file(out + "/experiment.json"));
+  ASSERT_EQ(x["iterations"].size(), 2u);
+  const auto& second = x["iterations"][1];
+  EXPECT_EQ(second["fooling_examples_in_training"], 40);
+  EXPECT_EQ(second["heldout_fooling"]["images"], 20);  // first and last generation of one held-out run
+  EXPECT_GE(second["heldout_fooling"]["fraction_in_fooling_class"].get<double>(), 0.0);
+  // DNN_2 has an 11th class, marked as not real: evolution against it targets the 10 digits only.
+  const auto info = nlohmann::json::parse(run_fool({"info", "--model", out + "/iteration2/dnn.onnx"}).out);
+  EXPECT_EQ(info["num_classes"], 11);
+  EXPECT_EQ(info["labels"][10], "fooling");
+  const auto run = nlohmann::json::parse(read_text_file(out + "/iteration2/runs/run1/summary.json"));
+  EXPECT_EQ(run["classes"].size(), 10u);
+  // Resuming redoes nothing.
+  const auto again = run_fool(args);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.err.find("evolving"), std::string::npos) << again.err;
+}
+
+// Runs headless Chromium on a page; returns its exit status, with the DOM in *dom.
+int chromium(const std::vector<std::string>& extra, const std::string& page, std::string* dom) {
+  std::string cmd = "chromium --headless --no-sandbox --disable-gpu --disable-background-networking "
+                    "--disable-component-update --disable-sync --no-first-run --disable-quic "
+                    "--user-data-dir=" + testing::shell_quote(fs::temp_directory_path().string() + "/fool_chromium_" +
+                                                             std::to_string(::getpid()));
+  for (const auto& e : extra) cmd += " " + e;
+  cmd += " " + testing::shell_quote("file://" + page) + " 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) dom->append(buf, n);
+  return ::pclose(p);
+}
+
+TEST_F(Experiments, ReportRendersInChromiumWithEveryImageAndNoErrors) {
+  ASSERT_EQ(std::system("command -v chromium >/dev/null"), 0) << "chromium is missing: run scripts/setup.sh";
+  const std::string xfer = small_transfer("xfer");
+  const std::string run = xfer + "/runs/lenet-seed2-run1";
+  const std::string report = path("report.html");
+  const auto r = run_fool({"report", xfer, run, xfer, "--out", report});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string html = read_text_file(report);
+  EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));  // no fetches: only the SVG namespace
+  EXPECT_EQ(html.find("src=\"images/"), std::string::npos);                   // every image inlined
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("--generations 5"), std::string::npos);  // the command line of each run
+
+  std::string dom;
+  ASSERT_EQ(chromium({"--virtual-time-budget=5000", "--dump-dom"}, fs::absolute(report).string(), &dom), 0);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(dom, m, std::regex("data-images-loaded=\"(\\d+)\" data-images-broken=\"(\\d+)\" "
+                                                   "data-errors=\"(\\d+)\" data-checked=\"yes\"")))
+      << dom.substr(0, 500);
+  std::size_t imgs = 0;
+  for (auto at = html.find("<img"); at != std::string::npos; at = html.find("<img", at + 1)) ++imgs;
+  EXPECT_EQ(std::stoul(m[1]), imgs);
+  EXPECT_EQ(m[2], "0");
+  EXPECT_EQ(m[3], "0");
+
+  // Keep a screenshot among the test outputs.
+  fs::create_directories(FOOL_TEST_OUTPUT_DIR);
+  const std::string shot = std::string(FOOL_TEST_OUTPUT_DIR) + "/report.png";
+  std::string ignored;
+  ASSERT_EQ(chromium({"--hide-scrollbars", "--window-size=1280,2400", "--screenshot=" + testing::shell_quote(shot)},
+                     fs::absolute(report).string(), &ignored),
+            0);
+  EXPECT_EQ(read_image(shot).shape.width, 1280);
+
+  expect_one_line_error(run_fool({"report", path("nowhere"), "--out", path("r.html")}), "nowhere");
+  fs::create_directories(path("empty"));
+  expect_one_line_error(run_fool({"report", path("empty"), "--out", path("r.html")}), "empty");
+}
+
+}  // namespace
+}  // namespace fool
