@@ -1,5 +1,6 @@
 #pragma once
 // Runs the real `fool` binary for end-to-end tests: captures exit code, stdout and stderr.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -61,5 +62,32 @@ inline std::vector<std::string> error_lines(const std::string& err) {
   }
   return lines;
 }
+
+// Asserts a clean failure: non-zero exit, nothing on stdout, and exactly one "fool: error:" line
+// on stderr that mentions `needle` (progress lines aside), with no crash output.
+inline void expect_one_line_error(const CliResult& r, const std::string& needle) {
+  EXPECT_NE(r.code, 0);
+  const auto lines = error_lines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_EQ(lines[0].rfind("fool: error: ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
+  EXPECT_EQ(r.err.find("terminate called"), std::string::npos);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+// A test with its own empty temporary directory, removed afterwards.
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("fool_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::filesystem::path dir_;
+};
 
 }  // namespace fool::testing

@@ -14,34 +14,13 @@ namespace fool {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::error_lines;
+using testing::expect_one_line_error;
 using testing::run_fool;
 
 const std::string kFixtures = FOOL_FIXTURES_DIR;
 
-class Cli : public ::testing::Test {
+class Cli : public testing::CliTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fool_cli_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  // Asserts a clean failure: non-zero exit, exactly one "fool: error:" line that mentions `needle`.
-  void expect_one_line_error(const testing::CliResult& r, const std::string& needle) {
-    EXPECT_NE(r.code, 0);
-    const auto lines = error_lines(r.err);
-    ASSERT_EQ(lines.size(), 1u) << r.err;
-    EXPECT_EQ(lines[0].rfind("fool: error: ", 0), 0u) << lines[0];
-    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
-    EXPECT_EQ(r.err.find("terminate called"), std::string::npos);
-    EXPECT_TRUE(r.out.empty()) << r.out;
-  }
-
   // A small MNIST-shaped dataset (class k: a bright square at a class-specific place).
   std::string write_dataset(std::size_t train_n, std::size_t test_n) {
     const fs::path d = dir_ / "data";
@@ -65,8 +44,6 @@ class Cli : public ::testing::Test {
     make(test_n, "t10k");
     return d.string();
   }
-
-  fs::path dir_;
 };
 
 TEST_F(Cli, HelpOnEveryCommand) {

@@ -14,26 +14,11 @@ namespace fool {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::error_lines;
+using testing::expect_one_line_error;
 using testing::run_fool;
 
-class Experiments : public ::testing::Test {
+class Experiments : public testing::CliTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fool_exp_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& n) const { return (dir_ / n).string(); }
-  void expect_one_line_error(const testing::CliResult& r, const std::string& needle) {
-    EXPECT_NE(r.code, 0);
-    const auto lines = error_lines(r.err);
-    ASSERT_EQ(lines.size(), 1u) << r.err;
-    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
-  }
   // A tiny transfer experiment: two LeNets and an MLP, one epoch each, one short run each.
   std::string small_transfer(const std::string& name) {
     const std::string out = path(name);
@@ -43,7 +28,6 @@ class Experiments : public ::testing::Test {
     EXPECT_EQ(r.code, 0) << r.err;
     return out;
   }
-  fs::path dir_;
 };
 
 TEST_F(Experiments, TransferExperimentScoresEveryChampionWithEveryNetwork) {

@@ -21,7 +21,7 @@ namespace fool {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::error_lines;
+using testing::expect_one_line_error;
 using testing::run_fool;
 
 class Search : public ::testing::Test {
@@ -49,12 +49,6 @@ class Search : public ::testing::Test {
     std::vector<std::string> a = {"evolve", "--model", model_, "--out", out, "--quiet"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
-  }
-  void expect_one_line_error(const testing::CliResult& r, const std::string& needle) {
-    EXPECT_NE(r.code, 0);
-    const auto lines = error_lines(r.err);
-    ASSERT_EQ(lines.size(), 1u) << r.err;
-    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
   }
 
   static fs::path dir_;

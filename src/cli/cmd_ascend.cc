@@ -1,20 +1,10 @@
 // fool ascend: gradient-ascent fooling images (the paper's white-box method).
-#include <csignal>
-
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "fool/ascent.h"
 #include "fool/error.h"
 
 namespace fool::cli {
-
-namespace {
-std::atomic<bool> g_stop{false};
-void on_sigint(int) {
-  g_stop = true;
-  std::signal(SIGINT, SIG_DFL);
-}
-}  // namespace
 
 void add_ascend_command(CLI::App& app, Action& action) {
   struct Opts {
@@ -54,22 +44,14 @@ void add_ascend_command(CLI::App& app, Action& action) {
       r.command_line = command_line();
       ProgressBar bar("ascend", static_cast<std::size_t>(r.ascent.steps), !o->quiet);
       std::string last;
-      g_stop = false;
-      auto previous = std::signal(SIGINT, on_sigint);
-      AscendRunResult res;
-      try {
-        res = run_ascend(r, [&](const AscentStepStats& s) {
+      const InterruptGuard interrupt;
+      const AscendRunResult res = run_ascend(r, [&](const AscentStepStats& s) {
           char buf[160];
           std::snprintf(buf, sizeof buf, ">=99%%: %zu  >=99.99%%: %zu  active %zu  median %.4f", s.at_99, s.at_9999,
                         s.active, s.median);
           last = buf;
           bar.update(static_cast<std::size_t>(s.step + 1), buf);
-        }, &g_stop);
-      } catch (...) {
-        std::signal(SIGINT, previous);
-        throw;
-      }
-      std::signal(SIGINT, previous);
+        }, interrupt.stop());
       bar.finish(last);
       for (const auto& e : res.errors) std::fprintf(stderr, "fool: warning: %s\n", e.c_str());
       const auto& s = res.summary;

@@ -1,5 +1,4 @@
 // fool evolve: MAP-Elites fooling images for every class of a model.
-#include <csignal>
 #include <optional>
 #include <sstream>
 
@@ -12,12 +11,6 @@
 namespace fool::cli {
 
 namespace {
-
-std::atomic<bool> g_stop{false};
-void on_sigint(int) {
-  g_stop = true;
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
 
 // Shows generation, classes at >= 99% / 99.99% and evaluations per second.
 class ProgressObserver : public EvolutionObserver {
@@ -123,16 +116,8 @@ void add_evolve_command(CLI::App& app, Action& action) {
       r.command_line = command_line();
 
       ProgressObserver progress(r.evolution.generations, !o->quiet);
-      g_stop = false;
-      auto previous = std::signal(SIGINT, on_sigint);
-      EvolveRunResult res;
-      try {
-        res = run_evolve(r, {&progress}, &g_stop);
-      } catch (...) {
-        std::signal(SIGINT, previous);
-        throw;
-      }
-      std::signal(SIGINT, previous);
+      const InterruptGuard interrupt;
+      const EvolveRunResult res = run_evolve(r, {&progress}, interrupt.stop());
       const auto& s = res.summary;
       emit_json({{"out", r.out_dir},
                  {"complete", res.complete},

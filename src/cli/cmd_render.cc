@@ -23,12 +23,7 @@ void add_render_command(CLI::App& app, Action& action) {
   c->add_option("--out", o->out, "PNG file to write")->required();
   c->callback([o, &action] {
     action = [o] {
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(read_text_file(o->genome));
-      } catch (const nlohmann::json::exception&) {
-        throw Error(o->genome + ": not valid JSON");
-      }
+      const nlohmann::json j = read_json_file(o->genome);
       const std::string kind = j.is_object() ? j.value("encoding", "") : "";
       Image8 img;
       try {

@@ -1,5 +1,6 @@
 #include "cli/common.h"
 
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -92,6 +93,21 @@ std::string default_data_dir(const std::string& dataset) {
   if (dataset == "fashion-mnist") return "/usr/share/datasets/fashion-mnist";
   return "data/" + dataset;
 }
+
+namespace {
+std::atomic<bool> g_stop{false};
+void on_sigint(int) {
+  g_stop = true;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+}  // namespace
+
+InterruptGuard::InterruptGuard() {
+  g_stop = false;
+  previous_ = std::signal(SIGINT, on_sigint);
+}
+InterruptGuard::~InterruptGuard() { std::signal(SIGINT, previous_); }
+const std::atomic<bool>* InterruptGuard::stop() const { return &g_stop; }
 
 void emit_json(const nlohmann::json& j, const std::string& path) {
   const std::string text = j.dump(2) + "\n";

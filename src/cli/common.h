@@ -2,6 +2,7 @@
 // Pieces every command shares: the model flags (backend, threads, preprocessing overrides), the
 // default data directories, and JSON output.
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -34,6 +35,20 @@ struct ModelFlags {
 // The data directory for a dataset when --data-dir is not given: $FOOL_DATA_DIR/<name> or
 // data/<name> for MNIST (made by scripts/setup.sh), Debian's dataset-fashion-mnist for Fashion-MNIST.
 std::string default_data_dir(const std::string& dataset);
+
+// While alive, Ctrl-C sets stop() instead of ending the process (a second Ctrl-C still does), so a
+// long command can finish its generation or step, save, and exit with 130.
+class InterruptGuard {
+ public:
+  InterruptGuard();
+  ~InterruptGuard();
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+  const std::atomic<bool>* stop() const;
+
+ private:
+  void (*previous_)(int);
+};
 
 // Prints JSON to stdout (indented) and, if path is not empty, writes it there atomically.
 void emit_json(const nlohmann::json& j, const std::string& path = "");

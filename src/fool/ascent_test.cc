@@ -1,13 +1,13 @@
 #include "fool/ascent.h"
 
 #include <gtest/gtest.h>
-#include <onnx/onnx_pb.h>
 
 #include <filesystem>
 #include <numeric>
 
 #include "fool/error.h"
 #include "fool/files.h"
+#include "fool/onnx_test_graph.h"
 #include "fool/test_support.h"
 
 namespace fool {
@@ -78,56 +78,15 @@ TEST(Ascent, RejectsNonsenseSettings) {
 // A model whose scores are w_k * sqrt(mean(x) - 0.5): NaN for every class of an image darker than
 // mid-gray, finite otherwise. From noise, some classes start dark and some bright.
 std::string write_nan_model(const fs::path& dir) {
-  onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.add_opset_import()->set_version(13);
-  auto* g = m.mutable_graph();
-  auto* in = g->add_input();
-  in->set_name("x");
-  auto* tt = in->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(onnx::TensorProto::FLOAT);
-  tt->mutable_shape()->add_dim()->set_dim_param("N");
-  for (int d : {1, 2, 2}) tt->mutable_shape()->add_dim()->set_dim_value(d);
-  auto constant = [&](const std::string& name, std::vector<std::int64_t> dims, std::vector<float> values) {
-    auto* w = g->add_initializer();
-    w->set_name(name);
-    w->set_data_type(onnx::TensorProto::FLOAT);
-    for (auto d : dims) w->add_dims(d);
-    for (float v : values) w->add_float_data(v);
-  };
-  constant("half", {}, {0.5f});
-  constant("w", {1, 4}, {0.1f, 0.2f, 0.3f, 0.4f});
-  auto node = [&](const std::string& op, std::vector<std::string> ins, const std::string& out) {
-    auto* n = g->add_node();
-    n->set_op_type(op);
-    n->set_name(op + "_" + out);
-    for (auto& i : ins) n->add_input(i);
-    n->add_output(out);
-    return n;
-  };
-  node("Flatten", {"x"}, "f");
-  auto* mean = node("ReduceMean", {"f"}, "m");
-  auto* axes = mean->add_attribute();
-  axes->set_name("axes");
-  axes->set_type(onnx::AttributeProto::INTS);
-  axes->add_ints(1);
-  node("Sub", {"m", "half"}, "d");
-  node("Sqrt", {"d"}, "r");
-  node("Mul", {"r", "w"}, "p");
-  auto* out = g->add_output();
-  out->set_name("p");
-  auto* ot = out->mutable_type()->mutable_tensor_type();
-  ot->set_elem_type(onnx::TensorProto::FLOAT);
-  ot->mutable_shape()->add_dim()->set_dim_param("N");
-  ot->mutable_shape()->add_dim()->set_dim_value(4);
-  auto* meta = m.add_metadata_props();
-  meta->set_key("fool.output");
-  meta->set_value("probabilities");
-  std::string bytes;
-  m.SerializeToString(&bytes);
-  const std::string path = (dir / "nan.onnx").string();
-  write_file_atomic(path, bytes);
-  return path;
+  testing::GraphBuilder g(13, {1, 2, 2});
+  auto* flat = g.node("Flatten", {"x"});
+  auto* mean = g.node("ReduceMean", {testing::out_of(flat)});
+  testing::GraphBuilder::attr(mean, "axes", std::vector<std::int64_t>{1});
+  auto* diff = g.node("Sub", {testing::out_of(mean), g.weight({}, 0.5f, 0.5f)});
+  auto* root = g.node("Sqrt", {testing::out_of(diff)});
+  auto* scores = g.node("Mul", {testing::out_of(root), g.weight({1, 4}, 0.1f, 0.4f)});
+  g.metadata("fool.output", "probabilities");
+  return g.write(dir / "nan.onnx", testing::out_of(scores), 4);
 }
 
 TEST(Ascent, ANaNStopsItsClassAndSparesTheOthers) {

@@ -10,6 +10,7 @@
 #include "fool/error.h"
 #include "fool/files.h"
 #include "fool/onnx_model.h"
+#include "fool/onnx_test_graph.h"
 #include "fool/test_support.h"
 
 namespace fool {
@@ -167,25 +168,8 @@ class BadModels : public ::testing::Test {
   }
   // A model whose input is a flat vector: valid ONNX, but not an image classifier.
   std::string write_vector_model() {
-    onnx::ModelProto m;
-    m.set_ir_version(7);
-    m.add_opset_import()->set_version(13);
-    auto* g = m.mutable_graph();
-    auto* in = g->add_input();
-    in->set_name("x");
-    in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-    in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(1);
-    in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(784);
-    auto* n = g->add_node();
-    n->set_op_type("Relu");
-    n->add_input("x");
-    n->add_output("y");
-    g->add_output()->set_name("y");
-    std::string bytes;
-    m.SerializeToString(&bytes);
-    const std::string path = (dir_ / "vector.onnx").string();
-    write_file_atomic(path, bytes);
-    return path;
+    testing::GraphBuilder g(13, {784});
+    return g.write(dir_ / "vector.onnx", testing::out_of(g.node("Relu", {"x"})), 784);
   }
   fs::path dir_;
 };

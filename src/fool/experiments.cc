@@ -21,12 +21,7 @@ namespace fs = std::filesystem;
 
 nlohmann::json read_experiment(const std::string& dir) {
   const std::string path = (fs::path(dir) / "experiment.json").string();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_text_file(path));
-  } catch (const nlohmann::json::exception&) {
-    throw Error(path + ": not valid JSON");
-  }
+  const nlohmann::json j = read_json_file(path);
   if (!j.is_object() || j.value("format", "") != "fool-experiment/1" || !j.contains("experiment")) {
     throw Error(path + ": not a fool experiment (format fool-experiment/1)");
   }

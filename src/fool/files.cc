@@ -29,6 +29,17 @@ std::string read_text_file(const std::string& path) {
   return std::string(bytes.begin(), bytes.end());
 }
 
+nlohmann::json read_json_file(const std::string& path) {
+  const std::string text = read_text_file(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    std::string why = e.what();
+    if (why.size() > 160) why = why.substr(0, 160);
+    throw Error(path + ": not valid JSON (" + why + ")");
+  }
+}
+
 void write_file_atomic(const std::string& path, const void* data, std::size_t size) {
   namespace fs = std::filesystem;
   const fs::path target(path);

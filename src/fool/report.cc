@@ -139,13 +139,8 @@ std::string run_section(const std::string& dir, const std::string& heading_level
 
 std::string transfer_section(const std::string& dir) {
   const std::string path = (fs::path(dir) / "transfer.json").string();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_text_file(path));
-  } catch (const nlohmann::json::exception&) {
-    throw Error(path + ": not valid JSON");
-  }
-  if (j.value("format", "") != "fool-transfer/1") throw Error(path + ": not a fool transfer matrix");
+  const nlohmann::json j = read_json_file(path);
+  if (!j.is_object() || j.value("format", "") != "fool-transfer/1") throw Error(path + ": not a fool transfer matrix");
   std::ostringstream h;
   h << "<section class=\"transfer\"><h2>transfer between networks <small>" << esc(dir) << "</small></h2>";
   h << "<p>Rows: the network the images were evolved against. Columns: the network scoring them, for the class they "

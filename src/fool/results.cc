@@ -145,12 +145,7 @@ nlohmann::json write_results(const std::string& dir, const RunRecord& record, co
 
 nlohmann::json read_summary(const std::string& run_dir) {
   const std::string path = (fs::path(run_dir) / "summary.json").string();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_text_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": not valid JSON");
-  }
+  const nlohmann::json j = read_json_file(path);
   if (!j.is_object() || j.value("format", "") != "fool-run/1" || !j.contains("classes") || !j["classes"].is_array()) {
     throw Error(path + ": not a fool run summary (format fool-run/1)");
   }

@@ -40,8 +40,8 @@ void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const 
   if (!fs::exists(path, ec)) throw Error(path + ": no checkpoint to resume from");
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_text_file(path));
-  } catch (const nlohmann::json::exception&) {
+    j = read_json_file(path);
+  } catch (const Error&) {
     throw Error(path + ": corrupt checkpoint (not valid JSON)");
   }
   try {
