@@ -47,7 +47,7 @@ struct Series {
   std::vector<double> y;
 };
 
-// A line chart of series over x = 0.. (one point per entry), y in [y0, y1], as inline SVG.
+// A line chart of series over xs (one point per entry, NaN for none), y in [y0, y1], as inline SVG.
 std::string line_chart(const std::string& title, const std::string& xlabel, const std::vector<Series>& series,
                        double y0, double y1, const std::vector<double>& xs) {
   const int w = 640, h = 260, l = 56, r = 130, t = 28, b = 40;
@@ -70,7 +70,8 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
   for (std::size_t k = 0; k < series.size(); ++k) {
     const auto& se = series[k];
     s << "<polyline fill=\"none\" stroke=\"" << se.colour << "\" stroke-width=\"2\" points=\"";
-    for (std::size_t i = 0; i < se.y.size() && i < xs.size(); ++i) s << num(X(xs[i]), 1) << "," << num(Y(se.y[i]), 1) << " ";
+    for (std::size_t i = 0; i < se.y.size() && i < xs.size(); ++i)
+      if (!std::isnan(se.y[i])) s << num(X(xs[i]), 1) << "," << num(Y(se.y[i]), 1) << " ";  // NaN: no data
     s << "\"/>";
     s << "<rect x=\"" << l + pw + 12 << "\" y=\"" << t + 18 * k << "\" width=\"12\" height=\"4\" fill=\"" << se.colour << "\"/>";
     s << "<text x=\"" << l + pw + 30 << "\" y=\"" << t + 18 * k + 6 << "\" class=\"ax\">" << esc(se.name) << "</text>";
@@ -178,7 +179,7 @@ std::string retrain_section(const std::string& dir, const nlohmann::json& x) {
     const double frac = ho.is_null() ? NAN : ho.value("fraction_in_fooling_class", 0.0);
     xs.push_back(i);
     acc.push_back(r.value("heldout_real_accuracy", 0.0));
-    caught.push_back(std::isnan(frac) ? 0.0 : frac);
+    caught.push_back(frac);  // NaN for DNN_1, which has no extra class: left out of the chart
     median.push_back(r.value("median_confidence", 0.0));
     top.push_back(r.value("fraction_at_9999", 0.0));
     h << "<tr><td>DNN_" << i << "</td><td>" << r.value("train_examples", 0) << "</td><td>"

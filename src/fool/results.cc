@@ -17,8 +17,9 @@ namespace fool {
 namespace fs = std::filesystem;
 
 std::string percent(double p) {
-  // Rounded down, so that 99.995% never shows as 100.00%.
-  const double v = std::floor(p * 10000.0) / 100.0;
+  // Rounded down, so that 99.995% never shows as 100.00% (the tolerance keeps 0.17, stored as
+  // 0.16999..., at 17.00%).
+  const double v = std::floor(p * 10000.0 + 1e-6) / 100.0;
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f%%", v);
   return buf;

@@ -18,6 +18,8 @@ TEST(Results, PercentRoundsDown) {
   EXPECT_EQ(percent(0.99995), "99.99%");
   EXPECT_EQ(percent(1.0), "100.00%");
   EXPECT_EQ(percent(0.5), "50.00%");
+  EXPECT_EQ(percent(0.17), "17.00%");
+  EXPECT_EQ(percent(0.1 + 0.07), "17.00%");
 }
 
 TEST(Results, WritesTheLayoutAndReportsTheSavedFilesConfidence) {
