@@ -33,6 +33,7 @@ void add_experiment_command(CLI::App& app, Action& action) {
   tc->add_option("--threads", t->threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber);
   tc->callback([t, &action] {
     action = [t] {
+      if (t->data_dir.empty()) t->data_dir = default_data_dir(t->dataset);
       const auto state = run_transfer_experiment(*t, say);
       emit_json({{"out", t->out_dir}, {"results", state["results"]}});
       return 0;
@@ -62,6 +63,7 @@ void add_experiment_command(CLI::App& app, Action& action) {
   rc->add_option("--threads", r->threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber);
   rc->callback([r, &action] {
     action = [r] {
+      if (r->data_dir.empty()) r->data_dir = default_data_dir(r->dataset);
       const auto state = run_retrain_experiment(*r, say);
       emit_json({{"out", r->out_dir}, {"iterations", state["iterations"]}});
       return 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "fool/error.h"
+#include "fool/stats.h"
 
 namespace fool {
 
@@ -64,11 +65,7 @@ std::vector<double> fitnesses(const std::vector<Elite>& elites) {
 }
 }  // namespace
 
-double EliteArchive::median_fitness() const {
-  const auto f = fitnesses(elites_);
-  const std::size_t n = f.size();
-  return n % 2 ? f[n / 2] : 0.5 * (f[n / 2 - 1] + f[n / 2]);
-}
+double EliteArchive::median_fitness() const { return median(fitnesses(elites_)); }
 double EliteArchive::min_fitness() const { return fitnesses(elites_).front(); }
 double EliteArchive::max_fitness() const { return fitnesses(elites_).back(); }
 

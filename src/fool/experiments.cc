@@ -12,6 +12,7 @@
 #include "fool/files.h"
 #include "fool/png.h"
 #include "fool/results.h"
+#include "fool/stats.h"
 #include "fool/train.h"
 #include "fool/transfer.h"
 
@@ -78,11 +79,6 @@ class ExperimentDir {
   nlohmann::json state_;
 };
 
-std::string data_dir_for(const std::string& dataset, const std::string& given) {
-  if (!given.empty()) return given;
-  return dataset == "fashion-mnist" ? "/usr/share/datasets/fashion-mnist" : "data/" + dataset;
-}
-
 nlohmann::json train_step(ExperimentDir& x, const std::string& step, const DatasetSplits& data, TrainOptions opt,
                           const std::string& model, const ExperimentLog& log) {
   if (x.done(step)) return x.result(step);
@@ -120,13 +116,6 @@ EvolveRunConfig evolve_config(const std::string& model, const std::string& out, 
   return c;
 }
 
-double median_of(std::vector<double> v) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 }  // namespace
 
 // ---- transfer ------------------------------------------------------------------------------------
@@ -148,7 +137,8 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
       throw Error("unknown architecture '" + a + "' (known: lenet, mlp, bncnn)");
     }
   }
-  const DatasetSplits data = load_dataset(c.dataset, data_dir_for(c.dataset, c.data_dir));
+  if (c.data_dir.empty()) throw Error("no data directory given");
+  const DatasetSplits data = load_dataset(c.dataset, c.data_dir);
   ExperimentDir x(c.out_dir, "transfer", c.to_json());
   fs::create_directories(x.path("networks"));
   fs::create_directories(x.path("runs"));
@@ -281,7 +271,8 @@ nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const Ex
   if (c.epochs < 1) throw Error("epochs must be at least 1");
   if (c.eval_runs < 1) throw Error("evaluation runs must be at least 1");
   if (c.first_images < 0) throw Error("first images must not be negative");
-  DatasetSplits real = load_dataset(c.dataset, data_dir_for(c.dataset, c.data_dir));
+  if (c.data_dir.empty()) throw Error("no data directory given");
+  DatasetSplits real = load_dataset(c.dataset, c.data_dir);
   const int n = real.train.num_classes();
   if (n + 1 > 255) throw Error("too many classes for an extra fooling class");
   std::vector<std::size_t> per_class(static_cast<std::size_t>(n), 0);
@@ -374,7 +365,7 @@ nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const Ex
                           {"heldout_real_accuracy", trained["test_accuracy"]},
                           {"heldout_fooling", heldout},
                           {"evolution_runs", c.eval_runs},
-                          {"median_confidence", median_of(confidences)},
+                          {"median_confidence", median(confidences)},
                           {"fraction_at_9999", confidences.empty() ? 0.0 : static_cast<double>(at_9999) / confidences.size()},
                           {"fooling_images_made", made_for_training.size()}};
     iterations.push_back(row);

@@ -16,7 +16,7 @@ using ExperimentLog = std::function<void(const std::string&)>;  // one line per 
 // evolution runs against each; every champion scored by every network.
 struct TransferExperimentConfig {
   std::string dataset = "mnist";
-  std::string data_dir;
+  std::string data_dir;  // where the dataset's IDX files are (the CLI fills in its default)
   std::string out_dir;
   std::vector<std::uint64_t> lenet_seeds = {1, 2};
   std::vector<std::string> other_archs = {"mlp", "bncnn"};
@@ -38,7 +38,7 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& config, c
 // one a sixth of that, taken from the first and the last generation of independent runs.
 struct RetrainExperimentConfig {
   std::string dataset = "mnist";
-  std::string data_dir;
+  std::string data_dir;  // where the dataset's IDX files are (the CLI fills in its default)
   std::string out_dir;
   std::string arch = "lenet";
   int iterations = 3;

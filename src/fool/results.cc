@@ -11,6 +11,7 @@
 #include "fool/files.h"
 #include "fool/opencv_image.h"
 #include "fool/png.h"
+#include "fool/stats.h"
 
 namespace fool {
 
@@ -116,10 +117,6 @@ nlohmann::json write_results(const std::string& dir, const RunRecord& record, co
   }
   write_png((fs::path(dir) / "grid.png").string(), make_grid(tiles, captions));
 
-  std::vector<double> sorted = conf;
-  std::sort(sorted.begin(), sorted.end());
-  const std::size_t n = sorted.size();
-  const double median = n == 0 ? 0.0 : (n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]));
   nlohmann::json counts = nlohmann::json::object();
   for (std::size_t t = 0; t < record.thresholds.size(); ++t) counts[nlohmann::json(record.thresholds[t]).dump()] = at[t];
   nlohmann::json summary = {{"format", "fool-run/1"},
@@ -136,7 +133,7 @@ nlohmann::json write_results(const std::string& dir, const RunRecord& record, co
                             {"evaluations", record.evaluations},
                             {"seconds", record.seconds},
                             {"complete", record.complete},
-                            {"median_confidence", median},
+                            {"median_confidence", median(conf)},
                             {"classes_at_or_above", counts},
                             {"classes", list}};
   if (record.extra.is_object()) summary.update(record.extra);

@@ -13,6 +13,7 @@
 #include "fool/opencv_image.h"
 #include "fool/png.h"
 #include "fool/results.h"
+#include "fool/stats.h"
 
 namespace fool {
 
@@ -132,10 +133,8 @@ TransferMatrix transfer_matrix(const std::vector<std::string>& run_dirs, const s
       if (!conf.empty()) {
         cell.at_99 /= static_cast<double>(conf.size());
         cell.at_9999 /= static_cast<double>(conf.size());
-        std::sort(conf.begin(), conf.end());
-        const std::size_t n = conf.size();
-        cell.median = n % 2 ? conf[n / 2] : 0.5 * (conf[n / 2 - 1] + conf[n / 2]);
       }
+      cell.median = median(conf);
       row.push_back(cell);
     }
     m.cells.push_back(row);
