@@ -11,6 +11,7 @@
 #include "fool/png.h"
 #include "fool/rng.h"
 #include "fool/run_directory.h"
+#include "fool/stats.h"
 
 namespace fool {
 
@@ -147,7 +148,7 @@ AscentOutcome run_ascent(DifferentiableClassifier& clf, AscentConfig cfg, const 
     ImageBatch grad;
     const Matrix p = clf.probabilities_and_gradients(batch, targets, &grad);
     out.evaluations += idx.size();
-    std::vector<std::size_t> check;  // classes at the target in float: is their 8-bit image too?
+    std::vector<std::size_t> check;  // batch rows at the target in float: is their 8-bit image too?
     for (std::size_t j = 0; j < idx.size(); ++j) {
       const std::size_t i = idx[j];
       const float pj = p(j, static_cast<std::size_t>(targets[j]));
@@ -171,7 +172,7 @@ AscentOutcome run_ascent(DifferentiableClassifier& clf, AscentConfig cfg, const 
       steps_taken[i] = step;
       for (std::size_t t = 0; t < kThresholds.size(); ++t)
         if (first[i][t] < 0 && pj >= kThresholds[t]) first[i][t] = step;
-      if (cfg.target > 0.0 && pj >= cfg.target) check.push_back(i);
+      if (cfg.target > 0.0 && pj >= cfg.target) check.push_back(j);
       // Step so that the first-order predicted gain |g|^2 * s equals the wanted gain.
       double norm2 = 0.0;
       for (std::size_t q = 0; q < size; ++q) norm2 += static_cast<double>(g[q]) * g[q];
@@ -192,24 +193,24 @@ AscentOutcome run_ascent(DifferentiableClassifier& clf, AscentConfig cfg, const 
     // image before this step's update, which is the one whose probability was just measured.
     if (!check.empty()) {
       ImageBatch q(check.size(), shape);
-      for (std::size_t j = 0; j < check.size(); ++j) {
-        const std::size_t jj = static_cast<std::size_t>(std::find(idx.begin(), idx.end(), check[j]) - idx.begin());
-        q.set(j, quantize(batch.image(jj), shape));
-      }
+      for (std::size_t k = 0; k < check.size(); ++k) q.set(k, quantize(batch.image(check[k]), shape));
       const Matrix pq = clf.probabilities(q);
-      for (std::size_t j = 0; j < check.size(); ++j) {
-        const std::size_t i = check[j];
-        if (pq(j, static_cast<std::size_t>(cfg.classes[i])) >= cfg.target) active[i] = false;
+      for (std::size_t k = 0; k < check.size(); ++k) {
+        const std::size_t j = check[k], i = idx[j];
+        if (pq(k, static_cast<std::size_t>(cfg.classes[i])) < cfg.target) continue;
+        // Done: report the image that passed, even if an earlier one scored higher in float but
+        // fell short once quantised.
+        active[i] = false;
+        best_prob[i] = p(j, static_cast<std::size_t>(targets[j]));
+        std::copy(batch.image(j), batch.image(j) + size, best.image(i));
       }
     }
     if (progress) {
       AscentStepStats s;
       s.step = step;
-      std::vector<double> sorted(prob.begin(), prob.end());
-      std::sort(sorted.begin(), sorted.end());
-      s.min = sorted.front();
-      s.max = sorted.back();
-      s.median = sorted.size() % 2 ? sorted[sorted.size() / 2] : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
+      s.min = *std::min_element(prob.begin(), prob.end());
+      s.max = *std::max_element(prob.begin(), prob.end());
+      s.median = median(std::vector<double>(prob.begin(), prob.end()));
       for (float v : prob) {
         s.at_99 += v >= 0.99f;
         s.at_999 += v >= 0.999f;
