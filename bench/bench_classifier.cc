@@ -4,8 +4,9 @@
 #include <cstdio>
 
 #include "bench_util.h"
-#include "fool/classifier.h"
-#include "fool/opencv_classifier.h"
+#include "fool/model/classifier.h"
+#include "fool/model/factory.h"
+#include "fool/model/opencv/opencv_classifier.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"bench_classifier: fool's Classifier backends vs OpenCV DNN's bare forward()"};

@@ -7,11 +7,12 @@
 #include <filesystem>
 
 #include "bench_util.h"
-#include "fool/cppn.h"
-#include "fool/crops.h"
-#include "fool/direct_encoding.h"
-#include "fool/evolution.h"
-#include "fool/opencv_classifier.h"
+#include "fool/model/factory.h"
+#include "fool/encoding/cppn.h"
+#include "fool/model/cropping_classifier.h"
+#include "fool/encoding/direct_encoding.h"
+#include "fool/search/evolution.h"
+#include "fool/model/opencv/opencv_classifier.h"
 
 namespace {
 

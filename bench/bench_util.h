@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "fool/rng.h"
-#include "fool/train.h"
+#include "fool/core/rng.h"
+#include "fool/train/train.h"
 
 namespace fool::bench {
 

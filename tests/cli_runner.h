@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "fool/files.h"
+#include "fool/io/files.h"
 
 namespace fool::testing {
 

@@ -5,10 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
-#include "fool/files.h"
-#include "fool/idx.h"
-#include "fool/png.h"
-#include "fool/rng.h"
+#include "fool/io/files.h"
+#include "fool/io/idx.h"
+#include "fool/io/image_io.h"
+#include "fool/core/rng.h"
 
 namespace fool {
 namespace {

@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "cli_runner.h"
-#include "fool/files.h"
-#include "fool/png.h"
+#include "fool/io/files.h"
+#include "fool/io/image_io.h"
 
 extern char** environ;
 
@@ -115,8 +115,11 @@ TEST_F(Search, WritesTheDocumentedLayout) {
     // The reported confidence is what `fool score` says of the saved PNG.
     const auto sc = run_fool({"score", "--model", model_, "--top", "10", out + "/" + c["image"].get<std::string>()});
     ASSERT_EQ(sc.code, 0) << sc.err;
-    for (const auto& t : nlohmann::json::parse(sc.out)["images"][0]["top"])
-      if (t["class"] == c["index"]) EXPECT_NEAR(t["probability"].get<double>(), c["confidence"].get<double>(), 1e-6);
+    for (const auto& t : nlohmann::json::parse(sc.out)["images"][0]["top"]) {
+      if (t["class"] == c["index"]) {
+        EXPECT_NEAR(t["probability"].get<double>(), c["confidence"].get<double>(), 1e-6);
+      }
+    }
   }
   EXPECT_EQ(idx, (std::vector<int>{1, 3, 4}));
   EXPECT_TRUE(fs::exists(out + "/grid.png"));

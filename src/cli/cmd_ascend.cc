@@ -1,8 +1,8 @@
 // fool ascend: gradient-ascent fooling images (the paper's white-box method).
 #include "cli/common.h"
 #include "cli/progress.h"
-#include "fool/ascent.h"
-#include "fool/error.h"
+#include "fool/experiments/ascend.h"
+#include "fool/core/error.h"
 
 namespace fool::cli {
 

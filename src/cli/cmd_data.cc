@@ -4,9 +4,9 @@
 #include <filesystem>
 
 #include "cli/common.h"
-#include "fool/dataset.h"
-#include "fool/error.h"
-#include "fool/png.h"
+#include "fool/io/dataset.h"
+#include "fool/core/error.h"
+#include "fool/io/image_io.h"
 
 namespace fool::cli {
 

@@ -4,9 +4,9 @@
 
 #include "cli/common.h"
 #include "cli/progress.h"
-#include "fool/error.h"
-#include "fool/evolve_run.h"
-#include "fool/onnx_model.h"
+#include "fool/core/error.h"
+#include "fool/experiments/evolve.h"
+#include "fool/model/onnx/onnx_model.h"
 
 namespace fool::cli {
 

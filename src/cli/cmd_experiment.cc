@@ -1,8 +1,8 @@
 // fool experiment: the paper's transfer and retraining experiments.
 #include "cli/common.h"
-#include "fool/dataset.h"
-#include "fool/experiments.h"
-#include "fool/train.h"
+#include "fool/io/dataset.h"
+#include "fool/experiments/experiments.h"
+#include "fool/train/train.h"
 
 namespace fool::cli {
 

@@ -1,8 +1,9 @@
 // fool info: what a model file says about itself and which backends can run it.
 #include "cli/common.h"
-#include "fool/error.h"
-#include "fool/onnx_model.h"
-#include "fool/rng.h"
+#include "fool/model/factory.h"
+#include "fool/core/error.h"
+#include "fool/model/onnx/onnx_model.h"
+#include "fool/core/rng.h"
 
 #include <cmath>
 

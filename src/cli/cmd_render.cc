@@ -2,11 +2,11 @@
 #include <filesystem>
 
 #include "cli/common.h"
-#include "fool/cppn.h"
-#include "fool/direct_encoding.h"
-#include "fool/error.h"
-#include "fool/files.h"
-#include "fool/png.h"
+#include "fool/encoding/cppn.h"
+#include "fool/encoding/direct_encoding.h"
+#include "fool/core/error.h"
+#include "fool/io/files.h"
+#include "fool/io/image_io.h"
 
 namespace fool::cli {
 

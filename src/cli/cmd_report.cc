@@ -1,7 +1,7 @@
 // fool report: one self-contained HTML page for runs and experiments.
 #include "cli/common.h"
-#include "fool/files.h"
-#include "fool/report.h"
+#include "fool/io/files.h"
+#include "fool/output/report.h"
 
 namespace fool::cli {
 

@@ -1,7 +1,8 @@
 // fool score: top-K classes of image files under a model.
 #include "cli/common.h"
-#include "fool/error.h"
-#include "fool/png.h"
+#include "fool/model/factory.h"
+#include "fool/core/error.h"
+#include "fool/io/image_io.h"
 
 namespace fool::cli {
 

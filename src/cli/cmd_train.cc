@@ -3,8 +3,8 @@
 
 #include "cli/common.h"
 #include "cli/progress.h"
-#include "fool/error.h"
-#include "fool/train.h"
+#include "fool/core/error.h"
+#include "fool/train/train.h"
 
 namespace fool::cli {
 

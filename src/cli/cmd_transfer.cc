@@ -1,6 +1,6 @@
 // fool transfer: score the champions of runs with other networks.
 #include "cli/common.h"
-#include "fool/transfer.h"
+#include "fool/experiments/transfer.h"
 
 namespace fool::cli {
 

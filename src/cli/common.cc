@@ -5,8 +5,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "fool/error.h"
-#include "fool/files.h"
+#include "fool/core/error.h"
+#include "fool/io/files.h"
 
 namespace fool::cli {
 

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "fool/classifier.h"
+#include "fool/model/classifier.h"
 
 namespace fool::cli {
 

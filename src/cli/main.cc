@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "cli/common.h"
-#include "fool/error.h"
+#include "fool/core/error.h"
 
 namespace {
 

@@ -1,0 +1,270 @@
+#include "fool/encoding/cppn.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "fool/core/error.h"
+
+namespace fool {
+
+namespace {
+constexpr int kInputs = 4;  // x, y, d, bias
+constexpr Activation kActivations[] = {Activation::Sine, Activation::Sigmoid, Activation::Gaussian, Activation::Linear};
+
+Activation random_activation(Rng& rng) { return kActivations[rng.below(4)]; }
+
+const CppnGenome& as_cppn(const Genome& g) {
+  const auto* c = dynamic_cast<const CppnGenome*>(&g);
+  if (c == nullptr) throw Error("CPPN encoding was given a genome of another encoding");
+  return *c;
+}
+
+// The activations of the paper's code, applied to a whole plane (one loop per function, so the
+// compiler can vectorise each).
+void activate_plane(Activation a, float* v, std::size_t n) {
+  switch (a) {
+    case Activation::Sine:
+      for (std::size_t p = 0; p < n; ++p) v[p] = std::sin(v[p]);
+      break;
+    case Activation::Sigmoid:
+      for (std::size_t p = 0; p < n; ++p) v[p] = 2.0f / (1.0f + std::exp(-v[p])) - 1.0f;
+      break;
+    case Activation::Gaussian:
+      for (std::size_t p = 0; p < n; ++p) v[p] = std::exp(-v[p] * v[p]);
+      break;
+    case Activation::Linear:
+      for (std::size_t p = 0; p < n; ++p) v[p] = std::clamp(v[p], -3.0f, 3.0f) / 3.0f;
+      break;
+  }
+}
+}  // namespace
+
+std::string activation_name(Activation a) {
+  switch (a) {
+    case Activation::Sine: return "sine";
+    case Activation::Sigmoid: return "sigmoid";
+    case Activation::Gaussian: return "gaussian";
+    case Activation::Linear: return "linear";
+  }
+  return "linear";
+}
+
+Activation parse_activation(const std::string& name) {
+  for (Activation a : kActivations)
+    if (activation_name(a) == name) return a;
+  throw Error("unknown CPPN activation '" + name + "'");
+}
+
+void CppnOptions::validate() const {
+  if (shape.channels != 1 && shape.channels != 3) throw Error("CPPN encoding: images have 1 or 3 channels");
+  if (shape.height < 1 || shape.width < 1) throw Error("CPPN encoding: image size must be positive");
+  for (double p : {weight_rate, activation_rate, add_link, delete_link, add_node, delete_node})
+    if (!(p >= 0.0 && p <= 1.0)) throw Error("CPPN encoding: mutation probabilities must be in [0, 1]");
+  if (!(weight_range > 0.0)) throw Error("CPPN encoding: weight range must be positive");
+  if (!(eta > 0.0)) throw Error("CPPN encoding: mutation strength (eta) must be positive");
+}
+
+CppnEncoding::CppnEncoding(CppnOptions options) : options_(options) {
+  options_.validate();
+  native_inputs_ = input_planes(options_.shape.height, options_.shape.width, options_.shape.height, options_.shape.width);
+}
+
+GenomePtr CppnEncoding::random(Rng& rng) const {
+  auto g = std::make_shared<CppnGenome>();
+  g->native_height = options_.shape.height;
+  g->native_width = options_.shape.width;
+  for (int i = 0; i < kInputs; ++i) g->nodes.push_back({i, CppnNode::Input, Activation::Linear, 0.0});
+  for (int o = 0; o < options_.shape.channels; ++o)
+    g->nodes.push_back({kInputs + o, CppnNode::Output, random_activation(rng), 1.0});
+  g->next_id = kInputs + options_.shape.channels;
+  const double r = options_.weight_range;
+  for (int i = 0; i < kInputs; ++i)
+    for (int o = 0; o < options_.shape.channels; ++o) g->links.push_back({i, kInputs + o, rng.uniform(-r, r)});
+  return g;
+}
+
+GenomePtr CppnEncoding::mutate(const Genome& parent, Rng& rng, int /*generation*/) const {
+  auto g = std::make_shared<CppnGenome>(as_cppn(parent));
+  const double r = options_.weight_range;
+  for (auto& l : g->links)
+    if (rng.bernoulli(options_.weight_rate)) l.weight = polynomial_mutation(l.weight, -r, r, options_.eta, rng);
+  for (auto& n : g->nodes)
+    if (n.kind != CppnNode::Input && rng.bernoulli(options_.activation_rate)) n.activation = random_activation(rng);
+
+  std::map<int, double> order;
+  for (const auto& n : g->nodes) order[n.id] = n.order;
+  if (rng.bernoulli(options_.add_link)) {
+    // A feed-forward link between two nodes not yet linked; a few tries, then give up.
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      const auto& from = g->nodes[rng.below(g->nodes.size())];
+      const auto& to = g->nodes[rng.below(g->nodes.size())];
+      if (from.kind == CppnNode::Output || to.kind == CppnNode::Input || !(from.order < to.order)) continue;
+      const bool exists = std::any_of(g->links.begin(), g->links.end(),
+                                      [&](const CppnLink& l) { return l.from == from.id && l.to == to.id; });
+      if (exists) continue;
+      g->links.push_back({from.id, to.id, rng.uniform(-r, r)});
+      break;
+    }
+  }
+  if (rng.bernoulli(options_.delete_link) && !g->links.empty()) {
+    g->links.erase(g->links.begin() + static_cast<long>(rng.below(g->links.size())));
+  }
+  if (rng.bernoulli(options_.add_node) && !g->links.empty()) {
+    const std::size_t k = rng.below(g->links.size());
+    const CppnLink old = g->links[k];
+    g->links.erase(g->links.begin() + static_cast<long>(k));
+    const int id = g->next_id++;
+    g->nodes.push_back({id, CppnNode::Hidden, random_activation(rng), 0.5 * (order[old.from] + order[old.to])});
+    g->links.push_back({old.from, id, old.weight});
+    g->links.push_back({id, old.to, old.weight});
+  }
+  if (rng.bernoulli(options_.delete_node)) {
+    std::vector<int> hidden;
+    for (const auto& n : g->nodes)
+      if (n.kind == CppnNode::Hidden) hidden.push_back(n.id);
+    if (!hidden.empty()) {
+      const int id = hidden[rng.below(hidden.size())];
+      g->nodes.erase(std::remove_if(g->nodes.begin(), g->nodes.end(), [id](const CppnNode& n) { return n.id == id; }),
+                     g->nodes.end());
+      g->links.erase(std::remove_if(g->links.begin(), g->links.end(),
+                                    [id](const CppnLink& l) { return l.from == id || l.to == id; }),
+                     g->links.end());
+    }
+  }
+  return g;
+}
+
+Image8 CppnEncoding::render(const Genome& genome) const {
+  return render_at(genome, options_.shape.height, options_.shape.width);
+}
+
+std::vector<float> CppnEncoding::input_planes(int height, int width, int native_height, int native_width) const {
+  const std::size_t P = static_cast<std::size_t>(height) * static_cast<std::size_t>(width);
+  std::vector<float> planes(kInputs * P, 1.0f);  // x, y, d, bias (stays 1)
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      const double u = width > 1 ? static_cast<double>(x) / (width - 1) : 0.5;  // 0..1
+      const double v = height > 1 ? static_cast<double>(y) / (height - 1) : 0.5;
+      const double xn = 2.0 * u - 1.0, yn = 2.0 * v - 1.0;
+      const std::size_t p = static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x);
+      // Raw coordinates map the requested grid onto the native pixel-index range.
+      planes[p] = static_cast<float>(options_.raw_coordinates ? u * (native_width - 1) : xn);
+      planes[P + p] = static_cast<float>(options_.raw_coordinates ? v * (native_height - 1) : yn);
+      planes[2 * P + p] = static_cast<float>(std::sqrt(xn * xn + yn * yn));
+    }
+  return planes;
+}
+
+Image8 CppnEncoding::render_at(const Genome& genome, int height, int width) const {
+  const CppnGenome& g = as_cppn(genome);
+  if (height < 1 || width < 1) throw Error("render size must be positive");
+  const int nh = g.native_height > 0 ? g.native_height : height;
+  const int nw = g.native_width > 0 ? g.native_width : width;
+  const bool native = height == options_.shape.height && width == options_.shape.width && nh == height && nw == width;
+  const std::vector<float> other = native ? std::vector<float>() : input_planes(height, width, nh, nw);
+  const std::vector<float>& inputs = native ? native_inputs_ : other;
+  const std::size_t P = static_cast<std::size_t>(height) * static_cast<std::size_t>(width);
+
+  // Evaluation order: by `order`, ties by id (nodes of equal order are never linked).
+  std::vector<const CppnNode*> sorted;
+  sorted.reserve(g.nodes.size());
+  for (const auto& n : g.nodes) sorted.push_back(&n);
+  std::sort(sorted.begin(), sorted.end(), [](const CppnNode* a, const CppnNode* b) {
+    return a->order < b->order || (a->order == b->order && a->id < b->id);
+  });
+  std::vector<int> slot(static_cast<std::size_t>(std::max(g.next_id, kInputs + options_.shape.channels)), -1);
+  for (std::size_t i = 0; i < sorted.size(); ++i) slot.at(static_cast<std::size_t>(sorted[i]->id)) = static_cast<int>(i);
+  std::vector<std::vector<const CppnLink*>> incoming(sorted.size());
+  for (const auto& l : g.links) incoming[static_cast<std::size_t>(slot.at(static_cast<std::size_t>(l.to)))].push_back(&l);
+  // Only nodes with a path to an output matter: walk back from the outputs, latest first.
+  std::vector<bool> live(sorted.size(), false);
+  for (int c = 0; c < options_.shape.channels; ++c) live[static_cast<std::size_t>(slot.at(static_cast<std::size_t>(kInputs + c)))] = true;
+  for (std::size_t i = sorted.size(); i-- > 0;)
+    if (live[i])
+      for (const CppnLink* l : incoming[i]) live[static_cast<std::size_t>(slot[static_cast<std::size_t>(l->from)])] = true;
+
+  std::vector<float> values(sorted.size() * P, 0.0f);  // one plane per node, in evaluation order
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    const CppnNode& n = *sorted[i];
+    float* out = values.data() + i * P;
+    if (!live[i]) continue;
+    if (n.kind == CppnNode::Input) {
+      std::copy(inputs.begin() + static_cast<long>(static_cast<std::size_t>(n.id) * P),
+                inputs.begin() + static_cast<long>(static_cast<std::size_t>(n.id + 1) * P), out);
+      continue;
+    }
+    for (const CppnLink* l : incoming[i]) {
+      const float* src = values.data() + static_cast<std::size_t>(slot[static_cast<std::size_t>(l->from)]) * P;
+      const auto w = static_cast<float>(l->weight);
+      for (std::size_t p = 0; p < P; ++p) out[p] += w * src[p];
+    }
+    activate_plane(n.activation, out, P);
+  }
+  Image8 img;
+  img.shape = {options_.shape.channels, height, width};
+  img.pixels.resize(img.shape.size());
+  for (int c = 0; c < options_.shape.channels; ++c) {
+    const float* v = values.data() + static_cast<std::size_t>(slot[static_cast<std::size_t>(kInputs + c)]) * P;
+    std::uint8_t* out = img.pixels.data() + static_cast<std::size_t>(c) * P;
+    for (std::size_t p = 0; p < P; ++p) out[p] = static_cast<std::uint8_t>(std::lround(std::min(std::abs(v[p]), 1.0f) * 255.0f));
+  }
+  hls_image_to_rgb(img);
+  return img;
+}
+
+nlohmann::json CppnEncoding::to_json(const Genome& genome) const {
+  const CppnGenome& g = as_cppn(genome);
+  nlohmann::json nodes = nlohmann::json::array(), links = nlohmann::json::array();
+  static const char* kinds[] = {"input", "output", "hidden"};
+  for (const auto& n : g.nodes) {
+    nodes.push_back({{"id", n.id}, {"kind", kinds[n.kind]}, {"activation", activation_name(n.activation)}, {"order", n.order}});
+  }
+  for (const auto& l : g.links) links.push_back({{"from", l.from}, {"to", l.to}, {"weight", l.weight}});
+  return {{"encoding", "cppn"},
+          {"coordinates", options_.raw_coordinates ? "raw" : "normalized"},
+          {"channels", options_.shape.channels},
+          {"native_size", {g.native_height, g.native_width}},
+          {"next_id", g.next_id},
+          {"nodes", nodes},
+          {"links", links}};
+}
+
+GenomePtr CppnEncoding::from_json(const nlohmann::json& j) const {
+  try {
+    if (j.at("encoding").get<std::string>() != "cppn") throw Error("not a CPPN genome");
+    if (j.at("channels").get<int>() != options_.shape.channels) throw Error("CPPN genome has another channel count");
+    auto g = std::make_shared<CppnGenome>();
+    g->native_height = j.at("native_size").at(0).get<int>();
+    g->native_width = j.at("native_size").at(1).get<int>();
+    g->next_id = j.at("next_id").get<int>();
+    std::map<int, double> order;
+    for (const auto& n : j.at("nodes")) {
+      CppnNode node;
+      node.id = n.at("id").get<int>();
+      const std::string kind = n.at("kind").get<std::string>();
+      node.kind = kind == "input" ? CppnNode::Input : kind == "output" ? CppnNode::Output : CppnNode::Hidden;
+      node.activation = parse_activation(n.at("activation").get<std::string>());
+      node.order = n.at("order").get<double>();
+      if (order.count(node.id)) throw Error("CPPN genome has two nodes with id " + std::to_string(node.id));
+      order[node.id] = node.order;
+      g->nodes.push_back(node);
+    }
+    for (int id = 0; id < kInputs + options_.shape.channels; ++id)
+      if (!order.count(id)) throw Error("CPPN genome lacks input/output node " + std::to_string(id));
+    for (const auto& l : j.at("links")) {
+      CppnLink link{l.at("from").get<int>(), l.at("to").get<int>(), l.at("weight").get<double>()};
+      if (!order.count(link.from) || !order.count(link.to) || !(order[link.from] < order[link.to])) {
+        throw Error("CPPN genome has a link that is not feed-forward");
+      }
+      g->links.push_back(link);
+    }
+    return g;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("malformed CPPN genome (") + e.what() + ")");
+  }
+}
+
+}  // namespace fool

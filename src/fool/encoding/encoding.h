@@ -1,0 +1,48 @@
+#pragma once
+// Encoding: how a genome becomes an image, with the genome's variation operators beside it
+// (genotype and phenotype kept apart, as in sferes2's gen/ and phen/). Implementations:
+// DirectEncoding (one gene per pixel and channel) and CppnEncoding (a pattern-producing network).
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+#include "fool/core/image.h"
+#include "fool/core/rng.h"
+
+namespace fool {
+
+// A genotype. Immutable once made: operators return new genomes.
+class Genome {
+ public:
+  virtual ~Genome() = default;
+};
+using GenomePtr = std::shared_ptr<const Genome>;
+
+class Encoding {
+ public:
+  virtual ~Encoding() = default;
+  virtual std::string name() const = 0;
+  // Shape of the images render() makes.
+  virtual ImageShape shape() const = 0;
+  virtual GenomePtr random(Rng& rng) const = 0;
+  // A mutated copy of parent. `generation` lets rates decay over a run.
+  virtual GenomePtr mutate(const Genome& parent, Rng& rng, int generation) const = 0;
+  // Whether offspring are made by crossover of two parents before mutation.
+  virtual bool uses_crossover() const { return false; }
+  virtual GenomePtr crossover(const Genome& a, const Genome& b, Rng& rng) const;
+  // The 8-bit image of a genome: exactly what is scored and what is saved.
+  virtual Image8 render(const Genome& genome) const = 0;
+  virtual nlohmann::json to_json(const Genome& genome) const = 0;
+  // Throws fool::Error if the JSON is not a genome of this encoding.
+  virtual GenomePtr from_json(const nlohmann::json& j) const = 0;
+};
+
+// Deb's polynomial mutation of x within [lo, hi] with distribution index eta.
+double polynomial_mutation(double x, double lo, double hi, double eta, Rng& rng);
+
+// Converts H, L, S bytes (hue 0..255 spanning the full circle, so it wraps) to R, G, B bytes.
+void hls_to_rgb(std::uint8_t h, std::uint8_t l, std::uint8_t s, std::uint8_t* r, std::uint8_t* g, std::uint8_t* b);
+// Turns a planar 3-channel HLS image into planar RGB in place.
+void hls_image_to_rgb(Image8& image);
+
+}  // namespace fool

@@ -1,0 +1,67 @@
+#include "fool/experiments/ascend.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "fool/core/error.h"
+#include "fool/model/factory.h"
+#include "fool/output/results.h"
+#include "fool/output/run_directory.h"
+
+namespace fool {
+
+namespace fs = std::filesystem;
+
+namespace {
+const std::vector<double> kThresholds = {0.99, 0.999, 0.9999};
+}
+
+AscendRunResult run_ascend(const AscendRunConfig& c, const AscentProgress& progress, const std::atomic<bool>* stop) {
+  if (c.out_dir.empty()) throw Error("no output directory given");
+  ClassifierOptions opts = c.classifier;
+  opts.backend = Backend::Torch;
+  auto clf = load_differentiable_classifier(c.model, opts);
+  AscentConfig cfg = c.ascent;
+  cfg.validate(clf->spec().num_classes);
+  prepare_run_directory(c.out_dir, c.overwrite);
+
+  const std::string log_path = (fs::path(c.out_dir) / "log.jsonl").string();
+  std::ofstream log(log_path, std::ios::trunc);
+  const AscentOutcome o = run_ascent(*clf, cfg, [&](const AscentStepStats& s) {
+    log << nlohmann::json{{"step", s.step},         {"seconds", s.seconds},     {"min", s.min},
+                          {"median", s.median},     {"max", s.max},             {"classes_at_99", s.at_99},
+                          {"classes_at_999", s.at_999}, {"classes_at_9999", s.at_9999}, {"active", s.active}}
+               .dump()
+        << "\n";
+    if (progress) progress(s);
+  }, stop);
+  log.flush();
+  if (!log) throw Error(log_path + ": write failed");
+
+  RunRecord rec;
+  rec.command = "ascend";
+  rec.command_line = c.command_line;
+  rec.model = c.model;
+  rec.model_sha256 = clf->spec().sha256;
+  rec.backend = "torch";
+  rec.method = "gradient-ascent";
+  rec.seed = cfg.seed;
+  rec.settings = {{"classes", cfg.classes},         {"steps", cfg.steps},         {"start", cfg.start},
+                  {"start_noise", cfg.start_noise}, {"max_gain", cfg.max_gain},   {"gain_fraction", cfg.gain_fraction},
+                  {"decay", cfg.decay},             {"blur_sigma", cfg.blur_sigma}, {"blur_every", cfg.blur_every},
+                  {"target", cfg.target},           {"seed", cfg.seed}};
+  rec.progress_unit = "step";
+  rec.thresholds = kThresholds;
+  rec.progress = o.steps;
+  rec.evaluations = o.evaluations;
+  rec.seconds = o.seconds;
+  rec.complete = o.complete;
+  rec.extra = {{"steps_per_second", o.seconds > 0 ? o.steps / o.seconds : 0.0}, {"errors", o.errors}};
+  AscendRunResult result;
+  result.summary = write_results(c.out_dir, rec, o.classes, *clf);
+  result.errors = o.errors;
+  result.complete = o.complete;
+  return result;
+}
+
+}  // namespace fool

@@ -1,0 +1,30 @@
+#pragma once
+// run_ascend: the paper's white-box experiment as one composition: load the model into the
+// differentiable backend, ascend, and write the run directory in the layout `fool evolve` writes.
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fool/model/classifier.h"
+#include "fool/search/ascent.h"
+
+namespace fool {
+
+struct AscendRunConfig {
+  std::string model;
+  ClassifierOptions classifier;
+  AscentConfig ascent;
+  std::string out_dir;
+  bool overwrite = false;
+  std::string command_line;
+};
+struct AscendRunResult {
+  nlohmann::json summary;
+  std::vector<std::string> errors;
+  bool complete = true;
+};
+AscendRunResult run_ascend(const AscendRunConfig& config, const AscentProgress& progress = {},
+                           const std::atomic<bool>* stop = nullptr);
+
+}  // namespace fool

@@ -1,0 +1,136 @@
+#include "fool/model/factory.h"
+#include "fool/experiments/evolve.h"
+
+#include <thread>
+
+#include "fool/model/cropping_classifier.h"
+#include "fool/core/error.h"
+#include "fool/model/onnx/onnx_model.h"
+#include "fool/output/run_directory.h"
+
+namespace fool {
+
+const std::vector<std::string>& evolve_preset_names() {
+  static const std::vector<std::string> names = {"mnist", "imagenet"};
+  return names;
+}
+
+EvolvePreset evolve_preset(const std::string& name, const std::string& encoding, const ModelSpec& m) {
+  if (name == "mnist") {
+    if (m.input.channels != 1 || m.input.height > 64 || m.input.width > 64) {
+      throw Error("preset mnist needs a gray model of at most 64x64 pixels; " + m.path + " takes " + m.input.str());
+    }
+    return {200, 200, 200, m.input.height, 1};
+  }
+  if (name == "imagenet") {
+    if (m.input.channels != 3 || m.input.height < 64 || m.input.height > 256 || m.input.width != m.input.height) {
+      throw Error("preset imagenet needs a square colour model of 64 to 256 pixels; " + m.path + " takes " +
+                  m.input.str());
+    }
+    const int pop = encoding == "cppn" ? 400 : 200;
+    return {5000, pop, pop, 256, 10};
+  }
+  throw Error("unknown preset '" + name + "' (known: mnist, imagenet)");
+}
+
+nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m) {
+  const auto& e = c.evolution;
+  nlohmann::json s = {{"model_sha256", m.sha256},
+                      {"backend", backend_name(c.classifier.backend)},
+                      {"encoding", c.encoding},
+                      {"generations", e.generations},
+                      {"offspring", e.offspring},
+                      {"init", e.init},
+                      {"seed", e.seed},
+                      {"classes", e.classes},
+                      {"threads", e.threads},
+                      {"eval_batch", e.eval_batch},
+                      {"checkpoint_every", e.checkpoint_every},
+                      {"image", {c.channels, c.image_size, c.image_size}},
+                      {"crops", c.crops}};
+  if (c.encoding == "direct") {
+    s["direct"] = {{"mutation_rate", c.direct.mutation_rate},
+                   {"halve_every", c.direct.halve_every},
+                   {"eta", c.direct.eta},
+                   {"crossover", c.direct.sbx ? "sbx" : "none"}};
+  } else {
+    const auto& p = c.cppn;
+    s["cppn"] = {{"coordinates", p.raw_coordinates ? "raw" : "normalized"},
+                 {"weight_rate", p.weight_rate},
+                 {"activation_rate", p.activation_rate},
+                 {"add_link", p.add_link},
+                 {"delete_link", p.delete_link},
+                 {"add_node", p.add_node},
+                 {"delete_node", p.delete_node},
+                 {"weight_range", p.weight_range},
+                 {"eta", p.eta}};
+  }
+  return s;
+}
+
+EvolveRunResult run_evolve(EvolveRunConfig c, const std::vector<EvolutionObserver*>& observers,
+                           const std::atomic<bool>* stop) {
+  if (c.encoding != "direct" && c.encoding != "cppn") {
+    throw Error("unknown encoding '" + c.encoding + "' (known: direct, cppn)");
+  }
+  if (c.out_dir.empty()) throw Error("no output directory given");
+  if (c.evolution.threads < 1) c.evolution.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (c.classifier.threads == 0) c.classifier.threads = c.evolution.threads;
+  std::shared_ptr<Classifier> model = load_classifier(c.model, c.classifier);
+  const ModelSpec spec = model->spec();
+  if (c.image_size == 0) c.image_size = spec.input.height;
+  if (c.channels == 0) c.channels = spec.input.channels;
+  if (c.image_size < 1) throw Error("image size must be positive, got " + std::to_string(c.image_size));
+  if (c.channels != 1 && c.channels != 3) throw Error("images have 1 or 3 channels, not " + std::to_string(c.channels));
+  if (c.crops != 1 && c.crops != 10) throw Error("crops must be 1 or 10, not " + std::to_string(c.crops));
+  if (spec.input.height != spec.input.width && c.image_size != spec.input.height) {
+    throw Error(c.model + ": non-square model input " + spec.input.str() + " needs images of its own size");
+  }
+  const ImageShape image{c.channels, c.image_size, c.image_size};
+  std::shared_ptr<Classifier> classifier = model;
+  if (image != spec.input || c.crops != 1) {
+    classifier = make_cropping_classifier(model, image, c.crops);
+  }
+  if (c.evolution.classes.empty()) {
+    // Every real class: an extra class of fooling images is not a target.
+    for (int k = 0; k < spec.num_classes; ++k)
+      if (k != spec.background_class) c.evolution.classes.push_back(k);
+  }
+  c.evolution.validate(spec.num_classes);
+  if (c.evolution.eval_batch == 0) c.evolution.eval_batch = image.height <= 64 ? 400 : 40;
+
+  std::unique_ptr<Encoding> encoding;
+  if (c.encoding == "direct") {
+    c.direct.shape = image;
+    encoding = std::make_unique<DirectEncoding>(c.direct);
+  } else {
+    c.cppn.shape = image;
+    encoding = std::make_unique<CppnEncoding>(c.cppn);
+  }
+  const nlohmann::json settings = evolve_settings(c, spec);
+
+  Evolution evolution(*encoding, *classifier, c.evolution);
+  if (c.resume) {
+    resume_from_checkpoint(c.out_dir, evolution, settings);
+  } else {
+    prepare_run_directory(c.out_dir, c.overwrite);
+  }
+  RunRecord record;
+  record.command = "evolve";
+  record.command_line = c.command_line;
+  record.model = c.model;
+  record.model_sha256 = spec.sha256;
+  record.backend = backend_name(c.classifier.backend);
+  record.method = c.encoding;
+  record.seed = c.evolution.seed;
+  record.settings = settings;
+  RunDirectory writer(c.out_dir, record, settings);
+  std::vector<EvolutionObserver*> all = observers;
+  all.insert(all.begin(), &writer);
+  EvolveRunResult result;
+  result.complete = evolution.run(all, stop);
+  result.summary = writer.summary();
+  return result;
+}
+
+}  // namespace fool

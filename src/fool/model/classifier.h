@@ -1,0 +1,90 @@
+#pragma once
+// Classifier: the one batched scoring interface of fool. A batch of images (C x H x W floats in
+// [0,1]) goes in, an N x K matrix of softmax probabilities comes out, rows in input order. The
+// model is loaded once; its preprocessing (input size, channel order, scale, mean/std, whether the
+// graph ends in softmax or in logits) is part of its ModelSpec, never of the caller's code.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fool/core/image.h"
+
+namespace fool {
+
+// How an image in [0,1] becomes the model's input tensor: x' = (x * scale - mean[c]) / std[c],
+// channels reordered to BGR first if channel_order is "bgr".
+struct Preprocessing {
+  std::string channel_order = "rgb";  // "rgb" or "bgr" (three-channel models only)
+  float scale = 1.0f;
+  std::vector<float> mean;  // one per channel, or empty for 0
+  std::vector<float> std;   // one per channel, or empty for 1
+  bool output_is_probabilities = true;  // false: the graph ends in logits and fool applies softmax
+};
+
+// What a model file says about itself, after any user overrides.
+struct ModelSpec {
+  std::string path;
+  std::string sha256;
+  std::string input_name;
+  std::string output_name;
+  ImageShape input;  // C x H x W the model expects (the batch axis is free)
+  int num_classes = 0;
+  std::vector<std::string> labels;  // num_classes names
+  int background_class = -1;  // a class that is "not a real class" (fooling images); -1: none
+  Preprocessing preprocessing;
+  std::int64_t opset = 0;
+  std::string producer;
+  std::vector<std::string> operators;  // distinct operator types in the graph, sorted
+};
+
+// User overrides of what the model file says (flags of the CLI).
+struct SpecOverrides {
+  std::optional<std::string> channel_order;
+  std::optional<float> scale;
+  std::optional<std::vector<float>> mean;
+  std::optional<std::vector<float>> std;
+  std::optional<bool> output_is_probabilities;
+  std::optional<std::vector<std::string>> labels;
+};
+
+enum class Backend { OpenCv, Torch };
+std::string backend_name(Backend b);
+Backend parse_backend(const std::string& name);  // "opencv" | "torch"
+
+class Classifier {
+ public:
+  virtual ~Classifier() = default;
+  virtual const ModelSpec& spec() const = 0;
+  virtual Backend backend() const = 0;
+  // N x K softmax probabilities for N images of shape spec().input.
+  virtual Matrix probabilities(const ImageBatch& images) = 0;
+};
+
+// A classifier that can also give the gradient of a class probability with respect to its
+// input pixels (in the [0,1] image space, through the preprocessing).
+class DifferentiableClassifier : public Classifier {
+ public:
+  // Probabilities as probabilities(), and in *gradients (N x C x H x W) the gradient of
+  // p[i][targets[i]] with respect to image i.
+  virtual Matrix probabilities_and_gradients(const ImageBatch& images, const std::vector<int>& targets,
+                                             ImageBatch* gradients) = 0;
+};
+
+struct ClassifierOptions {
+  Backend backend = Backend::OpenCv;
+  int threads = 0;  // 0: leave the backend's default
+  SpecOverrides overrides;
+};
+
+// Checks that a batch fits a model's input; throws fool::Error otherwise.
+void check_batch_shape(const ModelSpec& spec, const ImageBatch& images);
+// Applies the preprocessing to one image: writes C x H x W model-input floats to `out`.
+void preprocess_image(const Preprocessing& pre, const ImageShape& shape, const float* in, float* out);
+// Scores a batch in chunks of at most `chunk` images (0: all at once); rows stay in input order.
+Matrix score_in_chunks(Classifier& classifier, const ImageBatch& images, std::size_t chunk);
+// Softmax of each row in place (numerically stable).
+void softmax_rows(Matrix& m);
+
+}  // namespace fool

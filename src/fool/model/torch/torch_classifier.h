@@ -1,0 +1,21 @@
+#pragma once
+// The libtorch backend: runs an ONNX graph as ATen operations, so it can also differentiate a
+// class probability with respect to the input pixels.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fool/model/classifier.h"
+
+namespace fool {
+
+class OnnxModel;
+
+// Operator types the libtorch interpreter can run, sorted.
+const std::vector<std::string>& torch_supported_operators();
+// Throws fool::Error naming the first node whose operator the interpreter cannot run.
+void check_torch_supports(const OnnxModel& model);
+
+std::unique_ptr<DifferentiableClassifier> make_torch_classifier(OnnxModel model, const ClassifierOptions& options);
+
+}  // namespace fool

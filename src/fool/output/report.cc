@@ -1,0 +1,298 @@
+#include "fool/output/report.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fool/core/bytes.h"
+#include "fool/core/error.h"
+#include "fool/output/experiment_file.h"
+#include "fool/io/files.h"
+#include "fool/output/results.h"
+
+namespace fool {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string esc(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string data_uri(const std::string& png_path) {
+  const auto bytes = read_file(png_path);
+  return "data:image/png;base64," + base64_encode(bytes.data(), bytes.size());
+}
+
+std::string num(double v, int digits = 4) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+struct Series {
+  std::string name, colour;
+  std::vector<double> y;
+};
+
+// A line chart of series over xs (one point per entry, NaN for none), y in [y0, y1], as inline SVG.
+std::string line_chart(const std::string& title, const std::string& xlabel, const std::vector<Series>& series,
+                       double y0, double y1, const std::vector<double>& xs) {
+  const int w = 640, h = 260, l = 56, r = 130, t = 28, b = 40;
+  const double pw = w - l - r, ph = h - t - b;
+  const double x0 = xs.empty() ? 0 : xs.front(), x1 = xs.empty() || xs.back() == xs.front() ? x0 + 1 : xs.back();
+  auto X = [&](double x) { return l + (x - x0) / (x1 - x0) * pw; };
+  auto Y = [&](double y) { return t + (1.0 - (y - y0) / (y1 - y0)) * ph; };
+  std::ostringstream s;
+  s << "<svg class=\"chart\" width=\"" << w << "\" height=\"" << h << "\" viewBox=\"0 0 " << w << " " << h
+    << "\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"" << esc(title) << "\">";
+  s << "<text x=\"" << l << "\" y=\"16\" class=\"ct\">" << esc(title) << "</text>";
+  for (int k = 0; k <= 4; ++k) {
+    const double yv = y0 + (y1 - y0) * k / 4.0;
+    s << "<line x1=\"" << l << "\" x2=\"" << l + pw << "\" y1=\"" << Y(yv) << "\" y2=\"" << Y(yv) << "\" class=\"grid\"/>";
+    s << "<text x=\"" << l - 6 << "\" y=\"" << Y(yv) + 4 << "\" text-anchor=\"end\" class=\"ax\">" << num(yv, 2) << "</text>";
+  }
+  s << "<text x=\"" << l << "\" y=\"" << h - 8 << "\" class=\"ax\">" << num(x0, 0) << "</text>";
+  s << "<text x=\"" << l + pw << "\" y=\"" << h - 8 << "\" text-anchor=\"end\" class=\"ax\">" << num(x1, 0) << "</text>";
+  s << "<text x=\"" << l + pw / 2 << "\" y=\"" << h - 8 << "\" text-anchor=\"middle\" class=\"ax\">" << esc(xlabel) << "</text>";
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const auto& se = series[k];
+    s << "<polyline fill=\"none\" stroke=\"" << se.colour << "\" stroke-width=\"2\" points=\"";
+    for (std::size_t i = 0; i < se.y.size() && i < xs.size(); ++i)
+      if (!std::isnan(se.y[i])) s << num(X(xs[i]), 1) << "," << num(Y(se.y[i]), 1) << " ";  // NaN: no data
+    s << "\"/>";
+    s << "<rect x=\"" << l + pw + 12 << "\" y=\"" << t + 18 * k << "\" width=\"12\" height=\"4\" fill=\"" << se.colour << "\"/>";
+    s << "<text x=\"" << l + pw + 30 << "\" y=\"" << t + 18 * k + 6 << "\" class=\"ax\">" << esc(se.name) << "</text>";
+  }
+  s << "</svg>";
+  return s.str();
+}
+
+std::string run_section(const std::string& dir, const std::string& heading_level = "h2") {
+  const nlohmann::json s = read_summary(dir);
+  const std::string unit = s.value("progress_unit", "generation");
+  std::ostringstream h;
+  h << "<section class=\"run\"><" << heading_level << ">" << esc(s.value("command", "run")) << " · "
+    << esc(s.value("method", "")) << " · " << esc(fs::path(s.value("model", "")).filename().string()) << " · seed "
+    << s.value("seed", 0) << " <small>" << esc(dir) << "</small></" << heading_level << ">";
+  h << "<p><code>" << esc(s.value("command_line", "")) << "</code></p>";
+  const auto counts = s.value("classes_at_or_above", nlohmann::json::object());
+  h << "<table class=\"facts\"><tr><th>" << esc(unit) << "s</th><th>evaluations</th><th>seconds</th><th>median "
+    << "confidence</th>";
+  for (const auto& [t, n] : counts.items()) h << "<th>classes &ge; " << esc(percent(std::stod(t))) << "</th>";
+  h << "<th>complete</th></tr><tr><td>" << s.value(unit + "s", 0) << "</td><td>" << s.value("evaluations", 0)
+    << "</td><td>" << num(s.value("seconds", 0.0), 2) << "</td><td>" << esc(percent(s.value("median_confidence", 0.0)))
+    << "</td>";
+  const std::size_t total = s["classes"].size();
+  for (const auto& [t, n] : counts.items()) h << "<td>" << n.get<std::size_t>() << " / " << total << "</td>";
+  h << "<td>" << (s.value("complete", true) ? "yes" : "no (interrupted)") << "</td></tr></table>";
+  if (fs::exists(fs::path(dir) / "grid.png")) {
+    h << "<img class=\"grid\" alt=\"champions of every class\" src=\"" << data_uri((fs::path(dir) / "grid.png").string()) << "\">";
+  }
+  // Champion confidence over the run.
+  std::ifstream log(fs::path(dir) / "log.jsonl");
+  std::vector<double> xs, mn, md, mx;
+  for (std::string line; std::getline(log, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) continue;
+    xs.push_back(j.value(unit, 0));
+    mn.push_back(j.value("min", 0.0));
+    md.push_back(j.value("median", 0.0));
+    mx.push_back(j.value("max", 0.0));
+  }
+  if (!xs.empty()) {
+    const bool evolve = s.value("command", "") == "evolve";
+    h << line_chart(evolve ? "champion confidence per generation" : "target probability of the current images per step", unit,
+                    {{"max", "#b2182b", mx}, {"median", "#2166ac", md}, {"min", "#999999", mn}}, 0.0, 1.0, xs);
+  }
+  h << "<details open><summary>classes</summary><table class=\"classes\"><tr><th>class</th><th>label</th>"
+       "<th>image</th><th>confidence</th><th>top class</th>";
+  std::vector<std::string> thresholds;
+  if (total > 0)
+    for (const auto& [t, v] : s["classes"][0]["first_reached"].items()) thresholds.push_back(t);
+  for (const auto& t : thresholds) h << "<th>first " << esc(unit) << " &ge; " << esc(percent(std::stod(t))) << "</th>";
+  h << "</tr>";
+  for (const auto& c : s["classes"]) {
+    h << "<tr><td>" << c.value("index", 0) << "</td><td>" << esc(c.value("label", "")) << "</td><td><img class=\"thumb\" alt=\"class "
+      << c.value("index", 0) << "\" src=\"" << data_uri((fs::path(dir) / c.value("image", "")).string()) << "\"></td><td>"
+      << esc(percent(c.value("confidence", 0.0))) << "</td><td>" << c.value("top_class", -1) << "</td>";
+    for (const auto& t : thresholds) {
+      const auto& v = c["first_reached"][t];
+      h << "<td>" << (v.is_null() ? std::string("&ndash;") : std::to_string(v.get<int>())) << "</td>";
+    }
+    h << "</tr>";
+  }
+  h << "</table></details></section>";
+  return h.str();
+}
+
+std::string transfer_section(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "transfer.json").string();
+  const nlohmann::json j = read_json_file(path);
+  if (!j.is_object() || j.value("format", "") != "fool-transfer/1") throw Error(path + ": not a fool transfer matrix");
+  std::ostringstream h;
+  h << "<section class=\"transfer\"><h2>transfer between networks <small>" << esc(dir) << "</small></h2>";
+  h << "<p>Rows: the network the images were evolved against. Columns: the network scoring them, for the class they "
+       "were evolved for.</p>";
+  if (fs::exists(fs::path(dir) / "transfer.png")) {
+    h << "<img class=\"heatmap\" alt=\"transfer heatmap\" src=\"" << data_uri((fs::path(dir) / "transfer.png").string()) << "\">";
+  }
+  h << "<table class=\"classes\"><tr><th>evolved against</th><th>runs</th>";
+  for (const auto& c : j["scorers"]) h << "<th>" << esc(c.value("model", "")) << "</th>";
+  h << "</tr>";
+  for (const auto& row : j["sources"]) {
+    h << "<tr><td>" << esc(row.value("source", "")) << "</td><td>" << row.value("runs", 0) << "</td>";
+    for (const auto& cell : row["scores"]) {
+      h << "<td>&ge;99.99%: " << esc(percent(cell.value("at_9999", 0.0))) << "<br>&ge;99%: " << esc(percent(cell.value("at_99", 0.0)))
+        << "<br>median " << esc(percent(cell.value("median_confidence", 0.0))) << "</td>";
+    }
+    h << "</tr>";
+  }
+  h << "</table></section>";
+  return h.str();
+}
+
+std::string retrain_section(const std::string& dir, const nlohmann::json& x) {
+  std::ostringstream h;
+  h << "<section class=\"retrain\"><h2>retraining with fooling images as an extra class <small>" << esc(dir)
+    << "</small></h2><p>Settings: <code>" << esc(x["config"].dump()) << "</code></p>";
+  const auto its = x.value("iterations", nlohmann::json::array());
+  std::vector<double> xs, acc, caught, median, top;
+  h << "<table class=\"classes\"><tr><th>network</th><th>training examples</th><th>fooling images among them</th>"
+       "<th>held-out real accuracy</th><th>held-out fooling images in the extra class</th><th>median confidence of new "
+       "fooling images</th><th>fraction &ge; 99.99%</th></tr>";
+  for (const auto& r : its) {
+    const int i = r.value("iteration", 0);
+    const auto& ho = r["heldout_fooling"];
+    const double frac = ho.is_null() ? NAN : ho.value("fraction_in_fooling_class", 0.0);
+    xs.push_back(i);
+    acc.push_back(r.value("heldout_real_accuracy", 0.0));
+    caught.push_back(frac);  // NaN for DNN_1, which has no extra class: left out of the chart
+    median.push_back(r.value("median_confidence", 0.0));
+    top.push_back(r.value("fraction_at_9999", 0.0));
+    h << "<tr><td>DNN_" << i << "</td><td>" << r.value("train_examples", 0) << "</td><td>"
+      << r.value("fooling_examples_in_training", 0) << "</td><td>" << esc(percent(acc.back())) << "</td><td>"
+      << (std::isnan(frac) ? std::string("&ndash;") : esc(percent(frac))) << "</td><td>" << esc(percent(median.back()))
+      << "</td><td>" << esc(percent(top.back())) << "</td></tr>";
+  }
+  h << "</table>";
+  if (!xs.empty()) {
+    h << line_chart("over the iterations", "network",
+                    {{"real accuracy", "#1a9850", acc},
+                     {"caught fooling", "#762a83", caught},
+                     {"median fooled", "#2166ac", median},
+                     {"at >= 99.99%", "#b2182b", top}},
+                    0.0, 1.0, xs);
+  }
+  h << "</section>";
+  return h.str();
+}
+
+std::string transfer_experiment_section(const std::string& dir, const nlohmann::json& x) {
+  std::ostringstream h;
+  h << "<section class=\"experiment\"><h2>transfer experiment <small>" << esc(dir) << "</small></h2>";
+  h << "<p>Settings: <code>" << esc(x["config"].dump()) << "</code></p>";
+  if (x.contains("results")) {
+    const auto& r = x["results"];
+    h << "<table class=\"facts\"><tr><th>set-up</th><th>pairs</th><th>mean fraction &ge; 99%</th><th>mean fraction &ge; "
+         "99.99%</th></tr>";
+    for (const char* key : {"same_architecture", "other_architecture"}) {
+      const auto& v = r[key];
+      auto cell = [&](const char* k) { return v[k].is_null() ? std::string("&ndash;") : esc(percent(v[k].get<double>())); };
+      h << "<tr><td>" << (std::string(key) == "same_architecture" ? "same architecture, other seed" : "other architecture")
+        << "</td><td>" << v.value("pairs", 0) << "</td><td>" << cell("mean_fraction_at_99") << "</td><td>"
+        << cell("mean_fraction_at_9999") << "</td></tr>";
+    }
+    h << "</table><table class=\"classes\"><tr><th>network</th><th>held-out accuracy</th><th>training seconds</th></tr>";
+    for (const auto& n : r["networks"]) {
+      h << "<tr><td>" << esc(n.value("model", "")) << "</td><td>" << esc(percent(n.value("test_accuracy", 0.0)))
+        << "</td><td>" << num(n.value("seconds", 0.0), 1) << "</td></tr>";
+    }
+    h << "</table>";
+  }
+  if (fs::exists(fs::path(dir) / "transfer.json")) h << transfer_section(dir);
+  std::vector<std::string> runs;
+  if (fs::is_directory(fs::path(dir) / "runs"))
+    for (const auto& e : fs::directory_iterator(fs::path(dir) / "runs"))
+      if (fs::exists(e.path() / "summary.json")) runs.push_back(e.path().string());
+  std::sort(runs.begin(), runs.end());
+  for (const auto& r : runs) h << "<details><summary>" << esc(fs::path(r).filename().string()) << "</summary>" << run_section(r, "h3") << "</details>";
+  h << "</section>";
+  return h.str();
+}
+
+const char* kStyle = R"(
+body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 1200px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; padding-bottom: 4px; margin-top: 2em; }
+small { color: #777; font-weight: normal; } code { background: #f4f4f4; padding: 2px 4px; word-break: break-all; }
+table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #ddd; padding: 3px 8px; font-size: 0.9em; text-align: left; }
+img.grid, img.heatmap { max-width: 100%; display: block; margin: 8px 0; }
+img.thumb { width: 56px; height: 56px; image-rendering: pixelated; }
+svg.chart { display: block; margin: 8px 0; } .grid { stroke: #eee; } .ax { font-size: 11px; fill: #555; } .ct { font-size: 13px; }
+)";
+
+// Counts, once the page has loaded, the images that failed and the script errors, and leaves the
+// numbers on <body> (data-images-loaded, data-images-broken, data-errors) for people and tests.
+const char* kSelfCheck = R"(<script>
+(function () {
+  var errors = 0;
+  window.addEventListener('error', function () { errors++; }, true);
+  var original = console.error;
+  console.error = function () { errors++; original.apply(console, arguments); };
+  window.addEventListener('load', function () {
+    var ok = 0, broken = 0;
+    for (var i = 0; i < document.images.length; i++) {
+      var im = document.images[i];
+      if (im.complete && im.naturalWidth > 0) ok++; else broken++;
+    }
+    document.body.setAttribute('data-images-loaded', ok);
+    document.body.setAttribute('data-images-broken', broken);
+    document.body.setAttribute('data-errors', errors);
+    document.body.setAttribute('data-checked', 'yes');
+  });
+})();
+</script>)";
+
+}  // namespace
+
+std::string build_report(const std::vector<std::string>& dirs) {
+  if (dirs.empty()) throw Error("no directories to report on");
+  std::ostringstream body;
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) throw Error(dir + ": no such directory");
+    if (fs::exists(fs::path(dir) / "experiment.json")) {
+      const nlohmann::json x = read_experiment(dir);
+      const std::string kind = x["experiment"].get<std::string>();
+      body << (kind == "retrain" ? retrain_section(dir, x) : transfer_experiment_section(dir, x));
+    } else if (fs::exists(fs::path(dir) / "summary.json")) {
+      body << run_section(dir);
+    } else if (fs::exists(fs::path(dir) / "transfer.json")) {
+      body << transfer_section(dir);
+    } else {
+      throw Error(dir + ": holds no run (summary.json), transfer matrix (transfer.json) or experiment (experiment.json)");
+    }
+  }
+  std::ostringstream page;
+  page << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fool report</title>"
+       << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>" << kStyle << "</style>"
+       << kSelfCheck << "</head><body><h1>fool report</h1><p>Fooling images and the experiments around them. "
+       << "Confidences are those of the saved 8-bit PNGs. Whether an image is recognisable is for you to judge.</p>"
+       << body.str() << "</body></html>\n";
+  return page.str();
+}
+
+}  // namespace fool

@@ -1,0 +1,70 @@
+#include "fool/output/results.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "fool/core/error.h"
+#include "fool/io/files.h"
+#include "fool/io/image_io.h"
+#include "fool/testing/test_support.h"
+
+namespace fool {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Results, PercentRoundsDown) {
+  EXPECT_EQ(percent(0.99995), "99.99%");
+  EXPECT_EQ(percent(1.0), "100.00%");
+  EXPECT_EQ(percent(0.5), "50.00%");
+  EXPECT_EQ(percent(0.17), "17.00%");
+  EXPECT_EQ(percent(0.1 + 0.07), "17.00%");
+}
+
+TEST(Results, WritesTheLayoutAndReportsTheSavedFilesConfidence) {
+  const fs::path dir = fs::temp_directory_path() / ("fool_results_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  testing::FakeClassifier clf({1, 8, 8}, 3, 20.0f);
+  std::vector<ClassResult> classes;
+  for (int k = 0; k < 3; ++k) {
+    ClassResult r;
+    r.index = k;
+    r.label = "c" + std::to_string(k);
+    // Class 1's image is darker than its class centre: about 88% under the fake model.
+    r.image = {{1, 8, 8}, std::vector<std::uint8_t>(64, static_cast<std::uint8_t>(k == 1 ? 90 : k * 127))};
+    r.search_confidence = k == 1 ? 1.0f : 0.5f;  // class 1 claims more than its file gives: flagged
+    r.first_reached = {k, -1};
+    if (k == 1) r.genome = {{"encoding", "test"}};
+    classes.push_back(r);
+  }
+  RunRecord rec;
+  rec.command = "evolve";
+  rec.seed = 5;
+  const auto s = write_results(dir.string(), rec, classes, clf);
+  for (int k = 0; k < 3; ++k) EXPECT_TRUE(fs::exists(dir / "images" / ("class_" + std::to_string(k) + ".png")));
+  EXPECT_TRUE(fs::exists(dir / "genomes" / "class_1.json"));
+  EXPECT_FALSE(fs::exists(dir / "genomes" / "class_0.json"));
+  EXPECT_EQ(read_image((dir / "grid.png").string()).shape.channels, 3);
+  const auto j = read_summary(dir.string());
+  EXPECT_EQ(j, s);
+  ASSERT_EQ(j["classes"].size(), 3u);
+  // Confidence is the PNG's score under the classifier.
+  ImageBatch b(1, {1, 8, 8});
+  b.set(0, read_image((dir / "images" / "class_1.png").string()));
+  EXPECT_FLOAT_EQ(j["classes"][1]["confidence"].get<float>(), clf.probabilities(b)(0, 1));
+  EXPECT_LT(j["classes"][1]["confidence"].get<double>(), 0.95);
+  EXPECT_EQ(j["classes"][1]["lost_in_quantisation"].size(), 2u);
+  EXPECT_FALSE(j["classes"][0].contains("lost_in_quantisation"));
+  EXPECT_EQ(j["classes"][0]["first_reached"]["0.99"], 0);
+  EXPECT_TRUE(j["classes"][0]["first_reached"]["0.9999"].is_null());
+  EXPECT_EQ(j["seed"], 5);
+  write_file_atomic((dir / "summary.json").string(), std::string("{\"format\": \"other\"}"));
+  EXPECT_THROW(read_summary(dir.string()), Error);
+  EXPECT_THROW(read_summary((dir / "nowhere").string()), Error);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace fool

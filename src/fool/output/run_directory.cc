@@ -1,0 +1,157 @@
+#include "fool/output/run_directory.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "fool/core/error.h"
+#include "fool/io/files.h"
+
+namespace fool {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kCheckpointFormat = "fool-evolve-checkpoint/1";
+const char* kRunFiles[] = {"summary.json", "checkpoint.json", "log.jsonl", "grid.png", "images", "genomes"};
+const char* kFreeSettings[] = {"generations", "threads", "checkpoint_every"};
+}  // namespace
+
+void prepare_run_directory(const std::string& dir, bool overwrite) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw Error(dir + ": exists and is not a directory");
+  if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec)) {
+    const bool is_run = fs::exists(fs::path(dir) / "summary.json") || fs::exists(fs::path(dir) / "checkpoint.json");
+    if (!is_run) throw Error(dir + ": directory is not empty and holds no fool run; choose another --out");
+    if (!overwrite) throw Error(dir + ": holds another run; use --resume to continue it or --overwrite to replace it");
+    for (const char* name : kRunFiles) fs::remove_all(fs::path(dir) / name, ec);
+  }
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(dir + ": cannot create directory (" + ec.message() + ")");
+  // Fail now, not after the search, if the directory is not writable.
+  write_file_atomic((fs::path(dir) / ".fool-write-test").string(), std::string("ok"));
+  fs::remove(fs::path(dir) / ".fool-write-test", ec);
+}
+
+void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const nlohmann::json& settings) {
+  const std::string path = (fs::path(dir) / "checkpoint.json").string();
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(path + ": no checkpoint to resume from");
+  nlohmann::json j;
+  try {
+    j = read_json_file(path);
+  } catch (const Error&) {
+    throw Error(path + ": corrupt checkpoint (not valid JSON)");
+  }
+  try {
+    if (j.at("format").get<std::string>() != kCheckpointFormat) throw Error(path + ": not a fool evolution checkpoint");
+    const nlohmann::json& saved = j.at("settings");
+    // Name the most telling difference: model, encoding and backend first, then the rest.
+    std::vector<std::string> keys = {"model_sha256", "encoding", "backend"};
+    for (const auto& item : settings.items())
+      if (std::find(keys.begin(), keys.end(), item.key()) == keys.end()) keys.push_back(item.key());
+    for (const std::string& key : keys) {
+      if (!settings.contains(key)) continue;
+      const nlohmann::json& value = settings[key];
+      if (std::find(std::begin(kFreeSettings), std::end(kFreeSettings), key) != std::end(kFreeSettings)) continue;
+      if (!saved.contains(key) || saved[key] != value) {
+        throw Error(path + ": checkpoint was made with another " + key + " (" +
+                    (saved.contains(key) ? saved[key].dump() : std::string("none")) + ", now " + value.dump() + ")");
+      }
+    }
+    EliteArchive archive(evolution.config().classes);
+    const auto& cells = j.at("cells");
+    if (cells.size() != archive.cells()) throw Error(path + ": checkpoint has another number of classes");
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      const auto& cell = cells[c];
+      Elite e;
+      e.fitness = cell.at("fitness").get<float>();
+      e.generation = cell.at("generation").get<int>();
+      if (!cell.at("genome").is_null()) e.genome = evolution.encoding().from_json(cell["genome"]);
+      archive.restore(c, e, cell.at("first_reached").get<std::vector<int>>());
+    }
+    const int next = j.at("next_generation").get<int>();
+    evolution.restore(next, j.at("evaluations").get<std::size_t>(), j.at("seconds").get<double>(), std::move(archive));
+    // Drop log lines of generations after the checkpoint: they will be run again.
+    const fs::path log = fs::path(dir) / "log.jsonl";
+    if (fs::exists(log, ec)) {
+      std::stringstream in(read_text_file(log.string())), out;
+      for (std::string line; std::getline(in, line);) {
+        if (line.empty()) continue;
+        const auto entry = nlohmann::json::parse(line, nullptr, false);
+        if (!entry.is_discarded() && entry.value("generation", next) < next) out << line << "\n";
+      }
+      write_file_atomic(log.string(), out.str());
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": corrupt checkpoint (" + std::string(e.what()) + ")");
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    throw Error(msg.rfind(path, 0) == 0 ? msg : path + ": " + msg);
+  }
+}
+
+RunDirectory::RunDirectory(std::string dir, RunRecord record, nlohmann::json settings)
+    : dir_(std::move(dir)), record_(std::move(record)), settings_(std::move(settings)) {}
+
+void RunDirectory::on_generation(const Evolution&, const GenerationStats& s) {
+  const nlohmann::json line = {{"generation", s.generation},  {"evaluations", s.evaluations},
+                               {"seconds", s.seconds},        {"min", s.min},
+                               {"median", s.median},          {"max", s.max},
+                               {"classes_at_99", s.at_99},    {"classes_at_9999", s.at_9999},
+                               {"improved", s.improved}};
+  std::ofstream out(fs::path(dir_) / "log.jsonl", std::ios::app);
+  out << line.dump() << "\n";
+  out.flush();
+  if (!out) throw Error(dir_ + "/log.jsonl: write failed");
+}
+
+void RunDirectory::on_checkpoint(const Evolution& evolution) {
+  const EliteArchive& a = evolution.archive();
+  nlohmann::json cells = nlohmann::json::array();
+  for (std::size_t c = 0; c < a.cells(); ++c) {
+    const Elite& e = a.elite(c);
+    std::vector<int> first;
+    for (std::size_t t = 0; t < a.thresholds().size(); ++t) first.push_back(a.first_reached(c, t));
+    cells.push_back({{"class", a.class_of(c)},
+                     {"fitness", e.fitness},
+                     {"generation", e.generation},
+                     {"first_reached", first},
+                     {"genome", e.genome ? evolution.encoding().to_json(*e.genome) : nlohmann::json(nullptr)}});
+  }
+  const nlohmann::json j = {{"format", kCheckpointFormat},
+                            {"settings", settings_},
+                            {"next_generation", evolution.next_generation()},
+                            {"evaluations", evolution.evaluations()},
+                            {"seconds", evolution.seconds()},
+                            {"cells", cells}};
+  write_file_atomic((fs::path(dir_) / "checkpoint.json").string(), j.dump() + "\n");
+}
+
+void RunDirectory::on_finish(const Evolution& evolution, bool interrupted) {
+  const EliteArchive& a = evolution.archive();
+  const auto& labels = evolution.classifier().spec().labels;
+  std::vector<ClassResult> results;
+  for (std::size_t c = 0; c < a.cells(); ++c) {
+    const Elite& e = a.elite(c);
+    if (!e.genome) continue;
+    ClassResult r;
+    r.index = a.class_of(c);
+    r.label = labels[static_cast<std::size_t>(r.index)];
+    r.image = evolution.encoding().render(*e.genome);
+    r.search_confidence = e.fitness;
+    for (std::size_t t = 0; t < a.thresholds().size(); ++t) r.first_reached.push_back(a.first_reached(c, t));
+    if (evolution.encoding().name() == "cppn") r.genome = evolution.encoding().to_json(*e.genome);
+    results.push_back(std::move(r));
+  }
+  record_.thresholds = a.thresholds();
+  record_.progress_unit = "generation";
+  record_.progress = evolution.next_generation() - 1;
+  record_.evaluations = evolution.evaluations();
+  record_.seconds = evolution.seconds();
+  record_.complete = !interrupted;
+  if (!results.empty()) summary_ = write_results(dir_, record_, results, evolution.classifier());
+}
+
+}  // namespace fool

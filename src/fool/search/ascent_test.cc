@@ -1,0 +1,120 @@
+#include "fool/model/factory.h"
+#include "fool/search/ascent.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <numeric>
+
+#include "fool/core/error.h"
+#include "fool/io/files.h"
+#include "fool/testing/onnx_test_graph.h"
+#include "fool/testing/test_support.h"
+
+namespace fool {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(GaussianBlur, KeepsConstantsSpreadsImpulsesSymmetrically) {
+  const ImageShape s{1, 9, 9};
+  std::vector<float> flat(81, 0.7f);
+  gaussian_blur(flat.data(), s, 0.8);
+  for (float v : flat) EXPECT_NEAR(v, 0.7f, 1e-6);
+  std::vector<float> dot(81, 0.0f);
+  dot[40] = 1.0f;
+  gaussian_blur(dot.data(), s, 0.8);
+  EXPECT_NEAR(std::accumulate(dot.begin(), dot.end(), 0.0f), 1.0f, 1e-5);
+  EXPECT_LT(dot[40], 0.5f);
+  EXPECT_FLOAT_EQ(dot[39], dot[41]);
+  EXPECT_FLOAT_EQ(dot[31], dot[49]);
+  EXPECT_GT(dot[39], dot[38]);
+}
+
+TEST(Ascent, RaisesTheTargetProbabilityAndStopsAtTheTarget) {
+  ClassifierOptions o;
+  o.backend = Backend::Torch;
+  auto clf = load_differentiable_classifier(testing::fixtures_dir() + "/mnist_bn_cnn.onnx", o);
+  AscentConfig c;
+  c.classes = {0, 3, 7};
+  c.steps = 40;
+  c.target = 0.0;
+  std::vector<double> medians;
+  const AscentOutcome out = run_ascent(*clf, c, [&](const AscentStepStats& s) { medians.push_back(s.median); });
+  ASSERT_EQ(out.classes.size(), 3u);
+  EXPECT_EQ(out.steps, 40);
+  // Random weights: the probabilities cannot go far, but they must go up.
+  EXPECT_GT(medians.back(), medians.front() + 0.01);
+  EXPECT_TRUE(out.errors.empty());
+  // With a target, classes stop once their 8-bit image reaches it, and report when they got there.
+  c.target = 0.11;
+  c.steps = 300;
+  const AscentOutcome early = run_ascent(*clf, c);
+  for (const auto& r : early.classes) {
+    EXPECT_LT(r.extra["steps"].get<int>(), 300);
+    ImageBatch b(1, {1, 28, 28});
+    b.set(0, r.image);
+    EXPECT_GE(clf->probabilities(b)(0, static_cast<std::size_t>(r.index)), 0.11f);
+  }
+  // Same seed, same images.
+  EXPECT_EQ(run_ascent(*clf, c).classes[1].image.pixels, early.classes[1].image.pixels);
+}
+
+TEST(Ascent, RejectsNonsenseSettings) {
+  ClassifierOptions o;
+  auto clf = load_differentiable_classifier(testing::fixtures_dir() + "/mnist_bn_cnn.onnx", o);
+  auto bad = [&](auto change) {
+    AscentConfig c;
+    change(c);
+    EXPECT_THROW(run_ascent(*clf, c), Error);
+  };
+  bad([](AscentConfig& c) { c.classes = {10}; });
+  bad([](AscentConfig& c) { c.steps = 0; });
+  bad([](AscentConfig& c) { c.max_gain = -1; });
+  bad([](AscentConfig& c) { c.decay = 1.0; });
+  bad([](AscentConfig& c) { c.blur_every = 2; });
+  bad([](AscentConfig& c) { c.start = "black"; });
+}
+
+// A model whose scores are w_k * sqrt(mean(x) - 0.5): NaN for every class of an image darker than
+// mid-gray, finite otherwise. From noise, some classes start dark and some bright.
+std::string write_nan_model(const fs::path& dir) {
+  testing::GraphBuilder g(13, {1, 2, 2});
+  auto* flat = g.node("Flatten", {"x"});
+  auto* mean = g.node("ReduceMean", {testing::out_of(flat)});
+  testing::GraphBuilder::attr(mean, "axes", std::vector<std::int64_t>{1});
+  auto* diff = g.node("Sub", {testing::out_of(mean), g.weight({}, 0.5f, 0.5f)});
+  auto* root = g.node("Sqrt", {testing::out_of(diff)});
+  auto* scores = g.node("Mul", {testing::out_of(root), g.weight({1, 4}, 0.1f, 0.4f)});
+  g.metadata("fool.output", "probabilities");
+  return g.write(dir / "nan.onnx", testing::out_of(scores), 4);
+}
+
+TEST(Ascent, ANaNStopsItsClassAndSparesTheOthers) {
+  const fs::path dir = fs::temp_directory_path() / ("fool_ascent_nan_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  ClassifierOptions o;
+  auto clf = load_differentiable_classifier(write_nan_model(dir), o);
+  AscentConfig c;
+  c.steps = 5;
+  c.target = 0.0;
+  c.start = "noise";
+  const AscentOutcome out = run_ascent(*clf, c);
+  std::size_t stopped = 0;
+  for (const auto& r : out.classes) {
+    if (r.extra.contains("error")) {
+      ++stopped;
+      EXPECT_LT(r.extra["steps"].get<int>(), 5);
+      EXPECT_NE(r.extra["error"].get<std::string>().find("NaN"), std::string::npos);
+    } else {
+      EXPECT_EQ(r.extra["steps"], 5);  // the others ran to the end
+    }
+  }
+  EXPECT_EQ(out.errors.size(), stopped);
+  EXPECT_GE(stopped, 1u);
+  EXPECT_LT(stopped, 4u);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace fool

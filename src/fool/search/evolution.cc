@@ -1,0 +1,145 @@
+#include "fool/search/evolution.h"
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "fool/model/cropping_classifier.h"
+#include "fool/core/error.h"
+
+namespace fool {
+
+void EvolutionConfig::validate(int num_classes) {
+  if (generations < 0) throw Error("generations must not be negative, got " + std::to_string(generations));
+  if (offspring < 1) throw Error("offspring must be at least 1, got " + std::to_string(offspring));
+  if (init < 1) throw Error("initial population must be at least 1, got " + std::to_string(init));
+  if (threads < 1) throw Error("threads must be at least 1, got " + std::to_string(threads));
+  if (checkpoint_every < 0) throw Error("checkpoint interval must not be negative");
+  if (classes.empty())
+    for (int k = 0; k < num_classes; ++k) classes.push_back(k);
+  std::vector<bool> seen(static_cast<std::size_t>(num_classes), false);
+  for (int k : classes) {
+    if (k < 0 || k >= num_classes) {
+      throw Error("class " + std::to_string(k) + " is out of range: the model has classes 0.." +
+                  std::to_string(num_classes - 1));
+    }
+    if (seen[static_cast<std::size_t>(k)]) throw Error("class " + std::to_string(k) + " is listed twice");
+    seen[static_cast<std::size_t>(k)] = true;
+  }
+}
+
+Evolution::Evolution(const Encoding& encoding, Classifier& classifier, EvolutionConfig config)
+    : encoding_(encoding),
+      classifier_(classifier),
+      config_((config.validate(classifier.spec().num_classes), std::move(config))),
+      archive_(config_.classes) {
+  if (encoding_.shape() != classifier_.spec().input) {
+    throw Error("the encoding makes " + encoding_.shape().str() + " images, the classifier takes " +
+                classifier_.spec().input.str());
+  }
+}
+
+template <typename Fn>
+void Evolution::parallel_for(std::size_t n, Fn fn) const {
+  const std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(config_.threads), n);
+  if (workers <= 1) {
+    for (std::size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::vector<std::thread> pool;
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  for (std::size_t w = 0; w < workers; ++w) {
+    pool.emplace_back([&, w] {
+      try {
+        for (std::size_t i = w * n / workers; i < (w + 1) * n / workers; ++i) fn(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+std::vector<GenomePtr> Evolution::ask() const {
+  const int g = next_generation_;
+  const std::size_t n = static_cast<std::size_t>(g == 0 ? config_.init : config_.offspring);
+  std::vector<GenomePtr> out(n);
+  parallel_for(n, [&](std::size_t i) {
+    Rng rng = Rng::derive(config_.seed, static_cast<std::uint64_t>(g), i);
+    if (g == 0) {
+      out[i] = encoding_.random(rng);
+      return;
+    }
+    GenomePtr parent = archive_.sample(rng);
+    if (encoding_.uses_crossover()) parent = encoding_.crossover(*parent, *archive_.sample(rng), rng);
+    out[i] = encoding_.mutate(*parent, rng, g);
+  });
+  return out;
+}
+
+ImageBatch Evolution::render(const std::vector<GenomePtr>& genomes) const {
+  ImageBatch batch(genomes.size(), encoding_.shape());
+  parallel_for(genomes.size(), [&](std::size_t i) { batch.set(i, encoding_.render(*genomes[i])); });
+  return batch;
+}
+
+std::size_t Evolution::tell(const std::vector<GenomePtr>& genomes, const Matrix& scores) {
+  const std::size_t improved = archive_.add(genomes, scores, next_generation_);
+  evaluations_ += genomes.size();
+  ++next_generation_;
+  return improved;
+}
+
+GenerationStats Evolution::step() {
+  const auto start = std::chrono::steady_clock::now();
+  const auto genomes = ask();
+  const Matrix scores = score_in_chunks(classifier_, render(genomes), config_.eval_batch);
+  const int g = next_generation_;
+  const std::size_t improved = tell(genomes, scores);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  seconds_ += secs;
+  GenerationStats s;
+  s.generation = g;
+  s.evaluations = evaluations_;
+  s.seconds = seconds_;
+  s.evals_per_second = secs > 0 ? static_cast<double>(genomes.size()) / secs : 0.0;
+  s.min = archive_.min_fitness();
+  s.median = archive_.median_fitness();
+  s.max = archive_.max_fitness();
+  s.at_99 = archive_.count_at_least(0.99);
+  s.at_9999 = archive_.count_at_least(0.9999);
+  s.improved = improved;
+  return s;
+}
+
+bool Evolution::run(const std::vector<EvolutionObserver*>& observers, const std::atomic<bool>* stop) {
+  bool interrupted = false;
+  while (next_generation_ <= config_.generations) {
+    if (stop != nullptr && stop->load()) {
+      interrupted = true;
+      break;
+    }
+    const GenerationStats s = step();
+    for (auto* o : observers) o->on_generation(*this, s);
+    const bool last = next_generation_ > config_.generations;
+    if (!last && config_.checkpoint_every > 0 && s.generation % config_.checkpoint_every == 0) {
+      for (auto* o : observers) o->on_checkpoint(*this);
+    }
+  }
+  for (auto* o : observers) o->on_checkpoint(*this);
+  for (auto* o : observers) o->on_finish(*this, interrupted);
+  return !interrupted;
+}
+
+void Evolution::restore(int next_generation, std::size_t evaluations, double seconds, EliteArchive archive) {
+  if (archive.cells() != archive_.cells()) throw Error("checkpoint archive has another number of cells");
+  next_generation_ = next_generation;
+  evaluations_ = evaluations;
+  seconds_ = seconds;
+  archive_ = std::move(archive);
+}
+
+}  // namespace fool

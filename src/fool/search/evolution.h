@@ -1,0 +1,91 @@
+#pragma once
+// Evolution: the MAP-Elites scheduler of the paper. Each generation it asks the encoding for
+// offspring of parents drawn from the archive, renders them, scores the whole generation in one
+// batched classifier call, and tells the archive (multi-cell insertion). Child i of generation g
+// draws from its own random stream (seed, g, i), so results depend neither on the thread count
+// used for mutation and rendering nor on when a run was interrupted and resumed.
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "fool/search/archive.h"
+#include "fool/model/classifier.h"
+#include "fool/encoding/encoding.h"
+
+namespace fool {
+
+struct EvolutionConfig {
+  int generations = 200;  // offspring generations after the initial population (generation 0)
+  int offspring = 200;    // children per generation
+  int init = 200;         // random genomes in generation 0
+  std::uint64_t seed = 1;
+  std::vector<int> classes;     // target classes, one archive cell each (empty: all)
+  int threads = 1;              // workers for mutation and rendering
+  std::size_t eval_batch = 0;   // images per classifier call (0: the whole generation)
+  int checkpoint_every = 25;    // generations between checkpoints (0: only at the end)
+  // Throws fool::Error on nonsense values; fills `classes` with all of them if empty.
+  void validate(int num_classes);
+};
+
+struct GenerationStats {
+  int generation = 0;
+  std::size_t evaluations = 0;  // total so far
+  double seconds = 0.0;         // total so far
+  double evals_per_second = 0.0;
+  double min = 0.0, median = 0.0, max = 0.0;  // elite confidences
+  std::size_t at_99 = 0, at_9999 = 0;
+  std::size_t improved = 0;  // cells improved this generation
+};
+
+class Evolution;
+
+// Watches a run (the PNG/JSON writers and the progress bar are observers).
+class EvolutionObserver {
+ public:
+  virtual ~EvolutionObserver() = default;
+  virtual void on_generation(const Evolution&, const GenerationStats&) {}
+  virtual void on_checkpoint(const Evolution&) {}
+  // interrupted: stopped by the stop flag before the last generation.
+  virtual void on_finish(const Evolution&, bool interrupted) {}
+};
+
+class Evolution {
+ public:
+  Evolution(const Encoding& encoding, Classifier& classifier, EvolutionConfig config);
+
+  // Runs from the next generation to config.generations, calling observers; returns early
+  // (after a checkpoint) when *stop becomes true. Returns true if the run completed.
+  bool run(const std::vector<EvolutionObserver*>& observers, const std::atomic<bool>* stop = nullptr);
+
+  // One step: ask for genomes, render and score them, tell the archive.
+  GenerationStats step();
+  std::vector<GenomePtr> ask() const;
+  ImageBatch render(const std::vector<GenomePtr>& genomes) const;
+  // Offers scored genomes to the archive and advances the generation; returns cells improved.
+  std::size_t tell(const std::vector<GenomePtr>& genomes, const Matrix& scores);
+
+  const EliteArchive& archive() const { return archive_; }
+  const EvolutionConfig& config() const { return config_; }
+  const Encoding& encoding() const { return encoding_; }
+  Classifier& classifier() const { return classifier_; }
+  int next_generation() const { return next_generation_; }
+  std::size_t evaluations() const { return evaluations_; }
+  double seconds() const { return seconds_; }
+
+  // Continues from a checkpoint's state.
+  void restore(int next_generation, std::size_t evaluations, double seconds, EliteArchive archive);
+
+ private:
+  template <typename Fn>
+  void parallel_for(std::size_t n, Fn fn) const;
+
+  const Encoding& encoding_;
+  Classifier& classifier_;
+  EvolutionConfig config_;
+  EliteArchive archive_;
+  int next_generation_ = 0;
+  std::size_t evaluations_ = 0;
+  double seconds_ = 0.0;
+};
+
+}  // namespace fool

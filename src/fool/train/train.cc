@@ -1,0 +1,317 @@
+#include "fool/train/train.h"
+
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "fool/model/classifier.h"
+#include "fool/model/factory.h"
+#include "fool/core/bytes.h"
+#include "fool/core/error.h"
+#include "fool/io/files.h"
+#include "fool/core/rng.h"
+
+namespace fool {
+
+const std::vector<std::string>& architecture_names() {
+  static const std::vector<std::string> names = {"lenet", "mlp", "bncnn"};
+  return names;
+}
+
+void TrainOptions::validate() const {
+  if (std::find(architecture_names().begin(), architecture_names().end(), arch) == architecture_names().end()) {
+    throw Error("unknown architecture '" + arch + "' (known: lenet, mlp, bncnn)");
+  }
+  if (epochs < 1) throw Error("epochs must be at least 1, got " + std::to_string(epochs));
+  if (batch_size < 1) throw Error("batch size must be at least 1, got " + std::to_string(batch_size));
+  if (!(learning_rate > 0.0)) throw Error("learning rate must be positive");
+  if (threads < 0) throw Error("threads must not be negative");
+  if (max_shift < 0 || max_shift > 8) throw Error("shift must be between 0 and 8 pixels, got " + std::to_string(max_shift));
+}
+
+namespace {
+
+// One layer of a sequential network; drives both the libtorch module and the ONNX export.
+struct Layer {
+  enum Kind { Conv, MaxPool, BatchNorm, Relu, Flatten, Linear } kind;
+  int out = 0;     // channels or units
+  int kernel = 0;  // conv / pool size
+  int pad = 0;
+};
+
+std::vector<Layer> layers_for(const std::string& arch, int num_classes) {
+  using L = Layer;
+  if (arch == "lenet") {
+    return {{L::Conv, 20, 5, 0}, {L::MaxPool, 0, 2, 0}, {L::Conv, 50, 5, 0}, {L::MaxPool, 0, 2, 0},
+            {L::Flatten},        {L::Linear, 500},      {L::Relu},          {L::Linear, num_classes}};
+  }
+  if (arch == "mlp") return {{L::Flatten}, {L::Linear, 512}, {L::Relu}, {L::Linear, 256}, {L::Relu}, {L::Linear, num_classes}};
+  // bncnn
+  return {{L::Conv, 32, 3, 1}, {L::BatchNorm}, {L::Relu},        {L::MaxPool, 0, 2, 0}, {L::Conv, 64, 3, 1},
+          {L::BatchNorm},      {L::Relu},      {L::MaxPool, 0, 2, 0}, {L::Flatten},     {L::Linear, 128},
+          {L::Relu},           {L::Linear, num_classes}};
+}
+
+torch::nn::Sequential build(const std::vector<Layer>& layers, ImageShape in) {
+  torch::nn::Sequential seq;
+  int c = in.channels, h = in.height, w = in.width, flat = 0;
+  for (const auto& l : layers) {
+    switch (l.kind) {
+      case Layer::Conv:
+        seq->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(c, l.out, l.kernel).padding(l.pad)));
+        c = l.out;
+        h = h + 2 * l.pad - l.kernel + 1;
+        w = w + 2 * l.pad - l.kernel + 1;
+        break;
+      case Layer::MaxPool:
+        seq->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(l.kernel).stride(l.kernel)));
+        h /= l.kernel;
+        w /= l.kernel;
+        break;
+      case Layer::BatchNorm: seq->push_back(torch::nn::BatchNorm2d(c)); break;
+      case Layer::Relu: seq->push_back(torch::nn::ReLU()); break;
+      case Layer::Flatten:
+        seq->push_back(torch::nn::Flatten());
+        flat = c * h * w;
+        break;
+      case Layer::Linear:
+        seq->push_back(torch::nn::Linear(flat, l.out));
+        flat = l.out;
+        break;
+    }
+    if (h <= 0 || w <= 0) throw Error("images of " + in.str() + " are too small for this architecture");
+  }
+  return seq;
+}
+
+// ---- ONNX export -------------------------------------------------------------------------------
+
+void add_initializer(onnx::GraphProto* g, const std::string& name, const torch::Tensor& t) {
+  const torch::Tensor c = t.detach().to(torch::kFloat).contiguous();
+  auto* init = g->add_initializer();
+  init->set_name(name);
+  init->set_data_type(onnx::TensorProto::FLOAT);
+  for (auto d : c.sizes()) init->add_dims(d);
+  init->set_raw_data(std::string(reinterpret_cast<const char*>(c.data_ptr<float>()), c.numel() * sizeof(float)));
+}
+
+onnx::NodeProto* add_node(onnx::GraphProto* g, const std::string& op, std::vector<std::string> inputs,
+                          const std::string& output) {
+  auto* n = g->add_node();
+  n->set_op_type(op);
+  n->set_name(op + "_" + std::to_string(g->node_size() - 1));
+  for (auto& i : inputs) n->add_input(i);
+  n->add_output(output);
+  return n;
+}
+
+void set_ints(onnx::NodeProto* n, const std::string& name, std::vector<std::int64_t> values) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (auto v : values) a->add_ints(v);
+}
+void set_int(onnx::NodeProto* n, const std::string& name, std::int64_t v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+void set_float(onnx::NodeProto* n, const std::string& name, float v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(v);
+}
+
+void set_value_info(onnx::ValueInfoProto* v, const std::string& name, std::vector<std::int64_t> dims) {
+  v->set_name(name);
+  auto* tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  auto* shape = tt->mutable_shape();
+  shape->add_dim()->set_dim_param("N");
+  for (auto d : dims) shape->add_dim()->set_dim_value(d);
+}
+
+void add_metadata(onnx::ModelProto* m, const std::string& key, const std::string& value) {
+  auto* p = m->add_metadata_props();
+  p->set_key(key);
+  p->set_value(value);
+}
+
+std::string export_onnx(torch::nn::Sequential& seq, const std::vector<Layer>& layers, ImageShape in,
+                        const std::vector<std::string>& labels, const TrainOptions& opt) {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.set_producer_name("fool");
+  m.set_producer_version("0.1.0");
+  auto* opset = m.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(13);
+  auto* g = m.mutable_graph();
+  g->set_name("fool_" + opt.arch);
+  set_value_info(g->add_input(), "input", {in.channels, in.height, in.width});
+  std::string x = "input";
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& l = layers[i];
+    const std::string p = "l" + std::to_string(i) + ".";
+    const std::string y = p + "out";
+    auto params = seq[i]->named_parameters(false);
+    auto buffers = seq[i]->named_buffers(false);
+    switch (l.kind) {
+      case Layer::Conv: {
+        add_initializer(g, p + "weight", params["weight"]);
+        add_initializer(g, p + "bias", params["bias"]);
+        auto* n = add_node(g, "Conv", {x, p + "weight", p + "bias"}, y);
+        set_ints(n, "kernel_shape", {l.kernel, l.kernel});
+        set_ints(n, "pads", {l.pad, l.pad, l.pad, l.pad});
+        set_ints(n, "strides", {1, 1});
+        break;
+      }
+      case Layer::MaxPool: {
+        auto* n = add_node(g, "MaxPool", {x}, y);
+        set_ints(n, "kernel_shape", {l.kernel, l.kernel});
+        set_ints(n, "strides", {l.kernel, l.kernel});
+        break;
+      }
+      case Layer::BatchNorm: {
+        add_initializer(g, p + "weight", params["weight"]);
+        add_initializer(g, p + "bias", params["bias"]);
+        add_initializer(g, p + "running_mean", buffers["running_mean"]);
+        add_initializer(g, p + "running_var", buffers["running_var"]);
+        auto* n = add_node(g, "BatchNormalization", {x, p + "weight", p + "bias", p + "running_mean", p + "running_var"}, y);
+        set_float(n, "epsilon", 1e-5f);
+        break;
+      }
+      case Layer::Relu: add_node(g, "Relu", {x}, y); break;
+      case Layer::Flatten: set_int(add_node(g, "Flatten", {x}, y), "axis", 1); break;
+      case Layer::Linear: {
+        add_initializer(g, p + "weight", params["weight"]);
+        add_initializer(g, p + "bias", params["bias"]);
+        set_int(add_node(g, "Gemm", {x, p + "weight", p + "bias"}, y), "transB", 1);
+        break;
+      }
+    }
+    x = y;
+  }
+  set_int(add_node(g, "Softmax", {x}, "probs"), "axis", 1);
+  set_value_info(g->add_output(), "probs", {static_cast<std::int64_t>(labels.size())});
+  add_metadata(&m, "fool.labels", nlohmann::json(labels).dump());
+  add_metadata(&m, "fool.dataset", opt.dataset_name);
+  add_metadata(&m, "fool.arch", opt.arch);
+  add_metadata(&m, "fool.seed", std::to_string(opt.seed));
+  add_metadata(&m, "fool.channel_order", "rgb");
+  if (opt.background_class >= 0) add_metadata(&m, "fool.background_class", std::to_string(opt.background_class));
+  add_metadata(&m, "fool.scale", "1");
+  try {
+    onnx::checker::check_model(m);
+  } catch (const std::exception& e) {
+    throw Error(std::string("exported ONNX model fails the ONNX checker: ") + e.what());
+  }
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  return bytes;
+}
+
+// Shifts each image by up to max_shift pixels in x and y (zero fill).
+torch::Tensor random_shift(const torch::Tensor& batch, int max_shift, Rng& rng) {
+  torch::Tensor out = torch::zeros_like(batch);
+  const auto n = batch.size(0), h = batch.size(2), w = batch.size(3);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto span = static_cast<std::uint64_t>(2 * max_shift + 1);
+    const auto dy = static_cast<std::int64_t>(rng.below(span)) - max_shift;
+    const auto dx = static_cast<std::int64_t>(rng.below(span)) - max_shift;
+    const auto y0 = std::max<std::int64_t>(0, dy), y1 = std::min(h, h + dy);
+    const auto x0 = std::max<std::int64_t>(0, dx), x1 = std::min(w, w + dx);
+    out[i].slice(1, y0, y1).slice(2, x0, x1).copy_(batch[i].slice(1, y0 - dy, y1 - dy).slice(2, x0 - dx, x1 - dx));
+  }
+  return out;
+}
+
+torch::Tensor images_tensor(const Dataset& d) {
+  const ImageBatch b = d.batch(0, d.size());
+  return torch::from_blob(const_cast<float*>(b.data()),
+                          {static_cast<std::int64_t>(d.size()), d.shape.channels, d.shape.height, d.shape.width},
+                          torch::kFloat)
+      .clone();
+}
+
+}  // namespace
+
+TrainResult train_classifier(const DatasetSplits& data, const TrainOptions& opt, const std::string& out_path,
+                             const TrainProgress& progress) {
+  opt.validate();
+  const Dataset& train = data.train;
+  if (train.size() == 0) throw Error("the training set is empty");
+  if (opt.threads > 0) torch::set_num_threads(opt.threads);
+  torch::manual_seed(opt.seed);
+  Rng rng = Rng::derive(opt.seed, 0x7472616e);
+  const auto start = std::chrono::steady_clock::now();
+
+  const auto layers = layers_for(opt.arch, train.num_classes());
+  torch::nn::Sequential net = build(layers, train.shape);
+  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(opt.learning_rate));
+  const torch::Tensor images = images_tensor(train);
+  const torch::Tensor labels =
+      torch::from_blob(const_cast<std::uint8_t*>(train.labels.data()), {static_cast<std::int64_t>(train.size())},
+                       torch::kUInt8)
+          .to(torch::kLong);
+
+  TrainResult result;
+  result.train_examples = train.size();
+  result.test_examples = data.test.size();
+  const std::size_t n = train.size();
+  const std::size_t steps = (n + static_cast<std::size_t>(opt.batch_size) - 1) / static_cast<std::size_t>(opt.batch_size);
+  std::vector<std::int64_t> order(n);
+  for (int epoch = 0; epoch < opt.epochs; ++epoch) {
+    net->train();
+    // Cosine decay of the learning rate over the epochs.
+    const double lr = opt.learning_rate * 0.5 * (1.0 + std::cos(M_PI * epoch / opt.epochs));
+    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+    for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<std::int64_t>(i);
+    for (std::size_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
+    const torch::Tensor perm = torch::tensor(order, torch::kLong);
+    double loss_sum = 0.0;
+    for (std::size_t s = 0; s < steps; ++s) {
+      const auto b0 = static_cast<std::int64_t>(s * static_cast<std::size_t>(opt.batch_size));
+      const auto b1 = std::min<std::int64_t>(b0 + opt.batch_size, static_cast<std::int64_t>(n));
+      const torch::Tensor idx = perm.slice(0, b0, b1);
+      torch::Tensor x = images.index_select(0, idx);
+      if (opt.max_shift > 0) x = random_shift(x, opt.max_shift, rng);
+      const torch::Tensor y = labels.index_select(0, idx);
+      optimizer.zero_grad();
+      const torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+      loss.backward();
+      optimizer.step();
+      loss_sum += loss.item<double>();
+      if (progress) progress(epoch, s + 1, steps, loss_sum / static_cast<double>(s + 1));
+    }
+    result.epoch_loss.push_back(loss_sum / static_cast<double>(steps));
+  }
+  net->eval();
+  result.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const std::string bytes = export_onnx(net, layers, train.shape, train.class_names, opt);
+  write_file_atomic(out_path, bytes.data(), bytes.size());
+  result.model_sha256 = sha256_hex(bytes.data(), bytes.size());
+
+  if (data.test.size() > 0) {
+    ClassifierOptions copt;
+    copt.threads = opt.threads;
+    auto clf = load_classifier(out_path, copt);
+    std::size_t correct = 0;
+    for (std::size_t b = 0; b < data.test.size(); b += 500) {
+      const std::size_t e = std::min(data.test.size(), b + 500);
+      const Matrix p = clf->probabilities(data.test.batch(b, e));
+      for (std::size_t i = b; i < e; ++i)
+        if (top_k(p.row(i - b), p.cols(), 1)[0] == data.test.labels[i]) ++correct;
+    }
+    result.test_accuracy = static_cast<double>(correct) / static_cast<double>(data.test.size());
+  }
+  return result;
+}
+
+}  // namespace fool
