@@ -42,29 +42,22 @@ void add_ascend_command(CLI::App& app, Action& action) {
       r.classifier.backend = Backend::Torch;
       if (!o->classes.empty()) r.ascent.classes = parse_class_list(o->classes);
       r.command_line = command_line();
-      ProgressBar bar("ascend", static_cast<std::size_t>(r.ascent.steps), !o->quiet);
-      std::string last;
+      ProgressObserver progress(!o->quiet);
       const InterruptGuard interrupt;
-      const AscendRunResult res = run_ascend(r, [&](const AscentStepStats& s) {
-          char buf[160];
-          std::snprintf(buf, sizeof buf, ">=99%%: %zu  >=99.99%%: %zu  active %zu  median %.4f", s.at_99, s.at_9999,
-                        s.active, s.median);
-          last = buf;
-          bar.update(static_cast<std::size_t>(s.step + 1), buf);
-        }, interrupt.stop());
-      bar.finish(last);
+      const AscendRunResult res = run_ascend(r, RunEvents({&progress}), interrupt.stop());
+      progress.finish();
       for (const auto& e : res.errors) std::fprintf(stderr, "fool: warning: %s\n", e.c_str());
-      const auto& s = res.summary;
+      const RunSummary& s = res.summary;
       emit_json({{"out", r.out_dir},
                  {"complete", res.complete},
-                 {"steps", s.value("steps", 0)},
-                 {"seconds", s.value("seconds", 0.0)},
-                 {"steps_per_second", s.value("steps_per_second", 0.0)},
-                 {"median_confidence", s.value("median_confidence", 0.0)},
-                 {"classes_at_or_above", s.value("classes_at_or_above", nlohmann::json::object())},
+                 {"steps", s.record.progress},
+                 {"seconds", s.record.seconds},
+                 {"steps_per_second", s.record.extra.value("steps_per_second", 0.0)},
+                 {"median_confidence", s.median_confidence},
+                 {"classes_at_or_above", s.threshold_counts()},
                  {"errors", res.errors}});
       if (!res.complete) return 130;
-      if (!res.errors.empty() && res.errors.size() == s["classes"].size()) {
+      if (!res.errors.empty() && res.errors.size() == s.classes.size()) {
         std::fprintf(stderr, "fool: error: every class was stopped by NaNs\n");
         return 1;
       }

@@ -6,31 +6,12 @@
 #include "cli/progress.h"
 #include "fool/core/error.h"
 #include "fool/experiments/evolve.h"
-#include "fool/model/onnx/onnx_model.h"
 
 namespace fool::cli {
 
 namespace {
 
 // Shows generation, classes at >= 99% / 99.99% and evaluations per second.
-class ProgressObserver : public EvolutionObserver {
- public:
-  ProgressObserver(int generations, bool enabled) : bar_("evolve", static_cast<std::size_t>(generations), enabled) {}
-  void on_generation(const Evolution& e, const GenerationStats& s) override {
-    const std::size_t n = e.archive().cells();
-    char buf[160];
-    std::snprintf(buf, sizeof buf, ">=99%%: %zu/%zu  >=99.99%%: %zu/%zu  median %.4f  %.0f evals/s", s.at_99, n,
-                  s.at_9999, n, s.median, s.evals_per_second);
-    bar_.update(static_cast<std::size_t>(std::max(0, s.generation)), buf);
-    last_ = buf;
-  }
-  void on_finish(const Evolution&, bool) override { bar_.finish(last_); }
-
- private:
-  ProgressBar bar_;
-  std::string last_;
-};
-
 }  // namespace
 
 std::vector<int> parse_class_list(const std::string& text) {
@@ -98,34 +79,35 @@ void add_evolve_command(CLI::App& app, Action& action) {
       r.model = o->model.model;
       r.classifier = o->model.options();
       r.evolution.threads = o->model.threads;  // 0: all cores, for the network, mutation and rendering
-      if (r.resume && r.overwrite) throw Error("--resume and --overwrite contradict each other");
-      const ModelSpec spec = OnnxModel::load(r.model).spec(r.classifier.overrides);
-      EvolvePreset p{200, 200, 200, 0, 1};
-      if (!o->preset.empty()) p = evolve_preset(o->preset, r.encoding, spec);
-      r.evolution.generations = o->generations.value_or(p.generations);
-      r.evolution.offspring = o->offspring.value_or(p.offspring);
-      r.evolution.init = o->init.value_or(p.init);
-      r.image_size = o->image_size.value_or(p.image_size);
-      r.crops = o->crops.value_or(p.crops);
-      if (!o->color.empty()) r.channels = o->color == "gray" ? 1 : 3;
+      r.preset = o->preset;
+      r.generations = o->generations;
+      r.offspring = o->offspring;
+      r.init = o->init;
       if (o->image_size && *o->image_size < 1) throw Error("--image-size must be positive");
+      r.image_size = o->image_size.value_or(0);
+      r.crops = o->crops.value_or(0);
+      if (!o->color.empty()) r.channels = o->color == "gray" ? 1 : 3;
       if (!o->classes.empty()) r.evolution.classes = parse_class_list(o->classes);
       r.cppn.raw_coordinates = o->coordinates == "raw";
       r.direct.sbx = o->crossover == "sbx";
       r.cppn.eta = r.direct.eta;
       r.command_line = command_line();
 
-      ProgressObserver progress(r.evolution.generations, !o->quiet);
+      ProgressObserver progress(!o->quiet);
       const InterruptGuard interrupt;
-      const EvolveRunResult res = run_evolve(r, {&progress}, interrupt.stop());
-      const auto& s = res.summary;
-      emit_json({{"out", r.out_dir},
-                 {"complete", res.complete},
-                 {"generations", s.value("generations", 0)},
-                 {"evaluations", s.value("evaluations", 0)},
-                 {"seconds", s.value("seconds", 0.0)},
-                 {"median_confidence", s.value("median_confidence", 0.0)},
-                 {"classes_at_or_above", s.value("classes_at_or_above", nlohmann::json::object())}});
+      const EvolveRunResult res = run_evolve(r, RunEvents({&progress}), interrupt.stop());
+      progress.finish();
+      nlohmann::json out = {{"out", r.out_dir}, {"complete", res.complete}, {"generations", 0}, {"evaluations", 0},
+                            {"seconds", 0.0}, {"median_confidence", 0.0}, {"classes_at_or_above", nlohmann::json::object()}};
+      if (res.summary) {
+        const RunSummary& s = *res.summary;
+        out["generations"] = s.record.progress;
+        out["evaluations"] = s.record.evaluations;
+        out["seconds"] = s.record.seconds;
+        out["median_confidence"] = s.median_confidence;
+        out["classes_at_or_above"] = s.threshold_counts();
+      }
+      emit_json(out);
       if (!res.complete) {
         std::fprintf(stderr, "fool: interrupted; checkpoint saved. Continue with the same command and --resume\n");
         return 130;

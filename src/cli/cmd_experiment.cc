@@ -1,14 +1,11 @@
 // fool experiment: the paper's transfer and retraining experiments.
 #include "cli/common.h"
+#include "cli/progress.h"
 #include "fool/io/dataset.h"
 #include "fool/experiments/experiments.h"
 #include "fool/train/train.h"
 
 namespace fool::cli {
-
-namespace {
-void say(const std::string& line) { std::fprintf(stderr, "[experiment] %s\n", line.c_str()); }
-}  // namespace
 
 void add_experiment_command(CLI::App& app, Action& action) {
   auto* e = app.add_subcommand("experiment", "the paper's follow-up experiments (rerun the same command to resume)");
@@ -34,7 +31,9 @@ void add_experiment_command(CLI::App& app, Action& action) {
   tc->callback([t, &action] {
     action = [t] {
       if (t->data_dir.empty()) t->data_dir = default_data_dir(t->dataset);
-      const auto state = run_transfer_experiment(*t, say);
+      ProgressObserver say(false, "[experiment] ");
+      t->command_line = command_line();
+      const auto state = run_transfer_experiment(*t, RunEvents({&say}));
       emit_json({{"out", t->out_dir}, {"results", state["results"]}});
       return 0;
     };
@@ -64,7 +63,9 @@ void add_experiment_command(CLI::App& app, Action& action) {
   rc->callback([r, &action] {
     action = [r] {
       if (r->data_dir.empty()) r->data_dir = default_data_dir(r->dataset);
-      const auto state = run_retrain_experiment(*r, say);
+      ProgressObserver say(false, "[experiment] ");
+      r->command_line = command_line();
+      const auto state = run_retrain_experiment(*r, RunEvents({&say}));
       emit_json({{"out", r->out_dir}, {"iterations", state["iterations"]}});
       return 0;
     };

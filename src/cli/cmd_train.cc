@@ -40,15 +40,9 @@ void add_train_command(CLI::App& app, Action& action) {
         throw Error(o->out + ": directory " + parent.string() + " does not exist");
       }
       const DatasetSplits data = load_dataset(o->dataset, dir);
-      const std::size_t steps = (data.train.size() + static_cast<std::size_t>(o->train.batch_size) - 1) /
-                                static_cast<std::size_t>(o->train.batch_size);
-      ProgressBar bar("train " + o->train.arch, static_cast<std::size_t>(o->train.epochs) * steps, !o->quiet);
-      const TrainResult r = train_classifier(data, o->train, o->out, [&](int epoch, std::size_t s, std::size_t n, double loss) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "epoch %d loss %.4f", epoch + 1, loss);
-        bar.update(static_cast<std::size_t>(epoch) * n + s, buf);
-      });
-      bar.finish();
+      ProgressObserver progress(!o->quiet);
+      const TrainResult r = train_classifier(data, o->train, o->out, RunEvents({&progress}));
+      progress.finish();
       nlohmann::json j = {{"model", o->out},
                           {"sha256", r.model_sha256},
                           {"dataset", o->dataset},

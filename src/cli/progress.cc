@@ -53,4 +53,26 @@ void ProgressBar::draw(std::size_t done, const std::string& status, bool final_l
   std::fflush(stderr);
 }
 
+void ProgressObserver::on_progress(const ProgressEvent& e) {
+  if (!bar_ || e.task != task_) {
+    finish();
+    task_ = e.task;
+    bar_ = std::make_unique<ProgressBar>(e.task, e.total, enabled_);
+  }
+  bar_->update(e.done, e.status);
+  last_ = e.status;
+}
+
+void ProgressObserver::on_message(const std::string& line) {
+  finish();
+  std::fprintf(stderr, "%s%s\n", prefix_.c_str(), line.c_str());
+}
+
+void ProgressObserver::finish() {
+  if (bar_) bar_->finish(last_);
+  bar_.reset();
+  task_.clear();
+  last_.clear();
+}
+
 }  // namespace fool::cli

@@ -48,6 +48,7 @@ class CppnEncoding : public Encoding {
  public:
   explicit CppnEncoding(CppnOptions options);
   std::string name() const override { return "cppn"; }
+  bool saves_genomes() const override { return true; }
   ImageShape shape() const override { return options_.shape; }
   GenomePtr random(Rng& rng) const override;
   GenomePtr mutate(const Genome& parent, Rng& rng, int generation) const override;

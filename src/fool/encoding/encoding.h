@@ -33,6 +33,9 @@ class Encoding {
   // The 8-bit image of a genome: exactly what is scored and what is saved.
   virtual Image8 render(const Genome& genome) const = 0;
   virtual nlohmann::json to_json(const Genome& genome) const = 0;
+  // Whether a run saves its champions' genomes beside their images (a CPPN's genome is small and
+  // renders at any size; a direct genome is the image itself).
+  virtual bool saves_genomes() const { return false; }
   // Throws fool::Error if the JSON is not a genome of this encoding.
   virtual GenomePtr from_json(const nlohmann::json& j) const = 0;
 };

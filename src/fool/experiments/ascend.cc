@@ -1,9 +1,10 @@
 #include "fool/experiments/ascend.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include "fool/core/error.h"
+#include "fool/core/thresholds.h"
+#include "fool/output/json_log.h"
 #include "fool/model/factory.h"
 #include "fool/output/results.h"
 #include "fool/output/run_directory.h"
@@ -12,11 +13,7 @@ namespace fool {
 
 namespace fs = std::filesystem;
 
-namespace {
-const std::vector<double> kThresholds = {0.99, 0.999, 0.9999};
-}
-
-AscendRunResult run_ascend(const AscendRunConfig& c, const AscentProgress& progress, const std::atomic<bool>* stop) {
+AscendRunResult run_ascend(const AscendRunConfig& c, const RunEvents& events, const std::atomic<bool>* stop) {
   if (c.out_dir.empty()) throw Error("no output directory given");
   ClassifierOptions opts = c.classifier;
   opts.backend = Backend::Torch;
@@ -25,18 +22,8 @@ AscendRunResult run_ascend(const AscendRunConfig& c, const AscentProgress& progr
   cfg.validate(clf->spec().num_classes);
   prepare_run_directory(c.out_dir, c.overwrite);
 
-  const std::string log_path = (fs::path(c.out_dir) / "log.jsonl").string();
-  std::ofstream log(log_path, std::ios::trunc);
-  const AscentOutcome o = run_ascent(*clf, cfg, [&](const AscentStepStats& s) {
-    log << nlohmann::json{{"step", s.step},         {"seconds", s.seconds},     {"min", s.min},
-                          {"median", s.median},     {"max", s.max},             {"classes_at_99", s.at_99},
-                          {"classes_at_999", s.at_999}, {"classes_at_9999", s.at_9999}, {"active", s.active}}
-               .dump()
-        << "\n";
-    if (progress) progress(s);
-  }, stop);
-  log.flush();
-  if (!log) throw Error(log_path + ": write failed");
+  JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), false);
+  const AscentOutcome o = run_ascent(*clf, cfg, events.with(&log), stop);
 
   RunRecord rec;
   rec.command = "ascend";
@@ -50,8 +37,8 @@ AscendRunResult run_ascend(const AscendRunConfig& c, const AscentProgress& progr
                   {"start_noise", cfg.start_noise}, {"max_gain", cfg.max_gain},   {"gain_fraction", cfg.gain_fraction},
                   {"decay", cfg.decay},             {"blur_sigma", cfg.blur_sigma}, {"blur_every", cfg.blur_every},
                   {"target", cfg.target},           {"seed", cfg.seed}};
-  rec.progress_unit = "step";
-  rec.thresholds = kThresholds;
+  rec.progress_unit = ProgressUnit::Step;
+  rec.thresholds = ascent_thresholds();
   rec.progress = o.steps;
   rec.evaluations = o.evaluations;
   rec.seconds = o.seconds;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fool/model/classifier.h"
+#include "fool/output/run_summary.h"
 #include "fool/search/ascent.h"
 
 namespace fool {
@@ -20,11 +21,11 @@ struct AscendRunConfig {
   std::string command_line;
 };
 struct AscendRunResult {
-  nlohmann::json summary;
+  RunSummary summary;
   std::vector<std::string> errors;
   bool complete = true;
 };
-AscendRunResult run_ascend(const AscendRunConfig& config, const AscentProgress& progress = {},
+AscendRunResult run_ascend(const AscendRunConfig& config, const RunEvents& events = {},
                            const std::atomic<bool>* stop = nullptr);
 
 }  // namespace fool

@@ -1,14 +1,19 @@
 #include "fool/model/factory.h"
 #include "fool/experiments/evolve.h"
 
+#include <filesystem>
 #include <thread>
 
 #include "fool/model/cropping_classifier.h"
 #include "fool/core/error.h"
 #include "fool/model/onnx/onnx_model.h"
+#include "fool/output/json_log.h"
+#include "fool/output/results.h"
 #include "fool/output/run_directory.h"
 
 namespace fool {
+
+namespace fs = std::filesystem;
 
 const std::vector<std::string>& evolve_preset_names() {
   static const std::vector<std::string> names = {"mnist", "imagenet"};
@@ -68,17 +73,24 @@ nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m) {
   return s;
 }
 
-EvolveRunResult run_evolve(EvolveRunConfig c, const std::vector<EvolutionObserver*>& observers,
-                           const std::atomic<bool>* stop) {
+EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std::atomic<bool>* stop,
+                           bool keep_first_generation) {
   if (c.encoding != "direct" && c.encoding != "cppn") {
     throw Error("unknown encoding '" + c.encoding + "' (known: direct, cppn)");
   }
   if (c.out_dir.empty()) throw Error("no output directory given");
+  if (c.resume && c.overwrite) throw Error("--resume and --overwrite contradict each other");
   if (c.evolution.threads < 1) c.evolution.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (c.classifier.threads == 0) c.classifier.threads = c.evolution.threads;
   std::shared_ptr<Classifier> model = load_classifier(c.model, c.classifier);
   const ModelSpec spec = model->spec();
-  if (c.image_size == 0) c.image_size = spec.input.height;
+  EvolvePreset p{c.evolution.generations, c.evolution.offspring, c.evolution.init, 0, 1};
+  if (!c.preset.empty()) p = evolve_preset(c.preset, c.encoding, spec);
+  c.evolution.generations = c.generations.value_or(p.generations);
+  c.evolution.offspring = c.offspring.value_or(p.offspring);
+  c.evolution.init = c.init.value_or(p.init);
+  if (c.image_size == 0) c.image_size = p.image_size != 0 ? p.image_size : spec.input.height;
+  if (c.crops == 0) c.crops = p.crops;
   if (c.channels == 0) c.channels = spec.input.channels;
   if (c.image_size < 1) throw Error("image size must be positive, got " + std::to_string(c.image_size));
   if (c.channels != 1 && c.channels != 3) throw Error("images have 1 or 3 channels, not " + std::to_string(c.channels));
@@ -115,21 +127,37 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const std::vector<EvolutionObserve
   } else {
     prepare_run_directory(c.out_dir, c.overwrite);
   }
+  JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), c.resume);
+  const RunEvents all = events.with(&log);
+  const CheckpointFn checkpoint = [&](const Evolution& e) { write_checkpoint(c.out_dir, e, settings); };
+  EvolveRunResult result;
+  result.backend = backend_name(c.classifier.backend);
+  bool go_on = true;
+  if (keep_first_generation && evolution.next_generation() == 0) {
+    go_on = evolution.run_until(0, all, checkpoint, stop);
+    if (go_on) result.first_generation = evolution.results();
+  }
+  result.complete = go_on && evolution.run(all, checkpoint, stop);
+
+  const std::vector<ClassResult> champions = evolution.results();
+  if (champions.empty()) return result;
   RunRecord record;
   record.command = "evolve";
   record.command_line = c.command_line;
   record.model = c.model;
   record.model_sha256 = spec.sha256;
-  record.backend = backend_name(c.classifier.backend);
+  record.backend = result.backend;
   record.method = c.encoding;
   record.seed = c.evolution.seed;
   record.settings = settings;
-  RunDirectory writer(c.out_dir, record, settings);
-  std::vector<EvolutionObserver*> all = observers;
-  all.insert(all.begin(), &writer);
-  EvolveRunResult result;
-  result.complete = evolution.run(all, stop);
-  result.summary = writer.summary();
+  record.progress_unit = ProgressUnit::Generation;
+  record.thresholds = evolution.archive().thresholds();
+  record.progress = evolution.next_generation() - 1;
+  record.evaluations = evolution.evaluations();
+  record.seconds = evolution.seconds();
+  record.complete = result.complete;
+  // Re-scored from the saved PNGs, after the search.
+  result.summary = write_results(c.out_dir, record, champions, *classifier);
   return result;
 }
 

@@ -11,6 +11,7 @@
 #include "fool/model/classifier.h"
 #include "fool/encoding/cppn.h"
 #include "fool/encoding/direct_encoding.h"
+#include "fool/output/run_summary.h"
 #include "fool/search/evolution.h"
 
 namespace fool {
@@ -22,9 +23,12 @@ struct EvolveRunConfig {
   EvolutionConfig evolution;
   DirectOptions direct;  // shape is set from the image settings below
   CppnOptions cppn;      // likewise
-  int image_size = 0;    // 0: the model's input size
+  // The paper's settings ("mnist", "imagenet"; empty: none) for what is not set explicitly below.
+  std::string preset;
+  std::optional<int> generations, offspring, init;  // set: override the preset and `evolution`
+  int image_size = 0;    // 0: the preset's, else the model's input size
   int channels = 0;      // 0: the model's
-  int crops = 1;         // 1 or 10 (the paper's ImageNet setting)
+  int crops = 0;         // 1 or 10 (the paper's ImageNet setting); 0: the preset's, else 1
   std::string out_dir;
   bool resume = false;
   bool overwrite = false;
@@ -41,13 +45,16 @@ EvolvePreset evolve_preset(const std::string& name, const std::string& encoding,
 const std::vector<std::string>& evolve_preset_names();
 
 struct EvolveRunResult {
-  nlohmann::json summary;
+  std::optional<RunSummary> summary;  // none if the run stopped before any class had a champion
   bool complete = false;
+  std::string backend;                  // the backend that ran the model
+  std::vector<ClassResult> first_generation;  // generation 0's champions, if asked for and run now
 };
 
-// Runs (or resumes) an evolution; `observers` watch it as well (e.g. a progress bar).
-EvolveRunResult run_evolve(EvolveRunConfig config, const std::vector<EvolutionObserver*>& observers = {},
-                           const std::atomic<bool>* stop = nullptr);
+// Runs (or resumes) an evolution, writing its directory; `events` watch it as well (e.g. a
+// progress bar). keep_first_generation: also return generation 0's champions.
+EvolveRunResult run_evolve(EvolveRunConfig config, const RunEvents& events = {}, const std::atomic<bool>* stop = nullptr,
+                           bool keep_first_generation = false);
 
 // The settings that define a run's outcome, as recorded in its checkpoint and summary.
 nlohmann::json evolve_settings(const EvolveRunConfig& config, const ModelSpec& model);

@@ -9,6 +9,7 @@
 #include "fool/model/factory.h"
 #include "fool/io/dataset.h"
 #include "fool/core/error.h"
+#include "fool/core/thresholds.h"
 #include "fool/experiments/evolve.h"
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
@@ -73,9 +74,9 @@ class ExperimentDir {
 };
 
 nlohmann::json train_step(ExperimentDir& x, const std::string& step, const DatasetSplits& data, TrainOptions opt,
-                          const std::string& model, const ExperimentLog& log) {
+                          const std::string& model, const RunEvents& events) {
   if (x.done(step)) return x.result(step);
-  if (log) log("training " + model);
+  events.message("training " + model);
   const TrainResult r = train_classifier(data, opt, x.path(model));
   nlohmann::json j = {{"model", model},
                       {"arch", opt.arch},
@@ -90,7 +91,8 @@ nlohmann::json train_step(ExperimentDir& x, const std::string& step, const Datas
 }
 
 EvolveRunConfig evolve_config(const std::string& model, const std::string& out, const std::string& encoding,
-                              int generations, int offspring, int init, std::uint64_t seed, int threads) {
+                              int generations, int offspring, int init, std::uint64_t seed, int threads,
+                              const std::string& command_line) {
   EvolveRunConfig c;
   c.model = model;
   c.classifier.threads = threads;
@@ -103,10 +105,19 @@ EvolveRunConfig evolve_config(const std::string& model, const std::string& out, 
   c.evolution.checkpoint_every = 0;
   c.out_dir = out;
   c.overwrite = true;  // a run cut short by an interruption is run again
-  c.command_line = "fool evolve --model " + model + " --encoding " + encoding + " --generations " +
-                   std::to_string(generations) + " --offspring " + std::to_string(offspring) + " --init " +
-                   std::to_string(init) + " --seed " + std::to_string(seed) + " --out " + out;
+  c.command_line = command_line;  // the experiment's: its runs are part of it
   return c;
+}
+
+// One evolution run of an experiment, its results in memory (with generation 0's champions when asked).
+struct ExperimentRun {
+  RunSummary summary;
+  std::vector<ClassResult> first_generation;
+};
+ExperimentRun evolve_run(const EvolveRunConfig& cfg, bool keep_first_generation = false) {
+  EvolveRunResult r = run_evolve(cfg, {}, nullptr, keep_first_generation);
+  if (!r.summary) throw Error(cfg.out_dir + ": the run found no champion");
+  return {std::move(*r.summary), std::move(r.first_generation)};
 }
 
 }  // namespace
@@ -120,7 +131,7 @@ nlohmann::json TransferExperimentConfig::to_json() const {
           {"seed", seed},           {"threads", threads}};
 }
 
-nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const ExperimentLog& log) {
+nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const RunEvents& events) {
   if (c.out_dir.empty()) throw Error("no output directory given");
   if (c.lenet_seeds.size() + c.other_archs.size() < 2) throw Error("transfer needs at least two networks");
   if (c.runs_per_network < 1) throw Error("runs per network must be at least 1");
@@ -154,7 +165,7 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
     opt.threads = c.threads;
     opt.dataset_name = c.dataset;
     const std::string model = "networks/" + n.name + ".onnx";
-    networks.push_back(train_step(x, "train " + n.name, data, opt, model, log));
+    networks.push_back(train_step(x, "train " + n.name, data, opt, model, events));
     models.push_back(x.path(model));
   }
   for (std::size_t i = 0; i < nets.size(); ++i) {
@@ -162,16 +173,17 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
       const std::string rel = "runs/" + nets[i].name + "-run" + std::to_string(k + 1);
       const std::string step = "evolve " + rel;
       if (!x.done(step)) {
-        if (log) log("evolving " + rel);
-        run_evolve(evolve_config(models[i], x.path(rel), c.encoding, c.generations, c.offspring, c.init,
-                                 c.seed + static_cast<std::uint64_t>(k), c.threads));
-        const nlohmann::json s = read_summary(x.path(rel));
-        x.mark(step, {{"run", rel}, {"median_confidence", s["median_confidence"]}, {"classes_at_or_above", s["classes_at_or_above"]}});
+        events.message("evolving " + rel);
+        const RunSummary s = evolve_run(evolve_config(models[i], x.path(rel), c.encoding, c.generations, c.offspring,
+                                                      c.init, c.seed + static_cast<std::uint64_t>(k), c.threads,
+                                                      c.command_line))
+                                 .summary;
+        x.mark(step, {{"run", rel}, {"median_confidence", s.median_confidence}, {"classes_at_or_above", s.threshold_counts()}});
       }
       runs.push_back(x.path(rel));
     }
   }
-  if (log) log("scoring every champion with every network");
+  events.message("scoring every champion with every network");
   ClassifierOptions opts;
   opts.threads = c.threads;
   const TransferMatrix m = transfer_matrix(runs, models, opts);
@@ -210,37 +222,23 @@ nlohmann::json RetrainExperimentConfig::to_json() const {
 
 namespace {
 
-// Keeps the champions of generation 0 (the first generation) of a run.
-class FirstGeneration : public EvolutionObserver {
- public:
-  void on_generation(const Evolution& e, const GenerationStats& s) override {
-    if (s.generation != 0) return;
-    const EliteArchive& a = e.archive();
-    for (std::size_t c = 0; c < a.cells(); ++c)
-      if (a.elite(c).genome) images.emplace_back(a.class_of(c), e.encoding().render(*a.elite(c).genome));
-  }
-  std::vector<std::pair<int, Image8>> images;
-};
-
 // Runs one evolution and saves its first- and last-generation champions as PNGs under `dir`.
 // Returns the names of the files written (within `dir`) and the run's summary.
-std::pair<std::vector<std::string>, nlohmann::json> fooling_run(const EvolveRunConfig& cfg, const std::string& dir,
-                                                                const std::string& prefix) {
-  FirstGeneration first;
-  run_evolve(cfg, {&first});
-  const nlohmann::json s = read_summary(cfg.out_dir);
+std::pair<std::vector<std::string>, RunSummary> fooling_run(const EvolveRunConfig& cfg, const std::string& dir,
+                                                            const std::string& prefix) {
+  const ExperimentRun run = evolve_run(cfg, true);
   std::vector<std::string> files;
-  for (const auto& [k, img] : first.images) {
-    const std::string name = prefix + "_first_class" + std::to_string(k) + ".png";
-    write_png((fs::path(dir) / name).string(), img);
+  for (const auto& c : run.first_generation) {
+    const std::string name = prefix + "_first_class" + std::to_string(c.index) + ".png";
+    write_png((fs::path(dir) / name).string(), c.image);
     files.push_back(name);
   }
-  for (const auto& c : s["classes"]) {
-    const std::string name = prefix + "_last_class" + std::to_string(c["index"].get<int>()) + ".png";
-    write_png((fs::path(dir) / name).string(), read_image((fs::path(cfg.out_dir) / c["image"].get<std::string>()).string()));
+  for (const auto& c : run.summary.classes) {
+    const std::string name = prefix + "_last_class" + std::to_string(c.index) + ".png";
+    write_png((fs::path(dir) / name).string(), read_image((fs::path(cfg.out_dir) / c.image).string()));
     files.push_back(name);
   }
-  return {files, s};
+  return {files, run.summary};
 }
 
 Dataset images_as_class(const ExperimentDir& x, const std::vector<std::string>& files, ImageShape shape, int label) {
@@ -258,7 +256,7 @@ Dataset images_as_class(const ExperimentDir& x, const std::vector<std::string>& 
 
 }  // namespace
 
-nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const ExperimentLog& log) {
+nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const RunEvents& events) {
   if (c.out_dir.empty()) throw Error("no output directory given");
   if (c.iterations < 1) throw Error("iterations must be at least 1, got " + std::to_string(c.iterations));
   if (c.epochs < 1) throw Error("epochs must be at least 1");
@@ -296,7 +294,7 @@ nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const Ex
       opt.background_class = n;
     }
     const std::string model = tag + "/dnn.onnx";
-    nlohmann::json trained = train_step(x, tag + " train", data, opt, model, log);
+    nlohmann::json trained = train_step(x, tag + " train", data, opt, model, events);
 
     // 2. How it treats held-out fooling images made against the previous network.
     nlohmann::json heldout = nullptr;
@@ -326,16 +324,16 @@ nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const Ex
       if (x.done(step)) {
         result = x.result(step);
       } else {
-        if (log) log(tag + ": evolving against DNN_" + std::to_string(it) + " (run " + std::to_string(r + 1) + " of " +
+        events.message(tag + ": evolving against DNN_" + std::to_string(it) + " (run " + std::to_string(r + 1) + " of " +
                      std::to_string(total_runs) + ")");
         const auto seed = c.seed * 1000003ULL + static_cast<std::uint64_t>(it) * 1000ULL + r;
         auto [names, s] = fooling_run(evolve_config(x.path(model), x.path(rel), c.encoding, c.generations, c.offspring,
-                                                    c.init, seed, c.threads),
+                                                    c.init, seed, c.threads, c.command_line),
                                       x.path(tag + "/fooling"), "run" + std::to_string(r + 1));
         std::vector<std::string> files;  // relative to the experiment directory
         for (const auto& name : names) files.push_back(tag + "/fooling/" + name);
         std::vector<double> conf;
-        for (const auto& cl : s["classes"]) conf.push_back(cl["confidence"].get<double>());
+        for (const auto& cl : s.classes) conf.push_back(cl.confidence);
         result = {{"files", files}, {"confidences", conf}};
         x.mark(step, result);
       }
@@ -350,7 +348,7 @@ nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const Ex
       }
     }
     std::size_t at_9999 = 0;
-    for (double v : confidences) at_9999 += v >= 0.9999;
+    for (double v : confidences) at_9999 += v >= kFoolingConfidence;
     nlohmann::json row = {{"iteration", it},
                           {"model", model},
                           {"train_examples", trained["train_examples"]},
@@ -363,12 +361,12 @@ nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const Ex
                           {"fooling_images_made", made_for_training.size()}};
     iterations.push_back(row);
     x.set("iterations", iterations);
-    if (log) {
+    {
       char buf[200];
       std::snprintf(buf, sizeof buf, "%s: accuracy %.4f, median confidence of new fooling images %.6f, at >= 99.99%%: %.2f",
                     tag.c_str(), trained["test_accuracy"].get<double>(), row["median_confidence"].get<double>(),
                     row["fraction_at_9999"].get<double>());
-      log(buf);
+      events.message(buf);
     }
     training_fooling.insert(training_fooling.end(), made_for_training.begin(), made_for_training.end());
     heldout_fooling = made_heldout;

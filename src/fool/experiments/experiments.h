@@ -2,14 +2,15 @@
 // The paper's follow-up experiments as compositions of training, evolution and scoring. Each runs
 // in a directory with experiment.json, which records its settings and every finished step: running
 // the same command again continues where it stopped (a step that was cut short is redone).
-#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "fool/core/run_events.h"
+
 namespace fool {
 
-using ExperimentLog = std::function<void(const std::string&)>;  // one line per step, for people
+// Both report each step as a message to `events` (one line for people).
 
 // Transfer (the paper's Section 3.3): networks of one architecture that differ only in their random
 // initialisation, and networks of other architectures, all trained on the same data; several
@@ -28,9 +29,10 @@ struct TransferExperimentConfig {
   int init = 200;
   std::uint64_t seed = 1;
   int threads = 0;
+  std::string command_line;  // recorded in each run's summary (not a setting of the experiment)
   nlohmann::json to_json() const;
 };
-nlohmann::json run_transfer_experiment(const TransferExperimentConfig& config, const ExperimentLog& log = {});
+nlohmann::json run_transfer_experiment(const TransferExperimentConfig& config, const RunEvents& events = {});
 
 // Retraining with fooling images as an extra class (the paper's Section 3.4): train DNN_1; evolve
 // CPPN fooling images against it; add them to the training data as class n+1; train DNN_2 from
@@ -51,8 +53,9 @@ struct RetrainExperimentConfig {
   int first_images = 0;     // images added after DNN_1 (0: as many as one real class has)
   std::uint64_t seed = 1;
   int threads = 0;
+  std::string command_line;  // recorded in each run's summary (not a setting of the experiment)
   nlohmann::json to_json() const;
 };
-nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& config, const ExperimentLog& log = {});
+nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& config, const RunEvents& events = {});
 
 }  // namespace fool

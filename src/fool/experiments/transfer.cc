@@ -10,10 +10,12 @@
 
 #include "fool/model/cropping_classifier.h"
 #include "fool/core/error.h"
+#include "fool/core/thresholds.h"
 #include "fool/io/files.h"
 #include "fool/io/opencv_image.h"
 #include "fool/io/image_io.h"
 #include "fool/output/results.h"
+#include "fool/output/run_summary.h"
 #include "fool/core/stats.h"
 
 namespace fool {
@@ -80,20 +82,20 @@ TransferMatrix transfer_matrix(const std::vector<std::string>& run_dirs, const s
   std::map<std::string, Source> by_sha;
   std::vector<std::string> order;
   for (const auto& dir : run_dirs) {
-    const nlohmann::json s = read_summary(dir);
-    const std::string sha = s.value("model_sha256", "");
+    const RunSummary s = read_summary(dir);
+    const std::string& sha = s.record.model_sha256;
     auto [it, fresh] = by_sha.try_emplace(sha);
     Source& src = it->second;
     if (fresh) {
       order.push_back(sha);
-      src.name = fs::path(s.value("model", "unknown")).filename().string();
+      src.name = fs::path(s.record.model).filename().string();
     }
     src.runs++;
-    const int crops = s.contains("settings") ? s["settings"].value("crops", 1) : 1;
-    for (const auto& c : s["classes"]) {
-      const std::string file = (fs::path(dir) / c.value("image", "")).string();
-      const int k = c.value("index", -1);
-      const std::string label = c.value("label", "");
+    const int crops = s.record.settings.is_object() ? s.record.settings.value("crops", 1) : 1;
+    for (const auto& c : s.classes) {
+      const std::string file = (fs::path(dir) / c.image).string();
+      const int k = c.index;
+      const std::string& label = c.label;
       if (k < 0 || k >= static_cast<int>(labels.size()) || labels[static_cast<std::size_t>(k)] != label) {
         throw Error(dir + "/summary.json: class " + std::to_string(k) + " '" + label +
                     "' is not a class of the scoring models: runs and models come from different datasets");
@@ -128,8 +130,8 @@ TransferMatrix transfer_matrix(const std::vector<std::string>& run_dirs, const s
       for (std::size_t i = 0; i < src.images.size(); ++i) {
         const double v = p(i, static_cast<std::size_t>(src.images[i].second));
         conf.push_back(v);
-        cell.at_99 += v >= 0.99;
-        cell.at_9999 += v >= 0.9999;
+        cell.at_99 += v >= kConfident;
+        cell.at_9999 += v >= kFoolingConfidence;
       }
       if (!conf.empty()) {
         cell.at_99 /= static_cast<double>(conf.size());

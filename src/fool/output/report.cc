@@ -11,6 +11,7 @@
 #include "fool/output/experiment_file.h"
 #include "fool/io/files.h"
 #include "fool/output/results.h"
+#include "fool/output/run_summary.h"
 
 namespace fool {
 
@@ -82,23 +83,22 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
 }
 
 std::string run_section(const std::string& dir, const std::string& heading_level = "h2") {
-  const nlohmann::json s = read_summary(dir);
-  const std::string unit = s.value("progress_unit", "generation");
+  const RunSummary s = read_summary(dir);
+  const RunRecord& r = s.record;
+  const std::string unit = progress_unit_name(r.progress_unit);
   std::ostringstream h;
-  h << "<section class=\"run\"><" << heading_level << ">" << esc(s.value("command", "run")) << " · "
-    << esc(s.value("method", "")) << " · " << esc(fs::path(s.value("model", "")).filename().string()) << " · seed "
-    << s.value("seed", 0) << " <small>" << esc(dir) << "</small></" << heading_level << ">";
-  h << "<p><code>" << esc(s.value("command_line", "")) << "</code></p>";
-  const auto counts = s.value("classes_at_or_above", nlohmann::json::object());
+  h << "<section class=\"run\"><" << heading_level << ">" << esc(r.command) << " · " << esc(r.method) << " · "
+    << esc(fs::path(r.model).filename().string()) << " · seed " << r.seed << " <small>" << esc(dir) << "</small></"
+    << heading_level << ">";
+  h << "<p><code>" << esc(r.command_line) << "</code></p>";
   h << "<table class=\"facts\"><tr><th>" << esc(unit) << "s</th><th>evaluations</th><th>seconds</th><th>median "
     << "confidence</th>";
-  for (const auto& [t, n] : counts.items()) h << "<th>classes &ge; " << esc(percent(std::stod(t))) << "</th>";
-  h << "<th>complete</th></tr><tr><td>" << s.value(unit + "s", 0) << "</td><td>" << s.value("evaluations", 0)
-    << "</td><td>" << num(s.value("seconds", 0.0), 2) << "</td><td>" << esc(percent(s.value("median_confidence", 0.0)))
-    << "</td>";
-  const std::size_t total = s["classes"].size();
-  for (const auto& [t, n] : counts.items()) h << "<td>" << n.get<std::size_t>() << " / " << total << "</td>";
-  h << "<td>" << (s.value("complete", true) ? "yes" : "no (interrupted)") << "</td></tr></table>";
+  for (double t : r.thresholds) h << "<th>classes &ge; " << esc(percent(t)) << "</th>";
+  h << "<th>complete</th></tr><tr><td>" << r.progress << "</td><td>" << r.evaluations << "</td><td>" << num(r.seconds, 2)
+    << "</td><td>" << esc(percent(s.median_confidence)) << "</td>";
+  const std::size_t total = s.classes.size();
+  for (std::size_t n : s.classes_at_or_above) h << "<td>" << n << " / " << total << "</td>";
+  h << "<td>" << (r.complete ? "yes" : "no (interrupted)") << "</td></tr></table>";
   if (fs::exists(fs::path(dir) / "grid.png")) {
     h << "<img class=\"grid\" alt=\"champions of every class\" src=\"" << data_uri((fs::path(dir) / "grid.png").string()) << "\">";
   }
@@ -114,25 +114,19 @@ std::string run_section(const std::string& dir, const std::string& heading_level
     mx.push_back(j.value("max", 0.0));
   }
   if (!xs.empty()) {
-    const bool evolve = s.value("command", "") == "evolve";
+    const bool evolve = r.progress_unit == ProgressUnit::Generation;
     h << line_chart(evolve ? "champion confidence per generation" : "target probability of the current images per step", unit,
                     {{"max", "#b2182b", mx}, {"median", "#2166ac", md}, {"min", "#999999", mn}}, 0.0, 1.0, xs);
   }
   h << "<details open><summary>classes</summary><table class=\"classes\"><tr><th>class</th><th>label</th>"
        "<th>image</th><th>confidence</th><th>top class</th>";
-  std::vector<std::string> thresholds;
-  if (total > 0)
-    for (const auto& [t, v] : s["classes"][0]["first_reached"].items()) thresholds.push_back(t);
-  for (const auto& t : thresholds) h << "<th>first " << esc(unit) << " &ge; " << esc(percent(std::stod(t))) << "</th>";
+  for (double t : r.thresholds) h << "<th>first " << esc(unit) << " &ge; " << esc(percent(t)) << "</th>";
   h << "</tr>";
-  for (const auto& c : s["classes"]) {
-    h << "<tr><td>" << c.value("index", 0) << "</td><td>" << esc(c.value("label", "")) << "</td><td><img class=\"thumb\" alt=\"class "
-      << c.value("index", 0) << "\" src=\"" << data_uri((fs::path(dir) / c.value("image", "")).string()) << "\"></td><td>"
-      << esc(percent(c.value("confidence", 0.0))) << "</td><td>" << c.value("top_class", -1) << "</td>";
-    for (const auto& t : thresholds) {
-      const auto& v = c["first_reached"][t];
-      h << "<td>" << (v.is_null() ? std::string("&ndash;") : std::to_string(v.get<int>())) << "</td>";
-    }
+  for (const auto& c : s.classes) {
+    h << "<tr><td>" << c.index << "</td><td>" << esc(c.label) << "</td><td><img class=\"thumb\" alt=\"class " << c.index
+      << "\" src=\"" << data_uri((fs::path(dir) / c.image).string()) << "\"></td><td>" << esc(percent(c.confidence))
+      << "</td><td>" << c.top_class << "</td>";
+    for (const auto& v : c.first_reached) h << "<td>" << (v ? std::to_string(*v) : std::string("&ndash;")) << "</td>";
     h << "</tr>";
   }
   h << "</table></details></section>";

@@ -60,94 +60,61 @@ Image8 make_grid(const std::vector<Image8>& images, const std::vector<std::strin
   return image_from_mat(canvas);
 }
 
-nlohmann::json write_results(const std::string& dir, const RunRecord& record, const std::vector<ClassResult>& classes,
-                             Classifier& classifier) {
+RunSummary write_results(const std::string& dir, const RunRecord& record, const std::vector<ClassResult>& classes,
+                         Classifier& classifier) {
   fs::create_directories(fs::path(dir) / "images");
   bool any_genome = false;
   for (const auto& c : classes) any_genome |= !c.genome.is_null();
   if (any_genome) fs::create_directories(fs::path(dir) / "genomes");
 
   // Save every image, then read the files back and score them: the reported confidence is the file's.
+  RunSummary summary;
+  summary.record = record;
   ImageBatch saved(classes.size(), classifier.spec().input);
   for (std::size_t i = 0; i < classes.size(); ++i) {
-    const std::string rel = "images/class_" + std::to_string(classes[i].index) + ".png";
-    write_png((fs::path(dir) / rel).string(), classes[i].image);
-    saved.set(i, read_image((fs::path(dir) / rel).string()));
+    ClassSummary s;
+    s.index = classes[i].index;
+    s.label = classes[i].label;
+    s.search_confidence = classes[i].search_confidence;
+    s.image = "images/class_" + std::to_string(s.index) + ".png";
+    write_png((fs::path(dir) / s.image).string(), classes[i].image);
+    saved.set(i, read_image((fs::path(dir) / s.image).string()));
     if (!classes[i].genome.is_null()) {
-      write_file_atomic((fs::path(dir) / ("genomes/class_" + std::to_string(classes[i].index) + ".json")).string(),
-                        classes[i].genome.dump() + "\n");
+      s.genome = "genomes/class_" + std::to_string(s.index) + ".json";
+      write_file_atomic((fs::path(dir) / s.genome).string(), classes[i].genome.dump() + "\n");
     }
+    for (std::size_t t = 0; t < record.thresholds.size(); ++t) {
+      const int first = t < classes[i].first_reached.size() ? classes[i].first_reached[t] : -1;
+      s.first_reached.push_back(first < 0 ? std::nullopt : std::optional<int>(first));
+    }
+    s.extra = classes[i].extra;
+    summary.classes.push_back(std::move(s));
   }
   const Matrix rescored = score_in_chunks(classifier, saved, 64);
 
-  nlohmann::json list = nlohmann::json::array();
   std::vector<double> conf;
   std::vector<Image8> tiles;
   std::vector<std::string> captions;
-  std::vector<std::size_t> at(record.thresholds.size(), 0);
+  summary.classes_at_or_above.assign(record.thresholds.size(), 0);
   for (std::size_t i = 0; i < classes.size(); ++i) {
-    const auto& c = classes[i];
-    const double p = rescored(i, static_cast<std::size_t>(c.index));
-    conf.push_back(p);
-    nlohmann::json reached = nlohmann::json::object();
+    ClassSummary& s = summary.classes[i];
+    s.confidence = rescored(i, static_cast<std::size_t>(s.index));
+    s.top_class = top_k(rescored.row(i), rescored.cols(), 1)[0];
+    conf.push_back(s.confidence);
     for (std::size_t t = 0; t < record.thresholds.size(); ++t) {
-      const int first = t < c.first_reached.size() ? c.first_reached[t] : -1;
-      reached[nlohmann::json(record.thresholds[t]).dump()] = first < 0 ? nlohmann::json(nullptr) : nlohmann::json(first);
-      if (p >= record.thresholds[t]) ++at[t];
+      if (s.confidence >= record.thresholds[t]) ++summary.classes_at_or_above[t];
+      // Quantisation to 8 bits can drop an image below a threshold the search reached: say so.
+      if (s.search_confidence >= record.thresholds[t] && s.confidence < record.thresholds[t]) {
+        s.lost_in_quantisation.push_back(record.thresholds[t]);
+      }
     }
-    const auto top = top_k(rescored.row(i), rescored.cols(), 1)[0];
-    nlohmann::json entry = {{"index", c.index},
-                            {"label", c.label},
-                            {"confidence", p},
-                            {"search_confidence", c.search_confidence},
-                            {"top_class", top},
-                            {"image", "images/class_" + std::to_string(c.index) + ".png"},
-                            {"genome", c.genome.is_null() ? nlohmann::json(nullptr)
-                                                          : nlohmann::json("genomes/class_" + std::to_string(c.index) + ".json")},
-                            {"first_reached", reached}};
-    // Quantisation to 8 bits can drop an image below a threshold the search reached: say so.
-    std::vector<std::string> lost;
-    for (std::size_t t = 0; t < record.thresholds.size(); ++t)
-      if (c.search_confidence >= record.thresholds[t] && p < record.thresholds[t]) lost.push_back(nlohmann::json(record.thresholds[t]).dump());
-    if (!lost.empty()) entry["lost_in_quantisation"] = lost;
-    if (c.extra.is_object()) entry.update(c.extra);
-    list.push_back(entry);
-    tiles.push_back(c.image);
-    captions.push_back(c.label + "\n" + percent(p));
+    tiles.push_back(classes[i].image);
+    captions.push_back(s.label + "\n" + percent(s.confidence));
   }
   write_png((fs::path(dir) / "grid.png").string(), make_grid(tiles, captions));
-
-  nlohmann::json counts = nlohmann::json::object();
-  for (std::size_t t = 0; t < record.thresholds.size(); ++t) counts[nlohmann::json(record.thresholds[t]).dump()] = at[t];
-  nlohmann::json summary = {{"format", "fool-run/1"},
-                            {"command", record.command},
-                            {"command_line", record.command_line},
-                            {"model", record.model},
-                            {"model_sha256", record.model_sha256},
-                            {"backend", record.backend},
-                            {"method", record.method},
-                            {"seed", record.seed},
-                            {"settings", record.settings},
-                            {"progress_unit", record.progress_unit},
-                            {record.progress_unit + "s", record.progress},
-                            {"evaluations", record.evaluations},
-                            {"seconds", record.seconds},
-                            {"complete", record.complete},
-                            {"median_confidence", median(conf)},
-                            {"classes_at_or_above", counts},
-                            {"classes", list}};
-  if (record.extra.is_object()) summary.update(record.extra);
-  write_file_atomic((fs::path(dir) / "summary.json").string(), summary.dump(2) + "\n");
+  summary.median_confidence = median(conf);
+  write_file_atomic((fs::path(dir) / "summary.json").string(), summary.to_json().dump(2) + "\n");
   return summary;
-}
-
-nlohmann::json read_summary(const std::string& run_dir) {
-  const std::string path = (fs::path(run_dir) / "summary.json").string();
-  const nlohmann::json j = read_json_file(path);
-  if (!j.is_object() || j.value("format", "") != "fool-run/1" || !j.contains("classes") || !j["classes"].is_array()) {
-    throw Error(path + ": not a fool run summary (format fool-run/1)");
-  }
-  return j;
 }
 
 }  // namespace fool

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "fool/core/error.h"
+#include "fool/core/thresholds.h"
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
 #include "fool/testing/test_support.h"
@@ -42,23 +43,29 @@ TEST(Results, WritesTheLayoutAndReportsTheSavedFilesConfidence) {
   RunRecord rec;
   rec.command = "evolve";
   rec.seed = 5;
+  rec.thresholds = evolution_thresholds();
   const auto s = write_results(dir.string(), rec, classes, clf);
   for (int k = 0; k < 3; ++k) EXPECT_TRUE(fs::exists(dir / "images" / ("class_" + std::to_string(k) + ".png")));
   EXPECT_TRUE(fs::exists(dir / "genomes" / "class_1.json"));
   EXPECT_FALSE(fs::exists(dir / "genomes" / "class_0.json"));
   EXPECT_EQ(read_image((dir / "grid.png").string()).shape.channels, 3);
-  const auto j = read_summary(dir.string());
-  EXPECT_EQ(j, s);
-  ASSERT_EQ(j["classes"].size(), 3u);
+  // What was written reads back to the same summary.
+  const RunSummary back = read_summary(dir.string());
+  EXPECT_EQ(back.to_json(), s.to_json());
+  const nlohmann::json j = read_json_file((dir / "summary.json").string());
+  ASSERT_EQ(back.classes.size(), 3u);
   // Confidence is the PNG's score under the classifier.
   ImageBatch b(1, {1, 8, 8});
   b.set(0, read_image((dir / "images" / "class_1.png").string()));
-  EXPECT_FLOAT_EQ(j["classes"][1]["confidence"].get<float>(), clf.probabilities(b)(0, 1));
-  EXPECT_LT(j["classes"][1]["confidence"].get<double>(), 0.95);
+  EXPECT_FLOAT_EQ(static_cast<float>(back.classes[1].confidence), clf.probabilities(b)(0, 1));
+  EXPECT_LT(back.classes[1].confidence, 0.95);
+  EXPECT_EQ(back.classes[1].lost_in_quantisation, evolution_thresholds());
   EXPECT_EQ(j["classes"][1]["lost_in_quantisation"].size(), 2u);
   EXPECT_FALSE(j["classes"][0].contains("lost_in_quantisation"));
   EXPECT_EQ(j["classes"][0]["first_reached"]["0.99"], 0);
   EXPECT_TRUE(j["classes"][0]["first_reached"]["0.9999"].is_null());
+  EXPECT_EQ(back.classes[0].first_reached, (std::vector<std::optional<int>>{0, std::nullopt}));
+  EXPECT_EQ(back.classes[1].genome, "genomes/class_1.json");
   EXPECT_EQ(j["seed"], 5);
   write_file_atomic((dir / "summary.json").string(), std::string("{\"format\": \"other\"}"));
   EXPECT_THROW(read_summary(dir.string()), Error);

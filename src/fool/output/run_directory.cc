@@ -92,22 +92,7 @@ void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const 
   }
 }
 
-RunDirectory::RunDirectory(std::string dir, RunRecord record, nlohmann::json settings)
-    : dir_(std::move(dir)), record_(std::move(record)), settings_(std::move(settings)) {}
-
-void RunDirectory::on_generation(const Evolution&, const GenerationStats& s) {
-  const nlohmann::json line = {{"generation", s.generation},  {"evaluations", s.evaluations},
-                               {"seconds", s.seconds},        {"min", s.min},
-                               {"median", s.median},          {"max", s.max},
-                               {"classes_at_99", s.at_99},    {"classes_at_9999", s.at_9999},
-                               {"improved", s.improved}};
-  std::ofstream out(fs::path(dir_) / "log.jsonl", std::ios::app);
-  out << line.dump() << "\n";
-  out.flush();
-  if (!out) throw Error(dir_ + "/log.jsonl: write failed");
-}
-
-void RunDirectory::on_checkpoint(const Evolution& evolution) {
+void write_checkpoint(const std::string& dir, const Evolution& evolution, const nlohmann::json& settings) {
   const EliteArchive& a = evolution.archive();
   nlohmann::json cells = nlohmann::json::array();
   for (std::size_t c = 0; c < a.cells(); ++c) {
@@ -121,37 +106,12 @@ void RunDirectory::on_checkpoint(const Evolution& evolution) {
                      {"genome", e.genome ? evolution.encoding().to_json(*e.genome) : nlohmann::json(nullptr)}});
   }
   const nlohmann::json j = {{"format", kCheckpointFormat},
-                            {"settings", settings_},
+                            {"settings", settings},
                             {"next_generation", evolution.next_generation()},
                             {"evaluations", evolution.evaluations()},
                             {"seconds", evolution.seconds()},
                             {"cells", cells}};
-  write_file_atomic((fs::path(dir_) / "checkpoint.json").string(), j.dump() + "\n");
-}
-
-void RunDirectory::on_finish(const Evolution& evolution, bool interrupted) {
-  const EliteArchive& a = evolution.archive();
-  const auto& labels = evolution.classifier().spec().labels;
-  std::vector<ClassResult> results;
-  for (std::size_t c = 0; c < a.cells(); ++c) {
-    const Elite& e = a.elite(c);
-    if (!e.genome) continue;
-    ClassResult r;
-    r.index = a.class_of(c);
-    r.label = labels[static_cast<std::size_t>(r.index)];
-    r.image = evolution.encoding().render(*e.genome);
-    r.search_confidence = e.fitness;
-    for (std::size_t t = 0; t < a.thresholds().size(); ++t) r.first_reached.push_back(a.first_reached(c, t));
-    if (evolution.encoding().name() == "cppn") r.genome = evolution.encoding().to_json(*e.genome);
-    results.push_back(std::move(r));
-  }
-  record_.thresholds = a.thresholds();
-  record_.progress_unit = "generation";
-  record_.progress = evolution.next_generation() - 1;
-  record_.evaluations = evolution.evaluations();
-  record_.seconds = evolution.seconds();
-  record_.complete = !interrupted;
-  if (!results.empty()) summary_ = write_results(dir_, record_, results, evolution.classifier());
+  write_file_atomic((fs::path(dir) / "checkpoint.json").string(), j.dump() + "\n");
 }
 
 }  // namespace fool

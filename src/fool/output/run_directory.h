@@ -1,12 +1,10 @@
 #pragma once
-// RunDirectory: the observer that keeps an evolution run's output directory current: one line of
-// log.jsonl per generation, checkpoint.json (atomically) every few generations and at the end or on
-// interruption, and the results (summary.json, images, genomes, grid) when the run stops.
+// An evolution run's directory: making it ready, checkpoint.json (written atomically) and resuming
+// from it. log.jsonl is written by JsonLog, the results by write_results.
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "fool/search/evolution.h"
-#include "fool/output/results.h"
 
 namespace fool {
 
@@ -20,21 +18,8 @@ void prepare_run_directory(const std::string& dir, bool overwrite);
 // throws fool::Error naming the first setting that differs. Trims log.jsonl to the checkpoint.
 void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const nlohmann::json& settings);
 
-class RunDirectory : public EvolutionObserver {
- public:
-  // record: what summary.json says about the run (progress fields are filled in at the end);
-  // settings: what the checkpoint records and resume checks.
-  RunDirectory(std::string dir, RunRecord record, nlohmann::json settings);
-  void on_generation(const Evolution& evolution, const GenerationStats& stats) override;
-  void on_checkpoint(const Evolution& evolution) override;
-  void on_finish(const Evolution& evolution, bool interrupted) override;
-  const nlohmann::json& summary() const { return summary_; }
-
- private:
-  std::string dir_;
-  RunRecord record_;
-  nlohmann::json settings_;
-  nlohmann::json summary_;
-};
+// Writes dir/checkpoint.json atomically: `settings`, the generation to run next, and every cell of
+// the archive with its genome.
+void write_checkpoint(const std::string& dir, const Evolution& evolution, const nlohmann::json& settings);
 
 }  // namespace fool

@@ -6,6 +6,7 @@
 
 #include "fool/encoding/encoding.h"
 #include "fool/core/image.h"
+#include "fool/core/thresholds.h"
 
 namespace fool {
 
@@ -18,7 +19,7 @@ struct Elite {
 class EliteArchive {
  public:
   // classes: the class index of each cell. thresholds: confidences whose first crossing is recorded.
-  explicit EliteArchive(std::vector<int> classes, std::vector<double> thresholds = {0.99, 0.9999});
+  explicit EliteArchive(std::vector<int> classes, std::vector<double> thresholds = evolution_thresholds());
 
   std::size_t cells() const { return classes_.size(); }
   int class_of(std::size_t cell) const { return classes_[cell]; }

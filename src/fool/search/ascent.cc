@@ -3,15 +3,17 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "fool/core/error.h"
+#include "fool/core/thresholds.h"
 #include "fool/core/rng.h"
 #include "fool/core/stats.h"
 
 namespace fool {
 
 namespace {
-const std::vector<double> kThresholds = {0.99, 0.999, 0.9999};
+const std::vector<double> kThresholds = ascent_thresholds();
 }
 
 void AscentConfig::validate(int num_classes) {
@@ -87,7 +89,19 @@ bool all_finite(const float* v, std::size_t n) {
 
 }  // namespace
 
-AscentOutcome run_ascent(DifferentiableClassifier& clf, AscentConfig cfg, const AscentProgress& progress,
+nlohmann::json AscentStepStats::record() const {
+  return {{"step", step},           {"seconds", seconds},       {"min", min},
+          {"median", median},       {"max", max},               {"classes_at_99", at_99},
+          {"classes_at_999", at_999}, {"classes_at_9999", at_9999}, {"active", active}};
+}
+
+std::string AscentStepStats::status() const {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, ">=99%%: %zu  >=99.99%%: %zu  active %zu  median %.4f", at_99, at_9999, active, median);
+  return buf;
+}
+
+AscentOutcome run_ascent(DifferentiableClassifier& clf, AscentConfig cfg, const RunEvents& events,
                          const std::atomic<bool>* stop) {
   const ModelSpec& spec = clf.spec();
   cfg.validate(spec.num_classes);
@@ -198,20 +212,21 @@ AscentOutcome run_ascent(DifferentiableClassifier& clf, AscentConfig cfg, const 
         std::copy(batch.image(j), batch.image(j) + size, best.image(i));
       }
     }
-    if (progress) {
+    {
       AscentStepStats s;
       s.step = step;
       s.min = *std::min_element(prob.begin(), prob.end());
       s.max = *std::max_element(prob.begin(), prob.end());
       s.median = median(std::vector<double>(prob.begin(), prob.end()));
       for (float v : prob) {
-        s.at_99 += v >= 0.99f;
-        s.at_999 += v >= 0.999f;
-        s.at_9999 += v >= 0.9999f;
+        s.at_99 += v >= static_cast<float>(kConfident);
+        s.at_999 += v >= static_cast<float>(kVeryConfident);
+        s.at_9999 += v >= static_cast<float>(kFoolingConfidence);
       }
       s.active = static_cast<std::size_t>(std::count(active.begin(), active.end(), true));
       s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      progress(s);
+      events.progress({"ascend", static_cast<std::size_t>(step + 1), static_cast<std::size_t>(cfg.steps), s.status(),
+                       s.record()});
     }
   }
   out.steps = step;

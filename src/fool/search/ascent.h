@@ -7,9 +7,11 @@
 // the best image it showed. All target classes ascend together, one
 // batched forward and backward pass per step.
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "fool/core/run_events.h"
 #include "fool/model/classifier.h"
 #include "fool/search/class_result.h"
 
@@ -36,6 +38,8 @@ struct AscentStepStats {
   std::size_t at_99 = 0, at_999 = 0, at_9999 = 0;
   std::size_t active = 0;  // classes still ascending
   double seconds = 0;      // total so far
+  nlohmann::json record() const;  // one line of log.jsonl
+  std::string status() const;     // the progress line's text
 };
 
 struct AscentOutcome {
@@ -47,10 +51,8 @@ struct AscentOutcome {
   bool complete = true;
 };
 
-using AscentProgress = std::function<void(const AscentStepStats&)>;
-
 // Runs the ascent. `classifier` is the differentiable model; images are of its input shape.
-AscentOutcome run_ascent(DifferentiableClassifier& classifier, AscentConfig config, const AscentProgress& progress = {},
+AscentOutcome run_ascent(DifferentiableClassifier& classifier, AscentConfig config, const RunEvents& events = {},
                          const std::atomic<bool>* stop = nullptr);
 
 // Separable Gaussian blur of one C x H x W image in place (edges replicated).

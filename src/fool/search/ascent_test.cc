@@ -39,8 +39,14 @@ TEST(Ascent, RaisesTheTargetProbabilityAndStopsAtTheTarget) {
   c.classes = {0, 3, 7};
   c.steps = 40;
   c.target = 0.0;
-  std::vector<double> medians;
-  const AscentOutcome out = run_ascent(*clf, c, [&](const AscentStepStats& s) { medians.push_back(s.median); });
+  // The progress events carry each step's log record.
+  struct Medians : RunObserver {
+    std::vector<double> values;
+    void on_progress(const ProgressEvent& e) override { values.push_back(e.record["median"].get<double>()); }
+  } observer;
+  const AscentOutcome out = run_ascent(*clf, c, RunEvents({&observer}));
+  const std::vector<double>& medians = observer.values;
+  EXPECT_EQ(medians.size(), 40u);
   ASSERT_EQ(out.classes.size(), 3u);
   EXPECT_EQ(out.steps, 40);
   // Random weights: the probabilities cannot go far, but they must go up.

@@ -1,11 +1,14 @@
 #include "fool/search/evolution.h"
 
+#include <cstdio>
+
 #include <chrono>
 #include <mutex>
 #include <thread>
 
 #include "fool/model/cropping_classifier.h"
 #include "fool/core/error.h"
+#include "fool/core/thresholds.h"
 
 namespace fool {
 
@@ -109,29 +112,65 @@ GenerationStats Evolution::step() {
   s.min = archive_.min_fitness();
   s.median = archive_.median_fitness();
   s.max = archive_.max_fitness();
-  s.at_99 = archive_.count_at_least(0.99);
-  s.at_9999 = archive_.count_at_least(0.9999);
+  s.at_99 = archive_.count_at_least(kConfident);
+  s.at_9999 = archive_.count_at_least(kFoolingConfidence);
   s.improved = improved;
   return s;
 }
 
-bool Evolution::run(const std::vector<EvolutionObserver*>& observers, const std::atomic<bool>* stop) {
+nlohmann::json GenerationStats::record() const {
+  return {{"generation", generation}, {"evaluations", evaluations}, {"seconds", seconds},
+          {"min", min},               {"median", median},           {"max", max},
+          {"classes_at_99", at_99},   {"classes_at_9999", at_9999}, {"improved", improved}};
+}
+
+std::string GenerationStats::status(std::size_t cells) const {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, ">=99%%: %zu/%zu  >=99.99%%: %zu/%zu  median %.4f  %.0f evals/s", at_99, cells, at_9999,
+                cells, median, evals_per_second);
+  return buf;
+}
+
+bool Evolution::run(const RunEvents& events, const CheckpointFn& checkpoint, const std::atomic<bool>* stop) {
+  return run_until(config_.generations, events, checkpoint, stop);
+}
+
+bool Evolution::run_until(int last, const RunEvents& events, const CheckpointFn& checkpoint,
+                          const std::atomic<bool>* stop) {
   bool interrupted = false;
-  while (next_generation_ <= config_.generations) {
+  while (next_generation_ <= last) {
     if (stop != nullptr && stop->load()) {
       interrupted = true;
       break;
     }
     const GenerationStats s = step();
-    for (auto* o : observers) o->on_generation(*this, s);
-    const bool last = next_generation_ > config_.generations;
-    if (!last && config_.checkpoint_every > 0 && s.generation % config_.checkpoint_every == 0) {
-      for (auto* o : observers) o->on_checkpoint(*this);
+    events.progress({"evolve", static_cast<std::size_t>(std::max(0, s.generation)),
+                     static_cast<std::size_t>(config_.generations), s.status(archive_.cells()), s.record()});
+    const bool at_end = next_generation_ > last;
+    if (!at_end && checkpoint && config_.checkpoint_every > 0 && s.generation % config_.checkpoint_every == 0) {
+      checkpoint(*this);
     }
   }
-  for (auto* o : observers) o->on_checkpoint(*this);
-  for (auto* o : observers) o->on_finish(*this, interrupted);
+  if (checkpoint) checkpoint(*this);
   return !interrupted;
+}
+
+std::vector<ClassResult> Evolution::results() const {
+  const auto& labels = classifier_.spec().labels;
+  std::vector<ClassResult> out;
+  for (std::size_t c = 0; c < archive_.cells(); ++c) {
+    const Elite& e = archive_.elite(c);
+    if (!e.genome) continue;
+    ClassResult r;
+    r.index = archive_.class_of(c);
+    r.label = labels[static_cast<std::size_t>(r.index)];
+    r.image = encoding_.render(*e.genome);
+    r.search_confidence = e.fitness;
+    for (std::size_t t = 0; t < archive_.thresholds().size(); ++t) r.first_reached.push_back(archive_.first_reached(c, t));
+    if (encoding_.saves_genomes()) r.genome = encoding_.to_json(*e.genome);
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 void Evolution::restore(int next_generation, std::size_t evaluations, double seconds, EliteArchive archive) {

@@ -6,9 +6,14 @@
 // used for mutation and rendering nor on when a run was interrupted and resumed.
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
+#include "fool/core/run_events.h"
 #include "fool/search/archive.h"
+#include "fool/search/class_result.h"
 #include "fool/model/classifier.h"
 #include "fool/encoding/encoding.h"
 
@@ -27,6 +32,7 @@ struct EvolutionConfig {
   void validate(int num_classes);
 };
 
+// What one generation did, with its log.jsonl record and status line.
 struct GenerationStats {
   int generation = 0;
   std::size_t evaluations = 0;  // total so far
@@ -35,27 +41,29 @@ struct GenerationStats {
   double min = 0.0, median = 0.0, max = 0.0;  // elite confidences
   std::size_t at_99 = 0, at_9999 = 0;
   std::size_t improved = 0;  // cells improved this generation
+  nlohmann::json record() const;  // one line of log.jsonl
+  std::string status(std::size_t cells) const;  // the progress line's text
 };
 
+struct GenerationStats;
 class Evolution;
 
-// Watches a run (the PNG/JSON writers and the progress bar are observers).
-class EvolutionObserver {
- public:
-  virtual ~EvolutionObserver() = default;
-  virtual void on_generation(const Evolution&, const GenerationStats&) {}
-  virtual void on_checkpoint(const Evolution&) {}
-  // interrupted: stopped by the stop flag before the last generation.
-  virtual void on_finish(const Evolution&, bool interrupted) {}
-};
+// Saves an evolution's state (the run directory's checkpoint writer).
+using CheckpointFn = std::function<void(const Evolution&)>;
 
 class Evolution {
  public:
   Evolution(const Encoding& encoding, Classifier& classifier, EvolutionConfig config);
 
-  // Runs from the next generation to config.generations, calling observers; returns early
-  // (after a checkpoint) when *stop becomes true. Returns true if the run completed.
-  bool run(const std::vector<EvolutionObserver*>& observers, const std::atomic<bool>* stop = nullptr);
+  // Runs from the next generation to `last` (default config.generations), reporting each generation
+  // to `events` and saving through `checkpoint` every config.checkpoint_every generations and when it
+  // stops; returns early (after a checkpoint) when *stop becomes true. Returns true if it reached `last`.
+  bool run(const RunEvents& events = {}, const CheckpointFn& checkpoint = {}, const std::atomic<bool>* stop = nullptr);
+  bool run_until(int last, const RunEvents& events, const CheckpointFn& checkpoint, const std::atomic<bool>* stop);
+
+  // The champion of every filled cell: image, confidence seen, first generation at each threshold
+  // (and the genome, for encodings whose genomes are worth saving).
+  std::vector<ClassResult> results() const;
 
   // One step: ask for genomes, render and score them, tell the archive.
   GenerationStats step();

@@ -11,6 +11,7 @@
 #include "fool/encoding/cppn.h"
 #include "fool/encoding/direct_encoding.h"
 #include "fool/core/error.h"
+#include "fool/output/json_log.h"
 #include "fool/output/run_directory.h"
 #include "fool/testing/test_support.h"
 
@@ -100,23 +101,24 @@ TEST(Evolution, ResumedRunEndsWithTheSameArchive) {
   prepare_run_directory(dir.string(), false);
   std::atomic<bool> stop{false};
   // An observer that asks to stop after generation 5, as Ctrl-C would.
-  struct StopAt : EvolutionObserver {
+  struct StopAt : RunObserver {
     std::atomic<bool>* flag;
-    void on_generation(const Evolution&, const GenerationStats& s) override {
-      if (s.generation == 5) *flag = true;
+    void on_progress(const ProgressEvent& e) override {
+      if (e.record["generation"] == 5) *flag = true;
     }
   } stopper;
   stopper.flag = &stop;
-  RunDirectory writer(dir.string(), RunRecord{}, settings);
+  const CheckpointFn checkpoint = [&](const Evolution& e) { write_checkpoint(dir.string(), e, settings); };
+  JsonLog log_writer((dir / "log.jsonl").string(), false);
   Evolution first(enc, clf, full_cfg);
-  EXPECT_FALSE(first.run({&writer, &stopper}, &stop));
+  EXPECT_FALSE(first.run(RunEvents({&log_writer, &stopper}), checkpoint, &stop));
   EXPECT_EQ(first.next_generation(), 6);
 
   Evolution second(enc, clf, full_cfg);
   resume_from_checkpoint(dir.string(), second, settings);
   EXPECT_EQ(second.next_generation(), 6);
-  RunDirectory writer2(dir.string(), RunRecord{}, settings);
-  EXPECT_TRUE(second.run({&writer2}));
+  JsonLog log_writer2((dir / "log.jsonl").string(), true);
+  EXPECT_TRUE(second.run(RunEvents({&log_writer2}), checkpoint));
   EXPECT_EQ(fingerprint(second), fingerprint(full));
   EXPECT_EQ(second.evaluations(), full.evaluations());
 

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "fool/model/classifier.h"
@@ -242,7 +243,7 @@ torch::Tensor images_tensor(const Dataset& d) {
 }  // namespace
 
 TrainResult train_classifier(const DatasetSplits& data, const TrainOptions& opt, const std::string& out_path,
-                             const TrainProgress& progress) {
+                             const RunEvents& events) {
   opt.validate();
   const Dataset& train = data.train;
   if (train.size() == 0) throw Error("the training set is empty");
@@ -287,7 +288,10 @@ TrainResult train_classifier(const DatasetSplits& data, const TrainOptions& opt,
       loss.backward();
       optimizer.step();
       loss_sum += loss.item<double>();
-      if (progress) progress(epoch, s + 1, steps, loss_sum / static_cast<double>(s + 1));
+      char status[64];
+      std::snprintf(status, sizeof status, "epoch %d loss %.4f", epoch + 1, loss_sum / static_cast<double>(s + 1));
+      events.progress({"train " + opt.arch, static_cast<std::size_t>(epoch) * steps + s + 1,
+                       static_cast<std::size_t>(opt.epochs) * steps, status, nullptr});
     }
     result.epoch_loss.push_back(loss_sum / static_cast<double>(steps));
   }

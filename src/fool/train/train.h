@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "fool/core/run_events.h"
 #include "fool/io/dataset.h"
 
 namespace fool {
@@ -36,13 +37,10 @@ struct TrainResult {
   std::string model_sha256;
 };
 
-// Called after every optimisation step: epoch (0-based), step within the epoch, steps per epoch,
-// running mean loss of the epoch.
-using TrainProgress = std::function<void(int, std::size_t, std::size_t, double)>;
-
 // Trains on data.train from scratch, writes the ONNX model to out_path atomically, and measures
 // held-out accuracy on data.test with the written file. Same seed and thread count, same weights.
+// Every optimisation step is a progress event (status: epoch and the epoch's running mean loss).
 TrainResult train_classifier(const DatasetSplits& data, const TrainOptions& options, const std::string& out_path,
-                             const TrainProgress& progress = {});
+                             const RunEvents& events = {});
 
 }  // namespace fool

@@ -1,0 +1,187 @@
+#include "fool/output/run_summary.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "fool/core/error.h"
+#include "fool/io/files.h"
+
+namespace fool {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kFormat = "fool-run/1";
+
+// Thresholds are keys of JSON objects, written as JSON writes the number ("0.99", "0.9999").
+std::string threshold_key(double t) { return nlohmann::json(t).dump(); }
+
+// Reads one field with a one-line error naming the file and the key.
+template <typename T>
+T field(const nlohmann::json& j, const char* key, const std::string& where) {
+  if (!j.is_object() || !j.contains(key)) throw Error(where + ": missing \"" + key + "\"");
+  try {
+    return j.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw Error(where + ": \"" + key + "\" has the wrong type (" + j.at(key).type_name() + ")");
+  }
+}
+
+}  // namespace
+
+std::string progress_unit_name(ProgressUnit unit) { return unit == ProgressUnit::Generation ? "generation" : "step"; }
+
+ProgressUnit parse_progress_unit(const std::string& name) {
+  if (name == "generation") return ProgressUnit::Generation;
+  if (name == "step") return ProgressUnit::Step;
+  throw Error("unknown progress unit '" + name + "' (known: generation, step)");
+}
+
+nlohmann::json RunSummary::to_json() const {
+  const RunRecord& r = record;
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& c : classes) {
+    nlohmann::json reached = nlohmann::json::object();
+    for (std::size_t t = 0; t < r.thresholds.size(); ++t) {
+      const auto& first = t < c.first_reached.size() ? c.first_reached[t] : std::nullopt;
+      reached[threshold_key(r.thresholds[t])] = first ? nlohmann::json(*first) : nlohmann::json(nullptr);
+    }
+    nlohmann::json entry = {{"index", c.index},
+                            {"label", c.label},
+                            {"confidence", c.confidence},
+                            {"search_confidence", c.search_confidence},
+                            {"top_class", c.top_class},
+                            {"image", c.image},
+                            {"genome", c.genome.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.genome)},
+                            {"first_reached", reached}};
+    if (!c.lost_in_quantisation.empty()) {
+      std::vector<std::string> lost;
+      for (double t : c.lost_in_quantisation) lost.push_back(threshold_key(t));
+      entry["lost_in_quantisation"] = lost;
+    }
+    if (c.extra.is_object()) entry.update(c.extra);
+    list.push_back(entry);
+  }
+  const std::string unit = progress_unit_name(r.progress_unit);
+  nlohmann::json j = {{"format", kFormat},
+                      {"command", r.command},
+                      {"command_line", r.command_line},
+                      {"model", r.model},
+                      {"model_sha256", r.model_sha256},
+                      {"backend", r.backend},
+                      {"method", r.method},
+                      {"seed", r.seed},
+                      {"settings", r.settings},
+                      {"progress_unit", unit},
+                      {unit + "s", r.progress},
+                      {"evaluations", r.evaluations},
+                      {"seconds", r.seconds},
+                      {"complete", r.complete},
+                      {"median_confidence", median_confidence},
+                      {"classes_at_or_above", threshold_counts()},
+                      {"classes", list}};
+  if (r.extra.is_object()) j.update(r.extra);
+  return j;
+}
+
+nlohmann::json RunSummary::threshold_counts() const {
+  nlohmann::json counts = nlohmann::json::object();
+  for (std::size_t t = 0; t < record.thresholds.size() && t < classes_at_or_above.size(); ++t) {
+    counts[threshold_key(record.thresholds[t])] = classes_at_or_above[t];
+  }
+  return counts;
+}
+
+RunSummary RunSummary::from_json(const nlohmann::json& j, const std::string& source) {
+  if (!j.is_object() || j.value("format", "") != kFormat) {
+    throw Error(source + ": not a fool run summary (format " + kFormat + ")");
+  }
+  RunSummary s;
+  RunRecord& r = s.record;
+  r.command = field<std::string>(j, "command", source);
+  r.command_line = field<std::string>(j, "command_line", source);
+  r.model = field<std::string>(j, "model", source);
+  r.model_sha256 = field<std::string>(j, "model_sha256", source);
+  r.backend = field<std::string>(j, "backend", source);
+  r.method = field<std::string>(j, "method", source);
+  r.seed = field<std::uint64_t>(j, "seed", source);
+  r.settings = j.value("settings", nlohmann::json::object());
+  try {
+    r.progress_unit = parse_progress_unit(field<std::string>(j, "progress_unit", source));
+  } catch (const Error& e) {
+    throw Error(source + ": " + e.what());
+  }
+  const std::string unit = progress_unit_name(r.progress_unit);
+  r.progress = field<int>(j, (unit + "s").c_str(), source);
+  r.evaluations = field<std::size_t>(j, "evaluations", source);
+  r.seconds = field<double>(j, "seconds", source);
+  r.complete = field<bool>(j, "complete", source);
+  s.median_confidence = field<double>(j, "median_confidence", source);
+  const auto counts = field<nlohmann::json>(j, "classes_at_or_above", source);
+  if (!counts.is_object()) throw Error(source + ": \"classes_at_or_above\" is not an object");
+  for (const auto& [key, n] : counts.items()) {
+    try {
+      r.thresholds.push_back(std::stod(key));
+    } catch (const std::exception&) {
+      throw Error(source + ": \"classes_at_or_above\" has a key that is not a confidence (\"" + key + "\")");
+    }
+    if (!n.is_number_unsigned()) throw Error(source + ": \"classes_at_or_above\" holds a value that is not a count");
+    s.classes_at_or_above.push_back(n.get<std::size_t>());
+  }
+  const auto list = field<nlohmann::json>(j, "classes", source);
+  if (!list.is_array()) throw Error(source + ": \"classes\" is not a list");
+  static const char* kClassKeys[] = {"index", "label", "confidence", "search_confidence", "top_class",
+                                     "image", "genome", "first_reached", "lost_in_quantisation"};
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const nlohmann::json& e = list[i];
+    const std::string where = source + ": classes[" + std::to_string(i) + "]";
+    ClassSummary c;
+    c.index = field<int>(e, "index", where);
+    c.label = field<std::string>(e, "label", where);
+    c.confidence = field<double>(e, "confidence", where);
+    c.search_confidence = field<double>(e, "search_confidence", where);
+    c.top_class = field<int>(e, "top_class", where);
+    c.image = field<std::string>(e, "image", where);
+    if (e.contains("genome") && !e["genome"].is_null()) c.genome = field<std::string>(e, "genome", where);
+    const auto reached = field<nlohmann::json>(e, "first_reached", where);
+    for (double t : r.thresholds) {
+      const auto it = reached.find(threshold_key(t));
+      if (it == reached.end()) throw Error(where + ": \"first_reached\" lacks threshold " + threshold_key(t));
+      if (!it->is_null() && !it->is_number_integer()) throw Error(where + ": \"first_reached\" holds a non-integer");
+      c.first_reached.push_back(it->is_null() ? std::nullopt : std::optional<int>(it->get<int>()));
+    }
+    if (e.contains("lost_in_quantisation")) {
+      for (const auto& t : field<std::vector<std::string>>(e, "lost_in_quantisation", where)) {
+        try {
+          c.lost_in_quantisation.push_back(std::stod(t));
+        } catch (const std::exception&) {
+          throw Error(where + ": \"lost_in_quantisation\" holds \"" + t + "\", not a confidence");
+        }
+      }
+    }
+    for (const auto& [key, value] : e.items()) {
+      if (std::find(std::begin(kClassKeys), std::end(kClassKeys), key) == std::end(kClassKeys)) {
+        if (c.extra.is_null()) c.extra = nlohmann::json::object();
+        c.extra[key] = value;
+      }
+    }
+    s.classes.push_back(std::move(c));
+  }
+  static const char* kTopKeys[] = {"format", "command", "command_line", "model", "model_sha256", "backend",
+                                   "method", "seed", "settings", "progress_unit", "evaluations", "seconds",
+                                   "complete", "median_confidence", "classes_at_or_above", "classes"};
+  for (const auto& [key, value] : j.items()) {
+    if (key == unit + "s" || std::find(std::begin(kTopKeys), std::end(kTopKeys), key) != std::end(kTopKeys)) continue;
+    if (r.extra.is_null()) r.extra = nlohmann::json::object();
+    r.extra[key] = value;
+  }
+  return s;
+}
+
+RunSummary read_summary(const std::string& run_dir) {
+  const std::string path = (fs::path(run_dir) / "summary.json").string();
+  return RunSummary::from_json(read_json_file(path), path);
+}
+
+}  // namespace fool
