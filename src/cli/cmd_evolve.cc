@@ -49,8 +49,8 @@ void add_evolve_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("evolve", "evolve fooling images for every class with MAP-Elites (direct or CPPN encoding)");
   o->model.add_to(c);
-  c->add_option("--encoding", o->run.encoding, "direct (one gene per pixel) or cppn (pattern-producing network)")
-      ->check(CLI::IsMember({"direct", "cppn"}));
+  add_choice(c, "--encoding", o->run.encoding, encoding_names(), parse_encoding, encoding_name,
+             "direct (one gene per pixel) or cppn (pattern-producing network)");
   c->add_option("--out", o->run.out_dir, "output directory (summary.json, images/, grid.png, log.jsonl)")->required();
   c->add_option("--preset", o->preset, "the paper's settings: mnist or imagenet")->check(CLI::IsMember(evolve_preset_names()));
   c->add_option("--generations", o->generations, "generations after the initial population (default 200)");

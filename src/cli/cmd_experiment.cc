@@ -22,7 +22,7 @@ void add_experiment_command(CLI::App& app, Action& action) {
   tc->add_option("--other-archs", t->other_archs, "other architectures (mlp bncnn)");
   tc->add_option("--epochs", t->epochs, "training epochs per network (5; 15 for the paper's accuracy)")->check(CLI::PositiveNumber);
   tc->add_option("--runs-per-network", t->runs_per_network, "evolution runs against each network (2)")->check(CLI::PositiveNumber);
-  tc->add_option("--encoding", t->encoding, "direct or cppn (cppn)")->check(CLI::IsMember({"direct", "cppn"}));
+  add_choice(tc, "--encoding", t->encoding, encoding_names(), parse_encoding, encoding_name, "direct or cppn");
   tc->add_option("--generations", t->generations, "generations per run (100; the paper: 200)")->check(CLI::PositiveNumber);
   tc->add_option("--offspring", t->offspring, "offspring per generation (200)")->check(CLI::PositiveNumber);
   tc->add_option("--init", t->init, "initial population (200)")->check(CLI::PositiveNumber);
@@ -49,7 +49,7 @@ void add_experiment_command(CLI::App& app, Action& action) {
   rc->add_option("--arch", r->arch, "architecture (lenet)")->check(CLI::IsMember(architecture_names()));
   rc->add_option("--iterations", r->iterations, "networks to train (3; the paper: 15)")->check(CLI::PositiveNumber);
   rc->add_option("--epochs", r->epochs, "training epochs per network (5)")->check(CLI::PositiveNumber);
-  rc->add_option("--encoding", r->encoding, "cppn (the paper's) or direct")->check(CLI::IsMember({"direct", "cppn"}));
+  add_choice(rc, "--encoding", r->encoding, encoding_names(), parse_encoding, encoding_name, "cppn (the paper's) or direct");
   rc->add_option("--generations", r->generations, "generations per run (50; the paper: 200)")->check(CLI::PositiveNumber);
   rc->add_option("--offspring", r->offspring, "offspring per generation (100)")->check(CLI::PositiveNumber);
   rc->add_option("--init", r->init, "initial population (100)")->check(CLI::PositiveNumber);

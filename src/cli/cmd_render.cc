@@ -2,8 +2,7 @@
 #include <filesystem>
 
 #include "cli/common.h"
-#include "fool/encoding/cppn.h"
-#include "fool/encoding/direct_encoding.h"
+#include "fool/encoding/registry.h"
 #include "fool/core/error.h"
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
@@ -24,29 +23,16 @@ void add_render_command(CLI::App& app, Action& action) {
   c->callback([o, &action] {
     action = [o] {
       const nlohmann::json j = read_json_file(o->genome);
-      const std::string kind = j.is_object() ? j.value("encoding", "") : "";
       Image8 img;
       try {
-        if (kind == "cppn") {
-          CppnOptions opt;
-          opt.shape.channels = j.at("channels").get<int>();
-          opt.shape.height = j.at("native_size").at(0).get<int>();
-          opt.shape.width = j.at("native_size").at(1).get<int>();
-          opt.raw_coordinates = j.at("coordinates").get<std::string>() == "raw";
-          const CppnEncoding enc(opt);
-          const int side = o->size > 0 ? o->size : opt.shape.height;
-          img = enc.render_at(*enc.from_json(j), side, side);
-        } else if (kind == "direct") {
-          DirectOptions opt;
-          opt.shape = {j.at("shape").at(0).get<int>(), j.at("shape").at(1).get<int>(), j.at("shape").at(2).get<int>()};
-          const DirectEncoding enc(opt);
-          img = enc.render(*enc.from_json(j));
-          if (o->size > 0) img = resize_image(img, o->size, o->size);
+        const SavedGenome saved = decode_genome(j);
+        if (const auto* cppn = dynamic_cast<const CppnEncoding*>(saved.encoding.get())) {
+          const int side = o->size > 0 ? o->size : cppn->shape().height;
+          img = cppn->render_at(*saved.genome, side, side);  // a CPPN draws at any resolution
         } else {
-          throw Error("not a genome (no \"encoding\": \"cppn\" or \"direct\")");
+          img = saved.encoding->render(*saved.genome);
+          if (o->size > 0) img = resize_image(img, o->size, o->size);
         }
-      } catch (const nlohmann::json::exception& e) {
-        throw Error(o->genome + ": malformed genome (" + std::string(e.what()) + ")");
       } catch (const Error& e) {
         throw Error(o->genome + ": " + e.what());
       }

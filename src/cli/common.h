@@ -56,6 +56,16 @@ void emit_json(const nlohmann::json& j, const std::string& path = "");
 // The command line as the user typed it (recorded in run summaries); set once by main.
 void set_command_line(int argc, char** argv);
 const std::string& command_line();
+// Adds an option that picks one of an enum's named values: the choices and the default shown in
+// --help come from the library's name table.
+template <typename E, typename Parse, typename Name>
+CLI::Option* add_choice(CLI::App* app, const std::string& flag, E& target, const std::vector<std::string>& names,
+                        Parse parse, Name name, const std::string& help) {
+  return app->add_option_function<std::string>(flag, [&target, parse](const std::string& s) { target = parse(s); }, help)
+      ->check(CLI::IsMember(names))
+      ->default_str(name(target));
+}
+
 // Parses class lists like "0,3,5-7".
 std::vector<int> parse_class_list(const std::string& text);
 

@@ -33,7 +33,7 @@ AscendRunResult run_ascend(const AscendRunConfig& c, const RunEvents& events, co
   rec.backend = "torch";
   rec.method = "gradient-ascent";
   rec.seed = cfg.seed;
-  rec.settings = {{"classes", cfg.classes},         {"steps", cfg.steps},         {"start", cfg.start},
+  rec.settings = {{"classes", cfg.classes},         {"steps", cfg.steps},         {"start", ascent_start_name(cfg.start)},
                   {"start_noise", cfg.start_noise}, {"max_gain", cfg.max_gain},   {"gain_fraction", cfg.gain_fraction},
                   {"decay", cfg.decay},             {"blur_sigma", cfg.blur_sigma}, {"blur_every", cfg.blur_every},
                   {"target", cfg.target},           {"seed", cfg.seed}};

@@ -20,7 +20,7 @@ const std::vector<std::string>& evolve_preset_names() {
   return names;
 }
 
-EvolvePreset evolve_preset(const std::string& name, const std::string& encoding, const ModelSpec& m) {
+EvolvePreset evolve_preset(const std::string& name, EncodingKind encoding, const ModelSpec& m) {
   if (name == "mnist") {
     if (m.input.channels != 1 || m.input.height > 64 || m.input.width > 64) {
       throw Error("preset mnist needs a gray model of at most 64x64 pixels; " + m.path + " takes " + m.input.str());
@@ -32,7 +32,7 @@ EvolvePreset evolve_preset(const std::string& name, const std::string& encoding,
       throw Error("preset imagenet needs a square colour model of 64 to 256 pixels; " + m.path + " takes " +
                   m.input.str());
     }
-    const int pop = encoding == "cppn" ? 400 : 200;
+    const int pop = encoding == EncodingKind::Cppn ? 400 : 200;
     return {5000, pop, pop, 256, 10};
   }
   throw Error("unknown preset '" + name + "' (known: mnist, imagenet)");
@@ -42,7 +42,7 @@ nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m) {
   const auto& e = c.evolution;
   nlohmann::json s = {{"model_sha256", m.sha256},
                       {"backend", backend_name(c.classifier.backend)},
-                      {"encoding", c.encoding},
+                      {"encoding", encoding_name(c.encoding)},
                       {"generations", e.generations},
                       {"offspring", e.offspring},
                       {"init", e.init},
@@ -53,7 +53,7 @@ nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m) {
                       {"checkpoint_every", e.checkpoint_every},
                       {"image", {c.channels, c.image_size, c.image_size}},
                       {"crops", c.crops}};
-  if (c.encoding == "direct") {
+  if (c.encoding == EncodingKind::Direct) {
     s["direct"] = {{"mutation_rate", c.direct.mutation_rate},
                    {"halve_every", c.direct.halve_every},
                    {"eta", c.direct.eta},
@@ -75,9 +75,6 @@ nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m) {
 
 EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std::atomic<bool>* stop,
                            bool keep_first_generation) {
-  if (c.encoding != "direct" && c.encoding != "cppn") {
-    throw Error("unknown encoding '" + c.encoding + "' (known: direct, cppn)");
-  }
   if (c.out_dir.empty()) throw Error("no output directory given");
   if (c.resume && c.overwrite) throw Error("--resume and --overwrite contradict each other");
   if (c.evolution.threads < 1) c.evolution.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -111,14 +108,8 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   c.evolution.validate(spec.num_classes);
   if (c.evolution.eval_batch == 0) c.evolution.eval_batch = image.height <= 64 ? 400 : 40;
 
-  std::unique_ptr<Encoding> encoding;
-  if (c.encoding == "direct") {
-    c.direct.shape = image;
-    encoding = std::make_unique<DirectEncoding>(c.direct);
-  } else {
-    c.cppn.shape = image;
-    encoding = std::make_unique<CppnEncoding>(c.cppn);
-  }
+  c.direct.shape = c.cppn.shape = image;  // recorded in the settings
+  const std::unique_ptr<Encoding> encoding = make_encoding(c.encoding, image, c.direct, c.cppn);
   const nlohmann::json settings = evolve_settings(c, spec);
 
   Evolution evolution(*encoding, *classifier, c.evolution);
@@ -147,7 +138,7 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   record.model = c.model;
   record.model_sha256 = spec.sha256;
   record.backend = result.backend;
-  record.method = c.encoding;
+  record.method = encoding_name(c.encoding);
   record.seed = c.evolution.seed;
   record.settings = settings;
   record.progress_unit = ProgressUnit::Generation;

@@ -9,8 +9,7 @@
 #include <vector>
 
 #include "fool/model/classifier.h"
-#include "fool/encoding/cppn.h"
-#include "fool/encoding/direct_encoding.h"
+#include "fool/encoding/registry.h"
 #include "fool/output/run_summary.h"
 #include "fool/search/evolution.h"
 
@@ -19,7 +18,7 @@ namespace fool {
 struct EvolveRunConfig {
   std::string model;
   ClassifierOptions classifier;
-  std::string encoding = "direct";  // "direct" | "cppn"
+  EncodingKind encoding = EncodingKind::Direct;
   EvolutionConfig evolution;
   DirectOptions direct;  // shape is set from the image settings below
   CppnOptions cppn;      // likewise
@@ -41,7 +40,7 @@ struct EvolvePreset {
   int generations, offspring, init, image_size, crops;
 };
 // Throws fool::Error if the preset does not fit the model.
-EvolvePreset evolve_preset(const std::string& name, const std::string& encoding, const ModelSpec& model);
+EvolvePreset evolve_preset(const std::string& name, EncodingKind encoding, const ModelSpec& model);
 const std::vector<std::string>& evolve_preset_names();
 
 struct EvolveRunResult {

@@ -90,7 +90,7 @@ nlohmann::json train_step(ExperimentDir& x, const std::string& step, const Datas
   return j;
 }
 
-EvolveRunConfig evolve_config(const std::string& model, const std::string& out, const std::string& encoding,
+EvolveRunConfig evolve_config(const std::string& model, const std::string& out, EncodingKind encoding,
                               int generations, int offspring, int init, std::uint64_t seed, int threads,
                               const std::string& command_line) {
   EvolveRunConfig c;
@@ -126,7 +126,7 @@ ExperimentRun evolve_run(const EvolveRunConfig& cfg, bool keep_first_generation 
 
 nlohmann::json TransferExperimentConfig::to_json() const {
   return {{"dataset", dataset},     {"lenet_seeds", lenet_seeds},   {"other_archs", other_archs},
-          {"epochs", epochs},       {"runs_per_network", runs_per_network}, {"encoding", encoding},
+          {"epochs", epochs},       {"runs_per_network", runs_per_network}, {"encoding", encoding_name(encoding)},
           {"generations", generations}, {"offspring", offspring},   {"init", init},
           {"seed", seed},           {"threads", threads}};
 }
@@ -216,7 +216,7 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
 
 nlohmann::json RetrainExperimentConfig::to_json() const {
   return {{"dataset", dataset},         {"arch", arch},         {"iterations", iterations}, {"epochs", epochs},
-          {"encoding", encoding},       {"generations", generations}, {"offspring", offspring}, {"init", init},
+          {"encoding", encoding_name(encoding)},       {"generations", generations}, {"offspring", offspring}, {"init", init},
           {"eval_runs", eval_runs},     {"first_images", first_images}, {"seed", seed},     {"threads", threads}};
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fool/core/run_events.h"
+#include "fool/encoding/registry.h"
 
 namespace fool {
 
@@ -23,7 +24,7 @@ struct TransferExperimentConfig {
   std::vector<std::string> other_archs = {"mlp", "bncnn"};
   int epochs = 5;
   int runs_per_network = 2;
-  std::string encoding = "cppn";
+  EncodingKind encoding = EncodingKind::Cppn;
   int generations = 100;
   int offspring = 200;
   int init = 200;
@@ -45,7 +46,7 @@ struct RetrainExperimentConfig {
   std::string arch = "lenet";
   int iterations = 3;
   int epochs = 5;
-  std::string encoding = "cppn";
+  EncodingKind encoding = EncodingKind::Cppn;
   int generations = 50;
   int offspring = 100;
   int init = 100;

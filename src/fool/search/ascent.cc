@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "fool/core/error.h"
+#include "fool/core/names.h"
 #include "fool/core/thresholds.h"
 #include "fool/core/rng.h"
 #include "fool/core/stats.h"
@@ -13,14 +14,23 @@
 namespace fool {
 
 namespace {
+const NameTable<AscentStart>& start_table() {
+  static const NameTable<AscentStart> t = {
+      {AscentStart::Gray, "gray"}, {AscentStart::Mean, "mean"}, {AscentStart::Noise, "noise"}};
+  return t;
+}
 const std::vector<double> kThresholds = ascent_thresholds();
+}
+
+const std::string& ascent_start_name(AscentStart start) { return name_of(start_table(), start); }
+AscentStart parse_ascent_start(const std::string& name) { return parse_name(start_table(), name, "start image"); }
+const std::vector<std::string>& ascent_start_names() {
+  static const std::vector<std::string> names = names_of(start_table());
+  return names;
 }
 
 void AscentConfig::validate(int num_classes) {
   if (steps < 1) throw Error("steps must be at least 1, got " + std::to_string(steps));
-  if (start != "gray" && start != "mean" && start != "noise") {
-    throw Error("start image '" + start + "' is not gray, mean or noise");
-  }
   if (!(start_noise >= 0.0 && start_noise <= 1.0)) throw Error("start noise must be in [0, 1]");
   if (!(max_gain > 0.0 && max_gain <= 1.0)) throw Error("max gain must be in (0, 1]");
   if (!(gain_fraction > 0.0 && gain_fraction <= 1.0)) throw Error("gain fraction must be in (0, 1]");
@@ -109,18 +119,18 @@ AscentOutcome run_ascent(DifferentiableClassifier& clf, AscentConfig cfg, const 
   const std::size_t n = cfg.classes.size(), size = shape.size();
   const std::vector<float> mean = mean_image(spec);
   const std::vector<float> gray(size, 0.5f);
-  const std::vector<float>& centre = cfg.start == "mean" ? mean : gray;
+  const std::vector<float>& centre = cfg.start == AscentStart::Mean ? mean : gray;
 
   // State per class: its image, its last probability, when it crossed each threshold.
   ImageBatch x(n, shape);
   for (std::size_t i = 0; i < n; ++i) {
     Rng rng = Rng::derive(cfg.seed, 0x61736364, static_cast<std::uint64_t>(cfg.classes[i]));
     for (std::size_t p = 0; p < size; ++p) {
-      const double v = cfg.start == "noise" ? rng.uniform() : centre[p] + cfg.start_noise * rng.normal();
+      const double v = cfg.start == AscentStart::Noise ? rng.uniform() : centre[p] + cfg.start_noise * rng.normal();
       x.image(i)[p] = static_cast<float>(std::clamp(v, 0.0, 1.0));
     }
   }
-  const std::vector<float>& anchor = cfg.start == "noise" ? gray : centre;  // what decay pulls toward
+  const std::vector<float>& anchor = cfg.start == AscentStart::Noise ? gray : centre;  // what decay pulls toward
   std::vector<float> prob(n, 0.0f);
   // Per class, a multiplier on the paper's step: halved when a step lowered the probability
   // (the predicted gain overshot, e.g. into the clamp), grown back toward 1 while steps pay off.

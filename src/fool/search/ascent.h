@@ -17,11 +17,17 @@
 
 namespace fool {
 
+// The image gradient ascent starts from: mid-gray (0.5), the model's mean image, or uniform noise.
+enum class AscentStart { Gray, Mean, Noise };
+const std::string& ascent_start_name(AscentStart start);  // "gray" | "mean" | "noise"
+AscentStart parse_ascent_start(const std::string& name);
+const std::vector<std::string>& ascent_start_names();
+
 struct AscentConfig {
   std::vector<int> classes;  // empty: all
   int steps = 500;
   std::uint64_t seed = 1;
-  std::string start = "gray";  // "gray" (0.5), "mean" (the model's mean image), "noise" (uniform)
+  AscentStart start = AscentStart::Gray;
   double start_noise = 0.01;   // std of the Gaussian noise added to a gray or mean start
   double max_gain = 0.03;      // the step aims for a predicted gain of min(max_gain, gain_fraction * (1 - p))
   double gain_fraction = 0.1;

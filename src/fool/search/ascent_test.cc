@@ -79,7 +79,15 @@ TEST(Ascent, RejectsNonsenseSettings) {
   bad([](AscentConfig& c) { c.max_gain = -1; });
   bad([](AscentConfig& c) { c.decay = 1.0; });
   bad([](AscentConfig& c) { c.blur_every = 2; });
-  bad([](AscentConfig& c) { c.start = "black"; });
+  // A start image is chosen by name from one table.
+  EXPECT_EQ(parse_ascent_start("noise"), AscentStart::Noise);
+  EXPECT_EQ(ascent_start_name(AscentStart::Mean), "mean");
+  try {
+    parse_ascent_start("black");
+    ADD_FAILURE() << "accepted start image 'black'";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "unknown start image 'black' (known: gray, mean, noise)");
+  }
 }
 
 // A model whose scores are w_k * sqrt(mean(x) - 0.5): NaN for every class of an image darker than
@@ -104,7 +112,7 @@ TEST(Ascent, ANaNStopsItsClassAndSparesTheOthers) {
   AscentConfig c;
   c.steps = 5;
   c.target = 0.0;
-  c.start = "noise";
+  c.start = AscentStart::Noise;
   const AscentOutcome out = run_ascent(*clf, c);
   std::size_t stopped = 0;
   for (const auto& r : out.classes) {
