@@ -111,147 +111,192 @@ std::string AscentStepStats::status() const {
   return buf;
 }
 
-AscentOutcome run_ascent(DifferentiableClassifier& clf, AscentConfig cfg, const RunEvents& events,
-                         const std::atomic<bool>* stop) {
-  const ModelSpec& spec = clf.spec();
-  cfg.validate(spec.num_classes);
-  const ImageShape shape = spec.input;
-  const std::size_t n = cfg.classes.size(), size = shape.size();
-  const std::vector<float> mean = mean_image(spec);
-  const std::vector<float> gray(size, 0.5f);
-  const std::vector<float>& centre = cfg.start == AscentStart::Mean ? mean : gray;
+namespace {
 
-  // State per class: its image, its last probability, when it crossed each threshold.
-  ImageBatch x(n, shape);
-  for (std::size_t i = 0; i < n; ++i) {
-    Rng rng = Rng::derive(cfg.seed, 0x61736364, static_cast<std::uint64_t>(cfg.classes[i]));
-    for (std::size_t p = 0; p < size; ++p) {
-      const double v = cfg.start == AscentStart::Noise ? rng.uniform() : centre[p] + cfg.start_noise * rng.normal();
-      x.image(i)[p] = static_cast<float>(std::clamp(v, 0.0, 1.0));
+// The state of one ascent: per class its image, its last probability, its step multiplier, the best
+// image it has shown, and when it crossed each threshold. One method per phase of a step.
+class Ascent {
+ public:
+  Ascent(DifferentiableClassifier& clf, const AscentConfig& cfg)
+      : clf_(clf), cfg_(cfg), spec_(clf.spec()), shape_(spec_.input), n_(cfg.classes.size()), size_(shape_.size()),
+        x_(n_, shape_), best_(n_, shape_), prob_(n_, 0.0f), scale_(n_, 1.0), blurred_(n_, false),
+        best_prob_(n_, -1.0f), first_(n_, std::vector<int>(kThresholds.size(), -1)), active_(n_, true), error_(n_),
+        steps_taken_(n_, 0) {
+    const std::vector<float> mean = mean_image(spec_);
+    const std::vector<float> gray(size_, 0.5f);
+    const std::vector<float>& centre = cfg_.start == AscentStart::Mean ? mean : gray;
+    for (std::size_t i = 0; i < n_; ++i) {
+      Rng rng = Rng::derive(cfg_.seed, 0x61736364, static_cast<std::uint64_t>(cfg_.classes[i]));
+      for (std::size_t p = 0; p < size_; ++p) {
+        const double v = cfg_.start == AscentStart::Noise ? rng.uniform() : centre[p] + cfg_.start_noise * rng.normal();
+        x_.image(i)[p] = static_cast<float>(std::clamp(v, 0.0, 1.0));
+      }
+    }
+    anchor_ = cfg_.start == AscentStart::Noise ? gray : centre;  // what decay pulls toward
+  }
+
+  // One step for every active class; returns false when none is active.
+  bool step(int step, AscentOutcome& out) {
+    std::vector<std::size_t> idx;
+    for (std::size_t i = 0; i < n_; ++i)
+      if (active_[i]) idx.push_back(i);
+    if (idx.empty()) return false;
+    ImageBatch batch(idx.size(), shape_);
+    std::vector<int> targets;
+    for (std::size_t j = 0; j < idx.size(); ++j) {
+      std::copy(x_.image(idx[j]), x_.image(idx[j]) + size_, batch.image(j));
+      targets.push_back(cfg_.classes[idx[j]]);
+    }
+    ImageBatch grad;
+    const Matrix p = clf_.probabilities_and_gradients(batch, targets, &grad);
+    out.evaluations += idx.size();
+    std::vector<std::size_t> check;  // batch rows at the target in float: is their 8-bit image too?
+    for (std::size_t j = 0; j < idx.size(); ++j) {
+      const float pj = p(j, static_cast<std::size_t>(targets[j]));
+      if (update_class(idx[j], step, pj, batch.image(j), grad.image(j), out) && cfg_.target > 0.0 &&
+          pj >= cfg_.target) {
+        check.push_back(j);
+      }
+    }
+    if (!check.empty()) stop_classes_at_target(batch, idx, check, p, targets);
+    return true;
+  }
+
+  AscentStepStats stats(int step, double seconds) const {
+    AscentStepStats s;
+    s.step = step;
+    s.min = *std::min_element(prob_.begin(), prob_.end());
+    s.max = *std::max_element(prob_.begin(), prob_.end());
+    s.median = median(std::vector<double>(prob_.begin(), prob_.end()));
+    for (float v : prob_) {
+      s.at_99 += v >= static_cast<float>(kConfident);
+      s.at_999 += v >= static_cast<float>(kVeryConfident);
+      s.at_9999 += v >= static_cast<float>(kFoolingConfidence);
+    }
+    s.active = static_cast<std::size_t>(std::count(active_.begin(), active_.end(), true));
+    s.seconds = seconds;
+    return s;
+  }
+
+  // Each class's best image (8-bit), its probability and first steps at the thresholds.
+  std::vector<ClassResult> results() const {
+    std::vector<ClassResult> out;
+    for (std::size_t i = 0; i < n_; ++i) {
+      ClassResult r;
+      r.index = cfg_.classes[i];
+      r.label = spec_.labels[static_cast<std::size_t>(r.index)];
+      r.image = quantize(best_.image(i), shape_);
+      r.search_confidence = std::max(0.0f, best_prob_[i]);
+      r.first_reached = first_[i];
+      r.extra = {{"steps", steps_taken_[i] + 1}};
+      if (!error_[i].empty()) r.extra["error"] = error_[i];
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+ private:
+  // Records class i's probability pj of `image` and steps its image along gradient g. Returns false
+  // if the class was stopped by a NaN or infinity.
+  bool update_class(std::size_t i, int step, float pj, const float* image, const float* g, AscentOutcome& out) {
+    if (!std::isfinite(pj) || !all_finite(g, size_)) {
+      active_[i] = false;
+      error_[i] = "NaN or infinity in the " + std::string(std::isfinite(pj) ? "gradient" : "probability") +
+                  " at step " + std::to_string(step) + "; the class was stopped";
+      out.errors.push_back("class " + std::to_string(cfg_.classes[i]) + " (" +
+                           spec_.labels[static_cast<std::size_t>(cfg_.classes[i])] + "): " + error_[i]);
+      return false;
+    }
+    // The step multiplier halves when a step lowered the probability (the predicted gain overshot,
+    // e.g. into the clamp) and grows back toward 1 while steps pay off; a blur's loss is not overshoot.
+    if (step > 0 && !blurred_[i]) {
+      scale_[i] = pj < prob_[i] ? std::max(1e-6, scale_[i] * 0.5) : std::min(1.0, scale_[i] * 1.1);
+    }
+    prob_[i] = pj;
+    if (pj > best_prob_[i]) {
+      best_prob_[i] = pj;
+      std::copy(image, image + size_, best_.image(i));
+    }
+    steps_taken_[i] = step;
+    for (std::size_t t = 0; t < kThresholds.size(); ++t)
+      if (first_[i][t] < 0 && pj >= kThresholds[t]) first_[i][t] = step;
+    // Step so that the first-order predicted gain |g|^2 * s equals the wanted gain.
+    double norm2 = 0.0;
+    for (std::size_t q = 0; q < size_; ++q) norm2 += static_cast<double>(g[q]) * g[q];
+    if (norm2 <= 0.0) return true;
+    const double gain = scale_[i] * std::min(cfg_.max_gain, cfg_.gain_fraction * (1.0 - pj));
+    const auto s = static_cast<float>(gain / norm2);
+    float* xi = x_.image(i);
+    const auto keep = static_cast<float>(1.0 - cfg_.decay);
+    for (std::size_t q = 0; q < size_; ++q) {
+      float v = xi[q] + s * g[q];
+      v = anchor_[q] + keep * (v - anchor_[q]);
+      xi[q] = std::clamp(v, 0.0f, 1.0f);
+    }
+    blurred_[i] = cfg_.blur_every > 0 && (step + 1) % cfg_.blur_every == 0;
+    if (blurred_[i]) gaussian_blur(xi, shape_, cfg_.blur_sigma);
+    return true;
+  }
+
+  // A class is done when its image as it will be saved scores at the target. The check uses the
+  // image before this step's update, which is the one whose probability was just measured.
+  void stop_classes_at_target(const ImageBatch& batch, const std::vector<std::size_t>& idx,
+                              const std::vector<std::size_t>& check, const Matrix& p, const std::vector<int>& targets) {
+    ImageBatch q(check.size(), shape_);
+    for (std::size_t k = 0; k < check.size(); ++k) q.set(k, quantize(batch.image(check[k]), shape_));
+    const Matrix pq = clf_.probabilities(q);
+    for (std::size_t k = 0; k < check.size(); ++k) {
+      const std::size_t j = check[k], i = idx[j];
+      if (pq(k, static_cast<std::size_t>(cfg_.classes[i])) < cfg_.target) continue;
+      // Done: report the image that passed, even if an earlier one scored higher in float but
+      // fell short once quantised.
+      active_[i] = false;
+      best_prob_[i] = p(j, static_cast<std::size_t>(targets[j]));
+      std::copy(batch.image(j), batch.image(j) + size_, best_.image(i));
     }
   }
-  const std::vector<float>& anchor = cfg.start == AscentStart::Noise ? gray : centre;  // what decay pulls toward
-  std::vector<float> prob(n, 0.0f);
-  // Per class, a multiplier on the paper's step: halved when a step lowered the probability
-  // (the predicted gain overshot, e.g. into the clamp), grown back toward 1 while steps pay off.
-  std::vector<double> scale(n, 1.0);
-  std::vector<bool> blurred(n, false);  // the last update included a blur: its loss is not overshoot
-  // The best image each class has shown (its probability was measured on exactly this image).
-  ImageBatch best(n, shape);
-  std::vector<float> best_prob(n, -1.0f);
-  std::vector<std::vector<int>> first(n, std::vector<int>(kThresholds.size(), -1));
-  std::vector<bool> active(n, true);
-  std::vector<std::string> error(n);
-  std::vector<int> steps_taken(n, 0);
 
+  DifferentiableClassifier& clf_;
+  const AscentConfig& cfg_;
+  const ModelSpec& spec_;
+  const ImageShape shape_;
+  const std::size_t n_, size_;
+  ImageBatch x_;     // the current images
+  ImageBatch best_;  // the best image each class has shown (its probability measured on exactly it)
+  std::vector<float> anchor_;
+  std::vector<float> prob_;
+  std::vector<double> scale_;
+  std::vector<bool> blurred_;  // the last update included a blur
+  std::vector<float> best_prob_;
+  std::vector<std::vector<int>> first_;
+  std::vector<bool> active_;
+  std::vector<std::string> error_;
+  std::vector<int> steps_taken_;
+};
+
+}  // namespace
+
+AscentOutcome run_ascent(DifferentiableClassifier& classifier, AscentConfig config, const RunEvents& events,
+                         const std::atomic<bool>* stop) {
+  config.validate(classifier.spec().num_classes);
+  Ascent ascent(classifier, config);
   AscentOutcome out;
   const auto start = std::chrono::steady_clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   int step = 0;
-  for (; step < cfg.steps; ++step) {
+  for (; step < config.steps; ++step) {
     if (stop != nullptr && stop->load()) {
       out.complete = false;
       break;
     }
-    std::vector<std::size_t> idx;
-    for (std::size_t i = 0; i < n; ++i)
-      if (active[i]) idx.push_back(i);
-    if (idx.empty()) break;
-    ImageBatch batch(idx.size(), shape);
-    std::vector<int> targets;
-    for (std::size_t j = 0; j < idx.size(); ++j) {
-      std::copy(x.image(idx[j]), x.image(idx[j]) + size, batch.image(j));
-      targets.push_back(cfg.classes[idx[j]]);
-    }
-    ImageBatch grad;
-    const Matrix p = clf.probabilities_and_gradients(batch, targets, &grad);
-    out.evaluations += idx.size();
-    std::vector<std::size_t> check;  // batch rows at the target in float: is their 8-bit image too?
-    for (std::size_t j = 0; j < idx.size(); ++j) {
-      const std::size_t i = idx[j];
-      const float pj = p(j, static_cast<std::size_t>(targets[j]));
-      float* g = grad.image(j);
-      if (!std::isfinite(pj) || !all_finite(g, size)) {
-        active[i] = false;
-        error[i] = "NaN or infinity in the " + std::string(std::isfinite(pj) ? "gradient" : "probability") +
-                   " at step " + std::to_string(step) + "; the class was stopped";
-        out.errors.push_back("class " + std::to_string(cfg.classes[i]) + " (" +
-                             spec.labels[static_cast<std::size_t>(cfg.classes[i])] + "): " + error[i]);
-        continue;
-      }
-      if (step > 0 && !blurred[i]) {
-        scale[i] = pj < prob[i] ? std::max(1e-6, scale[i] * 0.5) : std::min(1.0, scale[i] * 1.1);
-      }
-      prob[i] = pj;
-      if (pj > best_prob[i]) {
-        best_prob[i] = pj;
-        std::copy(batch.image(j), batch.image(j) + size, best.image(i));
-      }
-      steps_taken[i] = step;
-      for (std::size_t t = 0; t < kThresholds.size(); ++t)
-        if (first[i][t] < 0 && pj >= kThresholds[t]) first[i][t] = step;
-      if (cfg.target > 0.0 && pj >= cfg.target) check.push_back(j);
-      // Step so that the first-order predicted gain |g|^2 * s equals the wanted gain.
-      double norm2 = 0.0;
-      for (std::size_t q = 0; q < size; ++q) norm2 += static_cast<double>(g[q]) * g[q];
-      if (norm2 <= 0.0) continue;
-      const double gain = scale[i] * std::min(cfg.max_gain, cfg.gain_fraction * (1.0 - pj));
-      const auto s = static_cast<float>(gain / norm2);
-      float* xi = x.image(i);
-      const auto keep = static_cast<float>(1.0 - cfg.decay);
-      for (std::size_t q = 0; q < size; ++q) {
-        float v = xi[q] + s * g[q];
-        v = anchor[q] + keep * (v - anchor[q]);
-        xi[q] = std::clamp(v, 0.0f, 1.0f);
-      }
-      blurred[i] = cfg.blur_every > 0 && (step + 1) % cfg.blur_every == 0;
-      if (blurred[i]) gaussian_blur(xi, shape, cfg.blur_sigma);
-    }
-    // A class is done when its image as it will be saved scores at the target. The check uses the
-    // image before this step's update, which is the one whose probability was just measured.
-    if (!check.empty()) {
-      ImageBatch q(check.size(), shape);
-      for (std::size_t k = 0; k < check.size(); ++k) q.set(k, quantize(batch.image(check[k]), shape));
-      const Matrix pq = clf.probabilities(q);
-      for (std::size_t k = 0; k < check.size(); ++k) {
-        const std::size_t j = check[k], i = idx[j];
-        if (pq(k, static_cast<std::size_t>(cfg.classes[i])) < cfg.target) continue;
-        // Done: report the image that passed, even if an earlier one scored higher in float but
-        // fell short once quantised.
-        active[i] = false;
-        best_prob[i] = p(j, static_cast<std::size_t>(targets[j]));
-        std::copy(batch.image(j), batch.image(j) + size, best.image(i));
-      }
-    }
-    {
-      AscentStepStats s;
-      s.step = step;
-      s.min = *std::min_element(prob.begin(), prob.end());
-      s.max = *std::max_element(prob.begin(), prob.end());
-      s.median = median(std::vector<double>(prob.begin(), prob.end()));
-      for (float v : prob) {
-        s.at_99 += v >= static_cast<float>(kConfident);
-        s.at_999 += v >= static_cast<float>(kVeryConfident);
-        s.at_9999 += v >= static_cast<float>(kFoolingConfidence);
-      }
-      s.active = static_cast<std::size_t>(std::count(active.begin(), active.end(), true));
-      s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      events.progress({"ascend", static_cast<std::size_t>(step + 1), static_cast<std::size_t>(cfg.steps), s.status(),
-                       s.record()});
-    }
+    if (!ascent.step(step, out)) break;
+    const AscentStepStats s = ascent.stats(step, seconds());
+    events.progress({"ascend", static_cast<std::size_t>(step + 1), static_cast<std::size_t>(config.steps), s.status(),
+                     s.record()});
   }
   out.steps = step;
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  for (std::size_t i = 0; i < n; ++i) {
-    ClassResult r;
-    r.index = cfg.classes[i];
-    r.label = spec.labels[static_cast<std::size_t>(r.index)];
-    r.image = quantize(best.image(i), shape);
-    r.search_confidence = std::max(0.0f, best_prob[i]);
-    r.first_reached = first[i];
-    r.extra = {{"steps", steps_taken[i] + 1}};
-    if (!error[i].empty()) r.extra["error"] = error[i];
-    out.classes.push_back(std::move(r));
-  }
+  out.seconds = seconds();
+  out.classes = ascent.results();
   return out;
 }
 
