@@ -59,6 +59,7 @@ std::size_t EliteArchive::count_at_least(double confidence) const {
 namespace {
 std::vector<double> fitnesses(const std::vector<Elite>& elites) {
   std::vector<double> f;
+  f.reserve(elites.size());
   for (const auto& e : elites) f.push_back(std::max(0.0f, e.fitness));
   std::sort(f.begin(), f.end());
   return f;

@@ -55,20 +55,26 @@ void gaussian_blur(float* chw, const ImageShape& s, double sigma) {
   double sum = 0.0;
   for (int i = -r; i <= r; ++i) sum += k[static_cast<std::size_t>(i + r)] = static_cast<float>(std::exp(-0.5 * i * i / (sigma * sigma)));
   for (auto& v : k) v = static_cast<float>(v / sum);
-  const int h = s.height, w = s.width;
-  std::vector<float> tmp(static_cast<std::size_t>(h) * static_cast<std::size_t>(w));
-  for (int c = 0; c < s.channels; ++c) {
-    float* img = chw + static_cast<std::size_t>(c) * static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x) {
+  const auto h = static_cast<std::size_t>(s.height), w = static_cast<std::size_t>(s.width);
+  // Index of pixel (y, x) with y, x clamped to the image (edges replicated).
+  auto at = [&](long y, long x) {
+    const auto cy = static_cast<std::size_t>(std::clamp(y, 0L, static_cast<long>(h) - 1));
+    const auto cx = static_cast<std::size_t>(std::clamp(x, 0L, static_cast<long>(w) - 1));
+    return cy * w + cx;
+  };
+  std::vector<float> tmp(h * w);
+  for (std::size_t c = 0; c < static_cast<std::size_t>(s.channels); ++c) {
+    float* img = chw + c * h * w;
+    for (std::size_t y = 0; y < h; ++y)
+      for (std::size_t x = 0; x < w; ++x) {
         float acc = 0.0f;
-        for (int i = -r; i <= r; ++i) acc += k[static_cast<std::size_t>(i + r)] * img[y * w + std::clamp(x + i, 0, w - 1)];
-        tmp[static_cast<std::size_t>(y * w + x)] = acc;
+        for (int i = -r; i <= r; ++i) acc += k[static_cast<std::size_t>(i + r)] * img[at(static_cast<long>(y), static_cast<long>(x) + i)];
+        tmp[y * w + x] = acc;
       }
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x) {
+    for (std::size_t y = 0; y < h; ++y)
+      for (std::size_t x = 0; x < w; ++x) {
         float acc = 0.0f;
-        for (int i = -r; i <= r; ++i) acc += k[static_cast<std::size_t>(i + r)] * tmp[static_cast<std::size_t>(std::clamp(y + i, 0, h - 1) * w + x)];
+        for (int i = -r; i <= r; ++i) acc += k[static_cast<std::size_t>(i + r)] * tmp[at(static_cast<long>(y) + i, static_cast<long>(x))];
         img[y * w + x] = acc;
       }
   }
