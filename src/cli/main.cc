@@ -1,9 +1,11 @@
 // fool: the command-line tool. Parses flags into configs and calls the library; nothing else.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 
 #include "cli/common.h"
 #include "fool/core/error.h"
+#include "fool/parallel/mpi_world.h"
 
 namespace {
 
@@ -48,22 +50,40 @@ int run(int argc, char** argv) {
     std::cerr << "fool: error: " << first_line(e.what()) << " (see fool --help)\n";
     return 2;
   }
+  auto& world = fool::parallel::MpiWorld::instance();
+  // Under mpirun, commands that do not share their work run on rank 0 alone.
+  static const char* shared[] = {"evolve", "experiment"};
+  const bool shares = std::any_of(std::begin(shared), std::end(shared), [&app](const char* name) {
+    for (const auto* sub : app.get_subcommands())
+      if (sub->get_name() == name) return true;
+    return false;
+  });
+  if (!world.is_root() && !shares) return 0;
   try {
     return action ? action() : 0;
+  } catch (const fool::parallel::QuietExit&) {
+    return 1;
   } catch (const fool::Error& e) {
-    std::cerr << "fool: error: " << first_line(e.what()) << "\n";
+    // Under MPI only rank 0 prints, naming the rank whose error it reports.
+    const std::string line = world.fail(first_line(e.what()));
+    if (!line.empty()) std::cerr << "fool: error: " << line << "\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "fool: internal error: " << first_line(e.what()) << "\n";
+    const std::string line = world.fail(first_line(e.what()));
+    if (!line.empty()) std::cerr << "fool: internal error: " << line << "\n";
     return 1;
   }
 }
 
 int main(int argc, char** argv) {
+  auto& world = fool::parallel::MpiWorld::instance();
+  world.init(&argc, &argv);
+  int status = 1;
   try {
-    return run(argc, argv);
+    status = run(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "fool: internal error: " << first_line(e.what()) << "\n";
-    return 1;
   }
+  world.finalize();
+  return status;
 }

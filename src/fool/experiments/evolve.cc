@@ -77,7 +77,13 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
                            bool keep_first_generation) {
   if (c.out_dir.empty()) throw Error("no output directory given");
   if (c.resume && c.overwrite) throw Error("--resume and --overwrite contradict each other");
-  if (c.evolution.threads < 1) c.evolution.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  SingleProcess single;
+  Distribution& dist = c.distribution != nullptr ? *c.distribution : single;
+  if (c.evolution.threads < 1) {
+    // Processes on one machine divide its cores among them.
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    c.evolution.threads = std::max(1, cores / std::max(1, dist.local_processes()));
+  }
   if (c.classifier.threads == 0) c.classifier.threads = c.evolution.threads;
   std::shared_ptr<Classifier> model = load_classifier(c.model, c.classifier);
   const ModelSpec spec = model->spec();
@@ -106,13 +112,38 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
       if (k != spec.background_class) c.evolution.classes.push_back(k);
   }
   c.evolution.validate(spec.num_classes);
-  if (c.evolution.eval_batch == 0) c.evolution.eval_batch = image.height <= 64 ? 400 : 40;
+  // Chunks small enough that a generation has work for several processes; a chunk is also the unit
+  // MPI ranks share, because backends score a row identically only within equal chunks.
+  if (c.evolution.eval_batch == 0) c.evolution.eval_batch = image.height <= 64 ? 50 : 10;
 
   c.direct.shape = c.cppn.shape = image;  // recorded in the settings
   const std::unique_ptr<Encoding> encoding = make_encoding(c.encoding, image, c.direct, c.cppn);
   const nlohmann::json settings = evolve_settings(c, spec);
 
-  Evolution evolution(*encoding, *classifier, c.evolution);
+  EvolutionConfig evolution_config = c.evolution;
+  const int processes = dist.processes();
+  if (processes > 1) {
+    const std::size_t per_generation = static_cast<std::size_t>(c.evolution.offspring);
+    const std::size_t chunk = c.evolution.eval_batch == 0 ? per_generation : c.evolution.eval_batch;
+    const std::size_t chunks = (per_generation + chunk - 1) / chunk;
+    if (static_cast<std::size_t>(processes) > chunks) {
+      throw Error(std::to_string(processes) + " processes but a generation of " + std::to_string(per_generation) +
+                  " offspring has only " + std::to_string(chunks) + " chunk(s) of --eval-batch " + std::to_string(chunk) +
+                  " to share; use at most " + std::to_string(chunks) + " processes or a smaller --eval-batch");
+    }
+    nlohmann::json identity = settings;
+    identity.erase("threads");
+    const Preprocessing& pre = spec.preprocessing;
+    identity["preprocessing"] = {pre.channel_order, pre.scale, pre.mean, pre.std, pre.output_is_probabilities};
+    identity["labels"] = spec.labels;
+    classifier = dist.share_classifier(classifier, c.evolution.eval_batch, identity.dump());
+    if (!classifier) return {};  // a rank > 0 whose work is done
+    // The shared classifier already scores in chunks of eval_batch; it needs whole generations so
+    // that every process gets some of them.
+    evolution_config.eval_batch = 0;
+  }
+
+  Evolution evolution(*encoding, *classifier, evolution_config);
   if (c.resume) {
     resume_from_checkpoint(c.out_dir, evolution, settings);
   } else {
@@ -120,7 +151,11 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   }
   JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), c.resume);
   const RunEvents all = events.with(&log);
-  const CheckpointFn checkpoint = [&](const Evolution& e) { write_checkpoint(c.out_dir, e, settings); };
+  const CheckpointFn checkpoint = [&](const Evolution& e) {
+    write_checkpoint(c.out_dir, e, settings);
+    // Where to resume from if another process dies.
+    dist.note_checkpoint((fs::path(c.out_dir) / "checkpoint.json").string(), e.next_generation() - 1);
+  };
   EvolveRunResult result;
   result.backend = backend_name(c.classifier.backend);
   bool go_on = true;
@@ -135,7 +170,7 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   RunRecord record;
   record.command = "evolve";
   record.command_line = c.command_line;
-  record.model = c.model;
+  record.model = c.recorded_model.empty() ? c.model : c.recorded_model;
   record.model_sha256 = spec.sha256;
   record.backend = result.backend;
   record.method = encoding_name(c.encoding);
@@ -147,6 +182,7 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   record.evaluations = evolution.evaluations();
   record.seconds = evolution.seconds();
   record.complete = result.complete;
+  record.extra = {{"processes", processes}};
   // Re-scored from the saved PNGs, after the search.
   result.summary = write_results(c.out_dir, record, champions, *classifier);
   return result;

@@ -10,6 +10,7 @@
 
 #include "fool/model/classifier.h"
 #include "fool/encoding/registry.h"
+#include "fool/experiments/distribution.h"
 #include "fool/output/run_summary.h"
 #include "fool/search/evolution.h"
 
@@ -32,6 +33,12 @@ struct EvolveRunConfig {
   bool resume = false;
   bool overwrite = false;
   std::string command_line;  // recorded in summary.json
+  // The processes that share the run's evaluations (nullptr: this process alone). On ranks > 0,
+  // run_evolve only scores for rank 0 and returns an empty result.
+  Distribution* distribution = nullptr;
+  // The model path written into summary.json (empty: `model`), for runs made in a temporary
+  // directory of another process.
+  std::string recorded_model;
 };
 
 // The paper's settings: "mnist" (200 x 200, 200 generations) and "imagenet" (256x256 colour images,

@@ -3,6 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "fool/model/classifier.h"
@@ -120,6 +125,71 @@ ExperimentRun evolve_run(const EvolveRunConfig& cfg, bool keep_first_generation 
   return {std::move(*r.summary), std::move(r.first_generation)};
 }
 
+// Every file under `dir`, keyed by `prefix` + its path below dir.
+FileMap collect_files(const fs::path& dir, const std::string& prefix) {
+  FileMap files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    files[prefix + fs::relative(entry.path(), dir).generic_string()] = read_file(entry.path().string());
+  }
+  return files;
+}
+
+// Writes a task's files into the experiment directory (rank 0 only), atomically each.
+void write_files(const ExperimentDir& x, const FileMap& files) {
+  for (const auto& [rel, bytes] : files) {
+    if (rel.empty() || rel[0] == '/' || rel.find("..") != std::string::npos) {
+      throw Error("a task made a file outside the experiment: " + rel);
+    }
+    const fs::path path = x.path(rel);
+    fs::create_directories(path.parent_path());
+    write_file_atomic(path.string(), bytes.data(), bytes.size());
+  }
+}
+
+// A private directory for one task, removed when the task is done.
+class TaskDir {
+ public:
+  TaskDir() {
+    static std::atomic<int> counter{0};
+    path_ = fs::temp_directory_path() / ("fool_task_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TaskDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TaskDir(const TaskDir&) = delete;
+  TaskDir& operator=(const TaskDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// The evolution settings of an "evolve" or "fooling" task, run on `model_file` into `out`; the
+// summary records the experiment's own paths.
+EvolveRunConfig task_evolve_config(const nlohmann::json& p, const fs::path& model_file, const fs::path& out) {
+  EvolveRunConfig cfg = evolve_config(p.at("recorded_model").get<std::string>(), out.string(), parse_encoding(p.at("encoding").get<std::string>()),
+                                      p.at("generations").get<int>(), p.at("offspring").get<int>(), p.at("init").get<int>(),
+                                      p.at("seed").get<std::uint64_t>(), p.at("threads").get<int>(),
+                                      p.at("command_line").get<std::string>());
+  cfg.recorded_model = cfg.model;
+  cfg.model = model_file.string();
+  return cfg;
+}
+
+// Writes the model a task came with into its directory.
+fs::path task_model(const Task& task, const TaskDir& dir) {
+  const std::string model = task.params.at("model").get<std::string>();
+  const auto found = task.files.find(model);
+  if (found == task.files.end()) throw Error("task without its model " + model);
+  const fs::path file = dir.path() / "model.onnx";
+  write_file_atomic(file.string(), found->second.data(), found->second.size());
+  return file;
+}
+
 }  // namespace
 
 // ---- transfer ------------------------------------------------------------------------------------
@@ -155,34 +225,51 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
   for (auto s : c.lenet_seeds) nets.push_back({"lenet-seed" + std::to_string(s), "lenet", s});
   for (const auto& a : c.other_archs) nets.push_back({a + "-seed" + std::to_string(c.seed), a, c.seed});
 
+  SingleProcess single;
+  Distribution& dist = c.distribution != nullptr ? *c.distribution : single;
   std::vector<std::string> models, runs;
-  nlohmann::json networks = nlohmann::json::array();
+  std::vector<Task> tasks;
+  std::vector<std::string> steps;
   for (const Net& n : nets) {
-    TrainOptions opt;
-    opt.arch = n.arch;
-    opt.seed = n.seed;
-    opt.epochs = c.epochs;
-    opt.threads = c.threads;
-    opt.dataset_name = c.dataset;
     const std::string model = "networks/" + n.name + ".onnx";
-    networks.push_back(train_step(x, "train " + n.name, data, opt, model, events));
     models.push_back(x.path(model));
+    const std::string step = "train " + n.name;
+    if (x.done(step)) continue;
+    events.message("training " + model);
+    tasks.push_back({{{"kind", "train"}, {"arch", n.arch}, {"seed", n.seed}, {"epochs", c.epochs}, {"threads", c.threads},
+                      {"dataset", c.dataset}, {"data_dir", c.data_dir}, {"model", model}},
+                     {}});
+    steps.push_back(step);
   }
+  // Trainings, then evolution runs, each set spread over the processes; rank 0 writes what they made.
+  auto record = [&](std::size_t i, TaskOutcome outcome) {
+    if (outcome.result.contains("run")) fs::remove_all(x.path(outcome.result["run"].get<std::string>()));
+    write_files(x, outcome.files);
+    x.mark(steps[i], outcome.result);
+  };
+  dist.run_tasks(tasks, run_experiment_task, record);
+  nlohmann::json networks = nlohmann::json::array();
+  for (const Net& n : nets) networks.push_back(x.result("train " + n.name));
+
+  tasks.clear();
+  steps.clear();
   for (std::size_t i = 0; i < nets.size(); ++i) {
     for (int k = 0; k < c.runs_per_network; ++k) {
       const std::string rel = "runs/" + nets[i].name + "-run" + std::to_string(k + 1);
       const std::string step = "evolve " + rel;
-      if (!x.done(step)) {
-        events.message("evolving " + rel);
-        const RunSummary s = evolve_run(evolve_config(models[i], x.path(rel), c.encoding, c.generations, c.offspring,
-                                                      c.init, c.seed + static_cast<std::uint64_t>(k), c.threads,
-                                                      c.command_line))
-                                 .summary;
-        x.mark(step, {{"run", rel}, {"median_confidence", s.median_confidence}, {"classes_at_or_above", s.threshold_counts()}});
-      }
       runs.push_back(x.path(rel));
+      if (x.done(step)) continue;
+      events.message("evolving " + rel);
+      const std::string model = "networks/" + nets[i].name + ".onnx";
+      tasks.push_back({{{"kind", "evolve"}, {"model", model}, {"run", rel}, {"recorded_model", models[i]},
+                        {"encoding", encoding_name(c.encoding)}, {"generations", c.generations}, {"offspring", c.offspring},
+                        {"init", c.init}, {"seed", c.seed + static_cast<std::uint64_t>(k)}, {"threads", c.threads},
+                        {"command_line", c.command_line}},
+                       {{model, read_file(models[i])}}});
+      steps.push_back(step);
     }
   }
+  dist.run_tasks(tasks, run_experiment_task, record);
   events.message("scoring every champion with every network");
   ClassifierOptions opts;
   opts.threads = c.threads;
@@ -256,6 +343,68 @@ Dataset images_as_class(const ExperimentDir& x, const std::vector<std::string>& 
 
 }  // namespace
 
+TaskOutcome run_experiment_task(const Task& task) {
+  const nlohmann::json& p = task.params;
+  const std::string kind = p.at("kind").get<std::string>();
+  TaskDir dir;
+  TaskOutcome out;
+  if (kind == "train") {
+    // Each process loads a dataset once (every machine needs it under data_dir).
+    static std::mutex mutex;
+    static std::map<std::string, std::shared_ptr<const DatasetSplits>> cache;
+    std::shared_ptr<const DatasetSplits> data;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto& slot = cache[p.at("dataset").get<std::string>() + "|" + p.at("data_dir").get<std::string>()];
+      if (!slot) slot = std::make_shared<const DatasetSplits>(load_dataset(p["dataset"], p["data_dir"]));
+      data = slot;
+    }
+    TrainOptions opt;
+    opt.arch = p.at("arch").get<std::string>();
+    opt.seed = p.at("seed").get<std::uint64_t>();
+    opt.epochs = p.at("epochs").get<int>();
+    opt.threads = p.at("threads").get<int>();
+    opt.dataset_name = p.at("dataset").get<std::string>();
+    const std::string model = p.at("model").get<std::string>();
+    const fs::path file = dir.path() / "model.onnx";
+    const TrainResult r = train_classifier(*data, opt, file.string());
+    out.result = {{"model", model},
+                  {"arch", opt.arch},
+                  {"seed", opt.seed},
+                  {"epochs", opt.epochs},
+                  {"train_examples", r.train_examples},
+                  {"test_accuracy", r.test_accuracy},
+                  {"seconds", r.train_seconds},
+                  {"sha256", r.model_sha256}};
+    out.files[model] = read_file(file.string());
+    return out;
+  }
+  const std::string run = p.at("run").get<std::string>();
+  const EvolveRunConfig cfg = task_evolve_config(p, task_model(task, dir), dir.path() / "run");
+  if (kind == "evolve") {
+    const RunSummary s = evolve_run(cfg).summary;
+    out.result = {{"run", run}, {"median_confidence", s.median_confidence}, {"classes_at_or_above", s.threshold_counts()}};
+    out.files = collect_files(cfg.out_dir, run + "/");
+    return out;
+  }
+  if (kind == "fooling") {
+    // A run whose first- and last-generation champions become fooling images.
+    const fs::path images = dir.path() / "fooling";
+    fs::create_directories(images);
+    auto [names, s] = fooling_run(cfg, images.string(), p.at("prefix").get<std::string>());
+    const std::string fooling_dir = p.at("fooling_dir").get<std::string>();
+    std::vector<std::string> files;  // relative to the experiment directory
+    for (const auto& name : names) files.push_back(fooling_dir + "/" + name);
+    std::vector<double> confidences;
+    for (const auto& cl : s.classes) confidences.push_back(cl.confidence);
+    out.result = {{"run", run}, {"files", files}, {"confidences", confidences}};
+    out.files = collect_files(cfg.out_dir, run + "/");
+    for (auto& [name, bytes] : collect_files(images, fooling_dir + "/")) out.files[name] = std::move(bytes);
+    return out;
+  }
+  throw Error("unknown experiment task '" + kind + "'");
+}
+
 nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const RunEvents& events) {
   if (c.out_dir.empty()) throw Error("no output directory given");
   if (c.iterations < 1) throw Error("iterations must be at least 1, got " + std::to_string(c.iterations));
@@ -273,6 +422,8 @@ nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const Ru
   const std::size_t later_images = std::max<std::size_t>(1, first_images / 6);
 
   ExperimentDir x(c.out_dir, "retrain", c.to_json());
+  SingleProcess single;
+  Distribution& dist = c.distribution != nullptr ? *c.distribution : single;
   std::vector<std::string> training_fooling;  // accumulated over the iterations
   std::vector<std::string> heldout_fooling;   // made against the previous network, never trained on
   nlohmann::json iterations = nlohmann::json::array();
@@ -317,26 +468,31 @@ nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const Ru
     const std::size_t total_runs = std::max<std::size_t>(static_cast<std::size_t>(c.eval_runs), train_runs) + (needed > 0 ? 1 : 0);
     std::vector<double> confidences;
     std::vector<std::string> made_for_training, made_heldout;
+    // The runs are independent: spread over the processes; rank 0 writes what they made.
+    std::vector<Task> tasks;
+    std::vector<std::string> steps;
     for (std::size_t r = 0; r < total_runs; ++r) {
       const std::string rel = tag + "/runs/run" + std::to_string(r + 1);
       const std::string step = tag + " evolve run" + std::to_string(r + 1);
-      nlohmann::json result;
-      if (x.done(step)) {
-        result = x.result(step);
-      } else {
-        events.message(tag + ": evolving against DNN_" + std::to_string(it) + " (run " + std::to_string(r + 1) + " of " +
+      if (x.done(step)) continue;
+      events.message(tag + ": evolving against DNN_" + std::to_string(it) + " (run " + std::to_string(r + 1) + " of " +
                      std::to_string(total_runs) + ")");
-        const auto seed = c.seed * 1000003ULL + static_cast<std::uint64_t>(it) * 1000ULL + r;
-        auto [names, s] = fooling_run(evolve_config(x.path(model), x.path(rel), c.encoding, c.generations, c.offspring,
-                                                    c.init, seed, c.threads, c.command_line),
-                                      x.path(tag + "/fooling"), "run" + std::to_string(r + 1));
-        std::vector<std::string> files;  // relative to the experiment directory
-        for (const auto& name : names) files.push_back(tag + "/fooling/" + name);
-        std::vector<double> conf;
-        for (const auto& cl : s.classes) conf.push_back(cl.confidence);
-        result = {{"files", files}, {"confidences", conf}};
-        x.mark(step, result);
-      }
+      const auto seed = c.seed * 1000003ULL + static_cast<std::uint64_t>(it) * 1000ULL + r;
+      tasks.push_back({{{"kind", "fooling"}, {"model", model}, {"run", rel}, {"recorded_model", x.path(model)},
+                        {"encoding", encoding_name(c.encoding)}, {"generations", c.generations}, {"offspring", c.offspring},
+                        {"init", c.init}, {"seed", seed}, {"threads", c.threads}, {"command_line", c.command_line},
+                        {"fooling_dir", tag + "/fooling"}, {"prefix", "run" + std::to_string(r + 1)}},
+                       {{model, read_file(x.path(model))}}});
+      steps.push_back(step);
+    }
+    dist.run_tasks(tasks, run_experiment_task, [&](std::size_t i, TaskOutcome outcome) {
+      fs::remove_all(x.path(outcome.result["run"].get<std::string>()));
+      write_files(x, outcome.files);
+      outcome.result.erase("run");
+      x.mark(steps[i], outcome.result);
+    });
+    for (std::size_t r = 0; r < total_runs; ++r) {
+      const nlohmann::json& result = x.result(tag + " evolve run" + std::to_string(r + 1));
       if (r < static_cast<std::size_t>(c.eval_runs))
         for (double v : result["confidences"].get<std::vector<double>>()) confidences.push_back(v);
       const auto files = result["files"].get<std::vector<std::string>>();

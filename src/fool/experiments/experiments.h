@@ -8,6 +8,7 @@
 
 #include "fool/core/run_events.h"
 #include "fool/encoding/registry.h"
+#include "fool/experiments/distribution.h"
 
 namespace fool {
 
@@ -30,6 +31,7 @@ struct TransferExperimentConfig {
   int init = 200;
   std::uint64_t seed = 1;
   int threads = 0;
+  Distribution* distribution = nullptr;  // processes that share the trainings and runs (nullptr: this one)
   std::string command_line;  // recorded in each run's summary (not a setting of the experiment)
   nlohmann::json to_json() const;
 };
@@ -54,9 +56,15 @@ struct RetrainExperimentConfig {
   int first_images = 0;     // images added after DNN_1 (0: as many as one real class has)
   std::uint64_t seed = 1;
   int threads = 0;
+  Distribution* distribution = nullptr;  // processes that share the trainings and runs (nullptr: this one)
   std::string command_line;  // recorded in each run's summary (not a setting of the experiment)
   nlohmann::json to_json() const;
 };
 nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& config, const RunEvents& events = {});
+
+// Runs one task of an experiment (params.kind "train", "evolve" or "fooling") in a temporary
+// directory of this process and returns its result and the files it made (paths relative to the
+// experiment directory). The runner every process of an experiment uses.
+TaskOutcome run_experiment_task(const Task& task);
 
 }  // namespace fool

@@ -6,6 +6,25 @@
 
 namespace fool {
 
+namespace {
+// Scores every call in chunks of a fixed size (see make_chunking_classifier).
+class ChunkingClassifier : public Classifier {
+ public:
+  ChunkingClassifier(std::shared_ptr<Classifier> inner, std::size_t chunk) : inner_(std::move(inner)), chunk_(chunk) {}
+  const ModelSpec& spec() const override { return inner_->spec(); }
+  Backend backend() const override { return inner_->backend(); }
+  Matrix probabilities(const ImageBatch& images) override { return score_in_chunks(*inner_, images, chunk_); }
+
+ private:
+  std::shared_ptr<Classifier> inner_;
+  std::size_t chunk_;
+};
+}  // namespace
+
+std::unique_ptr<Classifier> make_chunking_classifier(std::shared_ptr<Classifier> inner, std::size_t chunk) {
+  return std::make_unique<ChunkingClassifier>(std::move(inner), chunk);
+}
+
 std::vector<Crop> crop_layout(const ImageShape& image, const ImageShape& crop, int crops) {
   const int dy = image.height - crop.height, dx = image.width - crop.width;
   if (dy < 0 || dx < 0) throw Error("images of " + image.str() + " are smaller than the model's input " + crop.str());

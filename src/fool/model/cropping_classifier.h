@@ -9,6 +9,10 @@
 namespace fool {
 
 
+// Wraps `inner` so that every call is scored in chunks of at most `chunk` images (0: all at once),
+// exactly as score_in_chunks does; MPI ranks score their share of a generation through it.
+std::unique_ptr<Classifier> make_chunking_classifier(std::shared_ptr<Classifier> inner, std::size_t chunk);
+
 // The crop offsets (top, left, mirrored) used for an image of `image` size and a model of `crop`.
 struct Crop {
   int top, left;
