@@ -6,6 +6,7 @@
 #include "fool/encoding/direct_encoding.h"
 #include "fool/core/error.h"
 #include "fool/io/files.h"
+#include "fool/core/json_check.h"
 #include "fool/io/image_io.h"
 
 namespace fool::cli {
@@ -23,22 +24,30 @@ void add_render_command(CLI::App& app, Action& action) {
   c->add_option("--out", o->out, "PNG file to write")->required();
   c->callback([o, &action] {
     action = [o] {
+      check_output_file(o->out, "--out", ".png");
       const nlohmann::json j = read_json_file(o->genome);
       const std::string kind = j.is_object() ? j.value("encoding", "") : "";
       Image8 img;
       try {
         if (kind == "cppn") {
           CppnOptions opt;
-          opt.shape.channels = j.at("channels").get<int>();
-          opt.shape.height = j.at("native_size").at(0).get<int>();
-          opt.shape.width = j.at("native_size").at(1).get<int>();
-          opt.raw_coordinates = j.at("coordinates").get<std::string>() == "raw";
+          namespace jc = json_check;
+          opt.shape.channels = static_cast<int>(jc::integer(j, "", "channels", 1, 3));
+          const auto& size = jc::array(j, "", "native_size");
+          if (size.size() != 2) throw Error("native_size is not [height, width]");
+          opt.shape.height = static_cast<int>(jc::integer_value(size[0], "native_size[0]", 1, kMaxCppnNativeSize));
+          opt.shape.width = static_cast<int>(jc::integer_value(size[1], "native_size[1]", 1, kMaxCppnNativeSize));
+          opt.raw_coordinates = jc::string(j, "", "coordinates") == "raw";
           const CppnEncoding enc(opt);
           const int side = o->size > 0 ? o->size : opt.shape.height;
           img = enc.render_at(*enc.from_json(j), side, side);
         } else if (kind == "direct") {
           DirectOptions opt;
-          opt.shape = {j.at("shape").at(0).get<int>(), j.at("shape").at(1).get<int>(), j.at("shape").at(2).get<int>()};
+          const auto& shape = json_check::array(j, "", "shape");
+          if (shape.size() != 3) throw Error("shape is not [channels, height, width]");
+          opt.shape = {static_cast<int>(json_check::integer_value(shape[0], "shape[0]", 1, 3)),
+                       static_cast<int>(json_check::integer_value(shape[1], "shape[1]", 1, 8192)),
+                       static_cast<int>(json_check::integer_value(shape[2], "shape[2]", 1, 8192))};
           const DirectEncoding enc(opt);
           img = enc.render(*enc.from_json(j));
           if (o->size > 0) img = resize_image(img, o->size, o->size);

@@ -6,6 +6,7 @@
 
 #include "fool/model/cropping_classifier.h"
 #include "fool/core/error.h"
+#include "fool/core/limits.h"
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/output/json_log.h"
 #include "fool/output/results.h"
@@ -73,6 +74,25 @@ nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m) {
   return s;
 }
 
+namespace {
+
+// Refuses a run whose generation cannot fit in memory (before the run directory is touched): each
+// of max(init, offspring) images is held as 8-bit pixels, a genome and float network input; a CPPN
+// render holds a float plane per node in each worker.
+void check_evolve_memory(const EvolveRunConfig& c, const ImageShape& image) {
+  const std::uint64_t pixels = image.size();
+  const std::uint64_t n = static_cast<std::uint64_t>(std::max(c.evolution.init, c.evolution.offspring));
+  std::uint64_t bytes = mul_saturated(n, mul_saturated(pixels, 6));
+  if (c.encoding == "cppn") {
+    bytes = std::max(bytes, mul_saturated(static_cast<std::uint64_t>(std::max(1, c.evolution.threads)) + 1,
+                                          mul_saturated(pixels, 64)));
+  }
+  bytes = std::max(bytes, mul_saturated(c.evolution.eval_batch, mul_saturated(pixels, 4 * static_cast<std::uint64_t>(c.crops))));
+  check_memory(bytes, "a generation of " + std::to_string(n) + " images of " + image.str());
+}
+
+}  // namespace
+
 EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std::atomic<bool>* stop,
                            bool keep_first_generation) {
   if (c.encoding != "direct" && c.encoding != "cppn") {
@@ -80,6 +100,8 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   }
   if (c.out_dir.empty()) throw Error("no output directory given");
   if (c.resume && c.overwrite) throw Error("--resume and --overwrite contradict each other");
+  check_threads(c.evolution.threads, "threads");
+  check_threads(c.classifier.threads, "threads");
   if (c.evolution.threads < 1) c.evolution.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (c.classifier.threads == 0) c.classifier.threads = c.evolution.threads;
   std::shared_ptr<Classifier> model = load_classifier(c.model, c.classifier);
@@ -111,6 +133,8 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   c.evolution.validate(spec.num_classes);
   if (c.evolution.eval_batch == 0) c.evolution.eval_batch = image.height <= 64 ? 400 : 40;
 
+  check_evolve_memory(c, image);
+
   std::unique_ptr<Encoding> encoding;
   if (c.encoding == "direct") {
     c.direct.shape = image;
@@ -122,12 +146,14 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   const nlohmann::json settings = evolve_settings(c, spec);
 
   Evolution evolution(*encoding, *classifier, c.evolution);
-  if (c.resume) {
+  // --resume on a run killed before its first checkpoint starts it again from generation 0.
+  const bool resumed = c.resume && !is_unfinished_run_without_checkpoint(c.out_dir);
+  if (resumed) {
     resume_from_checkpoint(c.out_dir, evolution, settings);
   } else {
     prepare_run_directory(c.out_dir, c.overwrite);
   }
-  JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), c.resume);
+  JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), resumed);
   const RunEvents all = events.with(&log);
   const CheckpointFn checkpoint = [&](const Evolution& e) { write_checkpoint(c.out_dir, e, settings); };
   EvolveRunResult result;
