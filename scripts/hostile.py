@@ -17,6 +17,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--fool", default="build/src/cli/fool")
 ap.add_argument("--cases", type=int, default=100)
 ap.add_argument("--seed", type=int, default=1)
+ap.add_argument("--only", default="", help="run only the rows whose name contains this (e.g. genome)")
 a = ap.parse_args()
 FOOL = os.path.abspath(a.fool)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,17 +114,20 @@ subprocess.run([FOOL, "evolve", "--model", MODEL, "--encoding", "cppn", "--gener
                 "--init", "10", "--quiet", "--out", base], capture_output=True, check=True)
 rows = []
 
+def wanted(name):
+    return a.only.lower() in name.lower()
+
 def tally(name, outcomes):
     counts = {k: outcomes.count(k) for k in ["clean", "crash", "hang", "multi-line", "internal", "accepted"]}
     rows.append((name, len(outcomes), counts))
     print(name, len(outcomes), counts, file=sys.stderr, flush=True)
 
-for backend in ["opencv", "torch"]:
+for backend in ["opencv", "torch"] if wanted("ONNX") else []:
     out = [run(["score", "--backend", backend, "--model", p, os.path.join(CORPUS, "fuzz_png", "gray.png")])
            for p in mutated_files(seeds("fuzz_onnx_opencv") + [MODEL], "m.onnx", False)]
     tally(f"ONNX (`score --backend {backend}`)", out)
-out = [run(["score", "--model", MODEL, p]) for p in mutated_files(seeds("fuzz_png"), "i.png", False)]
-tally("PNG (`score`)", out)
+if wanted("PNG"):
+    tally("PNG (`score`)", [run(["score", "--model", MODEL, p]) for p in mutated_files(seeds("fuzz_png"), "i.png", False)])
 def resume_case(p):
     d = os.path.join(work, "resume")
     shutil.rmtree(d, ignore_errors=True)
@@ -131,18 +135,20 @@ def resume_case(p):
     shutil.copy(p, os.path.join(d, "checkpoint.json"))
     return run(["evolve", "--model", MODEL, "--encoding", "cppn", "--generations", "3", "--offspring", "10", "--init", "10",
                 "--quiet", "--resume", "--out", d])
-out = [resume_case(p) for p in mutated_files([os.path.join(base, "checkpoint.json")], "c.json", True)]
-tally("checkpoint (`evolve --resume`)", out)
-out = [run(["render", p, "--out", os.path.join(work, "r.png")]) for p in mutated_files(seeds("fuzz_genome"), "g.json", True)]
-tally("genome (`render`)", out)
+if wanted("checkpoint"):
+    tally("checkpoint (`evolve --resume`)",
+          [resume_case(p) for p in mutated_files([os.path.join(base, "checkpoint.json")], "c.json", True)])
+if wanted("genome"):
+    tally("genome (`render`)",
+          [run(["render", p, "--out", os.path.join(work, "r.png")]) for p in mutated_files(seeds("fuzz_genome"), "g.json", True)])
 def summary_case(p):
     d = os.path.join(work, "sum")
     shutil.rmtree(d, ignore_errors=True)
     shutil.copytree(base, d)
     shutil.copy(p, os.path.join(d, "summary.json"))
     return run(["report", d, "--out", os.path.join(work, "r.html")])
-out = [summary_case(p) for p in mutated_files([os.path.join(base, "summary.json")], "s.json", True)]
-tally("summary.json (`report`)", out)
+if wanted("summary"):
+    tally("summary.json (`report`)", [summary_case(p) for p in mutated_files([os.path.join(base, "summary.json")], "s.json", True)])
 def idx_case(p):
     d = os.path.join(work, "idx")
     os.makedirs(d, exist_ok=True)
@@ -151,20 +157,20 @@ def idx_case(p):
     for n in ["train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"]:
         shutil.copy(os.path.join(CORPUS, "fuzz_idx", "labels.idx"), os.path.join(d, n))
     return run(["data", "stats", "--data-dir", d])
-out = [idx_case(p) for p in mutated_files([os.path.join(CORPUS, "fuzz_idx", "images.idx")], "x.idx", False)]
-tally("IDX (`data stats`)", out)
+if wanted("IDX"):
+    tally("IDX (`data stats`)", [idx_case(p) for p in mutated_files([os.path.join(CORPUS, "fuzz_idx", "images.idx")], "x.idx", False)])
 
 FLAGS = [["--threads", v] for v in ["100000", "-1", "1e9", "x"]] + [["--seed", v] for v in ["-1", "1e30", "x"]] + \
         [["--eval-batch", v] for v in ["-1", "1e18"]] + [["--image-size", v] for v in ["100000", "0", "-5"]] + \
         [["--offspring", v] for v in ["2000000000", "0", "-1"]] + [["--generations", "-1"], ["--init", "0"],
         ["--classes", "99"], ["--classes", "3-1"], ["--crops", "7"], ["--mutation-rate", "2"], ["--eta", "-1"],
         ["--scale", "0"], ["--mean", "1,2,3"], ["--checkpoint-every", "-2"]]
-out = [run(["evolve", "--model", MODEL, "--quiet", "--out", os.path.join(work, "flags")] + f) for f in FLAGS]
+out = [run(["evolve", "--model", MODEL, "--quiet", "--out", os.path.join(work, "flags")] + f) for f in FLAGS] if wanted("flag") else []
 out += [run(["data", "export", "--count", "0", "--out", os.path.join(work, "e")]),
         run(["render", os.path.join(base, "genomes", "class_0.json"), "--out", os.path.join(work, "x.jpg")]),
         run(["info", "--model", MODEL, "--threads", "100000"]),
-        run(["score", "--model", MODEL, "--threads", "100000", "x.png"])]
-tally("bad flag values (`evolve`, `data`, `render`, `info`, `score`)", out)
+        run(["score", "--model", MODEL, "--threads", "100000", "x.png"])] if wanted("flag") else []
+if out: tally("bad flag values (`evolve`, `data`, `render`, `info`, `score`)", out)
 
 print("| input (command) | cases | clean one-line error | crash | hang | multi-line | \"internal error\" | accepted |")
 print("|---|---|---|---|---|---|---|---|")

@@ -26,7 +26,7 @@ void add_render_command(CLI::App& app, Action& action) {
     action = [o] {
       check_output_file(o->out, "--out", ".png");
       const nlohmann::json j = read_json_file(o->genome);
-      const std::string kind = j.is_object() ? j.value("encoding", "") : "";
+      const std::string kind = j.is_object() && j.contains("encoding") && j["encoding"].is_string() ? j["encoding"].get<std::string>() : std::string();
       Image8 img;
       try {
         if (kind == "cppn") {

@@ -18,7 +18,19 @@ std::string kind_of(const nlohmann::json& v) {
 std::string name(const std::string& where) { return where.empty() ? std::string("the document") : "'" + where + "'"; }
 }  // namespace
 
-std::string path_of(const std::string& where, const std::string& key) { return where.empty() ? key : where + "." + key; }
+std::string printable(const std::string& s, std::size_t max) {
+  std::string out;
+  for (const char c : s.substr(0, max)) {
+    if (c == '\n') out += "\\n";
+    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += '?';
+    else out += c;
+  }
+  return s.size() > max ? out + "..." : out;
+}
+
+std::string path_of(const std::string& where, const std::string& key) {
+  return where.empty() ? printable(key) : where + "." + printable(key);
+}
 std::string path_of(const std::string& where, std::size_t index) { return where + "[" + std::to_string(index) + "]"; }
 
 const nlohmann::json& member(const nlohmann::json& j, const std::string& where, const std::string& key) {

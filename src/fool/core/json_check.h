@@ -8,6 +8,10 @@
 
 namespace fool::json_check {
 
+// `s` as it may appear in a one-line message: control characters (newlines in names taken from
+// untrusted files) escaped, at most `max` characters.
+std::string printable(const std::string& s, std::size_t max = 80);
+
 // `where` is the key path of `j` itself ("" for the document); messages read "<where.key> ...".
 std::string path_of(const std::string& where, const std::string& key);
 std::string path_of(const std::string& where, std::size_t index);

@@ -56,7 +56,7 @@ std::string activation_name(Activation a) {
 Activation parse_activation(const std::string& name) {
   for (Activation a : kActivations)
     if (activation_name(a) == name) return a;
-  throw Error("unknown CPPN activation '" + name + "'");
+  throw Error("unknown CPPN activation '" + json_check::printable(name) + "'");
 }
 
 void CppnOptions::validate() const {
@@ -288,7 +288,7 @@ GenomePtr CppnEncoding::from_json(const nlohmann::json& j) const {
   if (jc::integer(j, "", "channels", 1, 3) != options_.shape.channels) throw Error("CPPN genome has another channel count");
   const std::string coordinates = jc::string(j, "", "coordinates");
   if (coordinates != "raw" && coordinates != "normalized") {
-    throw Error("CPPN genome: coordinates '" + coordinates + "' is not raw or normalized");
+    throw Error("CPPN genome: coordinates '" + json_check::printable(coordinates) + "' is not raw or normalized");
   }
   if ((coordinates == "raw") != options_.raw_coordinates) throw Error("CPPN genome was evolved with other coordinates");
   auto g = std::make_shared<CppnGenome>();
@@ -310,7 +310,7 @@ GenomePtr CppnEncoding::from_json(const nlohmann::json& j) const {
     if (kind == "input") node.kind = CppnNode::Input;
     else if (kind == "output") node.kind = CppnNode::Output;
     else if (kind == "hidden") node.kind = CppnNode::Hidden;
-    else throw Error("CPPN genome: " + where + ".kind '" + kind + "' is not input, output or hidden");
+    else throw Error("CPPN genome: " + where + ".kind '" + json_check::printable(kind) + "' is not input, output or hidden");
     node.activation = parse_activation(jc::string(nodes[i], where, "activation"));
     node.order = jc::number(nodes[i], where, "order", 0.0, 1.0);
     g->nodes.push_back(node);

@@ -103,7 +103,7 @@ void validate_direct_shape(const nlohmann::json& shape, const ImageShape& expect
 }
 
 GenomePtr DirectEncoding::from_json(const nlohmann::json& j) const {
-  if (!j.is_object() || j.value("encoding", "") != "direct") throw Error("not a direct-encoding genome");
+  if (json_check::string(j, "", "encoding") != "direct") throw Error("not a direct-encoding genome");
   validate_direct_shape(json_check::member(j, "", "shape"), options_.shape);
   auto genes = base64_decode(json_check::string(j, "", "genes_base64"));
   if (genes.size() != options_.shape.size()) {

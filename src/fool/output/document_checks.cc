@@ -33,7 +33,7 @@ void relative_path(const nlohmann::json& j, const std::string& where, const std:
   const fs::path p(rel);
   bool ok = !rel.empty() && !p.is_absolute();
   for (const auto& part : p) ok = ok && part != "..";
-  if (!ok) throw Error("key '" + jc::path_of(where, key) + "' names '" + rel + "', not a file inside the directory");
+  if (!ok) throw Error("key '" + jc::path_of(where, key) + "' names '" + jc::printable(rel) + "', not a file inside the directory");
 }
 
 // {"0.99": n, ...} with threshold keys in (0, 1].
@@ -47,7 +47,7 @@ void threshold_map(const nlohmann::json& m, const std::string& where, bool nulla
       used = 0;
     }
     if (used == 0 || used != key.size() || !(t > 0.0 && t <= 1.0)) {
-      throw Error("key '" + where + "' has '" + key + "', not a confidence threshold");
+      throw Error("key '" + where + "' has '" + jc::printable(key) + "', not a confidence threshold");
     }
     if (nullable_ints && value.is_null()) continue;
     jc::integer_value(value, where + "." + key, nullable_ints ? 0 : 0, hi);
@@ -67,7 +67,7 @@ std::string file_inside(const std::string& dir, const std::string& rel, const st
     const auto mismatch = std::mismatch(base.begin(), base.end(), full.begin(), full.end());
     ok = !ec && mismatch.first == base.end();
   }
-  if (!ok) throw Error(what + " names '" + rel + "', which is not a file inside " + dir);
+  if (!ok) throw Error(what + " names '" + jc::printable(rel) + "', which is not a file inside " + dir);
   return (fs::path(dir) / p).string();
 }
 
@@ -114,7 +114,7 @@ void check_run_summary(const RunSummary& s, const nlohmann::json& j, const std::
 
 void validate_transfer(const nlohmann::json& j, const std::string& path) {
   in_file(path, [&] {
-    if (!j.is_object() || j.value("format", "") != "fool-transfer/1") throw Error("not a fool transfer matrix");
+    if (!j.is_object() || !(j.contains("format") && j["format"] == "fool-transfer/1")) throw Error("not a fool transfer matrix");
     const auto& scorers = jc::array(j, "", "scorers");
     for (std::size_t i = 0; i < scorers.size(); ++i) {
       jc::string(scorers[i], jc::path_of("scorers", i), "model");
@@ -183,11 +183,11 @@ void experiment_record(const nlohmann::json& r, const std::string& where) {
 
 void validate_experiment(const nlohmann::json& j, const std::string& path) {
   in_file(path, [&] {
-    if (!j.is_object() || j.value("format", "") != "fool-experiment/1") {
+    if (!j.is_object() || !(j.contains("format") && j["format"] == "fool-experiment/1")) {
       throw Error("not a fool experiment (format fool-experiment/1)");
     }
     const std::string kind = jc::string(j, "", "experiment");
-    if (kind != "transfer" && kind != "retrain") throw Error("key 'experiment' is '" + kind + "', not transfer or retrain");
+    if (kind != "transfer" && kind != "retrain") throw Error("key 'experiment' is '" + jc::printable(kind) + "', not transfer or retrain");
     jc::object(j, "", "config");
     const auto& steps = jc::object(j, "", "steps");
     for (const auto& [key, value] : steps.items()) experiment_record(value, jc::path_of("steps", key));

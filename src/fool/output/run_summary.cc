@@ -95,7 +95,7 @@ nlohmann::json RunSummary::threshold_counts() const {
 }
 
 RunSummary RunSummary::from_json(const nlohmann::json& j, const std::string& source) {
-  if (!j.is_object() || j.value("format", "") != kFormat) {
+  if (!j.is_object() || !(j.contains("format") && j["format"] == kFormat)) {
     throw Error(source + ": not a fool run summary (format " + kFormat + ")");
   }
   RunSummary s;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "fool/core/error.h"
+#include "fool/core/json_check.h"
 
 namespace fool {
 
@@ -60,11 +61,11 @@ std::string shape_str(const onnx::TensorProto& t) {
 fs::path external_file(const std::string& model_path, const std::string& where, const std::string& location) {
   const fs::path rel(location);
   if (location.empty() || rel.is_absolute()) {
-    throw Error(model_path + ": " + where + " names external data '" + location + "' outside the model's directory");
+    throw Error(model_path + ": " + where + " names external data '" + json_check::printable(location) + "' outside the model's directory");
   }
   for (const auto& part : rel)
     if (part == "..") {
-      throw Error(model_path + ": " + where + " names external data '" + location + "' outside the model's directory");
+      throw Error(model_path + ": " + where + " names external data '" + json_check::printable(location) + "' outside the model's directory");
     }
   const fs::path dir = fs::path(model_path).has_parent_path() ? fs::path(model_path).parent_path() : fs::path(".");
   return dir / rel;
@@ -80,7 +81,7 @@ std::uint64_t parse_uint(const std::string& model_path, const std::string& where
     used = 0;
   }
   if (text.empty() || used != text.size() || text[0] == '-') {
-    throw Error(model_path + ": " + where + " has external-data " + key + " '" + text + "', not a byte count");
+    throw Error(model_path + ": " + where + " has external-data " + key + " '" + json_check::printable(text) + "', not a byte count");
   }
   return v;
 }
@@ -105,12 +106,12 @@ void validate_external(const onnx::TensorProto& t, const std::string& model_path
   }
   std::error_code ec;
   if (!fs::is_regular_file(file, ec)) {
-    throw Error(model_path + ": " + where + " keeps its data in '" + file.string() + "', which is missing");
+    throw Error(model_path + ": " + where + " keeps its data in '" + json_check::printable(file.string()) + "', which is missing");
   }
   const std::uint64_t size = fs::file_size(file, ec);
   if (ec || offset > size || size - offset < bytes) {
     throw Error(model_path + ": " + where + " needs " + std::to_string(bytes) + " bytes at offset " +
-                std::to_string(offset) + " of '" + file.string() + "', which holds " + std::to_string(ec ? 0 : size));
+                std::to_string(offset) + " of '" + json_check::printable(file.string()) + "', which holds " + std::to_string(ec ? 0 : size));
   }
 }
 
@@ -150,7 +151,7 @@ void validate_tensor(const onnx::TensorProto& t, const std::string& model_path, 
 
 void validate_attribute(const onnx::AttributeProto& a, const std::string& model_path, const std::string& where) {
   using A = onnx::AttributeProto;
-  const std::string what = model_path + ": " + where + " attribute '" + a.name() + "'";
+  const std::string what = model_path + ": " + where + " attribute '" + json_check::printable(a.name()) + "'";
   bool ok = true;
   switch (a.type()) {
     case A::FLOAT: ok = a.has_f(); break;
@@ -169,8 +170,8 @@ void validate_attribute(const onnx::AttributeProto& a, const std::string& model_
   const int lists = int(a.floats_size() > 0) + int(a.ints_size() > 0) + int(a.strings_size() > 0) +
                     int(a.tensors_size() > 0) + int(a.graphs_size() > 0);
   if (!ok || scalars + lists > 1) throw Error(what + " does not hold a value of its declared type");
-  if (a.has_t()) validate_tensor(a.t(), model_path, where + " attribute '" + a.name() + "'");
-  for (const auto& t : a.tensors()) validate_tensor(t, model_path, where + " attribute '" + a.name() + "'");
+  if (a.has_t()) validate_tensor(a.t(), model_path, where + " attribute '" + json_check::printable(a.name()) + "'");
+  for (const auto& t : a.tensors()) validate_tensor(t, model_path, where + " attribute '" + json_check::printable(a.name()) + "'");
 }
 
 std::string strict_number_error(const std::string& text, bool integer) {
@@ -209,43 +210,43 @@ void validate_onnx_model(const onnx::ModelProto& m, const std::string& path) {
   std::set<std::string> defined;  // names a node may read: inputs, initializers, earlier outputs
   for (const auto& t : g.initializer()) {
     if (t.name().empty()) throw Error(path + ": an initializer has no name");
-    if (!defined.insert(t.name()).second) throw Error(path + ": two initializers are named '" + t.name() + "'");
-    validate_tensor(t, path, "initializer '" + t.name() + "'");
+    if (!defined.insert(t.name()).second) throw Error(path + ": two initializers are named '" + json_check::printable(t.name()) + "'");
+    validate_tensor(t, path, "initializer '" + json_check::printable(t.name()) + "'");
   }
   std::set<std::string> input_names;
   for (const auto& in : g.input()) {
     if (in.name().empty()) throw Error(path + ": a graph input has no name");
-    if (!input_names.insert(in.name()).second) throw Error(path + ": two graph inputs are named '" + in.name() + "'");
+    if (!input_names.insert(in.name()).second) throw Error(path + ": two graph inputs are named '" + json_check::printable(in.name()) + "'");
     defined.insert(in.name());
   }
   std::set<std::string> produced;
   for (int i = 0; i < g.node_size(); ++i) {
     const auto& n = g.node(i);
-    const std::string where = "node " + std::to_string(i) + " (" + (n.name().empty() ? n.op_type() : n.name()) + ")";
+    const std::string where = "node " + std::to_string(i) + " (" + json_check::printable(n.name().empty() ? n.op_type() : n.name()) + ")";
     if (n.op_type().empty()) throw Error(path + ": " + where + " has no operator type");
     for (const auto& in : n.input())
       if (!in.empty() && !defined.count(in)) {
-        throw Error(path + ": " + where + " reads '" + in + "', which no input, initializer or earlier node provides");
+        throw Error(path + ": " + where + " reads '" + json_check::printable(in) + "', which no input, initializer or earlier node provides");
       }
     std::set<std::string> attr_names;
     for (const auto& a : n.attribute()) {
       if (a.name().empty() || !attr_names.insert(a.name()).second) {
-        throw Error(path + ": " + where + " has an unnamed or repeated attribute '" + a.name() + "'");
+        throw Error(path + ": " + where + " has an unnamed or repeated attribute '" + json_check::printable(a.name()) + "'");
       }
       validate_attribute(a, path, where);
     }
     for (const auto& out : n.output()) {
       if (out.empty()) continue;
       if (defined.count(out) || !produced.insert(out).second) {
-        throw Error(path + ": " + where + " writes '" + out + "', a name that is already taken");
+        throw Error(path + ": " + where + " writes '" + json_check::printable(out) + "', a name that is already taken");
       }
       defined.insert(out);
     }
   }
   std::set<std::string> outputs;
   for (const auto& o : g.output()) {
-    if (!outputs.insert(o.name()).second) throw Error(path + ": two graph outputs are named '" + o.name() + "'");
-    if (!produced.count(o.name())) throw Error(path + ": graph output '" + o.name() + "' is produced by no node");
+    if (!outputs.insert(o.name()).second) throw Error(path + ": two graph outputs are named '" + json_check::printable(o.name()) + "'");
+    if (!produced.count(o.name())) throw Error(path + ": graph output '" + json_check::printable(o.name()) + "' is produced by no node");
   }
 
   for (const auto& p : m.metadata_props()) {
@@ -261,7 +262,7 @@ void validate_onnx_model(const onnx::ModelProto& m, const std::string& path) {
     } else if (p.key() == "fool.channel_order") {
       if (v != "rgb" && v != "bgr") why = "not 'rgb' or 'bgr'";
     }
-    if (!why.empty()) throw Error(path + ": metadata '" + p.key() + "' value '" + v.substr(0, 40) + "' is " + why);
+    if (!why.empty()) throw Error(path + ": metadata '" + json_check::printable(p.key()) + "' value '" + json_check::printable(v, 40) + "' is " + why);
   }
 }
 
