@@ -14,3 +14,16 @@ cmake --build build-asan -j "$(nproc)"
 # libtorch and OpenCV are not instrumented; their allocations outlive main (leak reports are noise).
 export ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure --timeout 900 -j 2 -L unit)
+
+# The fuzzers' short run (docs/hardening.md): a separate clang-14 build with ASan + UBSan in
+# build-fuzz/, each parser's target replays its seeds and mutates for FOOL_FUZZ_SECONDS (10) seconds.
+# FOOL_SKIP_FUZZ=1 leaves it out.
+if [ -z "${FOOL_SKIP_FUZZ:-}" ]; then
+  launcher=()
+  command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFOOL_FUZZ=ON \
+    -DFOOL_BUILD_CLI=OFF -DFOOL_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
+  cmake --build build-fuzz -j 2 --target fuzz_onnx_opencv fuzz_onnx_torch fuzz_idx fuzz_png fuzz_checkpoint \
+    fuzz_genome fuzz_summary fuzz_experiment
+  (cd build-fuzz && ctest --output-on-failure -L fuzz -j 2)
+fi

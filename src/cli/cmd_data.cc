@@ -69,7 +69,7 @@ void add_data_command(CLI::App& app, Action& action) {
   ec->add_option("--dataset", ex->dataset, "mnist or fashion-mnist")->check(CLI::IsMember(dataset_names()));
   ec->add_option("--data-dir", ex->data_dir, "directory with the IDX files");
   ec->add_option("--split", ex->split, "train or test")->check(CLI::IsMember({"train", "test"}));
-  ec->add_option("--count", ex->count, "how many images")->check(CLI::PositiveNumber);
+  ec->add_option("--count", ex->count, "how many images")->check(positive());
   ec->add_option("--out", ex->out, "output directory")->required();
   ec->callback([ex, &action] {
     action = [ex] {

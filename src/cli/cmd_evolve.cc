@@ -57,7 +57,7 @@ void add_evolve_command(CLI::App& app, Action& action) {
   c->add_option("--generations", o->generations, "generations after the initial population (default 200)");
   c->add_option("--offspring", o->offspring, "children per generation (default 200)");
   c->add_option("--init", o->init, "random genomes in the initial population (default 200)");
-  c->add_option("--seed", o->run.evolution.seed, "random seed (default 1)");
+  c->add_option("--seed", o->run.evolution.seed, "random seed (default 1)")->check(non_negative());
   c->add_option("--classes", o->classes, "target classes, e.g. 0,3,5-7 (default: all)");
   c->add_option("--image-size", o->image_size, "side of the evolved images (default: the model's input; 256 for imagenet)");
   c->add_option("--color", o->color, "gray or color images (default: the model's)")->check(CLI::IsMember({"gray", "color"}));
@@ -69,7 +69,8 @@ void add_evolve_command(CLI::App& app, Action& action) {
   c->add_option("--mutation-rate", o->run.direct.mutation_rate, "direct encoding: per-gene mutation probability (0.1)");
   c->add_option("--halve-every", o->run.direct.halve_every, "direct encoding: halve the rate every N generations (1000; 0: never)");
   c->add_option("--eta", o->run.direct.eta, "polynomial mutation index, the paper's mutation strength (15)");
-  c->add_option("--eval-batch", o->run.evolution.eval_batch, "images per network call (default 400; 40 for large images)");
+  c->add_option("--eval-batch", o->run.evolution.eval_batch, "images per network call (default 400; 40 for large images)")
+      ->check(non_negative());
   c->add_option("--checkpoint-every", o->run.evolution.checkpoint_every, "generations between checkpoints (25)");
   c->add_flag("--resume", o->run.resume, "continue the run in --out from its checkpoint");
   c->add_flag("--overwrite", o->run.overwrite, "replace a run already in --out");

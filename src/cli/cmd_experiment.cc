@@ -55,14 +55,14 @@ void add_experiment_command(CLI::App& app, Action& action) {
   tc->add_option("--data-dir", t->data_dir, "directory with the dataset's IDX files");
   tc->add_option("--lenet-seeds", t->lenet_seeds, "seeds of the LeNets that differ only in initialisation (1 2)");
   tc->add_option("--other-archs", t->other_archs, "other architectures (mlp bncnn)");
-  tc->add_option("--epochs", t->epochs, "training epochs per network (5; 15 for the paper's accuracy)")->check(CLI::PositiveNumber);
-  tc->add_option("--runs-per-network", t->runs_per_network, "evolution runs against each network (2)")->check(CLI::PositiveNumber);
+  tc->add_option("--epochs", t->epochs, "training epochs per network (5; 15 for the paper's accuracy)")->check(positive());
+  tc->add_option("--runs-per-network", t->runs_per_network, "evolution runs against each network (2)")->check(positive());
   add_choice(tc, "--encoding", t->encoding, encoding_names(), parse_encoding, encoding_name, "direct or cppn");
-  tc->add_option("--generations", t->generations, "generations per run (100; the paper: 200)")->check(CLI::PositiveNumber);
-  tc->add_option("--offspring", t->offspring, "offspring per generation (200)")->check(CLI::PositiveNumber);
-  tc->add_option("--init", t->init, "initial population (200)")->check(CLI::PositiveNumber);
-  tc->add_option("--seed", t->seed, "seed (1)");
-  tc->add_option("--threads", t->threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  tc->add_option("--generations", t->generations, "generations per run (100; the paper: 200)")->check(positive());
+  tc->add_option("--offspring", t->offspring, "offspring per generation (200)")->check(positive());
+  tc->add_option("--init", t->init, "initial population (200)")->check(positive());
+  tc->add_option("--seed", t->seed, "seed (1)")->check(non_negative());
+  tc->add_option("--threads", t->threads, "threads (0: all cores)")->check(thread_count());
   tc->callback([t, &action] {
     action = [t] {
       if (t->data_dir.empty()) t->data_dir = default_data_dir(t->dataset);
@@ -84,19 +84,19 @@ void add_experiment_command(CLI::App& app, Action& action) {
   rc->add_option("--dataset", r->dataset, "mnist or fashion-mnist")->check(CLI::IsMember(dataset_names()));
   rc->add_option("--data-dir", r->data_dir, "directory with the dataset's IDX files");
   rc->add_option("--arch", r->arch, "architecture (lenet)")->check(CLI::IsMember(architecture_names()));
-  rc->add_option("--iterations", r->iterations, "networks to train (3; the paper: 15)")->check(CLI::PositiveNumber);
-  rc->add_option("--epochs", r->epochs, "training epochs per network (5)")->check(CLI::PositiveNumber);
+  rc->add_option("--iterations", r->iterations, "networks to train (3; the paper: 15)")->check(positive());
+  rc->add_option("--epochs", r->epochs, "training epochs per network (5)")->check(positive());
   add_choice(rc, "--encoding", r->encoding, encoding_names(), parse_encoding, encoding_name, "cppn (the paper's) or direct");
-  rc->add_option("--generations", r->generations, "generations per run (50; the paper: 200)")->check(CLI::PositiveNumber);
-  rc->add_option("--offspring", r->offspring, "offspring per generation (100)")->check(CLI::PositiveNumber);
-  rc->add_option("--init", r->init, "initial population (100)")->check(CLI::PositiveNumber);
+  rc->add_option("--generations", r->generations, "generations per run (50; the paper: 200)")->check(positive());
+  rc->add_option("--offspring", r->offspring, "offspring per generation (100)")->check(positive());
+  rc->add_option("--init", r->init, "initial population (100)")->check(positive());
   rc->add_option("--eval-runs", r->eval_runs, "new runs per network that measure how easily it is fooled (5)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   rc->add_option("--first-images", r->first_images,
                  "fooling images added after the first network (0: as many as one real class has; later iterations add a sixth)")
-      ->check(CLI::NonNegativeNumber);
-  rc->add_option("--seed", r->seed, "seed (1)");
-  rc->add_option("--threads", r->threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
+  rc->add_option("--seed", r->seed, "seed (1)")->check(non_negative());
+  rc->add_option("--threads", r->threads, "threads (0: all cores)")->check(thread_count());
   rc->callback([r, &action] {
     action = [r] {
       if (r->data_dir.empty()) r->data_dir = default_data_dir(r->dataset);

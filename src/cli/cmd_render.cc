@@ -5,6 +5,7 @@
 #include "fool/encoding/registry.h"
 #include "fool/core/error.h"
 #include "fool/io/files.h"
+#include "fool/core/json_check.h"
 #include "fool/io/image_io.h"
 
 namespace fool::cli {
@@ -22,6 +23,7 @@ void add_render_command(CLI::App& app, Action& action) {
   c->add_option("--out", o->out, "PNG file to write")->required();
   c->callback([o, &action] {
     action = [o] {
+      check_output_file(o->out, "--out", ".png");
       const nlohmann::json j = read_json_file(o->genome);
       Image8 img;
       try {

@@ -16,7 +16,7 @@ void add_score_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("score", "classify image files and print the top-K classes as JSON");
   o->model.add_to(c);
-  c->add_option("--top", o->top, "classes to list per image")->check(CLI::PositiveNumber);
+  c->add_option("--top", o->top, "classes to list per image")->check(positive());
   c->add_flag("--resize", o->resize, "resize images to the model's input size instead of refusing them");
   c->add_flag("--convert", o->convert, "convert gray to colour (or back) to match the model instead of refusing");
   c->add_option("images", o->images, "PNG (or other) image files")->required();

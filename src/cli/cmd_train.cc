@@ -19,11 +19,11 @@ void add_train_command(CLI::App& app, Action& action) {
   c->add_option("--dataset", o->dataset, "mnist or fashion-mnist")->check(CLI::IsMember(dataset_names()));
   c->add_option("--data-dir", o->data_dir, "directory with the dataset's IDX files (gzipped or not)");
   c->add_option("--arch", o->train.arch, "lenet (the paper's), mlp, or bncnn")->check(CLI::IsMember(architecture_names()));
-  c->add_option("--epochs", o->train.epochs, "passes over the training set")->check(CLI::PositiveNumber);
-  c->add_option("--batch-size", o->train.batch_size, "examples per optimisation step")->check(CLI::PositiveNumber);
-  c->add_option("--lr", o->train.learning_rate, "Adam learning rate")->check(CLI::PositiveNumber);
-  c->add_option("--seed", o->train.seed, "random seed (weights, shuffling, augmentation)");
-  c->add_option("--threads", o->train.threads, "libtorch threads (0: its default)")->check(CLI::NonNegativeNumber);
+  c->add_option("--epochs", o->train.epochs, "passes over the training set")->check(positive());
+  c->add_option("--batch-size", o->train.batch_size, "examples per optimisation step")->check(positive());
+  c->add_option("--lr", o->train.learning_rate, "Adam learning rate")->check(positive());
+  c->add_option("--seed", o->train.seed, "random seed (weights, shuffling, augmentation)")->check(non_negative());
+  c->add_option("--threads", o->train.threads, "libtorch threads (0: its default)")->check(thread_count());
   c->add_option("--shift", o->train.max_shift, "augmentation: random shifts of up to N pixels (0: none)")
       ->check(CLI::Range(0, 8));
   c->add_option("--out", o->out, "where to write the ONNX model")->required();
@@ -34,11 +34,9 @@ void add_train_command(CLI::App& app, Action& action) {
       const std::string dir = o->data_dir.empty() ? default_data_dir(o->dataset) : o->data_dir;
       o->train.dataset_name = o->dataset;
       o->train.validate();
-      const auto parent = std::filesystem::path(o->out).parent_path();
-      std::error_code ec;
-      if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
-        throw Error(o->out + ": directory " + parent.string() + " does not exist");
-      }
+      // Both outputs are checked before training, so a bad --report never follows a written model.
+      check_output_file(o->out, "--out");
+      check_output_file(o->report.empty() ? o->out + ".json" : o->report, "--report");
       const DatasetSplits data = load_dataset(o->dataset, dir);
       ProgressObserver progress(!o->quiet);
       const TrainResult r = train_classifier(data, o->train, o->out, RunEvents({&progress}));

@@ -17,9 +17,10 @@ void add_transfer_command(CLI::App& app, Action& action) {
   c->add_option("--models", o->models, "ONNX models to score with (same classes)")->required();
   c->add_option("--out", o->out, "directory for transfer.json, transfer.csv and transfer.png")->required();
   c->add_option("--backend", o->backend, "opencv or torch")->check(CLI::IsMember({"opencv", "torch"}));
-  c->add_option("--threads", o->threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  c->add_option("--threads", o->threads, "threads (0: all cores)")->check(thread_count());
   c->callback([o, &action] {
     action = [o] {
+      check_transfer_out_dir(o->out);
       ClassifierOptions opts;
       opts.backend = parse_backend(o->backend);
       opts.threads = o->threads;

@@ -1,12 +1,15 @@
 #include "cli/common.h"
 
+#include <cmath>
 #include <csignal>
+#include <filesystem>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
 
 #include "fool/core/error.h"
 #include "fool/io/files.h"
+#include "fool/core/limits.h"
 
 namespace fool::cli {
 
@@ -15,7 +18,7 @@ void ModelFlags::add_to(CLI::App* app, bool required) {
   if (required) m->required();
   app->add_option("--backend", backend, "inference backend: opencv (fast) or torch (differentiable)")
       ->check(CLI::IsMember({"opencv", "torch"}));
-  app->add_option("--threads", threads, "worker threads for the backend (0: its default)")->check(CLI::NonNegativeNumber);
+  app->add_option("--threads", threads, "worker threads for the backend (0: its default)")->check(thread_count());
   app->add_option("--channel-order", channel_order, "override: rgb or bgr")->check(CLI::IsMember({"rgb", "bgr"}));
   app->add_option("--scale", scale, "override: multiply [0,1] pixels by this before mean/std (e.g. 255)");
   app->add_option("--mean", mean, "override: per-channel mean, comma-separated, subtracted after scaling");
@@ -108,6 +111,64 @@ InterruptGuard::InterruptGuard() {
 }
 InterruptGuard::~InterruptGuard() { std::signal(SIGINT, previous_); }
 const std::atomic<bool>* InterruptGuard::stop() const { return &g_stop; }
+
+namespace {
+// The value of a numeric flag, or NaN if the text is not entirely a number.
+double flag_number(const std::string& text) {
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used == text.size()) return v;
+  } catch (const std::exception&) {
+  }
+  return std::nan("");
+}
+}  // namespace
+
+CLI::Validator positive() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const double v = flag_number(text);
+        return v > 0 ? std::string() : "'" + text + "' is not a positive number";
+      },
+      "POSITIVE");
+}
+
+CLI::Validator non_negative() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const double v = flag_number(text);
+        return v >= 0 ? std::string() : "'" + text + "' is not a number >= 0";
+      },
+      "NON-NEGATIVE");
+}
+
+CLI::Validator thread_count() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const double v = flag_number(text);
+        if (!(v >= 0) || v != std::floor(v)) return "'" + text + "' is not a thread count";
+        if (v > max_threads()) {
+          return text + " is more than this machine can use (at most " + std::to_string(max_threads()) + ")";
+        }
+        return std::string();
+      },
+      "THREADS");
+}
+
+void check_output_file(const std::string& path, const std::string& flag, const std::string& extension) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (path.empty()) throw Error(flag + ": no file given");
+  if (fs::is_directory(path, ec)) throw Error(flag + " " + path + ": is a directory, not a file");
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent, ec)) {
+    throw Error(flag + " " + path + ": directory " + parent.string() + " does not exist");
+  }
+  if (!extension.empty() && fs::path(path).extension() != extension) {
+    throw Error(flag + " " + path + ": fool writes " + extension + " files here; name it *" + extension);
+  }
+}
 
 void emit_json(const nlohmann::json& j, const std::string& path) {
   const std::string text = j.dump(2) + "\n";

@@ -50,6 +50,17 @@ class InterruptGuard {
   void (*previous_)(int);
 };
 
+// Flag validators with short messages (CLI11's PositiveNumber prints DBL_MAX in full, and an
+// unsigned option silently wraps "-1" to 2^64-1).
+CLI::Validator positive();
+CLI::Validator non_negative();
+// 0 (the default) up to fool::max_threads().
+CLI::Validator thread_count();
+
+// Checks before any work that `path` can be written as a file: not a directory, in a directory that
+// exists, and (if `extension` is given) with that extension. `flag` names it in the error.
+void check_output_file(const std::string& path, const std::string& flag, const std::string& extension = "");
+
 // Prints JSON to stdout (indented) and, if path is not empty, writes it there atomically.
 void emit_json(const nlohmann::json& j, const std::string& path = "");
 

@@ -1,7 +1,9 @@
 // fool: the command-line tool. Parses flags into configs and calls the library; nothing else.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
+#include <new>
 
 #include "cli/common.h"
 #include "fool/core/error.h"
@@ -67,6 +69,15 @@ int run(int argc, char** argv) {
     // Under MPI only rank 0 prints, naming the rank whose error it reports.
     const std::string line = world.fail(first_line(e.what()));
     if (!line.empty()) std::cerr << "fool: error: " << line << "\n";
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A file system refusal (permissions, full disk, a file where a directory should be) is the
+    // user's environment, not a bug: name the path and the system's reason.
+    const std::string where = e.path1().empty() ? std::string("file system") : e.path1().string();
+    std::cerr << "fool: error: " << where << ": " << e.code().message() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "fool: error: out of memory; ask for a smaller run (fewer offspring, a smaller image or batch)\n";
     return 1;
   } catch (const std::exception& e) {
     const std::string line = world.fail(first_line(e.what()));

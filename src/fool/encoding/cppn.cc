@@ -7,6 +7,7 @@
 #include <set>
 
 #include "fool/core/error.h"
+#include "fool/core/json_check.h"
 
 namespace fool {
 
@@ -55,7 +56,7 @@ std::string activation_name(Activation a) {
 Activation parse_activation(const std::string& name) {
   for (Activation a : kActivations)
     if (activation_name(a) == name) return a;
-  throw Error("unknown CPPN activation '" + name + "'");
+  throw Error("unknown CPPN activation '" + json_check::printable(name) + "'");
 }
 
 void CppnOptions::validate() const {
@@ -175,6 +176,12 @@ Image8 CppnEncoding::render_at(const Genome& genome, int height, int width) cons
   std::sort(sorted.begin(), sorted.end(), [](const CppnNode* a, const CppnNode* b) {
     return a->order < b->order || (a->order == b->order && a->id < b->id);
   });
+  // One float plane per node: refuse renders that cannot fit rather than die in the allocator.
+  constexpr std::size_t kMaxRenderFloats = std::size_t{1} << 29;  // 2 GiB
+  if (P > kMaxRenderFloats / std::max<std::size_t>(sorted.size(), 1)) {
+    throw Error("rendering " + std::to_string(sorted.size()) + " CPPN nodes at " + std::to_string(height) + "x" +
+                std::to_string(width) + " needs more than 2 GiB; choose a smaller size");
+  }
   std::vector<int> slot(static_cast<std::size_t>(std::max(g.next_id, kInputs + options_.shape.channels)), -1);
   for (std::size_t i = 0; i < sorted.size(); ++i) slot.at(static_cast<std::size_t>(sorted[i]->id)) = static_cast<int>(i);
   std::vector<std::vector<const CppnLink*>> incoming(sorted.size());
@@ -232,39 +239,91 @@ nlohmann::json CppnEncoding::to_json(const Genome& genome) const {
           {"links", links}};
 }
 
-GenomePtr CppnEncoding::from_json(const nlohmann::json& j) const {
-  try {
-    if (j.at("encoding").get<std::string>() != "cppn") throw Error("not a CPPN genome");
-    if (j.at("channels").get<int>() != options_.shape.channels) throw Error("CPPN genome has another channel count");
-    auto g = std::make_shared<CppnGenome>();
-    g->native_height = j.at("native_size").at(0).get<int>();
-    g->native_width = j.at("native_size").at(1).get<int>();
-    g->next_id = j.at("next_id").get<int>();
-    std::map<int, double> order;
-    for (const auto& n : j.at("nodes")) {
-      CppnNode node;
-      node.id = n.at("id").get<int>();
-      const std::string kind = n.at("kind").get<std::string>();
-      node.kind = kind == "input" ? CppnNode::Input : kind == "output" ? CppnNode::Output : CppnNode::Hidden;
-      node.activation = parse_activation(n.at("activation").get<std::string>());
-      node.order = n.at("order").get<double>();
-      if (order.count(node.id)) throw Error("CPPN genome has two nodes with id " + std::to_string(node.id));
-      order[node.id] = node.order;
-      g->nodes.push_back(node);
-    }
-    for (int id = 0; id < kInputs + options_.shape.channels; ++id)
-      if (!order.count(id)) throw Error("CPPN genome lacks input/output node " + std::to_string(id));
-    for (const auto& l : j.at("links")) {
-      CppnLink link{l.at("from").get<int>(), l.at("to").get<int>(), l.at("weight").get<double>()};
-      if (!order.count(link.from) || !order.count(link.to) || !(order[link.from] < order[link.to])) {
-        throw Error("CPPN genome has a link that is not feed-forward");
-      }
-      g->links.push_back(link);
-    }
-    return g;
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("malformed CPPN genome (") + e.what() + ")");
+void validate_cppn_genome(const CppnGenome& g, int channels) {
+  const int outputs_end = kInputs + channels;
+  if (g.next_id < outputs_end || g.next_id > kMaxCppnNodeId) {
+    throw Error("CPPN genome: next_id " + std::to_string(g.next_id) + " is not in " + std::to_string(outputs_end) + ".." +
+                std::to_string(kMaxCppnNodeId));
   }
+  std::map<int, const CppnNode*> by_id;
+  for (const auto& n : g.nodes) {
+    const std::string what = "CPPN genome: node " + std::to_string(n.id);
+    if (n.id < 0 || n.id >= g.next_id) {
+      throw Error(what + " has an id outside 0..next_id-1 (" + std::to_string(g.next_id - 1) + ")");
+    }
+    if (!by_id.emplace(n.id, &n).second) throw Error("CPPN genome has two nodes with id " + std::to_string(n.id));
+    // Ids 0-3 are the coordinate inputs, the next `channels` the outputs, the rest hidden.
+    const CppnNode::Kind want = n.id < kInputs ? CppnNode::Input : n.id < outputs_end ? CppnNode::Output : CppnNode::Hidden;
+    if (n.kind != want) {
+      static const char* kinds[] = {"input", "output", "hidden"};
+      throw Error(what + " is declared " + kinds[n.kind] + " but ids " +
+                  (want == CppnNode::Input ? "0..3 are inputs"
+                   : want == CppnNode::Output ? "4.." + std::to_string(outputs_end - 1) + " are outputs"
+                                              : std::to_string(outputs_end) + " and above are hidden"));
+    }
+    const bool order_ok = n.kind == CppnNode::Input ? n.order == 0.0
+                          : n.kind == CppnNode::Output ? n.order == 1.0
+                                                       : (n.order > 0.0 && n.order < 1.0);
+    if (!order_ok) throw Error(what + " has order " + std::to_string(n.order) + " (inputs 0, outputs 1, hidden between)");
+  }
+  for (int id = 0; id < outputs_end; ++id)
+    if (!by_id.count(id)) throw Error("CPPN genome lacks input/output node " + std::to_string(id));
+  std::set<std::pair<int, int>> seen;
+  for (const auto& l : g.links) {
+    const auto from = by_id.find(l.from), to = by_id.find(l.to);
+    if (from == by_id.end() || to == by_id.end()) {
+      throw Error("CPPN genome has a link " + std::to_string(l.from) + "->" + std::to_string(l.to) + " to a node it lacks");
+    }
+    if (!(from->second->order < to->second->order)) throw Error("CPPN genome has a link that is not feed-forward");
+    if (!seen.emplace(l.from, l.to).second) {
+      throw Error("CPPN genome links " + std::to_string(l.from) + "->" + std::to_string(l.to) + " twice");
+    }
+    if (!std::isfinite(l.weight)) throw Error("CPPN genome has a link with a weight that is not a finite number");
+  }
+}
+
+GenomePtr CppnEncoding::from_json(const nlohmann::json& j) const {
+  namespace jc = json_check;
+  if (jc::string(j, "", "encoding") != "cppn") throw Error("not a CPPN genome");
+  if (jc::integer(j, "", "channels", 1, 3) != options_.shape.channels) throw Error("CPPN genome has another channel count");
+  const std::string coordinates = jc::string(j, "", "coordinates");
+  if (coordinates != "raw" && coordinates != "normalized") {
+    throw Error("CPPN genome: coordinates '" + json_check::printable(coordinates) + "' is not raw or normalized");
+  }
+  if ((coordinates == "raw") != options_.raw_coordinates) throw Error("CPPN genome was evolved with other coordinates");
+  auto g = std::make_shared<CppnGenome>();
+  const auto& size = jc::array(j, "", "native_size");
+  if (size.size() != 2) throw Error("CPPN genome: native_size is not [height, width]");
+  g->native_height = static_cast<int>(jc::integer_value(size[0], "native_size[0]", 1, kMaxCppnNativeSize));
+  g->native_width = static_cast<int>(jc::integer_value(size[1], "native_size[1]", 1, kMaxCppnNativeSize));
+  if (g->native_height != options_.shape.height || g->native_width != options_.shape.width) {
+    throw Error("CPPN genome was evolved at " + std::to_string(g->native_height) + "x" + std::to_string(g->native_width) +
+                ", not " + std::to_string(options_.shape.height) + "x" + std::to_string(options_.shape.width));
+  }
+  g->next_id = static_cast<int>(jc::integer(j, "", "next_id", 0, kMaxCppnNodeId));
+  const auto& nodes = jc::array(j, "", "nodes");
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const std::string where = jc::path_of("nodes", i);
+    CppnNode node;
+    node.id = static_cast<int>(jc::integer(nodes[i], where, "id", 0, kMaxCppnNodeId));
+    const std::string kind = jc::string(nodes[i], where, "kind");
+    if (kind == "input") node.kind = CppnNode::Input;
+    else if (kind == "output") node.kind = CppnNode::Output;
+    else if (kind == "hidden") node.kind = CppnNode::Hidden;
+    else throw Error("CPPN genome: " + where + ".kind '" + json_check::printable(kind) + "' is not input, output or hidden");
+    node.activation = parse_activation(jc::string(nodes[i], where, "activation"));
+    node.order = jc::number(nodes[i], where, "order", 0.0, 1.0);
+    g->nodes.push_back(node);
+  }
+  const auto& links = jc::array(j, "", "links");
+  for (std::size_t i = 0; i < links.size(); ++i) {
+    const std::string where = jc::path_of("links", i);
+    g->links.push_back({static_cast<int>(jc::integer(links[i], where, "from", 0, kMaxCppnNodeId)),
+                        static_cast<int>(jc::integer(links[i], where, "to", 0, kMaxCppnNodeId)),
+                        jc::number(links[i], where, "weight", -1e30, 1e30)});
+  }
+  validate_cppn_genome(*g, options_.shape.channels);
+  return g;
 }
 
 }  // namespace fool

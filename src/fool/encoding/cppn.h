@@ -44,6 +44,17 @@ class CppnGenome : public Genome {
   int native_height = 0, native_width = 0;  // the size it was evolved at (raw coordinates scale with it)
 };
 
+// Limits on what a genome file may ask for: node ids (a run adds at most one node per generation)
+// and the native size (render allocates a plane per node at it).
+constexpr int kMaxCppnNodeId = 1000000;
+constexpr int kMaxCppnNativeSize = 8192;
+
+// Throws fool::Error naming the first broken reference or range in `g`: ids 0-3 inputs, the next
+// `channels` outputs, the rest hidden, all below next_id; orders 0 / 1 / between; links between
+// existing nodes, feed-forward, once each, with finite weights. Kept apart from the JSON decoding so
+// that any genome format is held to the same rules.
+void validate_cppn_genome(const CppnGenome& g, int channels);
+
 class CppnEncoding : public Encoding {
  public:
   explicit CppnEncoding(CppnOptions options);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fool/core/error.h"
+#include "fool/core/json_check.h"
 #include "fool/core/bytes.h"
 
 namespace fool {
@@ -93,11 +94,18 @@ nlohmann::json DirectEncoding::to_json(const Genome& genome) const {
           {"genes_base64", base64_encode(g.data(), g.size())}};
 }
 
+void validate_direct_shape(const nlohmann::json& shape, const ImageShape& expected) {
+  if (!shape.is_array() || shape.size() != 3) throw Error("direct genome: shape is not [channels, height, width]");
+  const ImageShape got{static_cast<int>(json_check::integer_value(shape[0], "shape[0]", 1, 3)),
+                       static_cast<int>(json_check::integer_value(shape[1], "shape[1]", 1, 1 << 16)),
+                       static_cast<int>(json_check::integer_value(shape[2], "shape[2]", 1, 1 << 16))};
+  if (got != expected) throw Error("direct genome has shape " + got.str() + ", expected " + expected.str());
+}
+
 GenomePtr DirectEncoding::from_json(const nlohmann::json& j) const {
-  if (!j.is_object() || j.value("encoding", "") != "direct" || !j.contains("genes_base64")) {
-    throw Error("not a direct-encoding genome");
-  }
-  auto genes = base64_decode(j["genes_base64"].get<std::string>());
+  if (json_check::string(j, "", "encoding") != "direct") throw Error("not a direct-encoding genome");
+  validate_direct_shape(json_check::member(j, "", "shape"), options_.shape);
+  auto genes = base64_decode(json_check::string(j, "", "genes_base64"));
   if (genes.size() != options_.shape.size()) {
     throw Error("direct genome has " + std::to_string(genes.size()) + " genes, expected " +
                 std::to_string(options_.shape.size()) + " for " + options_.shape.str());

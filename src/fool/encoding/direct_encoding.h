@@ -23,6 +23,10 @@ class DirectGenome : public Genome {
   std::vector<std::uint8_t> genes;  // C x H x W
 };
 
+// Throws fool::Error unless `shape` is a [channels, height, width] list equal to `expected`
+// (a genome of another size would be rendered as the wrong image).
+void validate_direct_shape(const nlohmann::json& shape, const ImageShape& expected);
+
 class DirectEncoding : public Encoding {
  public:
   explicit DirectEncoding(DirectOptions options);

@@ -141,7 +141,11 @@ GenomePtr decode_genome(const Encoding& encoding, const std::uint8_t* data, std:
                   " links do not fit its " + std::to_string(r.left()) + " bytes");
     }
     if (height < 1 || width < 1) throw Error("binary CPPN genome has a non-positive native size");
+    // The binary form leaves out what the run's encoding fixes: its coordinates.
+    const auto* cppn = dynamic_cast<const CppnEncoding*>(&encoding);
+    if (cppn == nullptr) throw Error("binary genome is a CPPN genome, the run uses " + encoding.name());
     nlohmann::json j = {{"encoding", "cppn"},
+                        {"coordinates", cppn->options().raw_coordinates ? "raw" : "normalized"},
                         {"channels", channels},
                         {"native_size", {height, width}},
                         {"next_id", next_id},

@@ -1,6 +1,7 @@
 #include "fool/encoding/registry.h"
 
 #include "fool/core/error.h"
+#include "fool/core/json_check.h"
 #include "fool/core/names.h"
 
 namespace fool {
@@ -10,16 +11,6 @@ namespace {
 const NameTable<EncodingKind>& table() {
   static const NameTable<EncodingKind> t = {{EncodingKind::Direct, "direct"}, {EncodingKind::Cppn, "cppn"}};
   return t;
-}
-
-// Reads a field of a genome file, turning nlohmann's exceptions into one line naming the key.
-template <typename T>
-T genome_field(const nlohmann::json& j, const char* key) {
-  try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(std::string("malformed genome (\"") + key + "\" missing or of the wrong type)");
-  }
 }
 
 }  // namespace
@@ -45,27 +36,28 @@ SavedGenome decode_genome(const nlohmann::json& j) {
   if (!j.is_object() || !j.contains("encoding") || !j["encoding"].is_string()) {
     throw Error("not a genome (no \"encoding\": \"cppn\" or \"direct\")");
   }
+  namespace jc = json_check;
   SavedGenome out;
   out.kind = parse_encoding(j["encoding"].get<std::string>());
   if (out.kind == EncodingKind::Cppn) {
     CppnOptions opt;
-    const auto native = genome_field<std::vector<int>>(j, "native_size");
-    if (native.size() != 2) throw Error("malformed genome (\"native_size\" is not [height, width])");
-    opt.shape = {genome_field<int>(j, "channels"), native[0], native[1]};
-    opt.raw_coordinates = genome_field<std::string>(j, "coordinates") == "raw";
+    opt.shape.channels = static_cast<int>(jc::integer(j, "", "channels", 1, 3));
+    const auto& size = jc::array(j, "", "native_size");
+    if (size.size() != 2) throw Error("native_size is not [height, width]");
+    opt.shape.height = static_cast<int>(jc::integer_value(size[0], "native_size[0]", 1, kMaxCppnNativeSize));
+    opt.shape.width = static_cast<int>(jc::integer_value(size[1], "native_size[1]", 1, kMaxCppnNativeSize));
+    opt.raw_coordinates = jc::string(j, "", "coordinates") == "raw";
     out.encoding = std::make_unique<CppnEncoding>(opt);
   } else {
-    const auto shape = genome_field<std::vector<int>>(j, "shape");
-    if (shape.size() != 3) throw Error("malformed genome (\"shape\" is not [channels, height, width])");
+    const auto& shape = jc::array(j, "", "shape");
+    if (shape.size() != 3) throw Error("shape is not [channels, height, width]");
     DirectOptions opt;
-    opt.shape = {shape[0], shape[1], shape[2]};
+    opt.shape = {static_cast<int>(jc::integer_value(shape[0], "shape[0]", 1, 3)),
+                 static_cast<int>(jc::integer_value(shape[1], "shape[1]", 1, 8192)),
+                 static_cast<int>(jc::integer_value(shape[2], "shape[2]", 1, 8192))};
     out.encoding = std::make_unique<DirectEncoding>(opt);
   }
-  try {
-    out.genome = out.encoding->from_json(j);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("malformed genome (" + std::string(e.what()) + ")");
-  }
+  out.genome = out.encoding->from_json(j);  // validates the genome itself
   return out;
 }
 

@@ -6,6 +6,7 @@
 
 #include "fool/model/cropping_classifier.h"
 #include "fool/core/error.h"
+#include "fool/core/limits.h"
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/output/json_log.h"
 #include "fool/output/results.h"
@@ -73,10 +74,31 @@ nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m) {
   return s;
 }
 
+namespace {
+
+// Refuses a run whose generation cannot fit in memory (before the run directory is touched): each
+// of max(init, offspring) images is held as 8-bit pixels, a genome and float network input; a CPPN
+// render holds a float plane per node in each worker.
+void check_evolve_memory(const EvolveRunConfig& c, const ImageShape& image) {
+  const std::uint64_t pixels = image.size();
+  const std::uint64_t n = static_cast<std::uint64_t>(std::max(c.evolution.init, c.evolution.offspring));
+  std::uint64_t bytes = mul_saturated(n, mul_saturated(pixels, 6));
+  if (c.encoding == EncodingKind::Cppn) {
+    bytes = std::max(bytes, mul_saturated(static_cast<std::uint64_t>(std::max(1, c.evolution.threads)) + 1,
+                                          mul_saturated(pixels, 64)));
+  }
+  bytes = std::max(bytes, mul_saturated(c.evolution.eval_batch, mul_saturated(pixels, 4 * static_cast<std::uint64_t>(c.crops))));
+  check_memory(bytes, "a generation of " + std::to_string(n) + " images of " + image.str());
+}
+
+}  // namespace
+
 EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std::atomic<bool>* stop,
                            bool keep_first_generation) {
   if (c.out_dir.empty()) throw Error("no output directory given");
   if (c.resume && c.overwrite) throw Error("--resume and --overwrite contradict each other");
+  check_threads(c.evolution.threads, "threads");
+  check_threads(c.classifier.threads, "threads");
   SingleProcess single;
   Distribution& dist = c.distribution != nullptr ? *c.distribution : single;
   if (c.evolution.threads < 1) {
@@ -116,6 +138,8 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   // MPI ranks share, because backends score a row identically only within equal chunks.
   if (c.evolution.eval_batch == 0) c.evolution.eval_batch = image.height <= 64 ? 50 : 10;
 
+  check_evolve_memory(c, image);
+
   c.direct.shape = c.cppn.shape = image;  // recorded in the settings
   const std::unique_ptr<Encoding> encoding = make_encoding(c.encoding, image, c.direct, c.cppn);
   const nlohmann::json settings = evolve_settings(c, spec);
@@ -144,12 +168,14 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   }
 
   Evolution evolution(*encoding, *classifier, evolution_config);
-  if (c.resume) {
+  // --resume on a run killed before its first checkpoint starts it again from generation 0.
+  const bool resumed = c.resume && !is_unfinished_run_without_checkpoint(c.out_dir);
+  if (resumed) {
     resume_from_checkpoint(c.out_dir, evolution, settings);
   } else {
     prepare_run_directory(c.out_dir, c.overwrite);
   }
-  JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), c.resume);
+  JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), resumed);
   const RunEvents all = events.with(&log);
   const CheckpointFn checkpoint = [&](const Evolution& e) {
     write_checkpoint(c.out_dir, e, settings);

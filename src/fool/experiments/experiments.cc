@@ -14,6 +14,7 @@
 #include "fool/model/factory.h"
 #include "fool/io/dataset.h"
 #include "fool/core/error.h"
+#include "fool/output/document_checks.h"
 #include "fool/core/thresholds.h"
 #include "fool/experiments/evolve.h"
 #include "fool/io/files.h"
@@ -36,6 +37,9 @@ class ExperimentDir {
   ExperimentDir(std::string dir, std::string kind, nlohmann::json config) : dir_(std::move(dir)) {
     const fs::path file = fs::path(dir_) / "experiment.json";
     std::error_code ec;
+    // A session killed mid-write leaves hidden temporaries (of experiment.json, a model, a run's
+    // files); they hold nothing to keep, and must not make the directory look foreign.
+    if (fs::is_directory(dir_, ec)) remove_atomic_temporaries(dir_, true);
     if (fs::exists(file, ec)) {
       state_ = read_experiment(dir_);
       const std::string had = state_["experiment"].get<std::string>();
@@ -322,7 +326,7 @@ std::pair<std::vector<std::string>, RunSummary> fooling_run(const EvolveRunConfi
   }
   for (const auto& c : run.summary.classes) {
     const std::string name = prefix + "_last_class" + std::to_string(c.index) + ".png";
-    write_png((fs::path(dir) / name).string(), read_image((fs::path(cfg.out_dir) / c.image).string()));
+    write_png((fs::path(dir) / name).string(), read_image(file_inside(cfg.out_dir, c.image, cfg.out_dir + "/summary.json")));
     files.push_back(name);
   }
   return {files, run.summary};

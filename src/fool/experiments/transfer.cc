@@ -10,6 +10,7 @@
 
 #include "fool/model/cropping_classifier.h"
 #include "fool/core/error.h"
+#include "fool/output/document_checks.h"
 #include "fool/core/thresholds.h"
 #include "fool/io/files.h"
 #include "fool/io/opencv_image.h"
@@ -93,7 +94,7 @@ TransferMatrix transfer_matrix(const std::vector<std::string>& run_dirs, const s
     src.runs++;
     const int crops = s.record.settings.is_object() ? s.record.settings.value("crops", 1) : 1;
     for (const auto& c : s.classes) {
-      const std::string file = (fs::path(dir) / c.image).string();
+      const std::string file = file_inside(dir, c.image, dir + "/summary.json");
       const int k = c.index;
       const std::string& label = c.label;
       if (k < 0 || k >= static_cast<int>(labels.size()) || labels[static_cast<std::size_t>(k)] != label) {
@@ -182,8 +183,23 @@ Image8 transfer_heatmap(const TransferMatrix& m) {
   return image_from_mat(img);
 }
 
+void check_transfer_out_dir(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  if (!fs::is_directory(dir, ec)) throw Error(dir + ": exists and is not a directory");
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name != "transfer.json" && name != "transfer.csv" && name != "transfer.png" && name.rfind(".transfer.", 0) != 0) {
+      throw Error(dir + ": directory holds other files than a transfer's (" + name + "); choose another --out");
+    }
+  }
+  if (ec) throw Error(dir + ": cannot read directory (" + ec.message() + ")");
+}
+
 nlohmann::json write_transfer(const std::string& dir, const TransferMatrix& m) {
-  fs::create_directories(dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(dir + ": cannot create directory (" + ec.message() + ")");
   const nlohmann::json j = m.to_json();
   write_file_atomic((fs::path(dir) / "transfer.json").string(), j.dump(2) + "\n");
   write_file_atomic((fs::path(dir) / "transfer.csv").string(), m.to_csv());

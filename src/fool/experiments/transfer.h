@@ -41,5 +41,9 @@ Image8 transfer_heatmap(const TransferMatrix& m);
 
 // Writes transfer.json, transfer.csv and transfer.png into dir; returns the JSON.
 nlohmann::json write_transfer(const std::string& dir, const TransferMatrix& m);
+// Throws fool::Error unless `dir` is absent, empty, or holds only a previous transfer's files
+// (transfer.json/.csv/.png): `fool transfer --out` must not mix its files into an unrelated
+// directory (an experiment writes its own transfer matrix into its directory on purpose).
+void check_transfer_out_dir(const std::string& dir);
 
 }  // namespace fool

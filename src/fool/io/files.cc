@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -74,6 +75,29 @@ void write_file_atomic(const std::string& path, const void* data, std::size_t si
     ::unlink(name.data());
     throw Error(path + ": cannot write (" + why + ")");
   }
+}
+
+bool is_atomic_temporary(const std::string& name) {
+  if (name.size() < 9 || name[0] != '.' || name[name.size() - 7] != '.') return false;
+  for (std::size_t i = name.size() - 6; i < name.size(); ++i)
+    if (!std::isalnum(static_cast<unsigned char>(name[i]))) return false;
+  return true;
+}
+
+std::size_t remove_atomic_temporaries(const std::string& dir, bool recursive) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> stray;
+  if (recursive) {
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (is_atomic_temporary(it->path().filename().string())) stray.push_back(it->path());
+  } else {
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (is_atomic_temporary(entry.path().filename().string())) stray.push_back(entry.path());
+  }
+  std::size_t removed = 0;
+  for (const auto& p : stray) removed += fs::remove(p, ec) ? 1 : 0;
+  return removed;
 }
 
 void write_file_atomic(const std::string& path, const std::string& text) {

@@ -17,4 +17,9 @@ void write_file_atomic(const std::string& path, const void* data, std::size_t si
 void write_file_atomic(const std::string& path, const std::string& text);
 std::string sha256_file(const std::string& path);  // hex digest of the file's bytes
 
+// True for the hidden temporary name write_file_atomic uses (".<name>.XXXXXX"); a process killed
+// mid-write leaves one behind.
+bool is_atomic_temporary(const std::string& filename);
+// Removes such temporaries from `dir` (and its subdirectories if `recursive`); returns how many.
+std::size_t remove_atomic_temporaries(const std::string& dir, bool recursive);
 }  // namespace fool

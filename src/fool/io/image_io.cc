@@ -49,8 +49,20 @@ cv::Mat mat_from_image(const Image8& img) {
 Image8 read_image(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such image file");
-  cv::Mat m = cv::imread(path, cv::IMREAD_UNCHANGED);
+  const auto bytes = read_file(path);
+  if (is_png(bytes.data(), bytes.size())) return decode_png(bytes.data(), bytes.size(), path);
+  // Other formats through OpenCV; its exceptions (e.g. an image too large for it) become one line.
+  cv::Mat m;
+  try {
+    m = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
+  } catch (const std::exception&) {
+    m = cv::Mat();
+  }
   if (m.empty()) throw Error(path + ": not a readable image");
+  if (static_cast<std::uint64_t>(m.rows) * static_cast<std::uint64_t>(m.cols) > kMaxImagePixels) {
+    throw Error(path + ": image is " + std::to_string(m.cols) + "x" + std::to_string(m.rows) +
+                ", more pixels than fool reads");
+  }
   if (m.depth() == CV_16U) m.convertTo(m, CV_8U, 1.0 / 257.0);
   if (m.depth() != CV_8U) throw Error(path + ": unsupported pixel depth (need 8 or 16 bit)");
   if (m.channels() == 4) cv::cvtColor(m, m, cv::COLOR_BGRA2BGR);

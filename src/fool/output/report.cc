@@ -8,6 +8,7 @@
 
 #include "fool/core/bytes.h"
 #include "fool/core/error.h"
+#include "fool/output/document_checks.h"
 #include "fool/output/experiment_file.h"
 #include "fool/io/files.h"
 #include "fool/output/results.h"
@@ -33,8 +34,10 @@ std::string esc(const std::string& s) {
   return out;
 }
 
-std::string data_uri(const std::string& png_path) {
-  const auto bytes = read_file(png_path);
+// Only files inside the directory being reported on are embedded (a summary naming /etc/hostname,
+// or a grid.png linking to it, must not put that file in the page).
+std::string data_uri(const std::string& dir, const std::string& rel) {
+  const auto bytes = read_file(file_inside(dir, rel, dir));
   return "data:image/png;base64," + base64_encode(bytes.data(), bytes.size());
 }
 
@@ -100,18 +103,25 @@ std::string run_section(const std::string& dir, const std::string& heading_level
   for (std::size_t n : s.classes_at_or_above) h << "<td>" << n << " / " << total << "</td>";
   h << "<td>" << (r.complete ? "yes" : "no (interrupted)") << "</td></tr></table>";
   if (fs::exists(fs::path(dir) / "grid.png")) {
-    h << "<img class=\"grid\" alt=\"champions of every class\" src=\"" << data_uri((fs::path(dir) / "grid.png").string()) << "\">";
+    h << "<img class=\"grid\" alt=\"champions of every class\" src=\"" << data_uri(dir, "grid.png") << "\">";
   }
   // Champion confidence over the run.
   std::ifstream log(fs::path(dir) / "log.jsonl");
   std::vector<double> xs, mn, md, mx;
   for (std::string line; std::getline(log, line);) {
     const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded()) continue;
-    xs.push_back(j.value(unit, 0));
-    mn.push_back(j.value("min", 0.0));
-    md.push_back(j.value("median", 0.0));
-    mx.push_back(j.value("max", 0.0));
+    // A damaged log line is left out of the chart rather than failing the page.
+    auto number = [&j](const std::string& key, double& out) {
+      if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return false;
+      out = j[key].get<double>();
+      return std::isfinite(out);
+    };
+    double x = 0, lo = 0, mid = 0, hi = 0;
+    if (!number(unit, x) || !number("min", lo) || !number("median", mid) || !number("max", hi)) continue;
+    xs.push_back(x);
+    mn.push_back(lo);
+    md.push_back(mid);
+    mx.push_back(hi);
   }
   if (!xs.empty()) {
     const bool evolve = r.progress_unit == ProgressUnit::Generation;
@@ -124,7 +134,7 @@ std::string run_section(const std::string& dir, const std::string& heading_level
   h << "</tr>";
   for (const auto& c : s.classes) {
     h << "<tr><td>" << c.index << "</td><td>" << esc(c.label) << "</td><td><img class=\"thumb\" alt=\"class " << c.index
-      << "\" src=\"" << data_uri((fs::path(dir) / c.image).string()) << "\"></td><td>" << esc(percent(c.confidence))
+      << "\" src=\"" << data_uri(dir, c.image) << "\"></td><td>" << esc(percent(c.confidence))
       << "</td><td>" << c.top_class << "</td>";
     for (const auto& v : c.first_reached) h << "<td>" << (v ? std::to_string(*v) : std::string("&ndash;")) << "</td>";
     h << "</tr>";
@@ -136,13 +146,13 @@ std::string run_section(const std::string& dir, const std::string& heading_level
 std::string transfer_section(const std::string& dir) {
   const std::string path = (fs::path(dir) / "transfer.json").string();
   const nlohmann::json j = read_json_file(path);
-  if (!j.is_object() || j.value("format", "") != "fool-transfer/1") throw Error(path + ": not a fool transfer matrix");
+  validate_transfer(j, path);
   std::ostringstream h;
   h << "<section class=\"transfer\"><h2>transfer between networks <small>" << esc(dir) << "</small></h2>";
   h << "<p>Rows: the network the images were evolved against. Columns: the network scoring them, for the class they "
        "were evolved for.</p>";
   if (fs::exists(fs::path(dir) / "transfer.png")) {
-    h << "<img class=\"heatmap\" alt=\"transfer heatmap\" src=\"" << data_uri((fs::path(dir) / "transfer.png").string()) << "\">";
+    h << "<img class=\"heatmap\" alt=\"transfer heatmap\" src=\"" << data_uri(dir, "transfer.png") << "\">";
   }
   h << "<table class=\"classes\"><tr><th>evolved against</th><th>runs</th>";
   for (const auto& c : j["scorers"]) h << "<th>" << esc(c.value("model", "")) << "</th>";

@@ -1,6 +1,7 @@
 #include "fool/output/run_directory.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -10,6 +11,7 @@
 #include "fool/core/bytes.h"
 #include "fool/encoding/genome_codec.h"
 #include "fool/io/files.h"
+#include "fool/core/json_check.h"
 
 namespace fool {
 
@@ -38,14 +40,111 @@ void remove_genome_files(const std::string& dir, const std::string& keep) {
 }
 }  // namespace
 
+int check_checkpoint_progress(const nlohmann::json& j, const nlohmann::json& saved, const EvolutionConfig& config) {
+  namespace jc = json_check;
+  // A checkpoint is written after a generation (next >= 1) or before the first one (next 0), never
+  // beyond the generations its own run asked for.
+  const std::int64_t generations = jc::integer(saved, "settings", "generations", 0, 1 << 30);
+  const int next = static_cast<int>(jc::integer(j, "", "next_generation", 0, generations + 1));
+  // Generation 0 evaluates `init` genomes, every later one `offspring`: the count is exact.
+  const std::uint64_t want = next == 0 ? 0
+                                       : static_cast<std::uint64_t>(config.init) +
+                                             static_cast<std::uint64_t>(next - 1) * static_cast<std::uint64_t>(config.offspring);
+  const std::uint64_t evaluations = jc::unsigned_integer(j, "", "evaluations", ~std::uint64_t{0});
+  if (evaluations != want) {
+    throw Error("checkpoint counts " + std::to_string(evaluations) + " evaluations; " + std::to_string(next) +
+                " generations of this run make " + std::to_string(want));
+  }
+  return next;
+}
+
+Elite check_checkpoint_cell(const nlohmann::json& cell, std::size_t c, const EliteArchive& archive, int next) {
+  namespace jc = json_check;
+  const std::string where = jc::path_of("cells", c);
+  const std::int64_t cls = jc::integer(cell, where, "class", 0, 1 << 30);
+  if (cls != archive.class_of(c)) {
+    throw Error(where + " is class " + std::to_string(cls) + "; this run's cell " + std::to_string(c) + " is class " +
+                std::to_string(archive.class_of(c)));
+  }
+  // A genome is in the checkpoint's binary genome file (genome_offset) or, in older checkpoints, inline.
+  const bool empty = !cell.contains("genome_offset") && (!cell.contains("genome") || cell["genome"].is_null());
+  // After generation 0 every cell holds an elite (each genome competes for every cell); before it, none does.
+  if (empty != (next == 0)) {
+    throw Error(where + (empty ? " has no genome after generation 0" : " has a genome before generation 0"));
+  }
+  Elite e;
+  e.fitness = empty ? static_cast<float>(jc::number(cell, where, "fitness", -1.0, -1.0))
+                    : static_cast<float>(jc::number(cell, where, "fitness", 0.0, 1.0));
+  e.generation = static_cast<int>(jc::integer(cell, where, "generation", empty ? -1 : 0, empty ? -1 : next - 1));
+  const auto& first = jc::array(cell, where, "first_reached");
+  if (first.size() != archive.thresholds().size()) {
+    throw Error(where + ".first_reached has " + std::to_string(first.size()) + " entries, not " +
+                std::to_string(archive.thresholds().size()));
+  }
+  for (std::size_t t = 0; t < first.size(); ++t) {
+    const auto g = jc::integer_value(first[t], jc::path_of(where + ".first_reached", t), -1, next - 1);
+    const bool reached = e.fitness >= archive.thresholds()[t];
+    if (reached && g < 0) {
+      throw Error(where + " holds an elite at " + std::to_string(e.fitness) + " but never reached " +
+                  nlohmann::json(archive.thresholds()[t]).dump());
+    }
+  }
+  return e;
+}
+
+namespace {
+
+// Names fool itself puts at the top of a run directory (results, checkpoint, log, write test, and
+// their temporaries); a directory holding nothing else is a run that fool may clean up and restart.
+bool is_run_file(const std::string& name) {
+  if (std::find_if(std::begin(kRunFiles), std::end(kRunFiles), [&](const char* f) { return name == f; }) !=
+      std::end(kRunFiles)) {
+    return true;
+  }
+  return name == ".fool-write-test" || is_atomic_temporary(name);
+}
+
+bool holds_only_run_files(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (!is_run_file(entry.path().filename().string())) return false;
+  return !ec;
+}
+
+std::string fs_error(const std::string& dir, const std::error_code& ec) { return dir + ": " + ec.message(); }
+
+}  // namespace
+
+void remove_stray_temporaries(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return;
+  remove_atomic_temporaries(dir, true);
+  fs::remove(fs::path(dir) / ".fool-write-test", ec);
+}
+
+bool is_unfinished_run_without_checkpoint(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return false;
+  if (fs::exists(fs::path(dir) / "checkpoint.json", ec) || fs::exists(fs::path(dir) / "summary.json", ec)) return false;
+  return holds_only_run_files(dir);
+}
+
 void prepare_run_directory(const std::string& dir, bool overwrite) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw Error(dir + ": exists and is not a directory");
   if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec)) {
     const bool is_run = fs::exists(fs::path(dir) / "summary.json") || fs::exists(fs::path(dir) / "checkpoint.json");
-    if (!is_run) throw Error(dir + ": directory is not empty and holds no fool run; choose another --out");
-    if (!overwrite) throw Error(dir + ": holds another run; use --resume to continue it or --overwrite to replace it");
-    for (const char* name : kRunFiles) fs::remove_all(fs::path(dir) / name, ec);
+    // A run killed before its first checkpoint leaves only fool's own files: nothing to keep or resume.
+    const bool unfinished = !is_run && holds_only_run_files(dir);
+    if (!is_run && !unfinished) throw Error(dir + ": directory is not empty and holds no fool run; choose another --out");
+    if (is_run && !overwrite) throw Error(dir + ": holds another run; use --resume to continue it or --overwrite to replace it");
+    std::vector<fs::path> remove;
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (is_run_file(entry.path().filename().string())) remove.push_back(entry.path());
+    for (const auto& p : remove) {
+      fs::remove_all(p, ec);
+      if (ec) throw Error(fs_error(p.string(), ec));
+    }
     remove_genome_files(dir, "");
   }
   fs::create_directories(dir, ec);
@@ -59,6 +158,7 @@ void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const 
   const std::string path = (fs::path(dir) / "checkpoint.json").string();
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path + ": no checkpoint to resume from");
+  remove_stray_temporaries(dir);
   nlohmann::json j;
   try {
     j = read_json_file(path);
@@ -66,8 +166,8 @@ void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const 
     throw Error(path + ": corrupt checkpoint (not valid JSON)");
   }
   try {
-    if (j.at("format").get<std::string>() != kCheckpointFormat) throw Error(path + ": not a fool evolution checkpoint");
-    const nlohmann::json& saved = j.at("settings");
+    if (json_check::string(j, "", "format") != kCheckpointFormat) throw Error(path + ": not a fool evolution checkpoint");
+    const nlohmann::json& saved = json_check::object(j, "", "settings");
     // Name the most telling difference: model, encoding and backend first, then the rest.
     std::vector<std::string> keys = {"model_sha256", "encoding", "backend"};
     for (const auto& item : settings.items())
@@ -81,8 +181,9 @@ void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const 
                     (saved.contains(key) ? saved[key].dump() : std::string("none")) + ", now " + value.dump() + ")");
       }
     }
+    const int next = check_checkpoint_progress(j, saved, evolution.config());
     EliteArchive archive(evolution.config().classes);
-    const auto& cells = j.at("cells");
+    const auto& cells = json_check::array(j, "", "cells");
     if (cells.size() != archive.cells()) throw Error(path + ": checkpoint has another number of classes");
     // Binary genomes (written since the genome codec); JSON genomes of older checkpoints are still read.
     std::vector<std::uint8_t> blob;
@@ -101,12 +202,10 @@ void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const 
     std::map<std::size_t, GenomePtr> decoded;  // by offset: cells that shared a genome share it again
     for (std::size_t c = 0; c < cells.size(); ++c) {
       const auto& cell = cells[c];
-      Elite e;
-      e.fitness = cell.at("fitness").get<float>();
-      e.generation = cell.at("generation").get<int>();
+      Elite e = check_checkpoint_cell(cell, c, archive, next);
       if (cell.contains("genome_offset")) {
-        const std::size_t offset = cell.at("genome_offset").get<std::size_t>();
-        const std::size_t bytes = cell.at("genome_bytes").get<std::size_t>();
+        const std::size_t offset = json_check::unsigned_integer(cell, "", "genome_offset", blob.size());
+        const std::size_t bytes = json_check::unsigned_integer(cell, "", "genome_bytes", blob.size());
         if (offset > blob.size() || bytes > blob.size() - offset) {
           throw Error(path + ": cell " + std::to_string(c) + " points outside the genome file");
         }
@@ -120,12 +219,16 @@ void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const 
         }
         e.genome = slot;
       } else if (cell.contains("genome") && !cell.at("genome").is_null()) {
-        e.genome = evolution.encoding().from_json(cell["genome"]);
+        try {
+          e.genome = evolution.encoding().from_json(cell["genome"]);
+        } catch (const Error& bad) {
+          throw Error("cells[" + std::to_string(c) + "].genome: " + bad.what());
+        }
       }
-      archive.restore(c, e, cell.at("first_reached").get<std::vector<int>>());
+      archive.restore(c, e, json_check::member(cell, "", "first_reached").get<std::vector<int>>());
     }
-    const int next = j.at("next_generation").get<int>();
-    evolution.restore(next, j.at("evaluations").get<std::size_t>(), j.at("seconds").get<double>(), std::move(archive));
+    evolution.restore(next, static_cast<std::size_t>(json_check::unsigned_integer(j, "", "evaluations", ~std::uint64_t{0})),
+                      json_check::number(j, "", "seconds", 0.0, 1e12), std::move(archive));
     // Drop log lines of generations after the checkpoint: they will be run again.
     const fs::path log = fs::path(dir) / "log.jsonl";
     if (fs::exists(log, ec)) {
@@ -133,7 +236,10 @@ void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const 
       for (std::string line; std::getline(in, line);) {
         if (line.empty()) continue;
         const auto entry = nlohmann::json::parse(line, nullptr, false);
-        if (!entry.is_discarded() && entry.value("generation", next) < next) out << line << "\n";
+        if (entry.is_object() && entry.contains("generation") && entry["generation"].is_number_integer() &&
+            entry["generation"].get<std::int64_t>() < next) {
+          out << line << "\n";
+        }
       }
       write_file_atomic(log.string(), out.str());
     }

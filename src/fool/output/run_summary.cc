@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "fool/core/error.h"
+#include "fool/output/document_checks.h"
 #include "fool/io/files.h"
 
 namespace fool {
@@ -94,7 +95,7 @@ nlohmann::json RunSummary::threshold_counts() const {
 }
 
 RunSummary RunSummary::from_json(const nlohmann::json& j, const std::string& source) {
-  if (!j.is_object() || j.value("format", "") != kFormat) {
+  if (!j.is_object() || !(j.contains("format") && j["format"] == kFormat)) {
     throw Error(source + ": not a fool run summary (format " + kFormat + ")");
   }
   RunSummary s;
@@ -168,6 +169,7 @@ RunSummary RunSummary::from_json(const nlohmann::json& j, const std::string& sou
     }
     s.classes.push_back(std::move(c));
   }
+  check_run_summary(s, j, source);
   static const char* kTopKeys[] = {"format", "command", "command_line", "model", "model_sha256", "backend",
                                    "method", "seed", "settings", "progress_unit", "evaluations", "seconds",
                                    "complete", "median_confidence", "classes_at_or_above", "classes"};

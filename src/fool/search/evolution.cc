@@ -8,6 +8,7 @@
 
 #include "fool/model/cropping_classifier.h"
 #include "fool/core/error.h"
+#include "fool/core/limits.h"
 #include "fool/core/thresholds.h"
 
 namespace fool {
@@ -17,6 +18,7 @@ void EvolutionConfig::validate(int num_classes) {
   if (offspring < 1) throw Error("offspring must be at least 1, got " + std::to_string(offspring));
   if (init < 1) throw Error("initial population must be at least 1, got " + std::to_string(init));
   if (threads < 1) throw Error("threads must be at least 1, got " + std::to_string(threads));
+  check_threads(threads, "threads");
   if (checkpoint_every < 0) throw Error("checkpoint interval must not be negative");
   if (classes.empty())
     for (int k = 0; k < num_classes; ++k) classes.push_back(k);

@@ -97,7 +97,7 @@ TEST(Evolution, ResumedRunEndsWithTheSameArchive) {
   Evolution full(enc, clf, full_cfg);
   full.run({});
 
-  const nlohmann::json settings = {{"seed", 77}, {"encoding", "cppn"}};
+  const nlohmann::json settings = {{"seed", 77}, {"encoding", "cppn"}, {"generations", 12}};
   prepare_run_directory(dir.string(), false);
   std::atomic<bool> stop{false};
   // An observer that asks to stop after generation 5, as Ctrl-C would.
@@ -131,7 +131,7 @@ TEST(Evolution, ResumedRunEndsWithTheSameArchive) {
   // A checkpoint from other settings is refused, naming the setting.
   Evolution third(enc, clf, full_cfg);
   try {
-    resume_from_checkpoint(dir.string(), third, {{"seed", 78}, {"encoding", "cppn"}});
+    resume_from_checkpoint(dir.string(), third, {{"seed", 78}, {"encoding", "cppn"}, {"generations", 12}});
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("seed"), std::string::npos);

@@ -12,6 +12,7 @@
 #include "fool/model/factory.h"
 #include "fool/core/bytes.h"
 #include "fool/core/error.h"
+#include "fool/core/limits.h"
 #include "fool/io/files.h"
 #include "fool/core/rng.h"
 
@@ -30,6 +31,7 @@ void TrainOptions::validate() const {
   if (batch_size < 1) throw Error("batch size must be at least 1, got " + std::to_string(batch_size));
   if (!(learning_rate > 0.0)) throw Error("learning rate must be positive");
   if (threads < 0) throw Error("threads must not be negative");
+  check_threads(threads, "threads");
   if (max_shift < 0 || max_shift > 8) throw Error("shift must be between 0 and 8 pixels, got " + std::to_string(max_shift));
 }
 

@@ -10,6 +10,7 @@
 
 #include "fool/core/bytes.h"
 #include "fool/core/error.h"
+#include "fool/model/onnx/onnx_validate.h"
 #include "fool/io/files.h"
 
 namespace fool {
@@ -28,6 +29,7 @@ OnnxModel OnnxModel::load(const std::string& path) {
       !m.proto_->has_graph() || m.proto_->graph().node_size() == 0 || m.proto_->ir_version() <= 0) {
     throw Error(path + ": not an ONNX model (cannot parse it as an ONNX ModelProto)");
   }
+  validate_onnx_model(*m.proto_, path);
   return m;
 }
 

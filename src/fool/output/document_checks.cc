@@ -1,0 +1,228 @@
+#include "fool/output/document_checks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "fool/core/error.h"
+#include "fool/core/json_check.h"
+#include "fool/output/run_summary.h"
+
+namespace fool {
+
+namespace fs = std::filesystem;
+namespace jc = json_check;
+
+namespace {
+
+constexpr std::int64_t kMaxCount = std::int64_t{1} << 53;
+
+// Runs `check` and prefixes any fool::Error with the file.
+template <typename Fn>
+void in_file(const std::string& path, Fn check) {
+  try {
+    check();
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+}
+
+void relative_path(const nlohmann::json& j, const std::string& where, const std::string& key) {
+  const std::string rel = jc::string(j, where, key);
+  const fs::path p(rel);
+  bool ok = !rel.empty() && !p.is_absolute();
+  for (const auto& part : p) ok = ok && part != "..";
+  if (!ok) throw Error("key '" + jc::path_of(where, key) + "' names '" + jc::printable(rel) + "', not a file inside the directory");
+}
+
+// {"0.99": n, ...} with threshold keys in (0, 1].
+void threshold_map(const nlohmann::json& m, const std::string& where, bool nullable_ints, std::int64_t hi) {
+  for (const auto& [key, value] : m.items()) {
+    std::size_t used = 0;
+    double t = 0;
+    try {
+      t = std::stod(key, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != key.size() || !(t > 0.0 && t <= 1.0)) {
+      throw Error("key '" + where + "' has '" + jc::printable(key) + "', not a confidence threshold");
+    }
+    if (nullable_ints && value.is_null()) continue;
+    jc::integer_value(value, where + "." + key, nullable_ints ? 0 : 0, hi);
+  }
+}
+
+}  // namespace
+
+std::string file_inside(const std::string& dir, const std::string& rel, const std::string& what) {
+  const fs::path p(rel);
+  bool ok = !rel.empty() && !p.is_absolute();
+  for (const auto& part : p) ok = ok && part != "..";
+  std::error_code ec;
+  if (ok) {
+    const fs::path base = fs::weakly_canonical(fs::path(dir), ec);
+    const fs::path full = fs::weakly_canonical(fs::path(dir) / p, ec);
+    const auto mismatch = std::mismatch(base.begin(), base.end(), full.begin(), full.end());
+    ok = !ec && mismatch.first == base.end();
+  }
+  if (!ok) throw Error(what + " names '" + jc::printable(rel) + "', which is not a file inside " + dir);
+  return (fs::path(dir) / p).string();
+}
+
+void check_run_summary(const RunSummary& s, const nlohmann::json& j, const std::string& path) {
+  in_file(path, [&] {
+    // Unsigned fields read from a negative number would wrap around to huge values.
+    for (const char* key : {"seed", "evaluations"}) {
+      if (j.contains(key) && j[key].is_number_integer() && !j[key].is_number_unsigned() && j[key].get<std::int64_t>() < 0) {
+        throw Error(std::string("key '") + key + "' is negative");
+      }
+    }
+    const RunRecord& r = s.record;
+    auto unit_number = [](double v, const std::string& key, double hi) {
+      if (!std::isfinite(v) || v < 0.0 || v > hi) {
+        throw Error("key '" + key + "' is " + nlohmann::json(v).dump() + ", not in [0, " + nlohmann::json(hi).dump() + "]");
+      }
+    };
+    unit_number(s.median_confidence, "median_confidence", 1.0);
+    unit_number(r.seconds, "seconds", 1e12);
+    if (r.progress < -1) throw Error("key '" + progress_unit_name(r.progress_unit) + "s' is negative");
+    for (std::size_t t = 0; t < r.thresholds.size(); ++t) {
+      if (!(r.thresholds[t] > 0.0 && r.thresholds[t] <= 1.0)) {
+        throw Error("key 'classes_at_or_above' has threshold " + nlohmann::json(r.thresholds[t]).dump() + ", not in (0, 1]");
+      }
+    }
+    std::set<int> seen;
+    for (std::size_t i = 0; i < s.classes.size(); ++i) {
+      const ClassSummary& c = s.classes[i];
+      const std::string where = jc::path_of("classes", i);
+      if (c.index < 0 || !seen.insert(c.index).second) {
+        throw Error("key '" + where + ".index' is " + std::to_string(c.index) + ", negative or repeated");
+      }
+      if (c.top_class < 0) throw Error("key '" + where + ".top_class' is negative");
+      unit_number(c.confidence, where + ".confidence", 1.0);
+      unit_number(c.search_confidence, where + ".search_confidence", 1.0);
+      for (std::size_t t = 0; t < c.first_reached.size(); ++t)
+        if (c.first_reached[t] && *c.first_reached[t] < 0) throw Error("key '" + where + ".first_reached' is negative");
+      nlohmann::json holder = {{"image", c.image}, {"genome", c.genome}};
+      relative_path(holder, where, "image");
+      if (!c.genome.empty()) relative_path(holder, where, "genome");
+    }
+  });
+}
+
+void validate_transfer(const nlohmann::json& j, const std::string& path) {
+  in_file(path, [&] {
+    if (!j.is_object() || !(j.contains("format") && j["format"] == "fool-transfer/1")) throw Error("not a fool transfer matrix");
+    const auto& scorers = jc::array(j, "", "scorers");
+    for (std::size_t i = 0; i < scorers.size(); ++i) {
+      jc::string(scorers[i], jc::path_of("scorers", i), "model");
+      jc::string(scorers[i], jc::path_of("scorers", i), "sha256");
+    }
+    const auto& sources = jc::array(j, "", "sources");
+    for (std::size_t r = 0; r < sources.size(); ++r) {
+      const std::string where = jc::path_of("sources", r);
+      jc::string(sources[r], where, "source");
+      jc::integer(sources[r], where, "runs", 0, kMaxCount);
+      const auto& scores = jc::array(sources[r], where, "scores");
+      if (scores.size() != scorers.size()) throw Error("key '" + where + ".scores' does not have one entry per scorer");
+      for (std::size_t c = 0; c < scores.size(); ++c) {
+        const std::string w = jc::path_of(where + ".scores", c);
+        jc::string(scores[c], w, "scorer");
+        jc::integer(scores[c], w, "images", 0, kMaxCount);
+        for (const char* k : {"at_99", "at_9999", "median_confidence"}) jc::number(scores[c], w, k, 0.0, 1.0);
+      }
+    }
+  });
+}
+
+namespace {
+
+// The keys experiment steps and results share, checked wherever they appear.
+void experiment_record(const nlohmann::json& r, const std::string& where) {
+  if (!r.is_object()) throw Error("key '" + where + "' is not an object");
+  for (const auto& [key, value] : r.items()) {
+    const std::string w = jc::path_of(where, key);
+    if (key == "model" || key == "run" || key == "dir") {
+      relative_path(r, where, key);
+    } else if (key == "sha256" || key == "arch") {
+      jc::string(r, where, key);
+    } else if (key == "test_accuracy" || key == "median_confidence" || key == "heldout_real_accuracy" ||
+               key == "fraction_at_9999" || key == "fraction_at_99") {
+      jc::number(r, where, key, 0.0, 1.0);
+    } else if (key == "seconds") {
+      jc::number(r, where, key, 0.0, 1e12);
+    } else if (key == "train_examples" || key == "test_examples" || key == "fooling_examples_in_training" ||
+               key == "iteration" || key == "epochs" || key == "pairs") {
+      jc::integer(r, where, key, 0, kMaxCount);
+    } else if (key == "confidences") {
+      const auto& list = jc::array(r, where, key);
+      for (std::size_t i = 0; i < list.size(); ++i) jc::number_value(list[i], jc::path_of(w, i), 0.0, 1.0);
+    } else if (key == "files") {
+      const auto& list = jc::array(r, where, key);
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        if (!list[i].is_string()) throw Error("key '" + jc::path_of(w, i) + "' is not a file name");
+        nlohmann::json holder = {{"file", list[i]}};
+        relative_path(holder, jc::path_of(w, i), "file");
+      }
+    } else if (key == "mean_fraction_at_99" || key == "mean_fraction_at_9999" || key == "fraction_in_fooling_class") {
+      if (!value.is_null()) jc::number(r, where, key, 0.0, 1.0);
+    } else if (key == "classes_at_or_above") {
+      threshold_map(jc::object(r, where, key), w, false, kMaxCount);
+    } else if (value.is_object()) {
+      experiment_record(value, w);
+    } else if (value.is_array()) {
+      for (std::size_t i = 0; i < value.size(); ++i)
+        if (value[i].is_object()) experiment_record(value[i], jc::path_of(w, i));
+    }
+  }
+}
+
+}  // namespace
+
+void validate_experiment(const nlohmann::json& j, const std::string& path) {
+  in_file(path, [&] {
+    if (!j.is_object() || !(j.contains("format") && j["format"] == "fool-experiment/1")) {
+      throw Error("not a fool experiment (format fool-experiment/1)");
+    }
+    const std::string kind = jc::string(j, "", "experiment");
+    if (kind != "transfer" && kind != "retrain") throw Error("key 'experiment' is '" + jc::printable(kind) + "', not transfer or retrain");
+    jc::object(j, "", "config");
+    const auto& steps = jc::object(j, "", "steps");
+    for (const auto& [key, value] : steps.items()) experiment_record(value, jc::path_of("steps", key));
+    if (j.contains("iterations")) {
+      const auto& its = jc::array(j, "", "iterations");
+      for (std::size_t i = 0; i < its.size(); ++i) {
+        const std::string where = jc::path_of("iterations", i);
+        for (const char* k : {"iteration", "train_examples", "fooling_examples_in_training"}) jc::integer(its[i], where, k, 0, kMaxCount);
+        for (const char* k : {"heldout_real_accuracy", "median_confidence", "fraction_at_9999"}) jc::number(its[i], where, k, 0.0, 1.0);
+        const auto& ho = jc::member(its[i], where, "heldout_fooling");
+        if (!ho.is_null()) jc::number(ho, where + ".heldout_fooling", "fraction_in_fooling_class", 0.0, 1.0);
+        experiment_record(its[i], where);
+      }
+    }
+    if (j.contains("results")) {
+      const auto& r = jc::object(j, "", "results");
+      if (kind == "transfer") {
+        for (const char* key : {"same_architecture", "other_architecture"}) {
+          const auto& v = jc::object(r, "results", key);
+          const std::string where = std::string("results.") + key;
+          jc::integer(v, where, "pairs", 0, kMaxCount);
+          for (const char* k : {"mean_fraction_at_99", "mean_fraction_at_9999"})
+            if (!jc::member(v, where, k).is_null()) jc::number(v, where, k, 0.0, 1.0);
+        }
+        const auto& nets = jc::array(r, "results", "networks");
+        for (std::size_t i = 0; i < nets.size(); ++i) {
+          const std::string where = jc::path_of("results.networks", i);
+          jc::string(nets[i], where, "model");
+          jc::number(nets[i], where, "test_accuracy", 0.0, 1.0);
+          jc::number(nets[i], where, "seconds", 0.0, 1e12);
+        }
+      }
+      experiment_record(r, "results");
+    }
+  });
+}
+
+}  // namespace fool
