@@ -114,7 +114,7 @@ const OpInfo* find_operator(const std::string& op_type) {
 std::string operators_markdown() {
   std::ostringstream s;
   s << "# Operators of the torch backend\n\n"
-    << "<!-- Generated from the operator table in src/fool/torch_ops_*.cc by `fool_operators_doc`;\n"
+    << "<!-- Generated from the operator table in src/fool/model/torch/torch_ops_*.cc by `fool_operators_doc`;\n"
     << "     a unit test fails when this file and the table disagree. Do not edit by hand. -->\n\n"
     << "The libtorch interpreter (`--backend torch`) runs these " << operator_table().size()
     << " operators of the default ONNX domain, at opsets 7 to 17, in the forms the ONNX operator definitions give for "
