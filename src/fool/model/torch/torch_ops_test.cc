@@ -13,6 +13,7 @@
 #include "fool/model/factory.h"
 #include "fool/io/files.h"
 #include "fool/testing/onnx_test_graph.h"
+#include "fool/testing/test_support.h"
 #include "fool/core/rng.h"
 #include "fool/model/torch/torch_classifier.h"
 
@@ -22,6 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::GraphBuilder;
 using testing::out_of;
+using testing::fixtures_dir;
 
 
 class TorchOps : public ::testing::Test {
@@ -411,6 +413,31 @@ TEST_F(TorchOps, ExportedGeluAndLayerNormChainsKeepTheirValuesAndGradients) {
     down.data()[px] -= h;
     const double fd = (th->probabilities(up)(0, 4) - th->probabilities(down)(0, 4)) / (2.0 * h);
     EXPECT_NEAR(grad.data()[px], fd, 2e-3 + 0.05 * std::abs(fd)) << "pixel " << px;
+  }
+}
+
+// A batch is split over the backend's threads: each row's probabilities and gradient are the ones
+// that image gets alone.
+TEST_F(TorchOps, SplitBatchesGiveEachRowItsOwnProbabilitiesAndGradient) {
+  ClassifierOptions o;
+  o.backend = Backend::Torch;
+  o.threads = 2;
+  auto th = load_differentiable_classifier(fixtures_dir() + "/mnist_bn_cnn.onnx", o);
+  ImageBatch b(5, th->spec().input), grads;
+  Rng rng(3);
+  for (std::size_t i = 0; i < b.size() * b.shape().size(); ++i) b.data()[i] = static_cast<float>(rng.uniform());
+  const std::vector<int> targets = {0, 3, 9, 1, 3};
+  const Matrix all = th->probabilities_and_gradients(b, targets, &grads);
+  const Matrix plain = th->probabilities(b);
+  for (std::size_t r = 0; r < 5; ++r) {
+    ImageBatch one = b.slice(r, r + 1), g1;
+    const Matrix alone = th->probabilities_and_gradients(one, {targets[r]}, &g1);
+    for (std::size_t k = 0; k < all.cols(); ++k) {
+      EXPECT_NEAR(all(r, k), alone(0, k), 1e-6) << r;
+      EXPECT_NEAR(plain(r, k), alone(0, k), 1e-6) << r;
+    }
+    for (std::size_t px = 0; px < b.shape().size(); ++px)
+      EXPECT_NEAR(grads.data()[r * b.shape().size() + px], g1.data()[px], 1e-6) << r << " " << px;
   }
 }
 
