@@ -1,12 +1,12 @@
 // One backend of fool (or OpenCV DNN's bare forward) on one ONNX model at one batch size:
 // prints images per second and the process's peak resident memory as one JSON line. Run once per
 // backend (bench/bench_runtime.py does, next to PyTorch eager) so that each peak RSS is its own.
-#include <sys/resource.h>
-
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "bench_util.h"
 #include "fool/model/classifier.h"
@@ -14,6 +14,16 @@
 #include "fool/core/error.h"
 #include "fool/io/files.h"
 #include "fool/model/opencv/opencv_classifier.h"
+
+// VmHWM of this process: its own peak (getrusage's ru_maxrss survives exec, so a child started by a
+// large parent would report the parent's).
+double peak_rss_mb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return -1.0;
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"bench_runtime: images/s and peak RSS of one backend on one model"};
@@ -89,12 +99,14 @@ int main(int argc, char** argv) {
     std::vector<double> rates;
     for (auto& f : m) rates.push_back(f());
     std::sort(rates.begin(), rates.end());
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
     std::printf("{\"backend\": \"%s\", \"images_per_s\": %.3f, \"peak_rss_mb\": %.1f}\n", backend.c_str(),
-                rates[rates.size() / 2], static_cast<double>(u.ru_maxrss) / 1024.0);
-  } catch (const fool::Error& e) {
-    std::printf("{\"backend\": \"%s\", \"error\": \"%s\"}\n", backend.c_str(), e.what());
+                rates[rates.size() / 2], peak_rss_mb());
+  } catch (const std::exception& e) {  // fool::Error, or OpenCV's own from the bare path
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    for (char& ch : what)
+      if (ch == '"' || ch == '\\') ch = '\'';
+    std::printf("{\"backend\": \"%s\", \"error\": \"%s\"}\n", backend.c_str(), what.c_str());
     return 1;
   }
   return 0;

@@ -10,7 +10,7 @@ Also writes <model>.input.f32 / <model>.probs.f32 (PyTorch's probabilities on a 
 
     python3 bench/bench_runtime.py --build build --models resnet50,mobilenet_v2 --batch 10 --threads 2
 """
-import argparse, json, os, resource, subprocess, sys, time, warnings
+import argparse, json, os, subprocess, sys, time, warnings
 
 warnings.filterwarnings("ignore")
 
@@ -69,6 +69,15 @@ def export(name, path, opset, batch):
     return float(p.max(1).values.mean())
 
 
+def peak_rss_mb():
+    """VmHWM: this process's own peak (ru_maxrss survives exec, so it would include the parent's)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return -1.0
+
+
 def time_torch(name, batch, threads, seconds, rounds, grad):
     """Images/s of PyTorch eager (no_grad forward, or forward+backward to the input), in this process."""
     import torch
@@ -96,7 +105,7 @@ def time_torch(name, batch, threads, seconds, rounds, grad):
             calls += 1
         rates.append(batch * calls / (time.perf_counter() - start))
     rates.sort()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rss = peak_rss_mb()
     return {"images_per_s": rates[len(rates) // 2], "peak_rss_mb": rss}
 
 

@@ -1,8 +1,9 @@
 // TorchClassifier: an interpreter that maps each ONNX node onto ATen operations through the
 // operator table of torch_ops.h. At load it resolves every value name to a slot, folds the nodes
-// whose inputs are all constants, folds inference BatchNormalization into the Conv before it, and
-// computes when each intermediate tensor is last needed, so that a forward pass holds only the
-// tensors later nodes still read.
+// whose inputs are all constants, folds inference BatchNormalization into the Conv before it, runs
+// the exporter's GELU and LayerNorm chains as fused kernels, and computes when each intermediate
+// tensor is last needed, so that a forward pass holds only the tensors later nodes still read.
+// Batches are split over threads that each run ATen single-threaded.
 #include "fool/model/torch/torch_classifier.h"
 
 #include <ATen/ATen.h>
@@ -11,6 +12,8 @@
 #include <c10/core/InferenceMode.h>
 #include <onnx/onnx_pb.h>
 #include <torch/csrc/autograd/autograd.h>
+
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cmath>
@@ -346,6 +349,30 @@ class Interpreter {
   int input_ = -1, output_ = -1;
 };
 
+// While alive (and asked to), OpenBLAS (ATen's BLAS for Gemm and MatMul in Debian's build) runs each
+// call on its caller's thread: the batch workers' calls then proceed side by side instead of queueing
+// for OpenBLAS's own thread pool. Restores the previous count; a no-op where the BLAS is not OpenBLAS.
+class BlasThreadsForCall {
+ public:
+  explicit BlasThreadsForCall(bool single) {
+    static const auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    static const auto set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    if (!single || !get || !set) return;
+    set_ = set;
+    previous_ = get();
+    if (previous_ != 1) set_(1);
+  }
+  ~BlasThreadsForCall() {
+    if (set_ && previous_ != 1) set_(previous_);
+  }
+  BlasThreadsForCall(const BlasThreadsForCall&) = delete;
+  BlasThreadsForCall& operator=(const BlasThreadsForCall&) = delete;
+
+ private:
+  void (*set_)(int) = nullptr;
+  int previous_ = 1;
+};
+
 class TorchClassifier : public DifferentiableClassifier {
  public:
   TorchClassifier(OnnxModel model, const ClassifierOptions& options)
@@ -418,6 +445,7 @@ class TorchClassifier : public DifferentiableClassifier {
     const std::size_t threads =
         threads_ > 0 ? static_cast<std::size_t>(threads_) : std::max(1u, std::thread::hardware_concurrency());
     const std::size_t workers = std::min(threads, n);
+    BlasThreadsForCall single_blas(workers > 1);
     std::vector<std::thread> pool;
     std::vector<std::exception_ptr> failures(workers);
     for (std::size_t w = 0; w < workers; ++w) {
