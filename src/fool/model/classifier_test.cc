@@ -192,15 +192,18 @@ TEST_F(BadModels, EachGetsOneLineNamingTheFile) {
 TEST_F(BadModels, AnOperatorTheTorchBackendLacksIsNamedWithItsNode) {
   onnx::ModelProto m = OnnxModel::load(fixtures_dir() + "/mnist_bn_cnn.onnx").proto();
   auto* n = m.mutable_graph()->mutable_node(1);
-  n->set_op_type("Einsum");
-  n->set_name("the_einsum");
+  n->set_op_type("NonMaxSuppression");
+  n->set_name("the_nms");
   std::string bytes;
   m.SerializeToString(&bytes);
-  const std::string path = (dir_ / "einsum.onnx").string();
+  const std::string path = (dir_ / "nms.onnx").string();
   write_file_atomic(path, bytes);
   const std::string msg = expect_error(path, Backend::Torch);
-  EXPECT_NE(msg.find("Einsum"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("the_einsum"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("NonMaxSuppression"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("the_nms"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("opset 13"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("docs/operators.md"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("HardSwish"), std::string::npos) << msg;  // the supported list
 }
 
 TEST(Preprocessing, ScaleMeanStdAndChannelOrder) {

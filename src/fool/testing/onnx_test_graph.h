@@ -47,6 +47,14 @@ class GraphBuilder {
     for (auto v : values) t->add_int64_data(v);
     return name;
   }
+  // An int64 initializer of the given shape (default: 1-D).
+  std::string ints(std::vector<std::int64_t> values, std::vector<std::int64_t> dims) {
+    const std::string name = ints(std::move(values));
+    auto* t = m_.mutable_graph()->mutable_initializer(m_.graph().initializer_size() - 1);
+    t->clear_dims();
+    for (auto d : dims) t->add_dims(d);
+    return name;
+  }
   onnx::NodeProto* node(const std::string& op, std::vector<std::string> inputs) {
     auto* n = m_.mutable_graph()->add_node();
     n->set_op_type(op);
@@ -72,6 +80,27 @@ class GraphBuilder {
     a->set_name(k);
     a->set_type(onnx::AttributeProto::FLOAT);
     a->set_f(v);
+  }
+  static void attr(onnx::NodeProto* n, const std::string& k, const char* v) {
+    auto* a = n->add_attribute();
+    a->set_name(k);
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(v);
+  }
+  // A one-element float tensor attribute (ConstantOfShape's value).
+  static void attr_tensor(onnx::NodeProto* n, const std::string& k, float v) {
+    auto* a = n->add_attribute();
+    a->set_name(k);
+    a->set_type(onnx::AttributeProto::TENSOR);
+    a->mutable_t()->set_data_type(onnx::TensorProto::FLOAT);
+    a->mutable_t()->add_dims(1);
+    a->mutable_t()->add_float_data(v);
+  }
+  // A node with several outputs.
+  onnx::NodeProto* node(const std::string& op, std::vector<std::string> inputs, int outputs) {
+    auto* n = node(op, std::move(inputs));
+    for (int o = 1; o < outputs; ++o) n->add_output("t" + std::to_string(count_++));
+    return n;
   }
   void metadata(const std::string& key, const std::string& value) {
     auto* p = m_.add_metadata_props();

@@ -1,437 +1,383 @@
-// TorchClassifier: an interpreter that maps each ONNX node onto ATen operations.
+// TorchClassifier: an interpreter that maps each ONNX node onto ATen operations through the
+// operator table of torch_ops.h. At load it resolves every value name to a slot, folds the nodes
+// whose inputs are all constants, folds inference BatchNormalization into the Conv before it, runs
+// the exporter's GELU and LayerNorm chains as fused kernels, and computes when each intermediate
+// tensor is last needed, so that a forward pass holds only the tensors later nodes still read.
+// Batches are split over threads that each run ATen single-threaded.
 #include "fool/model/torch/torch_classifier.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
 #include <onnx/onnx_pb.h>
 #include <torch/csrc/autograd/autograd.h>
 
-#include <functional>
-#include <map>
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <thread>
 #include <unordered_map>
 
 #include "fool/core/error.h"
 #include "fool/model/onnx/onnx_model.h"
+#include "fool/model/torch/torch_ops.h"
 
 namespace fool {
 namespace {
 
-using Tensors = std::vector<at::Tensor>;
+using torch_ops::Node;
+using torch_ops::OpInfo;
+using torch_ops::Tensors;
 
-at::Tensor tensor_from_proto(const onnx::TensorProto& t, const std::string& where) {
-  std::vector<std::int64_t> dims(t.dims().begin(), t.dims().end());
-  std::int64_t count = 1;
-  for (auto d : dims) count *= d;
-  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-    throw Error(where + ": tensor '" + t.name() + "' keeps its data in an external file, which fool does not read");
-  }
-  const bool raw = t.has_raw_data();
-  auto from_raw = [&](at::ScalarType type, std::size_t elem) {
-    if (t.raw_data().size() != static_cast<std::size_t>(count) * elem) {
-      throw Error(where + ": tensor '" + t.name() + "' has " + std::to_string(t.raw_data().size()) +
-                  " bytes of data for its shape");
-    }
-    return at::from_blob(const_cast<char*>(t.raw_data().data()), dims, at::TensorOptions().dtype(type)).clone();
-  };
-  auto check_count = [&](int have) {
-    if (have != count) throw Error(where + ": tensor '" + t.name() + "' has " + std::to_string(have) + " values for its shape");
-  };
-  switch (t.data_type()) {
-    case onnx::TensorProto::FLOAT:
-      if (raw) return from_raw(at::kFloat, 4);
-      check_count(t.float_data_size());
-      return at::from_blob(const_cast<float*>(t.float_data().data()), dims, at::kFloat).clone();
-    case onnx::TensorProto::DOUBLE:
-      if (raw) return from_raw(at::kDouble, 8).to(at::kFloat);
-      check_count(t.double_data_size());
-      return at::from_blob(const_cast<double*>(t.double_data().data()), dims, at::kDouble).to(at::kFloat);
-    case onnx::TensorProto::INT64:
-      if (raw) return from_raw(at::kLong, 8);
-      check_count(t.int64_data_size());
-      return at::from_blob(const_cast<std::int64_t*>(t.int64_data().data()), dims, at::kLong).clone();
-    case onnx::TensorProto::INT32:
-      if (raw) return from_raw(at::kInt, 4).to(at::kLong);
-      check_count(t.int32_data_size());
-      return at::from_blob(const_cast<std::int32_t*>(t.int32_data().data()), dims, at::kInt).to(at::kLong);
-    case onnx::TensorProto::BOOL:
-      if (raw) return from_raw(at::kBool, 1);
-      check_count(t.int32_data_size());
-      return at::from_blob(const_cast<std::int32_t*>(t.int32_data().data()), dims, at::kInt).to(at::kBool);
-    default:
-      throw Error(where + ": tensor '" + t.name() + "' has ONNX data type " + std::to_string(t.data_type()) +
-                  ", which fool does not support");
-  }
+std::int64_t default_opset(const onnx::ModelProto& proto) {
+  std::int64_t opset = 0;
+  for (const auto& op : proto.opset_import())
+    if (op.domain().empty() || op.domain() == "ai.onnx") opset = op.version();
+  return opset;
 }
 
-// One node with its attributes, ready to run.
-struct Node {
-  const onnx::NodeProto* proto;
-  std::map<std::string, const onnx::AttributeProto*> attrs;
-  std::int64_t opset;
-  std::string where;  // "model.onnx: node 'name' (Op)"
+std::string node_name(const onnx::NodeProto& np) {
+  return np.name().empty() ? (np.output_size() > 0 ? np.output(0) : std::string("?")) : np.name();
+}
 
-  bool has(const std::string& k) const { return attrs.count(k) != 0; }
-  std::int64_t i(const std::string& k, std::int64_t def) const { return has(k) ? attrs.at(k)->i() : def; }
-  float f(const std::string& k, float def) const { return has(k) ? attrs.at(k)->f() : def; }
-  std::string s(const std::string& k, const std::string& def) const { return has(k) ? attrs.at(k)->s() : def; }
-  std::vector<std::int64_t> ints(const std::string& k, std::vector<std::int64_t> def = {}) const {
-    if (!has(k)) return def;
-    return {attrs.at(k)->ints().begin(), attrs.at(k)->ints().end()};
-  }
-  Error error(const std::string& what) const { return Error(where + ": " + what); }
+// The runner for a node's operator, or a one-line error naming the operator, the node, the opset and the list.
+const OpInfo& operator_for(const std::string& path, const onnx::NodeProto& np, std::int64_t opset) {
+  const bool default_domain = np.domain().empty() || np.domain() == "ai.onnx";
+  const OpInfo* op = default_domain ? torch_ops::find_operator(np.op_type()) : nullptr;
+  if (op) return *op;
+  std::string list;
+  for (const auto& name : torch_supported_operators()) list += (list.empty() ? "" : ", ") + name;
+  const std::string type = default_domain ? np.op_type() : np.domain() + "." + np.op_type();
+  throw Error(path + ": node '" + node_name(np) + "' uses operator " + type + " (opset " + std::to_string(opset) +
+              "), which the torch backend does not run; it runs " + list + " (docs/operators.md)");
+}
+
+// One node ready to run: its operator, attributes, and the slots it reads, writes and frees.
+struct Step {
+  const OpInfo* op = nullptr;
+  Node node;
+  std::vector<int> inputs;   // -1: omitted optional input
+  std::vector<int> outputs;  // -1: omitted output
+  std::vector<int> release;  // slots no later step reads: freed right after this one
 };
 
-std::int64_t norm_axis(std::int64_t axis, std::int64_t rank) { return axis < 0 ? axis + rank : axis; }
-
-std::vector<std::int64_t> to_ints(const at::Tensor& t) {
-  const at::Tensor c = t.to(at::kLong).contiguous();
-  return {c.data_ptr<std::int64_t>(), c.data_ptr<std::int64_t>() + c.numel()};
-}
-
-const at::Tensor& in(const Node& n, const Tensors& x, std::size_t k) {
-  if (k >= x.size() || !x[k].defined()) throw n.error("missing input " + std::to_string(k));
-  return x[k];
-}
-bool present(const Tensors& x, std::size_t k) { return k < x.size() && x[k].defined(); }
-
-// Spatial padding of a 4-D tensor given ONNX pads [top, left, bottom, right].
-at::Tensor pad_spatial(const at::Tensor& x, const std::vector<std::int64_t>& pads, double value) {
-  return at::constant_pad_nd(x, {pads[1], pads[3], pads[0], pads[2]}, value);
-}
-
-void need_4d(const Node& n, const at::Tensor& x) {
-  if (x.dim() != 4) throw n.error("only 2-D spatial inputs (N x C x H x W) are supported, got rank " + std::to_string(x.dim()));
-}
-
-std::vector<std::int64_t> pads_of(const Node& n) {
-  const std::string ap = n.s("auto_pad", "NOTSET");
-  if (ap != "NOTSET" && ap != "VALID") throw n.error("auto_pad " + ap + " is not supported");
-  auto p = n.ints("pads", {0, 0, 0, 0});
-  if (p.size() != 4) throw n.error("expected 4 pads");
-  return p;
-}
-bool symmetric(const std::vector<std::int64_t>& p) { return p[0] == p[2] && p[1] == p[3]; }
-
-using OpFn = std::function<Tensors(const Node&, const Tensors&)>;
-
-at::Tensor unary(const Node& n, const Tensors& x, at::Tensor (*f)(const at::Tensor&)) { return f(in(n, x, 0)); }
-
-const std::map<std::string, OpFn>& ops() {
-  static const std::map<std::string, OpFn> table = {
-      {"Conv",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         need_4d(n, X);
-         auto pads = pads_of(n);
-         const auto strides = n.ints("strides", {1, 1});
-         const auto dil = n.ints("dilations", {1, 1});
-         const at::Tensor b = present(x, 2) ? x[2] : at::Tensor();
-         const std::vector<std::int64_t> none{0, 0}, sym{pads[0], pads[1]};
-         if (symmetric(pads)) return {at::conv2d(X, x[1], b, strides, sym, dil, n.i("group", 1))};
-         return {at::conv2d(pad_spatial(X, pads, 0.0), x[1], b, strides, none, dil, n.i("group", 1))};
-       }},
-      {"MaxPool",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         need_4d(n, X);
-         auto pads = pads_of(n);
-         const auto k = n.ints("kernel_shape");
-         const auto s = n.ints("strides", {1, 1});
-         const auto d = n.ints("dilations", {1, 1});
-         if (n.proto->output_size() > 1) throw n.error("MaxPool with an Indices output is not supported");
-         if (symmetric(pads)) return {at::max_pool2d(X, k, s, {pads[0], pads[1]}, d, n.i("ceil_mode", 0) != 0)};
-         return {at::max_pool2d(pad_spatial(X, pads, -INFINITY), k, s, {0, 0}, d, n.i("ceil_mode", 0) != 0)};
-       }},
-      {"AveragePool",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         need_4d(n, X);
-         auto pads = pads_of(n);
-         const bool include = n.i("count_include_pad", 0) != 0;
-         if (!symmetric(pads)) throw n.error("asymmetric AveragePool padding is not supported");
-         return {at::avg_pool2d(X, n.ints("kernel_shape"), n.ints("strides", {1, 1}), {pads[0], pads[1]},
-                                n.i("ceil_mode", 0) != 0, include)};
-       }},
-      {"GlobalAveragePool", [](const Node& n, const Tensors& x) -> Tensors { return {in(n, x, 0).mean({2, 3}, true)}; }},
-      {"GlobalMaxPool", [](const Node& n, const Tensors& x) -> Tensors { return {in(n, x, 0).amax({2, 3}, true)}; }},
-      {"BatchNormalization",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         return {at::batch_norm(in(n, x, 0), in(n, x, 1), in(n, x, 2), in(n, x, 3), in(n, x, 4), false, 0.0,
-                                n.f("epsilon", 1e-5f), false)};
-       }},
-      {"LRN",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         need_4d(n, X);
-         const std::int64_t size = n.i("size", 1);
-         const double alpha = n.f("alpha", 1e-4f), beta = n.f("beta", 0.75f), bias = n.f("bias", 1.0f);
-         const std::int64_t front = (size - 1) / 2, back = size - 1 - front;
-         auto sq = at::constant_pad_nd((X * X).unsqueeze(1), {0, 0, 0, 0, front, back}, 0.0);
-         auto sum = at::avg_pool3d(sq, {size, 1, 1}, {1, 1, 1}).squeeze(1) * static_cast<double>(size);
-         return {X / at::pow(sum * (alpha / static_cast<double>(size)) + bias, beta)};
-       }},
-      {"Concat",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         Tensors parts;
-         for (const auto& t : x)
-           if (t.defined()) parts.push_back(t);
-         if (parts.empty()) throw n.error("no inputs");
-         return {at::cat(parts, norm_axis(n.i("axis", 0), parts[0].dim()))};
-       }},
-      {"Flatten",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         const auto axis = norm_axis(n.i("axis", 1), X.dim());
-         std::int64_t outer = 1;
-         for (std::int64_t d = 0; d < axis; ++d) outer *= X.size(d);
-         return {X.reshape({outer, -1})};
-       }},
-      {"Reshape",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         auto shape = to_ints(in(n, x, 1));
-         const bool allowzero = n.i("allowzero", 0) != 0;
-         for (std::size_t d = 0; d < shape.size(); ++d)
-           if (shape[d] == 0 && !allowzero) shape[d] = X.size(static_cast<std::int64_t>(d));
-         return {X.reshape(shape)};
-       }},
-      {"Softmax",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         if (n.opset >= 13) return {at::softmax(X, norm_axis(n.i("axis", -1), X.dim()))};
-         const auto axis = norm_axis(n.i("axis", 1), X.dim());
-         std::int64_t outer = 1;
-         for (std::int64_t d = 0; d < axis; ++d) outer *= X.size(d);
-         return {at::softmax(X.reshape({outer, -1}), 1).reshape(X.sizes())};
-       }},
-      {"Dropout", [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         if (n.proto->output_size() > 1) return {X, at::ones_like(X, at::kBool)};
-         return {X};
-       }},
-      {"Identity", [](const Node& n, const Tensors& x) -> Tensors { return {in(n, x, 0)}; }},
-      {"Add", [](const Node& n, const Tensors& x) -> Tensors { return {in(n, x, 0) + in(n, x, 1)}; }},
-      {"Sub", [](const Node& n, const Tensors& x) -> Tensors { return {in(n, x, 0) - in(n, x, 1)}; }},
-      {"Mul", [](const Node& n, const Tensors& x) -> Tensors { return {in(n, x, 0) * in(n, x, 1)}; }},
-      {"Div",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& a = in(n, x, 0);
-         if (at::isIntegralType(a.scalar_type(), false)) return {at::div(a, in(n, x, 1), "trunc")};
-         return {a / in(n, x, 1)};
-       }},
-      {"Relu", [](const Node& n, const Tensors& x) -> Tensors { return {unary(n, x, at::relu)}; }},
-      {"Sigmoid", [](const Node& n, const Tensors& x) -> Tensors { return {unary(n, x, at::sigmoid)}; }},
-      {"Tanh", [](const Node& n, const Tensors& x) -> Tensors { return {unary(n, x, at::tanh)}; }},
-      {"Exp", [](const Node& n, const Tensors& x) -> Tensors { return {unary(n, x, at::exp)}; }},
-      {"Sqrt", [](const Node& n, const Tensors& x) -> Tensors { return {unary(n, x, at::sqrt)}; }},
-      {"Neg", [](const Node& n, const Tensors& x) -> Tensors { return {unary(n, x, at::neg)}; }},
-      {"LeakyRelu",
-       [](const Node& n, const Tensors& x) -> Tensors { return {at::leaky_relu(in(n, x, 0), n.f("alpha", 0.01f))}; }},
-      {"Clip",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         c10::optional<at::Scalar> lo, hi;
-         if (n.opset < 11) {
-           if (n.has("min")) lo = n.f("min", 0.0f);
-           if (n.has("max")) hi = n.f("max", 0.0f);
-         } else {
-           if (present(x, 1)) lo = x[1].item<double>();
-           if (present(x, 2)) hi = x[2].item<double>();
-         }
-         if (!lo && !hi) return {X};
-         return {at::clamp(X, lo, hi)};
-       }},
-      {"Constant",
-       [](const Node& n, const Tensors&) -> Tensors {
-         if (n.has("value")) return {tensor_from_proto(n.attrs.at("value")->t(), n.where)};
-         if (n.has("value_float")) return {at::scalar_tensor(n.f("value_float", 0), at::kFloat)};
-         if (n.has("value_int")) return {at::scalar_tensor(n.i("value_int", 0), at::kLong)};
-         if (n.has("value_ints")) {
-           auto v = n.ints("value_ints");
-           return {at::tensor(v, at::kLong)};
-         }
-         if (n.has("value_floats")) {
-           const auto& a = n.attrs.at("value_floats")->floats();
-           return {at::tensor(std::vector<float>(a.begin(), a.end()), at::kFloat)};
-         }
-         throw n.error("Constant without a supported value attribute");
-       }},
-      {"Transpose",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         std::vector<std::int64_t> perm = n.ints("perm");
-         if (perm.empty())
-           for (std::int64_t d = X.dim() - 1; d >= 0; --d) perm.push_back(d);
-         return {X.permute(perm)};
-       }},
-      {"Squeeze",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         std::vector<std::int64_t> axes = n.opset >= 13 ? (present(x, 1) ? to_ints(x[1]) : std::vector<std::int64_t>{})
-                                                        : n.ints("axes");
-         if (axes.empty()) return {X.squeeze()};
-         for (auto& a : axes) a = norm_axis(a, X.dim());
-         std::sort(axes.rbegin(), axes.rend());
-         at::Tensor y = X;
-         for (auto a : axes) y = y.squeeze(a);
-         return {y};
-       }},
-      {"Unsqueeze",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         std::vector<std::int64_t> axes = n.opset >= 13 ? to_ints(in(n, x, 1)) : n.ints("axes");
-         const auto rank = X.dim() + static_cast<std::int64_t>(axes.size());
-         for (auto& a : axes) a = norm_axis(a, rank);
-         std::sort(axes.begin(), axes.end());
-         at::Tensor y = X;
-         for (auto a : axes) y = y.unsqueeze(a);
-         return {y};
-       }},
-      {"Pad",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         std::vector<std::int64_t> pads = n.opset >= 11 ? to_ints(in(n, x, 1)) : n.ints("pads");
-         const double value = n.opset >= 11 ? (present(x, 2) ? x[2].item<double>() : 0.0) : n.f("value", 0.0f);
-         const std::string mode = n.s("mode", "constant");
-         const auto rank = X.dim();
-         if (static_cast<std::int64_t>(pads.size()) != 2 * rank) throw n.error("pads must have 2 x rank values");
-         std::vector<std::int64_t> tp;  // torch order: last dim first, (begin, end)
-         for (std::int64_t d = rank - 1; d >= 0; --d) {
-           tp.push_back(pads[static_cast<std::size_t>(d)]);
-           tp.push_back(pads[static_cast<std::size_t>(d + rank)]);
-         }
-         if (mode == "constant") return {at::constant_pad_nd(X, tp, value)};
-         if (rank != 4 || tp[4] || tp[5] || tp[6] || tp[7]) throw n.error(mode + " padding only over H and W of a 4-D input");
-         std::vector<std::int64_t> sp(tp.begin(), tp.begin() + 4);
-         if (mode == "reflect") return {at::reflection_pad2d(X, sp)};
-         if (mode == "edge") return {at::replication_pad2d(X, sp)};
-         throw n.error("pad mode '" + mode + "' is not supported");
-       }},
-      {"Gemm",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         at::Tensor a = in(n, x, 0), b = in(n, x, 1);
-         if (n.i("transA", 0)) a = a.t();
-         if (n.i("transB", 0)) b = b.t();
-         at::Tensor y = at::matmul(a, b);
-         const double alpha = n.f("alpha", 1.0f), beta = n.f("beta", 1.0f);
-         if (alpha != 1.0) y = y * alpha;
-         if (present(x, 2)) y = y + (beta == 1.0 ? x[2] : x[2] * beta);
-         return {y};
-       }},
-      {"MatMul", [](const Node& n, const Tensors& x) -> Tensors { return {at::matmul(in(n, x, 0), in(n, x, 1))}; }},
-      {"Shape",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto s = in(n, x, 0).sizes();
-         return {at::tensor(std::vector<std::int64_t>(s.begin(), s.end()), at::kLong)};
-       }},
-      {"Gather",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         const auto axis = norm_axis(n.i("axis", 0), X.dim());
-         at::Tensor idx = in(n, x, 1).to(at::kLong);
-         idx = at::where(idx < 0, idx + X.size(axis), idx);
-         if (idx.dim() == 0) return {X.select(axis, idx.item<std::int64_t>())};
-         at::Tensor flat = X.index_select(axis, idx.flatten());
-         std::vector<std::int64_t> shape(X.sizes().begin(), X.sizes().begin() + axis);
-         for (auto d : idx.sizes()) shape.push_back(d);
-         for (auto d = axis + 1; d < X.dim(); ++d) shape.push_back(X.size(d));
-         return {flat.reshape(shape)};
-       }},
-      {"Cast",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         switch (n.i("to", 1)) {
-           case onnx::TensorProto::FLOAT: return {in(n, x, 0).to(at::kFloat)};
-           case onnx::TensorProto::INT64: return {in(n, x, 0).to(at::kLong)};
-           case onnx::TensorProto::INT32: return {in(n, x, 0).to(at::kLong)};
-           case onnx::TensorProto::BOOL: return {in(n, x, 0).to(at::kBool)};
-           default: throw n.error("Cast to ONNX type " + std::to_string(n.i("to", 1)) + " is not supported");
-         }
-       }},
-      {"ReduceMean",
-       [](const Node& n, const Tensors& x) -> Tensors {
-         const auto& X = in(n, x, 0);
-         auto axes = n.ints("axes");
-         if (axes.empty())
-           for (std::int64_t d = 0; d < X.dim(); ++d) axes.push_back(d);
-         return {X.mean(axes, n.i("keepdims", 1) != 0)};
-       }},
-  };
-  return table;
-}
-
-// The graph as a list of nodes with their resolved runners, and the weights as tensors.
 class Interpreter {
  public:
-  explicit Interpreter(const OnnxModel& model) {
+  Interpreter(const OnnxModel& model, const std::string& input_name) {
     const auto& proto = model.proto();
     const auto& g = proto.graph();
-    std::int64_t opset = 0;
-    for (const auto& op : proto.opset_import())
-      if (op.domain().empty() || op.domain() == "ai.onnx") opset = op.version();
-    for (const auto& t : g.initializer()) constants_[t.name()] = tensor_from_proto(t, model.path());
-    for (const auto& np : g.node()) {
-      Node n;
-      n.proto = &np;
-      n.opset = opset;
-      n.where = model.path() + ": node '" + (np.name().empty() ? np.output(0) : np.name()) + "' (" + np.op_type() + ")";
-      if (!np.domain().empty() && np.domain() != "ai.onnx") {
-        throw Error(model.path() + ": operator '" + np.domain() + "." + np.op_type() + "' of node '" + np.name() +
-                    "' is not supported by the torch backend");
-      }
-      auto it = ops().find(np.op_type());
-      if (it == ops().end()) {
-        throw Error(model.path() + ": operator '" + np.op_type() + "' of node '" + np.name() +
-                    "' is not supported by the torch backend");
-      }
-      for (const auto& a : np.attribute()) n.attrs[a.name()] = &a;
-      runners_.push_back(it->second);
-      nodes_.push_back(std::move(n));
+    const std::int64_t opset = default_opset(proto);
+    // Weights are plain tensors (not inference tensors), so the gradient path can save them.
+    c10::AutoGradMode no_grad(false);
+    auto slot_of = [&](const std::string& name) {
+      auto it = slots_.find(name);
+      if (it != slots_.end()) return it->second;
+      const int s = static_cast<int>(values_.size());
+      slots_[name] = s;
+      values_.emplace_back();
+      constant_.push_back(false);
+      return s;
+    };
+    for (const auto& t : g.initializer()) {
+      const int s = slot_of(t.name());
+      values_[static_cast<std::size_t>(s)] = torch_ops::tensor_from_proto(t, model.path());
+      constant_[static_cast<std::size_t>(s)] = true;
     }
-    output_ = g.output(0).name();
-  }
-
-  at::Tensor run(const std::string& input_name, const at::Tensor& input) const {
-    std::unordered_map<std::string, at::Tensor> values(constants_.begin(), constants_.end());
-    values[input_name] = input;
-    for (std::size_t k = 0; k < nodes_.size(); ++k) {
-      const Node& n = nodes_[k];
-      Tensors args;
-      for (const auto& name : n.proto->input()) {
+    input_ = slot_of(input_name);
+    constant_[static_cast<std::size_t>(input_)] = false;
+    values_[static_cast<std::size_t>(input_)] = at::Tensor();
+    for (const auto& np : g.node()) {
+      Step st;
+      st.op = &operator_for(model.path(), np, opset);
+      st.node.proto = &np;
+      st.node.opset = opset;
+      st.node.where = model.path() + ": node '" + node_name(np) + "' (" + np.op_type() + ")";
+      for (const auto& a : np.attribute()) st.node.attrs[a.name()] = &a;
+      bool all_constant = true;
+      for (const auto& name : np.input()) {
         if (name.empty()) {
-          args.emplace_back();
+          st.inputs.push_back(-1);
           continue;
         }
-        auto it = values.find(name);
-        if (it == values.end()) throw n.error("input '" + name + "' is not produced by any earlier node");
-        args.push_back(it->second);
+        auto it = slots_.find(name);
+        if (it == slots_.end()) throw st.node.error("input '" + name + "' is not produced by any earlier node");
+        st.inputs.push_back(it->second);
+        all_constant = all_constant && constant_[static_cast<std::size_t>(it->second)];
       }
-      Tensors outs;
-      try {
-        outs = runners_[k](n, args);
-      } catch (const c10::Error& e) {
-        throw n.error(std::string(e.what_without_backtrace()).substr(0, 300));
+      for (const auto& name : np.output()) st.outputs.push_back(name.empty() ? -1 : slot_of(name));
+      if (all_constant) {
+        // Same result on every call: compute it now.
+        Tensors outs = run_step(st, values_);
+        for (std::size_t o = 0; o < st.outputs.size() && o < outs.size(); ++o) {
+          if (st.outputs[o] < 0) continue;
+          values_[static_cast<std::size_t>(st.outputs[o])] = outs[o];
+          constant_[static_cast<std::size_t>(st.outputs[o])] = true;
+        }
+        continue;
       }
-      for (int o = 0; o < n.proto->output_size() && o < static_cast<int>(outs.size()); ++o)
-        values[n.proto->output(o)] = outs[static_cast<std::size_t>(o)];
+      steps_.push_back(std::move(st));
     }
-    auto it = values.find(output_);
-    if (it == values.end()) throw Error("graph output '" + output_ + "' was never produced");
-    return it->second;
+    if (g.output_size() < 1) throw Error(model.path() + ": the graph has no output");
+    auto out = slots_.find(g.output(0).name());
+    if (out == slots_.end()) throw Error(model.path() + ": graph output '" + g.output(0).name() + "' is never produced");
+    output_ = out->second;
+    fold_batch_norms();
+    fuse_chains();
+    plan_releases();
   }
 
+  // Input (model-input values, N x C x H x W) -> the graph's first output.
+  at::Tensor run(const at::Tensor& input) const {
+    std::vector<at::Tensor> v = values_;
+    v[static_cast<std::size_t>(input_)] = input;
+    for (const auto& st : steps_) {
+      Tensors outs = run_step(st, v);
+      for (std::size_t o = 0; o < st.outputs.size() && o < outs.size(); ++o)
+        if (st.outputs[o] >= 0) v[static_cast<std::size_t>(st.outputs[o])] = std::move(outs[o]);
+      for (int s : st.release) v[static_cast<std::size_t>(s)].reset();
+    }
+    at::Tensor y = v[static_cast<std::size_t>(output_)];
+    if (!y.defined()) throw Error("graph output was never produced");
+    return y;
+  }
+
+  std::size_t steps() const { return steps_.size(); }
+
  private:
-  std::unordered_map<std::string, at::Tensor> constants_;
-  std::vector<Node> nodes_;
-  std::vector<OpFn> runners_;
-  std::string output_;  // nodes_ point into the ModelProto, which the owning classifier keeps alive
+  static Tensors run_step(const Step& st, const std::vector<at::Tensor>& v) {
+    Tensors args;
+    args.reserve(st.inputs.size());
+    for (int s : st.inputs) args.push_back(s < 0 ? at::Tensor() : v[static_cast<std::size_t>(s)]);
+    try {
+      return st.op->run(st.node, args);
+    } catch (const c10::Error& e) {
+      throw st.node.error(std::string(e.what_without_backtrace()).substr(0, 300));
+    }
+  }
+
+  int reads(int slot) const {
+    int count = slot == output_ ? 1 : 0;
+    for (std::size_t k = 0; k < steps_.size(); ++k)
+      if (removed_.size() != steps_.size() || !removed_[k])
+        for (int s : steps_[k].inputs) count += s == slot;
+    return count;
+  }
+  bool is_constant(int slot) const { return slot >= 0 && constant_[static_cast<std::size_t>(slot)]; }
+  int add_constant(at::Tensor t) {
+    values_.push_back(std::move(t));
+    constant_.push_back(true);
+    return static_cast<int>(values_.size()) - 1;
+  }
+
+  // Conv -> BatchNormalization (inference, constant parameters, the Conv's output read only by it)
+  // becomes one Conv with scaled weights and a shifted bias: what PyTorch's exporter does for
+  // torchvision models, done here for the graphs that keep the pair.
+  void fold_batch_norms() {
+    std::unordered_map<int, std::size_t> producer;
+    for (std::size_t k = 0; k < steps_.size(); ++k)
+      for (int s : steps_[k].outputs)
+        if (s >= 0) producer[s] = k;
+    std::vector<bool> removed(steps_.size(), false);
+    for (std::size_t k = 0; k < steps_.size(); ++k) {
+      Step& bn = steps_[k];
+      if (std::string(bn.op->name) != "BatchNormalization" || bn.inputs.size() != 5 || bn.outputs.size() != 1) continue;
+      if (bn.node.i("training_mode", 0) != 0) continue;
+      bool params = true;
+      for (std::size_t i = 1; i < 5; ++i) params = params && is_constant(bn.inputs[i]);
+      auto p = producer.find(bn.inputs[0]);
+      if (!params || p == producer.end() || removed[p->second]) continue;
+      Step& conv = steps_[p->second];
+      if (std::string(conv.op->name) != "Conv" || conv.outputs.size() != 1 || reads(bn.inputs[0]) != 1) continue;
+      if (!is_constant(conv.inputs[1]) || (conv.inputs.size() > 2 && conv.inputs[2] >= 0 && !is_constant(conv.inputs[2])))
+        continue;
+      const at::Tensor& w = values_[static_cast<std::size_t>(conv.inputs[1])];
+      auto at_slot = [&](int s) { return values_[static_cast<std::size_t>(s)]; };
+      const at::Tensor scale = at_slot(bn.inputs[1]), shift = at_slot(bn.inputs[2]), mean = at_slot(bn.inputs[3]),
+                       var = at_slot(bn.inputs[4]);
+      if (w.dim() < 3 || scale.numel() != w.size(0)) continue;
+      const at::Tensor factor = scale / at::sqrt(var + static_cast<double>(bn.node.f("epsilon", 1e-5f)));
+      std::vector<std::int64_t> shape(static_cast<std::size_t>(w.dim()), 1);
+      shape[0] = -1;
+      const at::Tensor b = conv.inputs.size() > 2 && conv.inputs[2] >= 0 ? at_slot(conv.inputs[2]) : at::zeros_like(mean);
+      const int new_w = add_constant((w * factor.reshape(shape)).contiguous());
+      const int new_b = add_constant(((b - mean) * factor + shift).contiguous());
+      conv.inputs.resize(3);
+      conv.inputs[1] = new_w;
+      conv.inputs[2] = new_b;
+      conv.outputs[0] = bn.outputs[0];
+      removed[k] = true;
+    }
+    std::vector<Step> kept;
+    for (std::size_t k = 0; k < steps_.size(); ++k)
+      if (!removed[k]) kept.push_back(std::move(steps_[k]));
+    steps_ = std::move(kept);
+  }
+
+  // The single step that writes `slot`, if it runs `op` and no one but one step reads the slot.
+  Step* only_feeder(int slot, const char* op, const std::unordered_map<int, std::size_t>& producer, int readers = 1) {
+    auto p = producer.find(slot);
+    if (p == producer.end() || removed_[p->second] || reads(slot) != readers) return nullptr;
+    Step& st = steps_[p->second];
+    return std::string(st.op->name) == op && st.outputs.size() == 1 ? &st : nullptr;
+  }
+  // The other input of a two-input step, when one of them is the constant scalar `value`.
+  int with_scalar(const Step& st, double value, double tolerance = 1e-6) const {
+    if (st.inputs.size() != 2) return -1;
+    for (int k = 0; k < 2; ++k) {
+      const int c = st.inputs[static_cast<std::size_t>(k)];
+      if (!is_constant(c)) continue;
+      const at::Tensor& t = values_[static_cast<std::size_t>(c)];
+      if (t.numel() == 1 && std::abs(t.item<double>() - value) <= tolerance) return st.inputs[static_cast<std::size_t>(1 - k)];
+    }
+    return -1;
+  }
+  std::size_t index_of(const Step* st) const { return static_cast<std::size_t>(st - steps_.data()); }
+
+  // Replaces the chains PyTorch's exporter writes for GELU and (before opset 17) LayerNorm by one
+  // step each that runs ATen's fused kernel, as PyTorch eager does.
+  void fuse_chains() {
+    std::unordered_map<int, std::size_t> producer;
+    for (std::size_t k = 0; k < steps_.size(); ++k)
+      for (int s : steps_[k].outputs)
+        if (s >= 0) producer[s] = k;
+    removed_.assign(steps_.size(), false);
+    for (std::size_t k = 0; k < steps_.size(); ++k) {
+      Step& st = steps_[k];
+      if (removed_[k] || st.outputs.size() != 1) continue;
+      const std::string op = st.op->name;
+      if (op == "Mul") {
+        // Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5)
+        const int prod = with_scalar(st, 0.5);
+        Step* m1 = prod >= 0 ? only_feeder(prod, "Mul", producer) : nullptr;
+        if (!m1 || m1->inputs.size() != 2) continue;
+        for (int side = 0; side < 2; ++side) {
+          const int x = m1->inputs[static_cast<std::size_t>(side)], plus = m1->inputs[static_cast<std::size_t>(1 - side)];
+          Step* add = only_feeder(plus, "Add", producer);
+          const int e = add ? with_scalar(*add, 1.0) : -1;
+          Step* erf = e >= 0 ? only_feeder(e, "Erf", producer) : nullptr;
+          Step* div = erf ? only_feeder(erf->inputs[0], "Div", producer) : nullptr;
+          if (!div || div->inputs[0] != x || !is_constant(div->inputs[1]) || with_scalar(*div, std::sqrt(2.0), 1e-5) != x)
+            continue;
+          for (Step* dead : {m1, add, erf, div}) removed_[index_of(dead)] = true;
+          st.op = &torch_ops::fused_gelu;
+          st.inputs = {x};
+          break;
+        }
+      } else if (op == "Div" && st.inputs.size() == 2) {
+        // Div(Sub(x, ReduceMean(x)), Sqrt(Add(ReduceMean(Pow(Sub(..), 2)), eps))) [Mul scale] [Add bias]
+        Step* sub = only_feeder(st.inputs[0], "Sub", producer, 2);
+        Step* sqrt = only_feeder(st.inputs[1], "Sqrt", producer);
+        if (!sub || !sqrt) continue;
+        Step* mean = only_feeder(sub->inputs[1], "ReduceMean", producer);
+        Step* add = only_feeder(sqrt->inputs[0], "Add", producer);
+        if (!mean || !add || mean->inputs[0] != sub->inputs[0] || add->inputs.size() != 2) continue;
+        const int eps_slot = is_constant(add->inputs[1]) ? add->inputs[1] : add->inputs[0];
+        const int var_slot = eps_slot == add->inputs[1] ? add->inputs[0] : add->inputs[1];
+        if (!is_constant(eps_slot) || values_[static_cast<std::size_t>(eps_slot)].numel() != 1) continue;
+        Step* var = only_feeder(var_slot, "ReduceMean", producer);
+        Step* pow = var ? only_feeder(var->inputs[0], "Pow", producer) : nullptr;
+        if (!pow || pow->inputs[0] != st.inputs[0] || with_scalar(*pow, 2.0, 0.0) != st.inputs[0]) continue;
+        // Both means over the same trailing axes, kept (attribute axes: opsets before 18).
+        const auto axes = mean->node.ints("axes");
+        if (axes.empty() || axes != var->node.ints("axes") || mean->inputs.size() != 1 || var->inputs.size() != 1 ||
+            mean->node.i("keepdims", 1) != 1 || var->node.i("keepdims", 1) != 1)
+          continue;
+        bool trailing = true;
+        for (std::size_t a = 0; a < axes.size(); ++a)
+          trailing = trailing && axes[a] == -static_cast<std::int64_t>(axes.size() - a);
+        if (!trailing) continue;
+        const int x = sub->inputs[0];
+        const double eps = values_[static_cast<std::size_t>(eps_slot)].item<double>();
+        for (Step* dead : {sub, sqrt, mean, add, var, pow}) removed_[index_of(dead)] = true;
+        st.op = &torch_ops::fused_layer_norm;
+        st.node.fused = {static_cast<double>(axes.size()), eps};
+        st.inputs = {x, -1, -1};
+        // The affine part, when it follows with constants.
+        Step* scale = reads(st.outputs[0]) == 1 ? feeder_of_reader(st.outputs[0], "Mul") : nullptr;
+        if (scale && scale->inputs.size() == 2 && is_constant(scale->inputs[1]) && scale->inputs[0] == st.outputs[0]) {
+          st.inputs[1] = scale->inputs[1];
+          st.outputs[0] = scale->outputs[0];
+          removed_[index_of(scale)] = true;
+          Step* bias = reads(st.outputs[0]) == 1 ? feeder_of_reader(st.outputs[0], "Add") : nullptr;
+          if (bias && bias->inputs.size() == 2 && is_constant(bias->inputs[1]) && bias->inputs[0] == st.outputs[0]) {
+            st.inputs[2] = bias->inputs[1];
+            st.outputs[0] = bias->outputs[0];
+            removed_[index_of(bias)] = true;
+          }
+        }
+      }
+    }
+    std::vector<Step> kept;
+    for (std::size_t k = 0; k < steps_.size(); ++k)
+      if (!removed_[k]) kept.push_back(std::move(steps_[k]));
+    steps_ = std::move(kept);
+  }
+
+  // The step running `op` that reads `slot` (not yet removed), or nullptr.
+  Step* feeder_of_reader(int slot, const char* op) {
+    for (std::size_t k = 0; k < steps_.size(); ++k) {
+      if (removed_[k] || std::string(steps_[k].op->name) != op) continue;
+      for (int s : steps_[k].inputs)
+        if (s == slot) return &steps_[k];
+    }
+    return nullptr;
+  }
+
+  // Each non-constant slot is freed after the last step that reads it (outputs nobody reads: at once).
+  void plan_releases() {
+    std::vector<int> last(values_.size(), -1);
+    for (std::size_t k = 0; k < steps_.size(); ++k) {
+      for (int s : steps_[k].inputs)
+        if (s >= 0) last[static_cast<std::size_t>(s)] = static_cast<int>(k);
+      for (int s : steps_[k].outputs)
+        if (s >= 0 && last[static_cast<std::size_t>(s)] < static_cast<int>(k)) last[static_cast<std::size_t>(s)] = static_cast<int>(k);
+    }
+    for (std::size_t s = 0; s < values_.size(); ++s) {
+      if (constant_[s] || static_cast<int>(s) == output_ || last[s] < 0) continue;
+      steps_[static_cast<std::size_t>(last[s])].release.push_back(static_cast<int>(s));
+    }
+  }
+
+  std::unordered_map<std::string, int> slots_;
+  std::vector<at::Tensor> values_;  // per slot: the constant, or undefined for values computed per call
+  std::vector<bool> constant_;
+  std::vector<bool> removed_;  // per step, while fusing
+  std::vector<Step> steps_;  // Step::node points into the ModelProto, which the owning classifier keeps alive
+  int input_ = -1, output_ = -1;
+};
+
+// While alive (and asked to), OpenBLAS (ATen's BLAS for Gemm and MatMul in Debian's build) runs each
+// call on its caller's thread: the batch workers' calls then proceed side by side instead of queueing
+// for OpenBLAS's own thread pool. Restores the previous count; a no-op where the BLAS is not OpenBLAS.
+class BlasThreadsForCall {
+ public:
+  explicit BlasThreadsForCall(bool single) {
+    static const auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    static const auto set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    if (!single || !get || !set) return;
+    set_ = set;
+    previous_ = get();
+    if (previous_ != 1) set_(1);
+  }
+  ~BlasThreadsForCall() {
+    if (set_ && previous_ != 1) set_(previous_);
+  }
+  BlasThreadsForCall(const BlasThreadsForCall&) = delete;
+  BlasThreadsForCall& operator=(const BlasThreadsForCall&) = delete;
+
+ private:
+  void (*set_)(int) = nullptr;
+  int previous_ = 1;
 };
 
 class TorchClassifier : public DifferentiableClassifier {
  public:
   TorchClassifier(OnnxModel model, const ClassifierOptions& options)
-      : model_(std::move(model)), spec_(model_.spec(options.overrides)), graph_(model_) {
-    if (options.threads > 0) at::set_num_threads(options.threads);
+      : model_(std::move(model)), spec_(model_.spec(options.overrides)), graph_(model_, spec_.input_name),
+        threads_(options.threads) {
     const auto& pre = spec_.preprocessing;
     const auto c = spec_.input.channels;
     std::vector<float> a(static_cast<std::size_t>(c)), b(static_cast<std::size_t>(c));
@@ -444,6 +390,8 @@ class TorchClassifier : public DifferentiableClassifier {
     scale_ = at::tensor(a).view({1, c, 1, 1});
     shift_ = at::tensor(b).view({1, c, 1, 1});
     flip_ = c == 3 && pre.channel_order == "bgr";
+    identity_ = std::all_of(a.begin(), a.end(), [](float v) { return v == 1.0f; }) &&
+                std::all_of(b.begin(), b.end(), [](float v) { return v == 0.0f; });
   }
 
   const ModelSpec& spec() const override { return spec_; }
@@ -451,9 +399,14 @@ class TorchClassifier : public DifferentiableClassifier {
 
   Matrix probabilities(const ImageBatch& images) override {
     check_batch_shape(spec_, images);
-    if (images.size() == 0) return Matrix(0, static_cast<std::size_t>(spec_.num_classes));
-    c10::InferenceMode guard;
-    return to_matrix(forward(as_tensor(images)), images.size());
+    const std::size_t n = images.size();
+    Matrix m(n, static_cast<std::size_t>(spec_.num_classes));
+    split_batch(n, [&](std::size_t begin, std::size_t end) {
+      c10::InferenceMode guard;
+      at::Tensor p = forward(as_tensor(images, begin, end)).contiguous();
+      std::copy(p.data_ptr<float>(), p.data_ptr<float>() + p.numel(), &m(begin, 0));
+    });
+    return m;
   }
 
   Matrix probabilities_and_gradients(const ImageBatch& images, const std::vector<int>& targets,
@@ -462,22 +415,62 @@ class TorchClassifier : public DifferentiableClassifier {
     if (targets.size() != images.size()) throw Error("one target class is needed per image");
     for (int t : targets)
       if (t < 0 || t >= spec_.num_classes) throw Error("target class " + std::to_string(t) + " is out of range");
-    at::Tensor x = as_tensor(images).clone().requires_grad_(true);
-    at::Tensor p = forward(x);
-    std::vector<std::int64_t> idx(targets.begin(), targets.end());
-    at::Tensor chosen = p.gather(1, at::tensor(idx, at::kLong).view({-1, 1})).sum();
-    auto grads = torch::autograd::grad({chosen}, {x});
-    Matrix m = to_matrix(p.detach(), images.size());
-    *gradients = ImageBatch(images.size(), images.shape());
-    at::Tensor g = grads[0].contiguous();
-    std::copy(g.data_ptr<float>(), g.data_ptr<float>() + g.numel(), gradients->data());
+    const std::size_t n = images.size();
+    Matrix m(n, static_cast<std::size_t>(spec_.num_classes));
+    *gradients = ImageBatch(n, images.shape());
+    split_batch(n, [&](std::size_t begin, std::size_t end) {
+      at::Tensor x = as_tensor(images, begin, end).clone().requires_grad_(true);
+      at::Tensor p = forward(x);
+      std::vector<std::int64_t> idx(targets.begin() + static_cast<std::ptrdiff_t>(begin),
+                                    targets.begin() + static_cast<std::ptrdiff_t>(end));
+      at::Tensor chosen = p.gather(1, at::tensor(idx, at::kLong).view({-1, 1})).sum();
+      auto grads = torch::autograd::grad({chosen}, {x});
+      const at::Tensor pc = p.detach().contiguous(), g = grads[0].contiguous();
+      std::copy(pc.data_ptr<float>(), pc.data_ptr<float>() + pc.numel(), &m(begin, 0));
+      std::copy(g.data_ptr<float>(), g.data_ptr<float>() + g.numel(), gradients->data() + begin * images.shape().size());
+    });
     return m;
   }
 
  private:
-  at::Tensor as_tensor(const ImageBatch& images) const {
-    return at::from_blob(const_cast<float*>(images.data()),
-                         {static_cast<std::int64_t>(images.size()), spec_.input.channels, spec_.input.height,
+  // Runs fn(begin, end) over row ranges of an n-image batch: min(n, kBatchParts) ranges whose
+  // bounds depend on n alone, shared out over min(T, ranges) new threads, ATen single-threaded inside
+  // each. ATen's kernels are not batch-size invariant (a row can differ in its last bits between
+  // batches of 4 and 8), so ranges that did depend on T would make results depend on the thread
+  // count, and under MPI on the number of processes. The threads meet once per batch instead of at every
+  // operator's OpenMP barrier, and no OpenMP worker spins between operators: on this 2-core build
+  // machine, shared with other work, spinning workers made 2-thread ATen 5-60x slower than
+  // 1-thread ATen (LeNet at batch 1: 8.7 vs 524 images/s). The calling thread's own ATen thread
+  // count (training in the same process uses it) is left alone.
+  static constexpr std::size_t kBatchParts = 8;
+  template <typename Fn>
+  void split_batch(std::size_t n, Fn fn) const {
+    if (n == 0) return;
+    const std::size_t threads =
+        threads_ > 0 ? static_cast<std::size_t>(threads_) : std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t parts = std::min(n, kBatchParts);
+    const std::size_t workers = std::min(threads, parts);
+    BlasThreadsForCall single_blas(true);  // also for one worker: OpenBLAS threads change the bits too
+    std::vector<std::thread> pool;
+    std::vector<std::exception_ptr> failures(workers);
+    for (std::size_t w = 0; w < workers; ++w) {
+      pool.emplace_back([&, w] {
+        try {
+          at::set_num_threads(1);  // OpenMP's thread count is per calling thread
+          for (std::size_t part = w; part < parts; part += workers) fn(part * n / parts, (part + 1) * n / parts);
+        } catch (...) {
+          failures[w] = std::current_exception();
+        }
+      });
+    }
+    for (auto& t : pool) t.join();
+    for (auto& f : failures)
+      if (f) std::rethrow_exception(f);
+  }
+
+  at::Tensor as_tensor(const ImageBatch& images, std::size_t begin, std::size_t end) const {
+    return at::from_blob(const_cast<float*>(images.data()) + begin * images.shape().size(),
+                         {static_cast<std::int64_t>(end - begin), spec_.input.channels, spec_.input.height,
                           spec_.input.width},
                          at::kFloat);
   }
@@ -486,10 +479,10 @@ class TorchClassifier : public DifferentiableClassifier {
   at::Tensor forward(const at::Tensor& images) const {
     at::Tensor x = images;
     if (flip_) x = x.flip({1});
-    x = x * scale_ + shift_;
+    if (!identity_) x = x * scale_ + shift_;
     at::Tensor y;
     try {
-      y = graph_.run(spec_.input_name, x);
+      y = graph_.run(x);
     } catch (const c10::Error& e) {
       throw Error(spec_.path + ": torch backend failed (" + std::string(e.what_without_backtrace()).substr(0, 300) + ")");
     }
@@ -502,18 +495,12 @@ class TorchClassifier : public DifferentiableClassifier {
     return y;
   }
 
-  static Matrix to_matrix(const at::Tensor& p, std::size_t n) {
-    const at::Tensor c = p.contiguous();
-    Matrix m(n, static_cast<std::size_t>(c.size(1)));
-    std::copy(c.data_ptr<float>(), c.data_ptr<float>() + c.numel(), m.data());
-    return m;
-  }
-
   OnnxModel model_;
   ModelSpec spec_;
   Interpreter graph_;
   at::Tensor scale_, shift_;
-  bool flip_ = false;
+  int threads_ = 0;
+  bool flip_ = false, identity_ = false;
 };
 
 }  // namespace
@@ -521,20 +508,18 @@ class TorchClassifier : public DifferentiableClassifier {
 const std::vector<std::string>& torch_supported_operators() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
-    for (const auto& kv : ops()) v.push_back(kv.first);
+    for (const auto& op : torch_ops::operator_table()) v.push_back(op.name);
     return v;
   }();
   return names;
 }
 
 void check_torch_supports(const OnnxModel& model) {
-  for (const auto& np : model.proto().graph().node()) {
-    if ((!np.domain().empty() && np.domain() != "ai.onnx") || !ops().count(np.op_type())) {
-      throw Error(model.path() + ": operator '" + np.op_type() + "' of node '" + np.name() +
-                  "' is not supported by the torch backend");
-    }
-  }
+  const std::int64_t opset = default_opset(model.proto());
+  for (const auto& np : model.proto().graph().node()) operator_for(model.path(), np, opset);
 }
+
+std::string torch_operators_markdown() { return torch_ops::operators_markdown(); }
 
 std::unique_ptr<DifferentiableClassifier> make_torch_classifier(OnnxModel model, const ClassifierOptions& options) {
   return std::make_unique<TorchClassifier>(std::move(model), options);

@@ -13,8 +13,11 @@ class OnnxModel;
 
 // Operator types the libtorch interpreter can run, sorted.
 const std::vector<std::string>& torch_supported_operators();
-// Throws fool::Error naming the first node whose operator the interpreter cannot run.
+// Throws fool::Error naming the first node whose operator the interpreter cannot run (with its
+// opset and the supported list).
 void check_torch_supports(const OnnxModel& model);
+// docs/operators.md: the supported operators with the forms each accepts, from the operator table.
+std::string torch_operators_markdown();
 
 std::unique_ptr<DifferentiableClassifier> make_torch_classifier(OnnxModel model, const ClassifierOptions& options);
 
