@@ -27,13 +27,14 @@ class Analyze : public ::testing::Test {
     fs::create_directories(FOOL_TEST_CACHE_DIR);
     const std::string model = std::string(FOOL_TEST_CACHE_DIR) + "/lenet_3_epochs_seed_1.onnx";
     if (!fs::exists(model)) {
-      const auto r = run_fool({"train", "--data-dir", FOOL_MNIST_DIR, "--epochs", "3", "--seed", "1", "--quiet",
-                               "--out", model});
+      const auto r =
+          run_fool({"train", "--data-dir", FOOL_MNIST_DIR, "--epochs", "3", "--seed", "1", "--quiet", "--out", model});
       ASSERT_EQ(r.code, 0) << "training the test LeNet failed: " << r.err;
     }
     run_ = (dir_ / "run").string();
-    const auto r = run_fool({"evolve", "--model", model, "--out", run_, "--quiet", "--encoding", "cppn",
-                             "--generations", "5", "--offspring", "20", "--init", "20", "--classes", "0-3", "--seed", "2"});
+    const auto r =
+        run_fool({"evolve", "--model", model, "--out", run_, "--quiet", "--encoding", "cppn", "--generations", "5",
+                  "--offspring", "20", "--init", "20", "--classes", "0-3", "--seed", "2"});
     ASSERT_EQ(r.code, 0) << r.err;
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
@@ -59,7 +60,8 @@ TEST_F(Analyze, RepetitionWritesJsonScoredWithTheRunsModel) {
     const auto& c = j["classes"][i];
     // With nothing removed, the analysis scores the saved PNG exactly as the run re-scored it.
     EXPECT_NEAR(c["confidence_all_copies"].get<double>(), summary["classes"][i]["confidence"].get<double>(), 1e-6);
-    EXPECT_EQ(c["confidence_by_copies_removed"].size(), c["copies"].get<std::size_t>());
+    EXPECT_EQ(c["confidence_by_copies_removed"].size(), c["copies_removed"].size());
+    EXPECT_EQ(c["copies_removed"].back().get<int>() + 1, c["copies"].get<int>());
     if (c["repeats"].get<bool>()) {
       ++repeating;
       EXPECT_TRUE(fs::exists(run_ + "/" + c["one_copy_image"].get<std::string>()));
@@ -69,8 +71,8 @@ TEST_F(Analyze, RepetitionWritesJsonScoredWithTheRunsModel) {
 }
 
 TEST_F(Analyze, OcclusionWritesHeatmapsAndIsDeterministic) {
-  const std::vector<std::string> args = {"analyze", "occlusion", run_, "--quiet", "--patch", "7", "--stride", "7",
-                                         "--masks", "3", "--seed", "4"};
+  const std::vector<std::string> args = {"analyze",  "occlusion", run_,      "--quiet", "--patch", "7",
+                                         "--stride", "7",         "--masks", "3",       "--seed",  "4"};
   const auto r = run_fool(args);
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string first = read_text_file(run_ + "/analysis/occlusion.json");

@@ -66,17 +66,25 @@ void add_analyze_command(CLI::App& app, Action& action) {
       "each step; writes RUN/analysis/repetition.json and images/class_<k>_one_copy.png");
   add_common(r, *ro);
   r->add_option("--threshold", rc->threshold, "autocorrelation a period's peak must reach")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   r->add_option("--prominence", rc->prominence, "how far the peak must rise above the dip before it")
-      ->check(CLI::Range(0.0, 2.0))->capture_default_str();
-  r->add_option("--min-period", rc->min_period, "shortest period in pixels")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::Range(0.0, 2.0))
+      ->capture_default_str();
+  r->add_option("--max-steps", rc->max_steps, "most removal counts scored per image (evenly spaced, half always)")
+      ->check(CLI::Range(2, 100000))
+      ->capture_default_str();
+  r->add_option("--min-period", rc->min_period, "shortest period in pixels")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   r->callback([ro, rc, &action] {
     action = [ro, rc] {
       rc->model = model_options(*ro);
       check_runs(ro->runs);
       ProgressObserver progress(!ro->quiet);
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& run : ro->runs) out.push_back(without_classes(analyze_repetition(run, *rc, RunEvents({&progress})).to_json()));
+      for (const auto& run : ro->runs)
+        out.push_back(without_classes(analyze_repetition(run, *rc, RunEvents({&progress})).to_json()));
       progress.finish();
       emit_json(out);
       return 0;
@@ -91,13 +99,17 @@ void add_analyze_command(CLI::App& app, Action& action) {
       "tiles; writes RUN/analysis/occlusion.json and images/class_<k>_occlusion.png");
   add_common(o, *oo);
   o->add_option("--patch", oc->patch, "patch side in pixels (0: an eighth of the image side)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   o->add_option("--stride", oc->stride, "patch stride in pixels (0: half the patch)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   o->add_option("--fractions", oc->fractions, "shares of the patch-sized tiles to fill")
-      ->check(CLI::Range(0.0, 1.0))->delimiter(',');
+      ->check(CLI::Range(0.0, 1.0))
+      ->delimiter(',');
   o->add_option("--masks", oc->masks, "random masks per share (the median is reported)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   o->add_option("--seed", oc->seed, "seed of the random masks")->capture_default_str();
   o->callback([oo, oc, &action] {
     action = [oo, oc] {
@@ -105,7 +117,8 @@ void add_analyze_command(CLI::App& app, Action& action) {
       check_runs(oo->runs);
       ProgressObserver progress(!oo->quiet);
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& run : oo->runs) out.push_back(without_classes(analyze_occlusion(run, *oc, RunEvents({&progress})).to_json()));
+      for (const auto& run : oo->runs)
+        out.push_back(without_classes(analyze_occlusion(run, *oc, RunEvents({&progress})).to_json()));
       progress.finish();
       emit_json(out);
       return 0;

@@ -51,7 +51,8 @@ LoadedRun load_run(const std::string& run_dir, const AnalysisModelOptions& o) {
   }
   run.shape = run.images.front().shape;
   ClassifierOptions co;
-  const std::string backend = !o.backend.empty() ? o.backend : (run.summary.record.backend.empty() ? "opencv" : run.summary.record.backend);
+  const std::string backend =
+      !o.backend.empty() ? o.backend : (run.summary.record.backend.empty() ? "opencv" : run.summary.record.backend);
   co.backend = parse_backend(backend);
   co.threads = o.threads;
   co.overrides = o.overrides;
@@ -59,7 +60,8 @@ LoadedRun load_run(const std::string& run_dir, const AnalysisModelOptions& o) {
   const int crops = settings.is_object() && settings.contains("crops") && settings["crops"].is_number_integer()
                         ? settings["crops"].get<int>()
                         : 1;
-  if (crops != 1 && crops != 10) throw Error(summary_path + ": settings.crops must be 1 or 10, not " + std::to_string(crops));
+  if (crops != 1 && crops != 10)
+    throw Error(summary_path + ": settings.crops must be 1 or 10, not " + std::to_string(crops));
   std::shared_ptr<Classifier> model = load_classifier(model_path(run_dir, run.summary, o), co);
   const ModelSpec& spec = model->spec();
   for (const auto& c : run.summary.classes) {
@@ -74,14 +76,20 @@ LoadedRun load_run(const std::string& run_dir, const AnalysisModelOptions& o) {
   return run;
 }
 
-// The confidence for class k of each image.
+// The confidence for class k of each image, converted to floats a bounded number at a time (a few
+// hundred ImageNet-sized images would otherwise take gigabytes).
 std::vector<double> confidences(LoadedRun& run, const std::vector<Image8>& images, int k) {
-  if (images.empty()) return {};
-  ImageBatch batch(images.size(), run.shape);
-  for (std::size_t i = 0; i < images.size(); ++i) batch.set(i, images[i]);
-  const Matrix p = score_in_chunks(*run.classifier, batch, run.chunk);
-  std::vector<double> out(images.size());
-  for (std::size_t i = 0; i < images.size(); ++i) out[i] = p(i, static_cast<std::size_t>(k));
+  const std::size_t budget = std::size_t{256} << 20;  // bytes of floats per batch
+  const std::size_t per = std::max<std::size_t>(1, std::min(run.chunk, budget / (run.shape.size() * sizeof(float))));
+  std::vector<double> out;
+  out.reserve(images.size());
+  for (std::size_t begin = 0; begin < images.size(); begin += per) {
+    const std::size_t end = std::min(images.size(), begin + per);
+    ImageBatch batch(end - begin, run.shape);
+    for (std::size_t i = begin; i < end; ++i) batch.set(i - begin, images[i]);
+    const Matrix p = score_in_chunks(*run.classifier, batch, run.chunk);
+    for (std::size_t i = 0; i < batch.size(); ++i) out.push_back(p(i, static_cast<std::size_t>(k)));
+  }
   return out;
 }
 
@@ -211,9 +219,23 @@ void fill_tiles(Image8& image, const std::vector<Tile>& tiles, const std::vector
   }
 }
 
+std::vector<int> removal_steps(int copies, int max_steps) {
+  std::vector<int> steps;
+  if (copies <= max_steps) {
+    for (int r = 0; r < copies; ++r) steps.push_back(r);
+    return steps;
+  }
+  for (int i = 0; i < max_steps; ++i)
+    steps.push_back(static_cast<int>(std::lround(static_cast<double>(i) * (copies - 1) / (max_steps - 1))));
+  steps.push_back(copies / 2);  // the "half" the summary reports is always measured
+  std::sort(steps.begin(), steps.end());
+  steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
+  return steps;
+}
+
 double RepetitionImage::half_copies() const {
-  const std::size_t removed = static_cast<std::size_t>(copies / 2);
-  return confidences[std::min(removed, confidences.size() - 1)];
+  const auto at = std::find(removed.begin(), removed.end(), copies / 2);
+  return at == removed.end() ? confidences.front() : confidences[static_cast<std::size_t>(at - removed.begin())];
 }
 
 nlohmann::json RepetitionResult::to_json() const {
@@ -221,18 +243,20 @@ nlohmann::json RepetitionResult::to_json() const {
   std::vector<double> all, half, one, all_rep, half_rep, one_rep;
   std::size_t repeating = 0;
   for (const auto& im : images) {
-    imgs.push_back({{"class", im.class_index},
-                    {"label", im.label},
-                    {"image", im.image},
-                    {"repeats", im.period.repeats()},
-                    {"period", {{"dy", im.period.dy}, {"dx", im.period.dx}}},
-                    {"correlation", {{"y", im.period.correlation_y}, {"x", im.period.correlation_x}}},
-                    {"copies", im.copies},
-                    {"confidence_all_copies", im.all_copies()},
-                    {"confidence_half_copies", im.half_copies()},
-                    {"confidence_one_copy", im.one_copy()},
-                    {"confidence_by_copies_removed", im.confidences},
-                    {"one_copy_image", im.one_copy_image.empty() ? nlohmann::json() : nlohmann::json(im.one_copy_image)}});
+    imgs.push_back(
+        {{"class", im.class_index},
+         {"label", im.label},
+         {"image", im.image},
+         {"repeats", im.period.repeats()},
+         {"period", {{"dy", im.period.dy}, {"dx", im.period.dx}}},
+         {"correlation", {{"y", im.period.correlation_y}, {"x", im.period.correlation_x}}},
+         {"copies", im.copies},
+         {"confidence_all_copies", im.all_copies()},
+         {"confidence_half_copies", im.half_copies()},
+         {"confidence_one_copy", im.one_copy()},
+         {"copies_removed", im.removed},
+         {"confidence_by_copies_removed", im.confidences},
+         {"one_copy_image", im.one_copy_image.empty() ? nlohmann::json() : nlohmann::json(im.one_copy_image)}});
     all.push_back(im.all_copies());
     if (im.period.repeats()) {
       ++repeating;
@@ -244,7 +268,10 @@ nlohmann::json RepetitionResult::to_json() const {
   return {{"format", "fool-repetition/1"},
           {"run", run_dir},
           {"config",
-           {{"threshold", config.threshold}, {"prominence", config.prominence}, {"min_period", config.min_period}}},
+           {{"threshold", config.threshold},
+            {"prominence", config.prominence},
+            {"min_period", config.min_period},
+            {"max_steps", config.max_steps}}},
           {"images", imgs.size()},
           {"repeating", repeating},
           {"median_confidence", median(all)},
@@ -256,6 +283,7 @@ nlohmann::json RepetitionResult::to_json() const {
 RepetitionResult analyze_repetition(const std::string& run_dir, const RepetitionConfig& config,
                                     const RunEvents& events) {
   if (config.min_period < 1) throw Error("--min-period must be at least 1, not " + std::to_string(config.min_period));
+  if (config.max_steps < 2) throw Error("--max-steps must be at least 2, not " + std::to_string(config.max_steps));
   LoadedRun run = load_run(run_dir, config.model);
   const std::string task = "analyze repetition";
   RepetitionResult result;
@@ -275,8 +303,9 @@ RepetitionResult analyze_repetition(const std::string& run_dir, const Repetition
     r.copies = static_cast<int>(tiles.size());
     // Removal r fills the last r tiles (reverse raster order); the first tile is the copy kept.
     const std::vector<double> colour = mean_colour(image);
-    std::vector<Image8> variants{image};
-    for (int removed = 1; removed < r.copies; ++removed) {
+    r.removed = removal_steps(r.copies, config.max_steps);
+    std::vector<Image8> variants;
+    for (int removed : r.removed) {
       Image8 v = image;
       fill_tiles(v, std::vector<Tile>(tiles.end() - removed, tiles.end()), colour);
       variants.push_back(std::move(v));
@@ -289,13 +318,15 @@ RepetitionResult analyze_repetition(const std::string& run_dir, const Repetition
     result.images.push_back(std::move(r));
     const auto& last = result.images.back();
     events.progress({task, i + 1, n,
-                     "class " + std::to_string(c.index) + (last.period.repeats() ? ": " + std::to_string(last.copies) + " copies" : ": no repetition"),
+                     "class " + std::to_string(c.index) +
+                         (last.period.repeats() ? ": " + std::to_string(last.copies) + " copies" : ": no repetition"),
                      nullptr});
   }
   for (const auto& [name, png] : pngs) write_png((fs::path(run_dir) / name).string(), png);
   const nlohmann::json j = result.to_json();
   write_json(run_dir, "repetition.json", j);
-  events.finish(task, std::to_string(j["repeating"].get<std::size_t>()) + " of " + std::to_string(n) + " images repeat");
+  events.finish(task,
+                std::to_string(j["repeating"].get<std::size_t>()) + " of " + std::to_string(n) + " images repeat");
   return result;
 }
 
@@ -337,7 +368,9 @@ nlohmann::json OcclusionResult::to_json() const {
   for (const auto& im : images) {
     nlohmann::json f = nlohmann::json::array();
     for (std::size_t k = 0; k < config.fractions.size(); ++k) {
-      f.push_back({{"fraction", config.fractions[k]}, {"median_confidence", im.filled_median[k]}, {"confidences", im.filled[k]}});
+      f.push_back({{"fraction", config.fractions[k]},
+                   {"median_confidence", im.filled_median[k]},
+                   {"confidences", im.filled[k]}});
       filled[k].push_back(im.filled_median[k]);
     }
     imgs.push_back({{"class", im.class_index},
@@ -391,7 +424,8 @@ OcclusionResult analyze_occlusion(const std::string& run_dir, OcclusionConfig co
   // The tiles that the random masks fill: a grid of patch-sized cells.
   std::vector<Tile> grid;
   for (int y = 0; y < h; y += config.patch)
-    for (int x = 0; x < w; x += config.patch) grid.push_back({y, x, std::min(config.patch, h - y), std::min(config.patch, w - x)});
+    for (int x = 0; x < w; x += config.patch)
+      grid.push_back({y, x, std::min(config.patch, h - y), std::min(config.patch, w - x)});
 
   const std::string task = "analyze occlusion";
   OcclusionResult result;
@@ -413,7 +447,8 @@ OcclusionResult analyze_occlusion(const std::string& run_dir, OcclusionConfig co
       const auto count = static_cast<std::size_t>(std::lround(config.fractions[k] * static_cast<double>(grid.size())));
       for (int m = 0; m < config.masks; ++m) {
         // Each (class, fraction, mask) has its own stream: results do not depend on the order.
-        Rng rng = Rng::derive(config.seed, static_cast<std::uint64_t>(c.index), k * 100003u + static_cast<std::uint64_t>(m));
+        Rng rng =
+            Rng::derive(config.seed, static_cast<std::uint64_t>(c.index), k * 100003u + static_cast<std::uint64_t>(m));
         std::vector<Tile> order = grid;
         for (std::size_t j = 0; j < count; ++j) std::swap(order[j], order[j + rng.below(order.size() - j)]);
         order.resize(count);
@@ -452,7 +487,8 @@ OcclusionResult analyze_occlusion(const std::string& run_dir, OcclusionConfig co
     }
     o.mean_drop = total / static_cast<double>(o.drops.size());
     for (std::size_t k = 0; k < config.fractions.size(); ++k) {
-      o.filled.emplace_back(conf.begin() + static_cast<std::ptrdiff_t>(at), conf.begin() + static_cast<std::ptrdiff_t>(at + config.masks));
+      o.filled.emplace_back(conf.begin() + static_cast<std::ptrdiff_t>(at),
+                            conf.begin() + static_cast<std::ptrdiff_t>(at + config.masks));
       at += static_cast<std::size_t>(config.masks);
       o.filled_median.push_back(median(o.filled.back()));
     }

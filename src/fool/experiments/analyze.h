@@ -42,6 +42,7 @@ struct RepetitionConfig {
   double threshold = 0.6;
   double prominence = 0.2;
   int min_period = 2;  // pixels; shorter periods are texture, not a motif
+  int max_steps = 32;  // most removal counts scored per image (each is one image to score)
   AnalysisModelOptions model;
 };
 
@@ -63,6 +64,9 @@ struct Tile {
 // period), in raster order, the cells at the bottom and right edges possibly cut.
 std::vector<Tile> period_tiles(const ImageShape& shape, const Period& period);
 
+// The numbers of copies removed that are scored (see RepetitionImage::removed).
+std::vector<int> removal_steps(int copies, int max_steps);
+
 // Per channel mean of an image, 0..255.
 std::vector<double> mean_colour(const Image8& image);
 // Fills tiles of an image with a colour (one value per channel, 0..255).
@@ -74,8 +78,10 @@ struct RepetitionImage {
   std::string image;  // relative to the run directory
   Period period;
   int copies = 1;  // tiles of the grid (1 when the image does not repeat)
-  // confidences[r]: the class's confidence with r copies removed (r = 0 .. copies-1): all copies
-  // at r = 0, one copy left at r = copies-1. Only one entry for an image that does not repeat.
+  // removed[i] copies removed (ascending, from 0 to copies-1) gave confidences[i]: all copies at
+  // i = 0, one copy left at the end. Every count when copies <= max_steps, else max_steps evenly
+  // spaced counts and copies/2. Only {0} for an image that does not repeat.
+  std::vector<int> removed;
   std::vector<double> confidences;
   double all_copies() const { return confidences.front(); }
   double half_copies() const;  // with ceil(copies/2) copies left
@@ -102,7 +108,7 @@ struct OcclusionConfig {
   int patch = 0;   // side of the square patch in pixels; 0: an eighth of the image side (at least 1)
   int stride = 0;  // 0: half the patch (at least 1)
   std::vector<double> fractions = {0.25, 0.5, 0.75};  // shares of the tiles filled
-  int masks = 5;               // random masks per fraction; the median confidence is reported
+  int masks = 5;                                      // random masks per fraction; the median confidence is reported
   std::uint64_t seed = 1;
   AnalysisModelOptions model;
 };
@@ -118,14 +124,14 @@ Image8 occlusion_heatmap(const std::vector<float>& drops, int height, int width,
 struct OcclusionImage {
   int class_index = 0;
   std::string label;
-  std::string image;    // relative to the run directory
-  std::string heatmap;  // images/class_<k>_occlusion.png
-  double confidence = 0.0;        // of the image as it is
+  std::string image;        // relative to the run directory
+  std::string heatmap;      // images/class_<k>_occlusion.png
+  double confidence = 0.0;  // of the image as it is
   int positions_y = 0, positions_x = 0;
-  std::vector<double> drops;      // positions_y x positions_x, row-major: confidence - occluded
-  double max_drop = 0.0;          // the largest drop (the heat map's full colour)
+  std::vector<double> drops;  // positions_y x positions_x, row-major: confidence - occluded
+  double max_drop = 0.0;      // the largest drop (the heat map's full colour)
   double mean_drop = 0.0;
-  std::vector<double> filled_median;  // per fraction: median confidence over the masks
+  std::vector<double> filled_median;        // per fraction: median confidence over the masks
   std::vector<std::vector<double>> filled;  // per fraction, per mask
 };
 

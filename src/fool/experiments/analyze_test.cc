@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "fool/core/error.h"
@@ -95,6 +96,19 @@ TEST(Repetition, TilesCoverTheImageAndShortRemaindersJoinTheLastCopy) {
   EXPECT_EQ(area, 600);
 }
 
+TEST(Repetition, RemovalStepsAreCappedButKeepAllHalfAndOne) {
+  EXPECT_EQ(removal_steps(1, 32), (std::vector<int>{0}));
+  EXPECT_EQ(removal_steps(4, 32), (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(removal_steps(11, 3), (std::vector<int>{0, 5, 10}));
+  EXPECT_EQ(removal_steps(10, 3), (std::vector<int>{0, 5, 9}));  // 4.5 rounds to 5 = half
+  const auto many = removal_steps(2601, 32);
+  EXPECT_LE(many.size(), 33u);
+  EXPECT_EQ(many.front(), 0);
+  EXPECT_EQ(many.back(), 2600);
+  EXPECT_NE(std::find(many.begin(), many.end(), 1300), many.end());
+  EXPECT_TRUE(std::is_sorted(many.begin(), many.end()));
+}
+
 TEST(Repetition, FillUsesTheMeanColourPerChannel) {
   Image8 im{{3, 2, 2}, {0, 0, 100, 100, 10, 10, 10, 10, 255, 0, 255, 0}};
   const auto m = mean_colour(im);
@@ -175,6 +189,7 @@ TEST_F(AnalyzeRun, RepetitionScoresEveryRemovalWithTheRunsModel) {
   EXPECT_EQ(r.images[0].period.dy, 7);
   EXPECT_EQ(r.images[0].copies, 16);
   ASSERT_EQ(r.images[0].confidences.size(), 16u);
+  EXPECT_EQ(r.images[0].removed.back(), 15);
   EXPECT_FALSE(r.images[1].period.repeats());
   EXPECT_EQ(r.images[1].confidences.size(), 1u);
   // The first confidence is that of the image as it is, scored directly.
