@@ -406,27 +406,108 @@ nlohmann::json OcclusionResult::to_json() const {
           {"classes", imgs}};
 }
 
-OcclusionResult analyze_occlusion(const std::string& run_dir, OcclusionConfig config, const RunEvents& events) {
+namespace {
+
+// Where the sliding patch goes and which tiles the random masks fill.
+struct OcclusionLayout {
+  std::vector<int> ys, xs;  // patch positions (top, left)
+  std::vector<Tile> grid;   // patch-sized cells, cut at the bottom and right edges
+};
+
+void check_occlusion_config(const OcclusionConfig& config) {
   if (config.patch < 0) throw Error("--patch must not be negative, got " + std::to_string(config.patch));
   if (config.stride < 0) throw Error("--stride must not be negative, got " + std::to_string(config.stride));
   if (config.masks < 1) throw Error("--masks must be at least 1, got " + std::to_string(config.masks));
   for (double f : config.fractions)
     if (!(f >= 0.0 && f <= 1.0)) throw Error("--fractions must lie in [0, 1], got " + std::to_string(f));
-  LoadedRun run = load_run(run_dir, config.model);
-  const int h = run.shape.height, w = run.shape.width;
+}
+
+// Resolves the automatic patch and stride for images of `shape` and lays out the positions.
+OcclusionLayout occlusion_layout(OcclusionConfig& config, const ImageShape& shape) {
+  const int h = shape.height, w = shape.width;
   if (config.patch == 0) config.patch = std::max(1, std::min(h, w) / 8);
   if (config.stride == 0) config.stride = std::max(1, config.patch / 2);
   if (config.patch > std::min(h, w)) {
-    throw Error("--patch " + std::to_string(config.patch) + " is larger than the images (" + run.shape.str() + ")");
+    throw Error("--patch " + std::to_string(config.patch) + " is larger than the images (" + shape.str() + ")");
   }
-  const std::vector<int> ys = patch_positions(h, config.patch, config.stride);
-  const std::vector<int> xs = patch_positions(w, config.patch, config.stride);
-  // The tiles that the random masks fill: a grid of patch-sized cells.
-  std::vector<Tile> grid;
+  OcclusionLayout l;
+  l.ys = patch_positions(h, config.patch, config.stride);
+  l.xs = patch_positions(w, config.patch, config.stride);
   for (int y = 0; y < h; y += config.patch)
     for (int x = 0; x < w; x += config.patch)
-      grid.push_back({y, x, std::min(config.patch, h - y), std::min(config.patch, w - x)});
+      l.grid.push_back({y, x, std::min(config.patch, h - y), std::min(config.patch, w - x)});
+  return l;
+}
 
+// The image itself, then one per patch position (row-major), then config.masks per fraction.
+std::vector<Image8> occlusion_variants(const Image8& image, int class_index, const OcclusionLayout& l,
+                                       const OcclusionConfig& config) {
+  const std::vector<double> colour = mean_colour(image);
+  std::vector<Image8> variants{image};
+  for (int y : l.ys)
+    for (int x : l.xs) {
+      Image8 v = image;
+      fill_tiles(v, {{y, x, config.patch, config.patch}}, colour);
+      variants.push_back(std::move(v));
+    }
+  for (std::size_t k = 0; k < config.fractions.size(); ++k) {
+    const auto count = static_cast<std::size_t>(std::lround(config.fractions[k] * static_cast<double>(l.grid.size())));
+    for (int m = 0; m < config.masks; ++m) {
+      // Each (class, fraction, mask) has its own stream: results do not depend on the order.
+      Rng rng = Rng::derive(config.seed, static_cast<std::uint64_t>(class_index),
+                            k * 100003u + static_cast<std::uint64_t>(m));
+      std::vector<Tile> order = l.grid;
+      for (std::size_t j = 0; j < count; ++j) std::swap(order[j], order[j + rng.below(order.size() - j)]);
+      order.resize(count);
+      Image8 v = image;
+      fill_tiles(v, order, colour);
+      variants.push_back(std::move(v));
+    }
+  }
+  return variants;
+}
+
+// Fills o's drops and statistics from the variants' confidences; returns the per-pixel map (H x W:
+// the mean drop over the patch positions covering each pixel) and its colour scale in *extent.
+std::vector<float> sensitivity(OcclusionImage& o, const std::vector<double>& conf, const OcclusionLayout& l,
+                               const OcclusionConfig& config, const ImageShape& shape, double* extent) {
+  const int w = shape.width;
+  std::vector<float> sum(static_cast<std::size_t>(shape.height) * w, 0.0f), cover(sum.size(), 0.0f);
+  std::size_t at = 1;
+  for (int y : l.ys)
+    for (int x : l.xs) {
+      const double d = conf[0] - conf[at++];
+      o.drops.push_back(d);
+      for (int yy = y; yy < y + config.patch; ++yy)
+        for (int xx = x; xx < x + config.patch; ++xx) {
+          sum[static_cast<std::size_t>(yy) * w + xx] += static_cast<float>(d);
+          cover[static_cast<std::size_t>(yy) * w + xx] += 1.0f;
+        }
+    }
+  for (std::size_t p = 0; p < sum.size(); ++p) sum[p] = cover[p] > 0 ? sum[p] / cover[p] : 0.0f;
+  o.max_drop = *std::max_element(o.drops.begin(), o.drops.end());
+  double total = 0;
+  *extent = 1e-6;
+  for (double d : o.drops) {
+    total += d;
+    *extent = std::max(*extent, std::abs(d));
+  }
+  o.mean_drop = total / static_cast<double>(o.drops.size());
+  for (std::size_t k = 0; k < config.fractions.size(); ++k) {
+    o.filled.emplace_back(conf.begin() + static_cast<std::ptrdiff_t>(at),
+                          conf.begin() + static_cast<std::ptrdiff_t>(at + config.masks));
+    at += static_cast<std::size_t>(config.masks);
+    o.filled_median.push_back(median(o.filled.back()));
+  }
+  return sum;
+}
+
+}  // namespace
+
+OcclusionResult analyze_occlusion(const std::string& run_dir, OcclusionConfig config, const RunEvents& events) {
+  check_occlusion_config(config);
+  LoadedRun run = load_run(run_dir, config.model);
+  const OcclusionLayout layout = occlusion_layout(config, run.shape);
   const std::string task = "analyze occlusion";
   OcclusionResult result;
   result.run_dir = run_dir;
@@ -434,65 +515,19 @@ OcclusionResult analyze_occlusion(const std::string& run_dir, OcclusionConfig co
   const std::size_t n = run.summary.classes.size();
   for (std::size_t i = 0; i < n; ++i) {
     const ClassSummary& c = run.summary.classes[i];
-    const Image8& image = run.images[i];
-    const std::vector<double> colour = mean_colour(image);
-    std::vector<Image8> variants{image};
-    for (int y : ys)
-      for (int x : xs) {
-        Image8 v = image;
-        fill_tiles(v, {{y, x, config.patch, config.patch}}, colour);
-        variants.push_back(std::move(v));
-      }
-    for (std::size_t k = 0; k < config.fractions.size(); ++k) {
-      const auto count = static_cast<std::size_t>(std::lround(config.fractions[k] * static_cast<double>(grid.size())));
-      for (int m = 0; m < config.masks; ++m) {
-        // Each (class, fraction, mask) has its own stream: results do not depend on the order.
-        Rng rng =
-            Rng::derive(config.seed, static_cast<std::uint64_t>(c.index), k * 100003u + static_cast<std::uint64_t>(m));
-        std::vector<Tile> order = grid;
-        for (std::size_t j = 0; j < count; ++j) std::swap(order[j], order[j + rng.below(order.size() - j)]);
-        order.resize(count);
-        Image8 v = image;
-        fill_tiles(v, order, colour);
-        variants.push_back(std::move(v));
-      }
-    }
-    const std::vector<double> conf = confidences(run, variants, c.index);
+    const std::vector<double> conf =
+        confidences(run, occlusion_variants(run.images[i], c.index, layout, config), c.index);
     OcclusionImage o;
     o.class_index = c.index;
     o.label = c.label;
     o.image = c.image;
     o.heatmap = image_name(c.image, "_occlusion");
     o.confidence = conf[0];
-    o.positions_y = static_cast<int>(ys.size());
-    o.positions_x = static_cast<int>(xs.size());
-    std::vector<float> sum(static_cast<std::size_t>(h) * w, 0.0f), cover(sum.size(), 0.0f);
-    std::size_t at = 1;
-    for (int y : ys)
-      for (int x : xs) {
-        const double d = conf[0] - conf[at++];
-        o.drops.push_back(d);
-        for (int yy = y; yy < y + config.patch; ++yy)
-          for (int xx = x; xx < x + config.patch; ++xx) {
-            sum[static_cast<std::size_t>(yy) * w + xx] += static_cast<float>(d);
-            cover[static_cast<std::size_t>(yy) * w + xx] += 1.0f;
-          }
-      }
-    for (std::size_t p = 0; p < sum.size(); ++p) sum[p] = cover[p] > 0 ? sum[p] / cover[p] : 0.0f;
-    o.max_drop = *std::max_element(o.drops.begin(), o.drops.end());
-    double total = 0, extent = 0;
-    for (double d : o.drops) {
-      total += d;
-      extent = std::max(extent, std::abs(d));
-    }
-    o.mean_drop = total / static_cast<double>(o.drops.size());
-    for (std::size_t k = 0; k < config.fractions.size(); ++k) {
-      o.filled.emplace_back(conf.begin() + static_cast<std::ptrdiff_t>(at),
-                            conf.begin() + static_cast<std::ptrdiff_t>(at + config.masks));
-      at += static_cast<std::size_t>(config.masks);
-      o.filled_median.push_back(median(o.filled.back()));
-    }
-    pngs.emplace_back(o.heatmap, occlusion_heatmap(sum, h, w, std::max(extent, 1e-6)));
+    o.positions_y = static_cast<int>(layout.ys.size());
+    o.positions_x = static_cast<int>(layout.xs.size());
+    double extent = 0;
+    const std::vector<float> map = sensitivity(o, conf, layout, config, run.shape, &extent);
+    pngs.emplace_back(o.heatmap, occlusion_heatmap(map, run.shape.height, run.shape.width, extent));
     result.images.push_back(std::move(o));
     events.progress({task, i + 1, n, "class " + std::to_string(c.index), nullptr});
   }
