@@ -83,6 +83,7 @@ std::vector<int> parse_class_list(const std::string& text);
 void add_evolve_command(CLI::App& app, Action& action);
 void add_ascend_command(CLI::App& app, Action& action);
 void add_transfer_command(CLI::App& app, Action& action);
+void add_analyze_command(CLI::App& app, Action& action);
 void add_experiment_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
 void add_render_command(CLI::App& app, Action& action);

@@ -27,6 +27,7 @@ int run(int argc, char** argv) {
   fool::cli::add_evolve_command(app, action);
   fool::cli::add_ascend_command(app, action);
   fool::cli::add_transfer_command(app, action);
+  fool::cli::add_analyze_command(app, action);
   fool::cli::add_experiment_command(app, action);
   fool::cli::add_report_command(app, action);
   fool::cli::add_render_command(app, action);
