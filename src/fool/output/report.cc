@@ -113,7 +113,7 @@ std::string analysis_section(const std::string& dir) {
       const auto img = c.value("one_copy_image", nlohmann::json());
       if (img.is_string() && fs::exists(fs::path(dir) / img.get<std::string>())) {
         h << "<img class=\"thumb\" alt=\"class " << c.value("class", 0) << " with one copy\" src=\""
-          << data_uri((fs::path(dir) / img.get<std::string>()).string()) << "\">";
+          << data_uri(dir, img.get<std::string>()) << "\">";
       }
       h << "</td></tr>";
     }
@@ -137,9 +137,9 @@ std::string analysis_section(const std::string& dir) {
       const fs::path img = fs::path(dir) / c.value("image", "");
       const fs::path map = fs::path(dir) / c.value("heatmap", "");
       h << "<tr><td>" << c.value("class", 0) << "</td><td>";
-      if (fs::is_regular_file(img)) h << "<img class=\"thumb\" alt=\"class image\" src=\"" << data_uri(img.string()) << "\">";
+      if (fs::is_regular_file(img)) h << "<img class=\"thumb\" alt=\"class image\" src=\"" << data_uri(dir, c.value("image", "")) << "\">";
       h << "</td><td>";
-      if (fs::is_regular_file(map)) h << "<img class=\"thumb\" alt=\"occlusion map\" src=\"" << data_uri(map.string()) << "\">";
+      if (fs::is_regular_file(map)) h << "<img class=\"thumb\" alt=\"occlusion map\" src=\"" << data_uri(dir, c.value("heatmap", "")) << "\">";
       h << "</td><td>" << esc(percent(c.value("confidence", 0.0))) << "</td><td>" << num(c.value("max_drop", 0.0))
         << "</td><td>" << num(c.value("mean_drop", 0.0)) << "</td>";
       for (const auto& f : c.value("filled", nlohmann::json::array()))
