@@ -23,14 +23,8 @@ class Analyze : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("fool_analyze_cli_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    // The same cached LeNet as the search tests (trained once per build, written atomically).
-    fs::create_directories(FOOL_TEST_CACHE_DIR);
-    const std::string model = std::string(FOOL_TEST_CACHE_DIR) + "/lenet_3_epochs_seed_1.onnx";
-    if (!fs::exists(model)) {
-      const auto r =
-          run_fool({"train", "--data-dir", FOOL_MNIST_DIR, "--epochs", "3", "--seed", "1", "--quiet", "--out", model});
-      ASSERT_EQ(r.code, 0) << "training the test LeNet failed: " << r.err;
-    }
+    const std::string model = testing::cached_test_lenet();
+    ASSERT_FALSE(model.empty());
     run_ = (dir_ / "run").string();
     const auto r =
         run_fool({"evolve", "--model", model, "--out", run_, "--quiet", "--encoding", "cppn", "--generations", "5",

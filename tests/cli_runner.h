@@ -75,6 +75,22 @@ inline void expect_one_line_error(const CliResult& r, const std::string& needle)
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
+// The LeNet the end-to-end tests evolve against: 3 epochs, seed 1, trained once per build into the
+// test cache (written atomically, so concurrent test processes never see a half-written file).
+// Returns its path, or an empty string after reporting a failed training.
+inline std::string cached_test_lenet() {
+  std::filesystem::create_directories(FOOL_TEST_CACHE_DIR);
+  const std::string model = std::string(FOOL_TEST_CACHE_DIR) + "/lenet_3_epochs_seed_1.onnx";
+  if (std::filesystem::exists(model)) return model;
+  const auto r =
+      run_fool({"train", "--data-dir", FOOL_MNIST_DIR, "--epochs", "3", "--seed", "1", "--quiet", "--out", model});
+  if (r.code != 0) {
+    ADD_FAILURE() << "training the test LeNet failed (has scripts/setup.sh made data/mnist?): " << r.err;
+    return "";
+  }
+  return model;
+}
+
 // A test with its own empty temporary directory, removed afterwards.
 class CliTest : public ::testing::Test {
  protected:

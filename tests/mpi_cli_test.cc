@@ -95,13 +95,7 @@ class Mpi : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("fool_mpi_cli_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    // The LeNet the other end-to-end tests use, trained once per build.
-    fs::create_directories(FOOL_TEST_CACHE_DIR);
-    model_ = std::string(FOOL_TEST_CACHE_DIR) + "/lenet_3_epochs_seed_1.onnx";
-    if (fs::exists(model_)) return;
-    const auto r = run_fool({"train", "--data-dir", FOOL_MNIST_DIR, "--epochs", "3", "--seed", "1", "--quiet",
-                             "--out", model_});
-    ASSERT_EQ(r.code, 0) << "training the test LeNet failed: " << r.err;
+    model_ = testing::cached_test_lenet();
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
   static std::string path(const std::string& name) { return (dir_ / name).string(); }

@@ -30,14 +30,7 @@ class Search : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("fool_search_cli_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    // One LeNet for every test process, trained once per build (written atomically, so concurrent
-    // test processes cannot see a half-written file).
-    fs::create_directories(FOOL_TEST_CACHE_DIR);
-    model_ = std::string(FOOL_TEST_CACHE_DIR) + "/lenet_3_epochs_seed_1.onnx";
-    if (fs::exists(model_)) return;
-    const auto r = run_fool({"train", "--data-dir", FOOL_MNIST_DIR, "--epochs", "3", "--seed", "1", "--quiet",
-                             "--out", model_});
-    ASSERT_EQ(r.code, 0) << "training the test LeNet failed (has scripts/setup.sh made data/mnist?): " << r.err;
+    model_ = testing::cached_test_lenet();
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
   static std::string path(const std::string& name) { return (dir_ / name).string(); }

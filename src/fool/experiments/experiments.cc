@@ -82,19 +82,24 @@ class ExperimentDir {
   nlohmann::json state_;
 };
 
+// What experiment.json records of a trained network, wherever it was trained.
+nlohmann::json train_record(const std::string& model, const TrainOptions& opt, const TrainResult& r) {
+  return {{"model", model},
+          {"arch", opt.arch},
+          {"seed", opt.seed},
+          {"epochs", opt.epochs},
+          {"train_examples", r.train_examples},
+          {"test_accuracy", r.test_accuracy},
+          {"seconds", r.train_seconds},
+          {"sha256", r.model_sha256}};
+}
+
 nlohmann::json train_step(ExperimentDir& x, const std::string& step, const DatasetSplits& data, TrainOptions opt,
                           const std::string& model, const RunEvents& events) {
   if (x.done(step)) return x.result(step);
   events.message("training " + model);
   const TrainResult r = train_classifier(data, opt, x.path(model));
-  nlohmann::json j = {{"model", model},
-                      {"arch", opt.arch},
-                      {"seed", opt.seed},
-                      {"epochs", opt.epochs},
-                      {"train_examples", r.train_examples},
-                      {"test_accuracy", r.test_accuracy},
-                      {"seconds", r.train_seconds},
-                      {"sha256", r.model_sha256}};
+  const nlohmann::json j = train_record(model, opt, r);
   x.mark(step, j);
   return j;
 }
@@ -372,14 +377,7 @@ TaskOutcome run_experiment_task(const Task& task) {
     const std::string model = p.at("model").get<std::string>();
     const fs::path file = dir.path() / "model.onnx";
     const TrainResult r = train_classifier(*data, opt, file.string());
-    out.result = {{"model", model},
-                  {"arch", opt.arch},
-                  {"seed", opt.seed},
-                  {"epochs", opt.epochs},
-                  {"train_examples", r.train_examples},
-                  {"test_accuracy", r.test_accuracy},
-                  {"seconds", r.train_seconds},
-                  {"sha256", r.model_sha256}};
+    out.result = train_record(model, opt, r);
     out.files[model] = read_file(file.string());
     return out;
   }
