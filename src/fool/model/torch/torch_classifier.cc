@@ -22,6 +22,7 @@
 #include <unordered_map>
 
 #include "fool/core/error.h"
+#include "fool/core/json_check.h"
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/model/torch/torch_ops.h"
 
@@ -51,7 +52,9 @@ const OpInfo& operator_for(const std::string& path, const onnx::NodeProto& np, s
   std::string list;
   for (const auto& name : torch_supported_operators()) list += (list.empty() ? "" : ", ") + name;
   const std::string type = default_domain ? np.op_type() : np.domain() + "." + np.op_type();
-  throw Error(path + ": node '" + node_name(np) + "' uses operator " + type + " (opset " + std::to_string(opset) +
+  // Names come from the file: escaped, so the error stays one line.
+  throw Error(path + ": node '" + json_check::printable(node_name(np)) + "' uses operator " + json_check::printable(type) +
+              " (opset " + std::to_string(opset) +
               "), which the torch backend does not run; it runs " + list + " (docs/operators.md)");
 }
 
@@ -94,7 +97,7 @@ class Interpreter {
       st.op = &operator_for(model.path(), np, opset);
       st.node.proto = &np;
       st.node.opset = opset;
-      st.node.where = model.path() + ": node '" + node_name(np) + "' (" + np.op_type() + ")";
+      st.node.where = model.path() + ": node '" + json_check::printable(node_name(np)) + "' (" + json_check::printable(np.op_type()) + ")";
       for (const auto& a : np.attribute()) st.node.attrs[a.name()] = &a;
       bool all_constant = true;
       for (const auto& name : np.input()) {
@@ -154,7 +157,7 @@ class Interpreter {
     try {
       return st.op->run(st.node, args);
     } catch (const c10::Error& e) {
-      throw st.node.error(std::string(e.what_without_backtrace()).substr(0, 300));
+      throw st.node.error(json_check::printable(e.what_without_backtrace(), 300));  // ATen: several lines
     }
   }
 
@@ -484,7 +487,7 @@ class TorchClassifier : public DifferentiableClassifier {
     try {
       y = graph_.run(x);
     } catch (const c10::Error& e) {
-      throw Error(spec_.path + ": torch backend failed (" + std::string(e.what_without_backtrace()).substr(0, 300) + ")");
+      throw Error(spec_.path + ": torch backend failed (" + json_check::printable(e.what_without_backtrace(), 300) + ")");
     }
     y = y.reshape({images.size(0), -1});
     if (y.size(1) != spec_.num_classes) {
