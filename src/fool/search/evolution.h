@@ -75,7 +75,6 @@ class Evolution {
   const EliteArchive& archive() const { return archive_; }
   const EvolutionConfig& config() const { return config_; }
   const Encoding& encoding() const { return encoding_; }
-  Classifier& classifier() const { return classifier_; }
   int next_generation() const { return next_generation_; }
   std::size_t evaluations() const { return evaluations_; }
   double seconds() const { return seconds_; }
