@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
 
   model = fool::bench::lenet_model(model);
   fool::ClassifierOptions o;
+  o.backend = fool::Backend::OpenCv;
   o.threads = threads;
   auto cv = fool::load_classifier(model, o);
   o.backend = fool::Backend::Torch;

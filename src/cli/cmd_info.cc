@@ -41,7 +41,16 @@ void add_info_command(CLI::App& app, Action& action) {
         for (std::size_t i = 0; i < outputs[0].rows() * outputs[0].cols(); ++i)
           worst = std::max(worst, std::abs(outputs[0].data()[i] - outputs[1].data()[i]));
         backends["max_difference"] = worst;
-        backends["agree"] = worst < 1e-4f;
+        backends["agree"] = worst <= kBackendTolerance;
+      }
+      // What the default (--backend auto) would use, and why.
+      opts.backend = Backend::Auto;
+      try {
+        BackendChoice ch;
+        load_classifier(flags->model, opts, &ch);
+        backends["auto"] = {{"backend", backend_name(ch.backend)}, {"reason", ch.reason}, {"probe", ch.detail}};
+      } catch (const Error& e) {
+        backends["auto"] = {{"backend", nullptr}, {"reason", e.what()}};
       }
       const auto& pre = s.preprocessing;
       emit_json({{"model", s.path},

@@ -22,7 +22,8 @@ void add_score_command(CLI::App& app, Action& action) {
   c->add_option("images", o->images, "PNG (or other) image files")->required();
   c->callback([o, &action] {
     action = [o] {
-      auto clf = load_classifier(o->model.model, o->model.options());
+      BackendChoice choice;
+      auto clf = load_classifier(o->model.model, o->model.options(), &choice);
       const ModelSpec& s = clf->spec();
       ImageBatch batch(o->images.size(), s.input);
       for (std::size_t i = 0; i < o->images.size(); ++i) {
@@ -54,7 +55,8 @@ void add_score_command(CLI::App& app, Action& action) {
         }
         results.push_back({{"image", o->images[i]}, {"top", top}});
       }
-      emit_json({{"model", s.path}, {"sha256", s.sha256}, {"backend", backend_name(clf->backend())}, {"images", results}});
+      emit_json({{"model", s.path}, {"sha256", s.sha256}, {"backend", backend_name(clf->backend())},
+                 {"backend_choice", choice.reason}, {"images", results}});
       return 0;
     };
   });

@@ -7,7 +7,7 @@ namespace fool::cli {
 void add_transfer_command(CLI::App& app, Action& action) {
   struct Opts {
     std::vector<std::string> runs, models;
-    std::string out, backend = "opencv";
+    std::string out, backend = "auto";
     int threads = 0;
   };
   auto o = std::make_shared<Opts>();
@@ -16,7 +16,7 @@ void add_transfer_command(CLI::App& app, Action& action) {
   c->add_option("--runs", o->runs, "run directories (made by fool evolve or fool ascend)")->required();
   c->add_option("--models", o->models, "ONNX models to score with (same classes)")->required();
   c->add_option("--out", o->out, "directory for transfer.json, transfer.csv and transfer.png")->required();
-  c->add_option("--backend", o->backend, "opencv or torch")->check(CLI::IsMember({"opencv", "torch"}));
+  c->add_option("--backend", o->backend, "auto (default), opencv or torch")->check(CLI::IsMember({"auto", "opencv", "torch"}));
   c->add_option("--threads", o->threads, "threads (0: all cores)")->check(thread_count());
   c->callback([o, &action] {
     action = [o] {

@@ -16,8 +16,10 @@ namespace fool::cli {
 void ModelFlags::add_to(CLI::App* app, bool required) {
   auto* m = app->add_option("--model", model, "ONNX model file");
   if (required) m->required();
-  app->add_option("--backend", backend, "inference backend: opencv (fast) or torch (differentiable)")
-      ->check(CLI::IsMember({"opencv", "torch"}));
+  app->add_option("--backend", backend,
+                  "inference backend: auto (default: the faster of those that run the model and agree on a probe "
+                  "batch), opencv, or torch (differentiable)")
+      ->check(CLI::IsMember({"auto", "opencv", "torch"}));
   app->add_option("--threads", threads, "worker threads for the backend (0: its default)")->check(thread_count());
   app->add_option("--channel-order", channel_order, "override: rgb or bgr")->check(CLI::IsMember({"rgb", "bgr"}));
   app->add_option("--scale", scale, "override: multiply [0,1] pixels by this before mean/std (e.g. 255)");

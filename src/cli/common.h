@@ -17,7 +17,7 @@ using Action = std::function<int()>;
 
 struct ModelFlags {
   std::string model;
-  std::string backend = "opencv";
+  std::string backend = "auto";
   int threads = 0;
   std::string channel_order;
   std::string scale;

@@ -36,6 +36,9 @@ class ProgressObserver : public RunObserver {
   ~ProgressObserver() override { finish(); }
   void on_progress(const ProgressEvent& e) override;
   void on_message(const std::string& line) override;
+  void on_info(const std::string& line) override {
+    if (enabled_) on_message(line);
+  }
   void on_finish(const std::string& task, const std::string& status) override { finish(); }
   // Ends the current bar with the last status it showed.
   void finish();

@@ -24,6 +24,9 @@ class RunObserver {
   virtual void on_progress(const ProgressEvent&) {}
   // A line for people: an experiment's step, a class stopped by NaNs.
   virtual void on_message(const std::string&) {}
+  // A line for people that is only worth showing with the progress (e.g. which backend runs the
+  // model): hidden where progress is (--quiet, MPI ranks other than 0).
+  virtual void on_info(const std::string&) {}
   // The task ended (completed or interrupted); `status` is its last status line.
   virtual void on_finish(const std::string& task, const std::string& status) {}
 };
@@ -44,6 +47,9 @@ class RunEvents {
   }
   void message(const std::string& line) const {
     for (auto* o : observers_) o->on_message(line);
+  }
+  void info(const std::string& line) const {
+    for (auto* o : observers_) o->on_info(line);
   }
   void finish(const std::string& task, const std::string& status) const {
     for (auto* o : observers_) o->on_finish(task, status);

@@ -11,10 +11,33 @@
 #include "fool/output/json_log.h"
 #include "fool/output/results.h"
 #include "fool/output/run_directory.h"
+#include "fool/io/files.h"
 
 namespace fool {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// Passes events on with the progress task renamed (the progress line names the backend).
+class TaskLabel : public RunObserver {
+ public:
+  TaskLabel(std::string task, const RunEvents& to) : task_(std::move(task)), to_(to) {}
+  void on_progress(const ProgressEvent& e) override {
+    ProgressEvent renamed = e;
+    renamed.task = task_;
+    to_.progress(renamed);
+  }
+  void on_message(const std::string& line) override { to_.message(line); }
+  void on_info(const std::string& line) override { to_.info(line); }
+  void on_finish(const std::string&, const std::string& status) override { to_.finish(task_, status); }
+
+ private:
+  std::string task_;
+  const RunEvents& to_;
+};
+
+}  // namespace
 
 const std::vector<std::string>& evolve_preset_names() {
   static const std::vector<std::string> names = {"mnist", "imagenet"};
@@ -107,7 +130,25 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
     c.evolution.threads = std::max(1, cores / std::max(1, dist.local_processes()));
   }
   if (c.classifier.threads == 0) c.classifier.threads = c.evolution.threads;
-  std::shared_ptr<Classifier> model = load_classifier(c.model, c.classifier);
+  // Every process of a job must pick the same backend: not by timing, which differs between them.
+  if (dist.processes() > 1) c.classifier.auto_compares_speed = false;
+  if (c.resume && c.classifier.backend == Backend::Auto) {
+    // Resume with the backend the run started with: the choice may depend on timing, results
+    // are byte-identical only for the same backend.
+    const std::string ckpt = (std::filesystem::path(c.out_dir) / "checkpoint.json").string();
+    std::error_code ec;
+    if (std::filesystem::exists(ckpt, ec)) {
+      try {
+        c.classifier.backend = parse_backend(read_json_file(ckpt).at("settings").at("backend").get<std::string>());
+      } catch (const std::exception&) {
+        throw Error(ckpt + ": corrupt checkpoint (no backend in its settings)");
+      }
+    }
+  }
+  BackendChoice choice;
+  std::shared_ptr<Classifier> model = load_classifier(c.model, c.classifier, &choice);
+  if (c.resume && c.classifier.backend != Backend::Auto) choice.reason = backend_name(choice.backend) + ": the checkpoint's backend";
+  c.classifier.backend = choice.backend;
   const ModelSpec spec = model->spec();
   EvolvePreset p{c.evolution.generations, c.evolution.offspring, c.evolution.init, 0, 1};
   if (!c.preset.empty()) p = evolve_preset(c.preset, c.encoding, spec);
@@ -176,7 +217,10 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
     prepare_run_directory(c.out_dir, c.overwrite);
   }
   JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), resumed);
-  const RunEvents all = events.with(&log);
+  // Said once the run is sure to start (a refused configuration stays a one-line error).
+  events.info("backend " + choice.reason + (choice.detail.empty() ? "" : " (" + choice.detail + ")"));
+  TaskLabel label("evolve (" + backend_name(choice.backend) + ")", events);
+  const RunEvents all(std::vector<RunObserver*>{&label, &log});
   const CheckpointFn checkpoint = [&](const Evolution& e) {
     write_checkpoint(c.out_dir, e, settings);
     // Where to resume from if another process dies.
@@ -184,6 +228,7 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   };
   EvolveRunResult result;
   result.backend = backend_name(c.classifier.backend);
+  result.backend_choice = choice.reason;
   bool go_on = true;
   if (keep_first_generation && evolution.next_generation() == 0) {
     go_on = evolution.run_until(0, all, checkpoint, stop);

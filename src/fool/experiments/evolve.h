@@ -54,11 +54,14 @@ struct EvolveRunResult {
   std::optional<RunSummary> summary;  // none if the run stopped before any class had a champion
   bool complete = false;
   std::string backend;                  // the backend that ran the model
+  std::string backend_choice;           // why (BackendChoice::reason)
   std::vector<ClassResult> first_generation;  // generation 0's champions, if asked for and run now
 };
 
 // Runs (or resumes) an evolution, writing its directory; `events` watch it as well (e.g. a
-// progress bar). keep_first_generation: also return generation 0's champions.
+// progress bar): a message line says which backend runs the model and why (--backend auto picks
+// one at load time; a resumed run keeps the backend its checkpoint names), and the progress
+// events' task is "evolve (<backend>)". keep_first_generation: also return generation 0's champions.
 EvolveRunResult run_evolve(EvolveRunConfig config, const RunEvents& events = {}, const std::atomic<bool>* stop = nullptr,
                            bool keep_first_generation = false);
 

@@ -7,12 +7,20 @@
 
 namespace fool {
 
-std::string backend_name(Backend b) { return b == Backend::OpenCv ? "opencv" : "torch"; }
+std::string backend_name(Backend b) {
+  switch (b) {
+    case Backend::OpenCv: return "opencv";
+    case Backend::Torch: return "torch";
+    case Backend::Auto: return "auto";
+  }
+  return "?";
+}
 
 Backend parse_backend(const std::string& name) {
   if (name == "opencv") return Backend::OpenCv;
   if (name == "torch") return Backend::Torch;
-  throw Error("unknown backend '" + name + "' (known: opencv, torch)");
+  if (name == "auto") return Backend::Auto;
+  throw Error("unknown backend '" + name + "' (known: auto, opencv, torch)");
 }
 
 void check_batch_shape(const ModelSpec& spec, const ImageBatch& images) {

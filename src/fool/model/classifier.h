@@ -29,7 +29,8 @@ struct ModelSpec {
   std::string sha256;
   std::string input_name;
   std::string output_name;
-  ImageShape input;  // C x H x W the model expects (the batch axis is free)
+  ImageShape input;  // C x H x W the model expects
+  int fixed_batch = 0;  // 0: the batch axis is free; else the graph takes exactly this many images a call
   int num_classes = 0;
   std::vector<std::string> labels;  // num_classes names
   int background_class = -1;  // a class that is "not a real class" (fooling images); -1: none
@@ -49,9 +50,10 @@ struct SpecOverrides {
   std::optional<std::vector<std::string>> labels;
 };
 
-enum class Backend { OpenCv, Torch };
+// Auto: load both backends, keep those that run the model and agree on a probe batch, use the faster.
+enum class Backend { OpenCv, Torch, Auto };
 std::string backend_name(Backend b);
-Backend parse_backend(const std::string& name);  // "opencv" | "torch"
+Backend parse_backend(const std::string& name);  // "opencv" | "torch" | "auto"
 
 class Classifier {
  public:
@@ -73,7 +75,11 @@ class DifferentiableClassifier : public Classifier {
 };
 
 struct ClassifierOptions {
-  Backend backend = Backend::OpenCv;
+  Backend backend = Backend::Auto;
+  // Auto: of two backends that agree, take torch if its probe was clearly faster. false: take
+  // OpenCV whenever both agree (a choice that does not depend on timing, e.g. for every process of
+  // an MPI job).
+  bool auto_compares_speed = true;
   int threads = 0;  // 0: leave the backend's default
   SpecOverrides overrides;
 };

@@ -306,6 +306,7 @@ TrainResult train_classifier(const DatasetSplits& data, const TrainOptions& opt,
 
   if (data.test.size() > 0) {
     ClassifierOptions copt;
+    copt.backend = Backend::OpenCv;  // fool's own architectures: OpenCV runs them all
     copt.threads = opt.threads;
     auto clf = load_classifier(out_path, copt);
     std::size_t correct = 0;

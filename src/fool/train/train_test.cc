@@ -80,6 +80,7 @@ TEST_F(TrainTest, EveryArchitectureRoundTripsThroughBothBackendsAndLearns) {
     EXPECT_EQ(r.epoch_loss.size(), 3u);
     EXPECT_LT(r.epoch_loss.back(), r.epoch_loss.front());
     ClassifierOptions o;
+    o.backend = Backend::OpenCv;
     auto cv = load_classifier(p, o);
     o.backend = Backend::Torch;
     auto th = load_classifier(p, o);

@@ -1,9 +1,13 @@
 #include "fool/model/onnx/onnx_model.h"
 
 #include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -19,6 +23,82 @@ OnnxModel::~OnnxModel() = default;
 OnnxModel::OnnxModel(OnnxModel&&) noexcept = default;
 OnnxModel& OnnxModel::operator=(OnnxModel&&) noexcept = default;
 
+OnnxModel OnnxModel::copy() const {
+  OnnxModel m;
+  m.path_ = path_;
+  m.sha256_ = sha256_;
+  m.proto_ = std::make_unique<onnx::ModelProto>(*proto_);
+  return m;
+}
+
+namespace {
+
+std::size_t element_size(int data_type) {
+  switch (data_type) {
+    case onnx::TensorProto::FLOAT: case onnx::TensorProto::INT32: case onnx::TensorProto::UINT32: return 4;
+    case onnx::TensorProto::DOUBLE: case onnx::TensorProto::INT64: case onnx::TensorProto::UINT64: return 8;
+    case onnx::TensorProto::FLOAT16: case onnx::TensorProto::BFLOAT16: case onnx::TensorProto::INT16:
+    case onnx::TensorProto::UINT16: return 2;
+    default: return 1;
+  }
+}
+
+// Reads a tensor whose data lives in an ONNX external-data file (keys location, offset, length;
+// location relative to the model's directory) into raw_data, so that both backends see an ordinary
+// initializer. PyTorch writes models over 2 GB this way.
+void inline_external_data(const std::string& model_path, onnx::TensorProto* t) {
+  namespace fs = std::filesystem;
+  std::string location;
+  std::uint64_t offset = 0, length = 0;
+  bool has_length = false;
+  for (const auto& kv : t->external_data()) {
+    try {
+      if (kv.key() == "location") location = kv.value();
+      if (kv.key() == "offset") offset = std::stoull(kv.value());
+      if (kv.key() == "length") length = std::stoull(kv.value()), has_length = true;
+    } catch (const std::exception&) {
+      throw Error(model_path + ": tensor '" + t->name() + "' has an unreadable external-data " + kv.key() + " '" +
+                  kv.value() + "'");
+    }
+  }
+  if (location.empty()) throw Error(model_path + ": tensor '" + t->name() + "' is external but names no file");
+  const fs::path rel(location);
+  for (const auto& part : rel)
+    if (part == "..") throw Error(model_path + ": external-data file '" + location + "' lies outside the model's directory");
+  if (rel.is_absolute()) throw Error(model_path + ": external-data file '" + location + "' is an absolute path");
+  const fs::path file = fs::path(model_path).parent_path() / rel;
+  if (!has_length) {
+    std::uint64_t n = 1;
+    for (auto d : t->dims()) n *= static_cast<std::uint64_t>(d);
+    length = n * element_size(t->data_type());
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(file.string() + ": external-data file of " + model_path + " is missing (tensor '" + t->name() + "')");
+  std::string data(length, '\0');
+  in.seekg(static_cast<std::streamoff>(offset));
+  in.read(data.data(), static_cast<std::streamsize>(length));
+  if (!in || static_cast<std::uint64_t>(in.gcount()) != length) {
+    throw Error(file.string() + ": external-data file of " + model_path + " is too short for tensor '" + t->name() +
+                "' (" + std::to_string(length) + " bytes at offset " + std::to_string(offset) + ")");
+  }
+  t->set_raw_data(std::move(data));
+  t->clear_external_data();
+  t->set_data_location(onnx::TensorProto::DEFAULT);
+}
+
+void inline_external_data(const std::string& model_path, onnx::GraphProto* g) {
+  for (auto& t : *g->mutable_initializer())
+    if (t.data_location() == onnx::TensorProto::EXTERNAL) inline_external_data(model_path, &t);
+  for (auto& n : *g->mutable_node())
+    for (auto& a : *n.mutable_attribute()) {
+      if (a.has_t() && a.t().data_location() == onnx::TensorProto::EXTERNAL) inline_external_data(model_path, a.mutable_t());
+      if (a.has_g()) inline_external_data(model_path, a.mutable_g());
+      for (auto& sub : *a.mutable_graphs()) inline_external_data(model_path, &sub);
+    }
+}
+
+}  // namespace
+
 OnnxModel OnnxModel::load(const std::string& path) {
   const auto bytes = read_file(path);
   OnnxModel m;
@@ -29,7 +109,8 @@ OnnxModel OnnxModel::load(const std::string& path) {
       !m.proto_->has_graph() || m.proto_->graph().node_size() == 0 || m.proto_->ir_version() <= 0) {
     throw Error(path + ": not an ONNX model (cannot parse it as an ONNX ModelProto)");
   }
-  validate_onnx_model(*m.proto_, path);
+  validate_onnx_model(*m.proto_, path);  // external-data locations checked before they are read
+  inline_external_data(path, m.proto_->mutable_graph());
   return m;
 }
 
@@ -94,12 +175,21 @@ ModelSpec OnnxModel::spec(const SpecOverrides& overrides) const {
     throw Error(path_ + ": input '" + input->name() + "' is not float32");
   }
   s.input_name = input->name();
+  s.fixed_batch = dims[0] > 0 ? static_cast<int>(dims[0]) : 0;
   s.input = {static_cast<int>(dims[1]), static_cast<int>(dims[2]), static_cast<int>(dims[3])};
 
   if (g.output_size() != 1) throw Error(path_ + ": model has " + std::to_string(g.output_size()) + " outputs; fool needs one");
   const auto& out = g.output(0);
   s.output_name = out.name();
   const auto odims = static_dims(out);
+  // N x K, or N x K x 1 x 1 (a convolutional head without its Flatten); anything else is not one
+  // row of class scores per image.
+  bool scores_shape = odims.empty() || odims.size() >= 2;
+  for (std::size_t i = 2; i < odims.size(); ++i) scores_shape = scores_shape && odims[i] == 1;
+  if (!scores_shape) {
+    throw Error(path_ + ": output '" + out.name() + "' has shape " + dims_str(odims) +
+                ", not N x K class scores (one row per image)");
+  }
 
   // Labels: metadata "fool.labels" (a JSON list) fixes the class count when the shape does not.
   std::vector<std::string> labels;
@@ -111,7 +201,7 @@ ModelSpec OnnxModel::spec(const SpecOverrides& overrides) const {
     }
   }
   if (overrides.labels) labels = *overrides.labels;
-  if (odims.size() == 2 && odims[1] > 0) {
+  if (odims.size() >= 2 && odims[1] > 0) {
     s.num_classes = static_cast<int>(odims[1]);
   } else if (!labels.empty()) {
     s.num_classes = static_cast<int>(labels.size());
@@ -285,10 +375,370 @@ void rewrite_for_opencv(onnx::GraphProto* g) {
 
 }  // namespace
 
-std::string OnnxModel::simplified_for_opencv() const {
+namespace {
+
+// The values of a float tensor broadcast to shape (1, c, h, w), or false if it does not broadcast.
+bool broadcast_chw(const onnx::TensorProto& t, int c, int h, int w, std::vector<float>* out) {
+  if (t.data_type() != onnx::TensorProto::FLOAT || t.dims_size() > 4) return false;
+  std::vector<std::int64_t> d(4, 1);
+  for (int i = 0; i < t.dims_size(); ++i) d[static_cast<std::size_t>(4 - t.dims_size() + i)] = t.dims(i);
+  const std::int64_t full[4] = {1, c, h, w};
+  for (int i = 0; i < 4; ++i)
+    if (d[static_cast<std::size_t>(i)] != 1 && d[static_cast<std::size_t>(i)] != full[i]) return false;
+  std::vector<float> v;
+  if (t.has_raw_data()) {
+    v.resize(t.raw_data().size() / sizeof(float));
+    std::memcpy(v.data(), t.raw_data().data(), v.size() * sizeof(float));
+  } else {
+    v.assign(t.float_data().begin(), t.float_data().end());
+  }
+  if (static_cast<std::int64_t>(v.size()) != d[1] * d[2] * d[3]) return false;
+  out->assign(static_cast<std::size_t>(c) * static_cast<std::size_t>(h) * static_cast<std::size_t>(w), 0.0f);
+  for (int ci = 0; ci < c; ++ci)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        const std::int64_t src = (d[1] == 1 ? 0 : ci) * d[2] * d[3] + (d[2] == 1 ? 0 : y) * d[3] + (d[3] == 1 ? 0 : x);
+        (*out)[(static_cast<std::size_t>(ci) * h + y) * w + x] = v[static_cast<std::size_t>(src)];
+      }
+  return true;
+}
+
+// Folds leading "input <op> constant" nodes out of the graph (see simplified_for_opencv).
+void fold_input_ops(onnx::GraphProto* g, const std::string& input, const ImageShape& shape, std::vector<InputOp>* ops) {
+  std::map<std::string, const onnx::TensorProto*> constants;
+  for (const auto& t : g->initializer()) constants[t.name()] = &t;
+  for (const auto& n : g->node())
+    if (n.op_type() == "Constant" && n.output_size() == 1)
+      for (const auto& a : n.attribute())
+        if (a.name() == "value") constants[n.output(0)] = &a.t();
+  std::string current = input;
+  for (;;) {
+    // The one node that reads `current`; stop unless it is an elementwise op with a constant.
+    int reader = -1, readers = 0;
+    for (int i = 0; i < g->node_size(); ++i)
+      for (const auto& in : g->node(i).input())
+        if (in == current) reader = i, ++readers;
+    if (readers != 1) return;
+    const auto& n = g->node(reader);
+    const std::string& t = n.op_type();
+    if ((t != "Sub" && t != "Div" && t != "Add" && t != "Mul") || n.input_size() != 2 || n.input(0) != current) return;
+    auto it = constants.find(n.input(1));
+    InputOp op;
+    if (it == constants.end() || !broadcast_chw(*it->second, shape.channels, shape.height, shape.width, &op.value)) return;
+    op.op = t == "Sub" ? '-' : t == "Div" ? '/' : t == "Add" ? '+' : '*';
+    ops->push_back(std::move(op));
+    const std::string out = n.output(0);
+    g->mutable_node()->DeleteSubrange(reader, 1);
+    // Later nodes read the graph input where they read the folded node's output.
+    for (auto& m : *g->mutable_node())
+      for (int i = 0; i < m.input_size(); ++i)
+        if (m.input(i) == out) m.set_input(i, current);
+    for (auto& o : *g->mutable_output())
+      if (o.name() == out) return;  // the graph is only preprocessing; leave the rest alone
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// A value's static shape from shape inference: one entry per axis, a dim_value, or -1 for an
+// unknown or symbolic dim (whose name, if any, is in *params).
+bool inferred_shape(const onnx::ValueInfoProto& v, std::vector<std::int64_t>* dims, std::vector<std::string>* params) {
+  if (!v.type().has_tensor_type() || !v.type().tensor_type().has_shape()) return false;
+  dims->clear();
+  params->clear();
+  for (const auto& d : v.type().tensor_type().shape().dim()) {
+    dims->push_back(d.has_dim_value() ? d.dim_value() : -1);
+    params->push_back(d.has_dim_param() ? d.dim_param() : "");
+  }
+  return true;
+}
+
+onnx::TensorProto int64_tensor(const std::string& name, const std::vector<std::int64_t>& values) {
+  onnx::TensorProto t;
+  t.set_name(name);
+  t.set_data_type(onnx::TensorProto::INT64);
+  t.add_dims(static_cast<std::int64_t>(values.size()));
+  for (auto v : values) t.add_int64_data(v);
+  return t;
+}
+
+// Squeeze-and-excitation (EfficientNet, MobileNetV3, RegNetY): Mul of a per-image channel scale
+// [N,C,1,1] by a feature map [N,C,H,W]. OpenCV 4.6 imports it as a Scale layer whose broadcast axis
+// it fixes at import time for a batch of one, so a batch of more than one image fails (N*C weights
+// against C channels). Rewritten as: both operands reshaped to one image of N*C channels
+// ([1,-1,0,0] and [1,-1,1,1]), the Mul (now a Scale over N*C channels, right for any N), and the
+// product reshaped back to [-1,C,0,0]. Shapes come from ONNX shape inference on a copy.
+void rewrite_channel_scales(onnx::ModelProto* m) {
+  auto* g = m->mutable_graph();
+  std::set<std::string> constants;
+  for (const auto& t : g->initializer()) constants.insert(t.name());
+  bool candidate = false;
+  for (const auto& n : g->node()) {
+    if (n.op_type() == "Constant") constants.insert(n.output(0));
+    candidate = candidate || (n.op_type() == "Mul" && n.input_size() == 2);
+  }
+  if (!candidate) return;
+  onnx::ModelProto inferred = *m;
+  try {
+    // Data propagation: shapes computed by Shape/Gather/Concat (dynamic reshapes) are inferred too.
+    onnx::shape_inference::InferShapes(inferred, onnx::OpSchemaRegistry::Instance(), onnx::ShapeInferenceOptions(false, 0, true));
+  } catch (const std::exception&) {
+    return;  // shapes unknown: leave the graph as it is
+  }
+  std::map<std::string, const onnx::ValueInfoProto*> info;
+  for (const auto& v : inferred.graph().input()) info[v.name()] = &v;
+  for (const auto& v : inferred.graph().value_info()) info[v.name()] = &v;
+  for (const auto& v : inferred.graph().output()) info[v.name()] = &v;
+
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
+  int rewritten = 0;
+  for (const auto& n : g->node()) {
+    std::vector<std::int64_t> d[2];
+    std::vector<std::string> p[2];
+    bool ok = n.op_type() == "Mul" && n.input_size() == 2 && n.output_size() == 1;
+    for (int i = 0; ok && i < 2; ++i) {
+      const auto it = info.find(n.input(i));
+      ok = !constants.count(n.input(i)) && it != info.end() && inferred_shape(*it->second, &d[i], &p[i]) &&
+           d[i].size() == 4;
+    }
+    // s: the [N,C,1,1] operand, x: the [N,C,H,W] one, with C, H, W known and H*W > 1.
+    const int si = ok && d[0][2] == 1 && d[0][3] == 1 ? 0 : 1;
+    const int xi = 1 - si;
+    ok = ok && d[si][2] == 1 && d[si][3] == 1 && d[xi][2] > 0 && d[xi][3] > 0 && d[xi][2] * d[xi][3] > 1 &&
+         d[si][1] > 0 && d[si][1] == d[xi][1] &&
+         ((d[si][0] > 0 && d[si][0] == d[xi][0]) || (!p[si][0].empty() && p[si][0] == p[xi][0]));
+    if (!ok) {
+      *nodes.Add() = n;
+      continue;
+    }
+    const std::string base = n.output(0) + "_fool_se";
+    *g->add_initializer() = int64_tensor(base + "_shape_s", {1, -1, 1, 1});
+    *g->add_initializer() = int64_tensor(base + "_shape_x", {1, -1, 0, 0});
+    *g->add_initializer() = int64_tensor(base + "_shape_y", {-1, d[xi][1], 0, 0});
+    std::string flat[2];
+    for (int i = 0; i < 2; ++i) {
+      flat[i] = base + "_in" + std::to_string(i);
+      auto* r = nodes.Add();
+      r->set_op_type("Reshape");
+      r->set_name(base + "_reshape" + std::to_string(i));
+      r->add_input(n.input(i));
+      r->add_input(base + (i == si ? "_shape_s" : "_shape_x"));
+      r->add_output(flat[i]);
+    }
+    auto* mul = nodes.Add();
+    *mul = n;
+    mul->set_input(0, flat[0]);
+    mul->set_input(1, flat[1]);
+    mul->set_output(0, base + "_product");
+    auto* back = nodes.Add();
+    back->set_op_type("Reshape");
+    back->set_name(base + "_reshape_back");
+    back->add_input(base + "_product");
+    back->add_input(base + "_shape_y");
+    back->add_output(n.output(0));
+    ++rewritten;
+  }
+  if (rewritten > 0) g->mutable_node()->Swap(&nodes);
+}
+
+// Shape arithmetic (ShuffleNet's channel split and shuffle: Shape -> Gather -> Add/Div/Mul ->
+// Slice or Concat -> Reshape) computed here from ONNX shape inference and replaced by constants:
+// OpenCV 4.6 folds such integer subgraphs itself but mixes up scalars and one-element tensors, and
+// cannot know a dynamic batch. A value that holds the batch size is kept as a marker and allowed only
+// at position 0 of a Reshape's target shape, where it becomes 0 ("copy the input's first axis").
+// Nodes left without readers are removed.
+bool fold_shape_arithmetic_once(onnx::ModelProto* m) {
+  constexpr std::int64_t kBatch = std::numeric_limits<std::int64_t>::min();
+  struct Known {
+    std::vector<std::int64_t> v;
+    bool scalar = false;
+  };
+  auto* g = m->mutable_graph();
+  bool candidate = false;
+  for (const auto& n : g->node()) candidate = candidate || n.op_type() == "Shape";
+  if (!candidate) return false;
+  // Inference needs the weights' shapes, not their values: a copy without large float data.
+  onnx::ModelProto inferred = *m;
+  for (auto& t : *inferred.mutable_graph()->mutable_initializer())
+    if (t.data_type() == onnx::TensorProto::FLOAT && t.raw_data().size() > 4096) t.clear_raw_data();
+  try {
+    // Data propagation: shapes computed by Shape/Gather/Concat (dynamic reshapes) are inferred too.
+    onnx::shape_inference::InferShapes(inferred, onnx::OpSchemaRegistry::Instance(), onnx::ShapeInferenceOptions(false, 0, true));
+  } catch (const std::exception&) {
+    return false;
+  }
+  std::map<std::string, const onnx::ValueInfoProto*> info;
+  for (const auto& v : inferred.graph().input()) info[v.name()] = &v;
+  for (const auto& v : inferred.graph().value_info()) info[v.name()] = &v;
+
+  std::map<std::string, Known> known;
+  auto int_tensor = [](const onnx::TensorProto& t, Known* k) {
+    if (t.data_type() != onnx::TensorProto::INT64 || t.dims_size() > 1) return false;
+    k->scalar = t.dims_size() == 0;
+    if (t.has_raw_data()) {
+      k->v.resize(t.raw_data().size() / sizeof(std::int64_t));
+      if (!k->v.empty()) std::memcpy(k->v.data(), t.raw_data().data(), k->v.size() * sizeof(std::int64_t));
+    } else {
+      k->v.assign(t.int64_data().begin(), t.int64_data().end());
+    }
+    return true;
+  };
+  for (const auto& t : g->initializer()) {
+    Known k;
+    if (int_tensor(t, &k)) known[t.name()] = k;
+  }
+  auto get = [&](const onnx::NodeProto& n, int i) -> const Known* {
+    if (i >= n.input_size()) return nullptr;
+    const auto it = known.find(n.input(i));
+    return it == known.end() ? nullptr : &it->second;
+  };
+  auto int_attr = [](const onnx::NodeProto& n, const std::string& name, std::int64_t def) {
+    for (const auto& a : n.attribute())
+      if (a.name() == name) return a.i();
+    return def;
+  };
+  for (const auto& n : g->node()) {
+    if (n.output_size() != 1) continue;
+    const std::string& op = n.op_type();
+    Known out;
+    bool ok = false;
+    if (op == "Constant") {
+      for (const auto& a : n.attribute())
+        if (a.name() == "value") ok = int_tensor(a.t(), &out);
+    } else if (op == "Shape" && n.attribute_size() == 0) {
+      std::vector<std::int64_t> dims;
+      std::vector<std::string> params;
+      const auto it = info.find(n.input(0));
+      ok = it != info.end() && inferred_shape(*it->second, &dims, &params);
+      for (std::size_t i = 0; ok && i < dims.size(); ++i) {
+        if (dims[i] < 0 && i != 0) ok = false;
+        out.v.push_back(dims[i] < 0 ? kBatch : dims[i]);
+      }
+    } else if (op == "Gather" && get(n, 0) && get(n, 1) && int_attr(n, "axis", 0) == 0 && !get(n, 0)->scalar) {
+      const Known& d = *get(n, 0);
+      out.scalar = get(n, 1)->scalar;
+      ok = true;
+      for (std::int64_t i : get(n, 1)->v) {
+        if (i < 0) i += static_cast<std::int64_t>(d.v.size());
+        if (i < 0 || i >= static_cast<std::int64_t>(d.v.size())) ok = false;
+        else out.v.push_back(d.v[static_cast<std::size_t>(i)]);
+      }
+    } else if ((op == "Unsqueeze" || op == "Squeeze" || op == "Cast") && get(n, 0)) {
+      out = *get(n, 0);
+      // Unsqueeze of a scalar is a one-element list; Squeeze of one is a scalar; Cast to int64 keeps it.
+      ok = op == "Cast" ? int_attr(n, "to", 0) == onnx::TensorProto::INT64
+                        : (op == "Unsqueeze" ? out.scalar : (!out.scalar && out.v.size() == 1));
+      out.scalar = op == "Squeeze" || (op == "Cast" && out.scalar);
+    } else if (op == "Concat" && int_attr(n, "axis", 0) == 0) {
+      ok = true;
+      for (int i = 0; ok && i < n.input_size(); ++i) {
+        const Known* k = get(n, i);
+        ok = k && !k->scalar;
+        if (ok) out.v.insert(out.v.end(), k->v.begin(), k->v.end());
+      }
+    } else if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && get(n, 0) && get(n, 1)) {
+      const Known &a = *get(n, 0), &b = *get(n, 1);
+      const std::size_t len = std::max(a.v.size(), b.v.size());
+      ok = (a.v.size() == len || a.v.size() == 1) && (b.v.size() == len || b.v.size() == 1);
+      out.scalar = a.scalar && b.scalar;
+      for (std::size_t i = 0; ok && i < len; ++i) {
+        const std::int64_t x = a.v[a.v.size() == 1 ? 0 : i], y = b.v[b.v.size() == 1 ? 0 : i];
+        if (x == kBatch || y == kBatch || (op == "Div" && y == 0)) {
+          ok = false;
+          break;
+        }
+        out.v.push_back(op == "Add" ? x + y : op == "Sub" ? x - y : op == "Mul" ? x * y : x / y);
+      }
+    }
+    if (ok) known[n.output(0)] = out;
+  }
+
+  // Readers of each value, to see where a batch-marked shape goes.
+  std::map<std::string, std::vector<std::pair<const onnx::NodeProto*, int>>> readers;
+  for (const auto& n : g->node())
+    for (int i = 0; i < n.input_size(); ++i) readers[n.input(i)].push_back({&n, i});
+  std::set<std::string> graph_outputs;
+  for (const auto& o : g->output()) graph_outputs.insert(o.name());
+
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
+  bool changed = false;
+  for (const auto& n : g->node()) {
+    const auto it = n.output_size() == 1 ? known.find(n.output(0)) : known.end();
+    if (it == known.end() || n.op_type() == "Constant" || graph_outputs.count(n.output(0))) {
+      *nodes.Add() = n;
+      continue;
+    }
+    std::vector<std::int64_t> v = it->second.v;
+    bool batch_ok = true;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (v[i] != kBatch) continue;
+      // Only as a Reshape's target shape, first axis, for an input whose first axis is the batch.
+      for (const auto& [reader, slot] : readers[n.output(0)]) {
+        std::vector<std::int64_t> dims;
+        std::vector<std::string> params;
+        const auto in = info.find(reader->input(0));
+        batch_ok = batch_ok && i == 0 && reader->op_type() == "Reshape" && slot == 1 &&
+                   int_attr(*reader, "allowzero", 0) == 0 && in != info.end() &&
+                   inferred_shape(*in->second, &dims, &params) && !dims.empty() && dims[0] < 0;
+      }
+      v[i] = 0;
+    }
+    if (!batch_ok || readers[n.output(0)].empty()) {
+      *nodes.Add() = n;
+      continue;
+    }
+    auto* c = nodes.Add();
+    c->set_op_type("Constant");
+    c->set_name(n.name().empty() ? n.output(0) + "_fool_folded" : n.name());
+    c->add_output(n.output(0));
+    auto* a = c->add_attribute();
+    a->set_name("value");
+    a->set_type(onnx::AttributeProto::TENSOR);
+    *a->mutable_t() = int64_tensor(n.output(0) + "_value", v);
+    if (it->second.scalar) a->mutable_t()->clear_dims();
+    changed = true;
+  }
+  if (!changed) return false;
+  // Remove what no longer has a reader (the Shape nodes and their arithmetic).
+  for (bool removed = true; removed;) {
+    removed = false;
+    std::set<std::string> used(graph_outputs);
+    for (const auto& n : nodes)
+      for (const auto& in : n.input()) used.insert(in);
+    google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;
+    for (const auto& n : nodes) {
+      bool live = false;
+      for (const auto& o : n.output()) live = live || used.count(o);
+      if (live) *kept.Add() = n;
+      else removed = true;
+    }
+    nodes.Swap(&kept);
+  }
+  g->mutable_node()->Swap(&nodes);
+  return true;
+}
+
+// Each round's constants give shape inference more to work with (a reshape whose target is now
+// known has a known output shape): fold until nothing changes.
+void fold_shape_arithmetic(onnx::ModelProto* m) {
+  for (int round = 0; round < 64 && fold_shape_arithmetic_once(m); ++round) {
+  }
+}
+
+}  // namespace
+
+std::string OnnxModel::simplified_for_opencv(std::vector<InputOp>* input_ops) const {
   onnx::ModelProto m = *proto_;
   auto* g = m.mutable_graph();
+  if (input_ops) {
+    const ModelSpec s = spec();
+    fold_input_ops(g, s.input_name, s.input, input_ops);
+  }
   rewrite_for_opencv(g);
+  rewrite_channel_scales(&m);
+  fold_shape_arithmetic(&m);
   // Map each pass-through node's output to its input, following chains.
   std::map<std::string, std::string> alias;
   for (const auto& n : g->node())

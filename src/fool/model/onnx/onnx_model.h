@@ -3,6 +3,7 @@
 // copy simplified for OpenCV's importer, and the raw graph for the libtorch interpreter.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fool/model/classifier.h"
 
@@ -12,11 +13,19 @@ class ModelProto;
 
 namespace fool {
 
+// One elementwise operation on the model input, x = x <op> value, value C x H x W (broadcast out).
+struct InputOp {
+  char op = '-';  // '+', '-', '*', '/'
+  std::vector<float> value;
+};
+
 class OnnxModel {
  public:
   // Reads and parses the file; throws fool::Error naming it if it is missing or not ONNX.
   static OnnxModel load(const std::string& path);
   ~OnnxModel();
+  // A deep copy (each backend owns its model).
+  OnnxModel copy() const;
   OnnxModel(OnnxModel&&) noexcept;
   OnnxModel& operator=(OnnxModel&&) noexcept;
 
@@ -26,8 +35,17 @@ class OnnxModel {
   ModelSpec spec(const SpecOverrides& overrides = {}) const;
   // The graph as OpenCV 4.6's importer needs it, serialised: pass-through nodes (Identity, Dropout)
   // removed, initializers dropped from the inputs, Gemm's alpha and beta folded into constant B and C, Clip's
-  // constant min/max inputs turned into attributes (forms that importer otherwise gets wrong).
-  std::string simplified_for_opencv() const;
+  // constant min/max inputs turned into attributes, squeeze-and-excitation products of [N,C,1,1] by
+  // [N,C,H,W] reshaped to one image of N*C channels, shape arithmetic (Shape -> Gather -> ... ->
+  // Reshape/Slice, ShuffleNet's channel split and shuffle) replaced by constants from ONNX shape
+  // inference, a dynamic batch kept as Reshape's 0 (forms that importer otherwise gets wrong or
+  // cannot import, some only for batches of more than one image).
+  //
+  // With `input_ops`, also folds the graph's leading Sub/Div/Add/Mul of the input by a constant
+  // (baked-in preprocessing: a mean, a std, a per-pixel mean image) out of the graph into
+  // *input_ops, which the caller applies to the C x H x W input itself: OpenCV 4.6 mis-handles
+  // those constants for batches of more than one image.
+  std::string simplified_for_opencv(std::vector<struct InputOp>* input_ops = nullptr) const;
   // Metadata value for key, or "" if absent.
   std::string metadata(const std::string& key) const;
 

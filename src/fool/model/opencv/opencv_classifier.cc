@@ -17,11 +17,11 @@ class OpenCvClassifier : public Classifier {
     // OpenCV's importer logs its own failures to stderr; fool reports them as one-line errors.
     cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
     if (options.threads > 0) cv::setNumThreads(options.threads);
-    const std::string bytes = model.simplified_for_opencv();
+    const std::string bytes = model.simplified_for_opencv(&input_ops_);
     try {
       net_ = cv::dnn::readNetFromONNX(bytes.data(), bytes.size());
     } catch (const cv::Exception& e) {
-      throw Error(model.path() + ": OpenCV DNN cannot load this model (" + first_line(e.what()) + ")");
+      throw Error(model.path() + ": OpenCV DNN cannot load this model (" + opencv_message(e.what()) + ")");
     }
     if (net_.empty()) throw Error(model.path() + ": OpenCV DNN cannot load this model");
     net_.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
@@ -39,13 +39,26 @@ class OpenCvClassifier : public Classifier {
     blob_.create(4, dims, CV_32F);
     const std::size_t per = spec_.input.size();
     auto* dst = reinterpret_cast<float*>(blob_.data);
-    for (int i = 0; i < n; ++i) preprocess_image(spec_.preprocessing, spec_.input, images.image(i), dst + i * per);
+    for (int i = 0; i < n; ++i) {
+      float* x = dst + i * per;
+      preprocess_image(spec_.preprocessing, spec_.input, images.image(i), x);
+      for (const InputOp& op : input_ops_) {
+        const float* v = op.value.data();
+        switch (op.op) {
+          case '+': for (std::size_t j = 0; j < per; ++j) x[j] += v[j]; break;
+          case '-': for (std::size_t j = 0; j < per; ++j) x[j] -= v[j]; break;
+          case '*': for (std::size_t j = 0; j < per; ++j) x[j] *= v[j]; break;
+          default: for (std::size_t j = 0; j < per; ++j) x[j] /= v[j]; break;
+        }
+      }
+    }
     cv::Mat out;
     try {
       net_.setInput(blob_);
       out = net_.forward();
     } catch (const cv::Exception& e) {
-      throw Error(spec_.path + ": OpenCV DNN forward pass failed (" + first_line(e.what()) + ")");
+      throw Error(spec_.path + ": OpenCV DNN forward pass failed" + failing_layer() + " (" + opencv_message(e.what()) +
+                  ")");
     }
     const std::size_t k = out.total() / static_cast<std::size_t>(n);
     if (k != static_cast<std::size_t>(spec_.num_classes)) {
@@ -60,13 +73,60 @@ class OpenCvClassifier : public Classifier {
   }
 
  private:
-  static std::string first_line(const std::string& s) {
-    std::string t = s.substr(0, s.find('\n'));
-    // OpenCV messages end in the failing expression; keep them short.
-    return t.size() > 300 ? t.substr(0, 300) : t;
+  // OpenCV's message on one line: its first line (the failed check) and the lines that name the
+  // node (the importer's "Node [Op]:(name) parse error: ..."), without the source path prefix.
+  static std::string opencv_message(const std::string& s) {
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+      std::size_t end = s.find('\n', start);
+      if (end == std::string::npos) end = s.size();
+      std::string line = s.substr(start, end - start);
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      const std::size_t first = line.find_first_not_of(" >");
+      if (first != std::string::npos) lines.push_back(line.substr(first));
+      start = end + 1;
+    }
+    std::string out;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      const bool names_node = lines[i].find("Node [") != std::string::npos || lines[i].find("node") != std::string::npos ||
+                              lines[i].find("layer") != std::string::npos;
+      if (i == 0 || names_node) out += (out.empty() ? "" : " / ") + lines[i];
+    }
+    return out.size() > 400 ? out.substr(0, 400) : out;
+  }
+
+  // " at layer 'name'" for the first layer whose forward pass fails (found by running the net up
+  // to layers in a binary search), or "" if no single layer can be blamed. Only on the error path.
+  std::string failing_layer() {
+    try {
+      const std::vector<std::string> names = net_.getLayerNames();
+      std::size_t lo = 0, hi = names.size();  // the first failing layer lies in [lo, hi)
+      auto fails = [&](std::size_t i) {
+        try {
+          net_.setInput(blob_);
+          net_.forward(names[i]);
+          return false;
+        } catch (const cv::Exception&) {
+          return true;
+        }
+      };
+      if (names.empty() || !fails(names.size() - 1)) return "";
+      hi = names.size() - 1;
+      while (lo < hi) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        if (fails(mid)) hi = mid; else lo = mid + 1;
+      }
+      const int id = net_.getLayerId(names[lo]);
+      const std::string type = net_.getLayer(id)->type;
+      return " at node '" + names[lo] + "' (" + type + ")";
+    } catch (const cv::Exception&) {
+      return "";
+    }
   }
 
   ModelSpec spec_;
+  std::vector<InputOp> input_ops_;  // baked-in preprocessing folded out of the graph
   cv::dnn::Net net_;
   cv::Mat blob_;
 };

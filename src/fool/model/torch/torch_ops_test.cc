@@ -37,6 +37,7 @@ class TorchOps : public ::testing::Test {
   // Both backends on the same random batch: same probabilities; torch gradients match differences.
   void check(const std::string& path, ImageShape shape) {
     ClassifierOptions o;
+    o.backend = Backend::OpenCv;
     auto cv = load_classifier(path, o);
     o.backend = Backend::Torch;
     auto th = load_differentiable_classifier(path, o);

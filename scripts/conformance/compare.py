@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Scores exported conformance cases (see export_models.py) with fool, once per backend, compares
+fool's probabilities with PyTorch's, and prints a pass/fail table per architecture x opset x
+variant x backend.
+
+A cell is
+  pass            every probability within 1e-4 of PyTorch's (float32), or, for ill-conditioned
+                  cases, within 1e-4 + e of PyTorch's float64 result, where e is how far PyTorch's
+                  own float32 result is from it (so fool is as exact as PyTorch)
+  FAIL d=...      fool ran, and its largest difference from PyTorch is d
+  no: ...         fool refused the model (the first words of its one-line error)
+For --backend auto the cell also says which backend auto chose.
+
+Usage: compare.py --fool build/src/cli/fool --cases DIR [--backends opencv,torch,auto]
+                  [--json results.json] [--markdown]
+Exit status: 0 if every case passes with auto, 1 otherwise.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+TOLERANCE = 1e-4
+
+
+def score(fool, case_dir, expected, backend, timeout):
+    images = [os.path.join(case_dir, f) for f in expected["images"]]
+    k = len(expected["probabilities"][0])
+    cmd = [fool, "score", "--model", os.path.join(case_dir, "model.onnx"), "--top", str(k)]
+    if backend:
+        cmd += ["--backend", backend]
+    t0 = time.time()
+    try:
+        r = subprocess.run(cmd + images, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "error", "error": "timed out after %d s" % timeout, "seconds": timeout}
+    seconds = time.time() - t0
+    if r.returncode != 0:
+        lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
+        return {"status": "error", "error": lines[-1] if lines else "exit %d" % r.returncode,
+                "stderr_lines": len(lines), "seconds": seconds}
+    out = json.loads(r.stdout)
+    worst = worst64 = 0.0
+    for i, img in enumerate(out["images"]):
+        got = [0.0] * k
+        for t in img["top"]:
+            got[t["class"]] = t["probability"]
+        worst = max(worst, max(abs(a - b) for a, b in zip(got, expected["probabilities"][i])))
+        if "probabilities_float64" in expected:
+            worst64 = max(worst64, max(abs(a - b) for a, b in zip(got, expected["probabilities_float64"][i])))
+    ok = worst <= TOLERANCE
+    if not ok and "probabilities_float64" in expected:
+        ok = worst64 <= TOLERANCE + expected["pytorch_float32_error"]
+    return {"status": "pass" if ok else "fail", "max_difference": worst, "max_difference_float64": worst64,
+            "backend": out.get("backend"), "seconds": seconds}
+
+
+def cell(r, show_backend):
+    if r["status"] == "pass":
+        s = "pass"
+    elif r["status"] == "fail":
+        s = "FAIL d=%.1e" % r["max_difference"]
+    else:
+        e = r["error"].replace("fool: error: ", "")
+        # drop the model path that starts fool's error lines
+        if ": " in e and e.split(": ", 1)[0].endswith(".onnx"):
+            e = e.split(": ", 1)[1]
+        s = "no: " + e[:70]
+    if show_backend and r.get("backend"):
+        s += " (%s)" % r["backend"]
+    return s
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--fool", required=True)
+    p.add_argument("--cases", required=True)
+    p.add_argument("--backends", default="opencv,torch,auto")
+    p.add_argument("--json", help="also write every result here")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument("--timeout", type=int, default=600)
+    a = p.parse_args()
+    backends = a.backends.split(",")
+    names = sorted(d for d in os.listdir(a.cases) if os.path.exists(os.path.join(a.cases, d, "expected.json")))
+    failed_exports = sorted(f[:-len(".export-failed")] for f in os.listdir(a.cases) if f.endswith(".export-failed")
+                            and not os.path.exists(os.path.join(a.cases, f[:-len(".export-failed")], "expected.json")))
+    results = {}
+    rows = []
+    for name in names:
+        case_dir = os.path.join(a.cases, name)
+        with open(os.path.join(case_dir, "expected.json")) as f:
+            expected = json.load(f)
+        res = {b: score(a.fool, case_dir, expected, None if b == "default" else b, a.timeout) for b in backends}
+        results[name] = {"family": expected["family"], "architecture": expected["architecture"],
+                         "opset": expected["opset"], "variant": expected["variant"], "results": res}
+        row = [expected["architecture"], str(expected["opset"]), expected["variant"]] + \
+              [cell(res[b], b in ("auto", "default")) for b in backends]
+        rows.append(row)
+        if not a.markdown:
+            print(" | ".join(row), flush=True)
+    header = ["architecture", "opset", "variant"] + backends
+    if a.markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+    print()
+    for b in backends:
+        n_pass = sum(1 for v in results.values() if v["results"][b]["status"] == "pass")
+        n_fail = sum(1 for v in results.values() if v["results"][b]["status"] == "fail")
+        n_err = sum(1 for v in results.values() if v["results"][b]["status"] == "error")
+        print("%-8s pass %d, wrong %d, refused %d, of %d cases" % (b, n_pass, n_fail, n_err, len(results)))
+    for name in failed_exports:
+        print("not exported (PyTorch's exporter refused): %s" % name)
+    if a.json:
+        with open(a.json + ".tmp", "w") as f:
+            json.dump(results, f, indent=1)
+        os.replace(a.json + ".tmp", a.json)
+    main_backend = "auto" if "auto" in backends else backends[0]
+    ok = all(v["results"][main_backend]["status"] == "pass" for v in results.values())
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
