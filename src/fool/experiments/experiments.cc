@@ -110,6 +110,7 @@ EvolveRunConfig evolve_config(const std::string& model, const std::string& out, 
   EvolveRunConfig c;
   c.model = model;
   c.classifier.threads = threads;
+  c.classifier.auto_compares_speed = false;  // the same backend on any process, whatever the timing
   c.encoding = encoding;
   c.evolution.generations = generations;
   c.evolution.offspring = offspring;
@@ -282,6 +283,8 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
   events.message("scoring every champion with every network");
   ClassifierOptions opts;
   opts.threads = c.threads;
+  // The same backend whatever the timing or the number of processes: results stay byte-identical.
+  opts.auto_compares_speed = false;
   const TransferMatrix m = transfer_matrix(runs, models, opts);
   write_transfer(c.out_dir, m);
 
@@ -454,6 +457,7 @@ nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const Ru
     if (it > 1 && !heldout_fooling.empty()) {
       ClassifierOptions o;
       o.threads = c.threads;
+      o.auto_compares_speed = false;  // the same backend whatever the timing or the number of processes
       auto clf = load_classifier(x.path(model), o);
       const Dataset d = images_as_class(x, heldout_fooling, real.train.shape, n);
       const Matrix p = clf->probabilities(d.batch(0, d.size()));

@@ -533,9 +533,9 @@ std::unique_ptr<DifferentiableClassifier> make_torch_classifier(OnnxModel model,
 namespace fool {
 
 std::vector<double> run_torch_graph(const OnnxModel& model, std::vector<std::int64_t>* shape) {
-  const Interpreter graph(model);
+  const Interpreter graph(model, "");  // every input is an initializer: nothing is fed
   c10::InferenceMode guard;
-  at::Tensor y = graph.run("", at::Tensor());
+  at::Tensor y = graph.run(at::Tensor());
   y = y.to(at::kDouble).contiguous();
   if (shape) shape->assign(y.sizes().begin(), y.sizes().end());
   return std::vector<double>(y.data_ptr<double>(), y.data_ptr<double>() + y.numel());
