@@ -83,9 +83,9 @@ trial() {  # name, delay limit in ms, command (without --out), resume flag ("--r
 }
 
 EVOLVE_DIRECT=("$FOOL" evolve --model "$MODEL" --encoding direct --generations 30 --offspring 60 --init 60 --seed 5
-               --checkpoint-every 4 --threads 2 --quiet)
+               --backend opencv --checkpoint-every 4 --threads 2 --quiet)
 EVOLVE_CPPN=("$FOOL" evolve --model "$MODEL" --encoding cppn --generations 30 --offspring 60 --init 60 --seed 5
-             --checkpoint-every 4 --threads 2 --quiet)
+             --backend torch --checkpoint-every 4 --threads 2 --quiet)
 RETRAIN=("$FOOL" experiment retrain --data-dir "$DATA" --iterations 2 --epochs 1 --generations 6 --offspring 30
          --init 30 --eval-runs 1 --first-images 20 --seed 2 --threads 2)
 

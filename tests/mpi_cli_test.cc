@@ -2,6 +2,7 @@
 // a run resumes with another number of processes, a killed rank ends the job with one line and an
 // intact checkpoint, and bad set-ups fail with one line and write nothing. Runs OpenMPI's mpirun with
 // --oversubscribe (more ranks than this machine's cores) and --allow-run-as-root (CI runs as root).
+#include <algorithm>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -111,10 +112,11 @@ fs::path Mpi::dir_;
 std::string Mpi::model_;
 
 TEST_F(Mpi, OneTwoAndThreeProcessesGiveByteIdenticalResults) {
-  for (const std::string encoding : {"direct", "cppn"}) {
+  // Each backend once: an explicit backend, because --backend auto may choose by timing.
+  for (const auto& [encoding, backend] : std::vector<std::pair<std::string, std::string>>{{"direct", "opencv"}, {"cppn", "torch"}}) {
     SCOPED_TRACE(encoding);
-    const std::vector<std::string> settings = {"--encoding", encoding, "--generations", "12", "--offspring", "90",
-                                               "--init", "90", "--eval-batch", "20", "--seed", "3"};
+    const std::vector<std::string> settings = {"--encoding", encoding, "--backend", backend, "--generations", "12",
+                                               "--offspring", "90", "--init", "90", "--eval-batch", "20", "--seed", "3"};
     const std::string plain = path(encoding + "_plain");
     const auto r0 = run_fool(evolve(plain, settings));
     ASSERT_EQ(r0.code, 0) << r0.err;
@@ -130,8 +132,29 @@ TEST_F(Mpi, OneTwoAndThreeProcessesGiveByteIdenticalResults) {
   }
 }
 
+TEST_F(Mpi, AutoBackendIsRankZerosChoiceOnEveryRank) {
+  // Rank 0 times the backends; the others load what it chose. Ranks that chose for themselves would
+  // differ in the settings they check at start-up (the backend is part of them) and stop the job.
+  const std::vector<std::string> settings = {"--encoding", "direct", "--generations", "3", "--offspring", "60",
+                                             "--init", "60", "--eval-batch", "20", "--seed", "4"};
+  const std::string job = path("auto_np3");
+  auto loud = evolve(job, settings);
+  loud.erase(std::find(loud.begin(), loud.end(), "--quiet"));
+  const auto r = run_mpi(3, loud);
+  ASSERT_EQ(r.code, 0) << r.err;
+  // Chosen by timing, as in one process ("torch is faster" / "torch is not faster").
+  EXPECT_NE(r.err.find("faster"), std::string::npos) << r.err;
+  const std::string backend = read_json_file(job + "/summary.json")["backend"].get<std::string>();
+  ASSERT_TRUE(backend == "opencv" || backend == "torch") << backend;
+  // The recorded backend reproduces the job in one process.
+  auto again = evolve(path("auto_again"), settings);
+  again.insert(again.end(), {"--backend", backend});
+  ASSERT_EQ(run_fool(again).code, 0);
+  expect_same_results(path("auto_again"), job);
+}
+
 TEST_F(Mpi, ResumesWithAnotherNumberOfProcesses) {
-  const std::vector<std::string> settings = {"--encoding", "direct", "--offspring", "60", "--init", "60",
+  const std::vector<std::string> settings = {"--encoding", "direct", "--backend", "opencv", "--offspring", "60", "--init", "60",
                                              "--eval-batch", "20", "--checkpoint-every", "4", "--seed", "5"};
   auto with = [&](std::vector<std::string> a, std::vector<std::string> more) {
     a.insert(a.end(), more.begin(), more.end());

@@ -56,6 +56,11 @@ class Distribution {
   // that a job stopped by a dead process can say where to resume from.
   virtual void note_checkpoint(const std::string& path, int generation) {}
 
+  // Every process calls this at the same point with its own `value`; all return rank 0's. Used
+  // for choices only rank 0 may make (--backend auto times the backends; timings differ between
+  // processes, the backend must not). A rank 0 that cannot make the choice passes "".
+  virtual std::string from_rank0(const std::string& value) { return value; }
+
   // Commands made of independent tasks: every process calls check_same_job with the same identity
   // (the job stops with one line naming a rank that differs); then rank 0 calls run_tasks, which
   // runs each task once on some process (rank 0 included, on a thread of its own) and calls `done`

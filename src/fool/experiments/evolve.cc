@@ -1,7 +1,9 @@
 #include "fool/model/factory.h"
 #include "fool/experiments/evolve.h"
 
+#include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "fool/model/cropping_classifier.h"
@@ -12,6 +14,7 @@
 #include "fool/output/results.h"
 #include "fool/output/run_directory.h"
 #include "fool/io/files.h"
+#include <cstdio>
 
 namespace fool {
 
@@ -102,6 +105,72 @@ namespace {
 // Refuses a run whose generation cannot fit in memory (before the run directory is touched): each
 // of max(init, offspring) images is held as 8-bit pixels, a genome and float network input; a CPPN
 // render holds a float plane per node in each worker.
+// Wall time during which at least one batch is inside the network (overlapping calls from several
+// threads count once), to tell how much of a run the network takes. Scores pass through unchanged.
+class NetworkClock : public Classifier {
+ public:
+  explicit NetworkClock(Classifier& inner) : inner_(inner) {}
+  const ModelSpec& spec() const override { return inner_.spec(); }
+  Backend backend() const override { return inner_.backend(); }
+  Matrix probabilities(const ImageBatch& images) override {
+    enter();
+    try {
+      Matrix m = inner_.probabilities(images);
+      leave();
+      return m;
+    } catch (...) {
+      leave();
+      throw;
+    }
+  }
+  double seconds() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return seconds_;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void enter() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (active_++ == 0) since_ = Clock::now();
+  }
+  void leave() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--active_ == 0) seconds_ += std::chrono::duration<double>(Clock::now() - since_).count();
+  }
+  Classifier& inner_;
+  mutable std::mutex mutex_;
+  int active_ = 0;
+  Clock::time_point since_;
+  double seconds_ = 0.0;
+};
+
+// Loads the model on every process of the job. With --backend auto, rank 0 alone chooses (the
+// choice may time the backends, and timings differ between processes) and the others load what it
+// chose, so the backend, and with it every score, is the same whatever the number of processes.
+std::shared_ptr<Classifier> load_evolve_classifier(const EvolveRunConfig& c, Distribution& dist, BackendChoice* choice) {
+  if (dist.processes() < 2 || c.classifier.backend != Backend::Auto) return load_classifier(c.model, c.classifier, choice);
+  if (dist.rank() == 0) {
+    std::shared_ptr<Classifier> model;
+    try {
+      model = load_classifier(c.model, c.classifier, choice);
+    } catch (const Error&) {
+      dist.from_rank0("");  // the others load on their own and meet rank 0 at the start-up check
+      throw;
+    }
+    dist.from_rank0(backend_name(choice->backend));
+    return model;
+  }
+  ClassifierOptions options = c.classifier;
+  const std::string chosen = dist.from_rank0("");
+  if (chosen.empty()) {
+    options.auto_compares_speed = false;
+  } else {
+    options.backend = parse_backend(chosen);
+  }
+  return load_classifier(c.model, options, choice);
+}
+
 void check_evolve_memory(const EvolveRunConfig& c, const ImageShape& image) {
   const std::uint64_t pixels = image.size();
   const std::uint64_t n = static_cast<std::uint64_t>(std::max(c.evolution.init, c.evolution.offspring));
@@ -130,8 +199,6 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
     c.evolution.threads = std::max(1, cores / std::max(1, dist.local_processes()));
   }
   if (c.classifier.threads == 0) c.classifier.threads = c.evolution.threads;
-  // Every process of a job must pick the same backend: not by timing, which differs between them.
-  if (dist.processes() > 1) c.classifier.auto_compares_speed = false;
   if (c.resume && c.classifier.backend == Backend::Auto) {
     // Resume with the backend the run started with: the choice may depend on timing, results
     // are byte-identical only for the same backend.
@@ -146,7 +213,7 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
     }
   }
   BackendChoice choice;
-  std::shared_ptr<Classifier> model = load_classifier(c.model, c.classifier, &choice);
+  std::shared_ptr<Classifier> model = load_evolve_classifier(c, dist, &choice);
   if (c.resume && c.classifier.backend != Backend::Auto) choice.reason = backend_name(choice.backend) + ": the checkpoint's backend";
   c.classifier.backend = choice.backend;
   const ModelSpec spec = model->spec();
@@ -208,7 +275,8 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
     evolution_config.eval_batch = 0;
   }
 
-  Evolution evolution(*encoding, *classifier, evolution_config);
+  NetworkClock network(*classifier);
+  Evolution evolution(*encoding, network, evolution_config);
   // --resume on a run killed before its first checkpoint starts it again from generation 0.
   const bool resumed = c.resume && !is_unfinished_run_without_checkpoint(c.out_dir);
   if (resumed) {
@@ -229,6 +297,7 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   EvolveRunResult result;
   result.backend = backend_name(c.classifier.backend);
   result.backend_choice = choice.reason;
+  const double seconds_before = evolution.seconds();  // a resumed run's earlier seconds
   bool go_on = true;
   if (keep_first_generation && evolution.next_generation() == 0) {
     go_on = evolution.run_until(0, all, checkpoint, stop);
@@ -236,6 +305,13 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   }
   result.complete = go_on && evolution.run(all, checkpoint, stop);
 
+  const double search_seconds = evolution.seconds() - seconds_before;
+  if (search_seconds > 0.0) {
+    char line[160];
+    std::snprintf(line, sizeof line, "network %.1f s of %.1f s searched (%.1f%%)", network.seconds(), search_seconds,
+                  100.0 * network.seconds() / search_seconds);
+    events.info(line);
+  }
   const std::vector<ClassResult> champions = evolution.results();
   if (champions.empty()) return result;
   RunRecord record;

@@ -215,6 +215,15 @@ void MpiWorld::finalize() {
   MPI_Finalize();
 }
 
+std::string MpiWorld::from_rank0(const std::string& value) {
+  if (!active_ || size_ < 2) return value;
+  // Short choices (a backend's name): one fixed-size broadcast, no length exchange.
+  char text[64] = {};
+  if (rank_ == 0) copy_text(text, sizeof text, value);
+  MPI_Bcast(text, sizeof text, MPI_CHAR, 0, MPI_COMM_WORLD);
+  return std::string(text);
+}
+
 void MpiWorld::note_checkpoint(const std::string& path, int generation) {
   checkpoint_path_ = path;
   checkpoint_generation_ = generation;

@@ -59,6 +59,7 @@ class MpiWorld : public Distribution {
   // Where rank 0's last checkpoint is (for the line printed when another rank dies); generation
   // kStepsFile: `path` is a file of finished steps (an experiment.json).
   void note_checkpoint(const std::string& path, int generation) override;
+  std::string from_rank0(const std::string& value) override;
   static constexpr int kStepsFile = -2;
   ExchangeStats last_exchange() const { return stats_; }
   // The fool version every rank must share.
