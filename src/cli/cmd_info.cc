@@ -62,7 +62,7 @@ void add_info_command(CLI::App& app, Action& action) {
                  {"num_classes", s.num_classes},
                  {"labels", s.labels},
                  {"preprocessing",
-                  {{"channel_order", pre.channel_order}, {"scale", pre.scale}, {"mean", pre.mean}, {"std", pre.std}}},
+                  {{"channel_order", channel_order_name(pre.channel_order)}, {"scale", pre.scale}, {"mean", pre.mean}, {"std", pre.std}}},
                  {"operators", s.operators},
                  {"backends", backends},
                  // The MPI job this command runs in (1 without mpirun); under mpirun rank 0 answers alone.

@@ -16,7 +16,7 @@ void add_transfer_command(CLI::App& app, Action& action) {
   c->add_option("--runs", o->runs, "run directories (made by fool evolve or fool ascend)")->required();
   c->add_option("--models", o->models, "ONNX models to score with (same classes)")->required();
   c->add_option("--out", o->out, "directory for transfer.json, transfer.csv and transfer.png")->required();
-  c->add_option("--backend", o->backend, "auto (default), opencv or torch")->check(CLI::IsMember({"auto", "opencv", "torch"}));
+  c->add_option("--backend", o->backend, "auto (default), opencv or torch")->check(CLI::IsMember(names_of(backend_names())));
   c->add_option("--threads", o->threads, "threads (0: all cores)")->check(thread_count());
   c->callback([o, &action] {
     action = [o] {

@@ -19,9 +19,9 @@ void ModelFlags::add_to(CLI::App* app, bool required) {
   app->add_option("--backend", backend,
                   "inference backend: auto (default: the faster of those that run the model and agree on a probe "
                   "batch), opencv, or torch (differentiable)")
-      ->check(CLI::IsMember({"auto", "opencv", "torch"}));
+      ->check(CLI::IsMember(names_of(backend_names())));
   app->add_option("--threads", threads, "worker threads for the backend (0: its default)")->check(thread_count());
-  app->add_option("--channel-order", channel_order, "override: rgb or bgr")->check(CLI::IsMember({"rgb", "bgr"}));
+  app->add_option("--channel-order", channel_order, "override: rgb or bgr")->check(CLI::IsMember(names_of(channel_order_names())));
   app->add_option("--scale", scale, "override: multiply [0,1] pixels by this before mean/std (e.g. 255)");
   app->add_option("--mean", mean, "override: per-channel mean, comma-separated, subtracted after scaling");
   app->add_option("--std", std, "override: per-channel std, comma-separated");
@@ -56,7 +56,7 @@ ClassifierOptions ModelFlags::options() const {
   o.backend = parse_backend(backend);
   o.threads = threads;
   auto& ov = o.overrides;
-  if (!channel_order.empty()) ov.channel_order = channel_order;
+  if (!channel_order.empty()) ov.channel_order = parse_channel_order(channel_order);
   if (!scale.empty()) ov.scale = parse_floats("--scale", scale).at(0);
   if (!mean.empty()) ov.mean = parse_floats("--mean", mean);
   if (!std.empty()) ov.std = parse_floats("--std", std);

@@ -266,7 +266,7 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
     nlohmann::json identity = settings;
     identity.erase("threads");
     const Preprocessing& pre = spec.preprocessing;
-    identity["preprocessing"] = {pre.channel_order, pre.scale, pre.mean, pre.std, pre.output_is_probabilities};
+    identity["preprocessing"] = {channel_order_name(pre.channel_order), pre.scale, pre.mean, pre.std, pre.output_is_probabilities};
     identity["labels"] = spec.labels;
     classifier = dist.share_classifier(classifier, c.evolution.eval_batch, identity.dump());
     if (!classifier) return {};  // a rank > 0 whose work is done

@@ -7,20 +7,20 @@
 
 namespace fool {
 
-std::string backend_name(Backend b) {
-  switch (b) {
-    case Backend::OpenCv: return "opencv";
-    case Backend::Torch: return "torch";
-    case Backend::Auto: return "auto";
-  }
-  return "?";
+const NameTable<Backend>& backend_names() {
+  static const NameTable<Backend> table = {{Backend::Auto, "auto"}, {Backend::OpenCv, "opencv"}, {Backend::Torch, "torch"}};
+  return table;
 }
+std::string backend_name(Backend b) { return name_of(backend_names(), b); }
+Backend parse_backend(const std::string& name) { return parse_name(backend_names(), name, "backend"); }
 
-Backend parse_backend(const std::string& name) {
-  if (name == "opencv") return Backend::OpenCv;
-  if (name == "torch") return Backend::Torch;
-  if (name == "auto") return Backend::Auto;
-  throw Error("unknown backend '" + name + "' (known: auto, opencv, torch)");
+const NameTable<ChannelOrder>& channel_order_names() {
+  static const NameTable<ChannelOrder> table = {{ChannelOrder::Rgb, "rgb"}, {ChannelOrder::Bgr, "bgr"}};
+  return table;
+}
+std::string channel_order_name(ChannelOrder order) { return name_of(channel_order_names(), order); }
+ChannelOrder parse_channel_order(const std::string& name) {
+  return parse_name(channel_order_names(), name, "channel order");
 }
 
 void check_batch_shape(const ModelSpec& spec, const ImageBatch& images) {
@@ -32,7 +32,7 @@ void check_batch_shape(const ModelSpec& spec, const ImageBatch& images) {
 void preprocess_image(const Preprocessing& pre, const ImageShape& shape, const float* in, float* out) {
   const int c = shape.channels;
   const std::size_t plane = static_cast<std::size_t>(shape.height) * static_cast<std::size_t>(shape.width);
-  const bool swap = c == 3 && pre.channel_order == "bgr";
+  const bool swap = c == 3 && pre.channel_order == ChannelOrder::Bgr;
   for (int ch = 0; ch < c; ++ch) {
     const int src = swap ? c - 1 - ch : ch;
     const float mean = pre.mean.empty() ? 0.0f : pre.mean[static_cast<std::size_t>(ch)];

@@ -10,13 +10,20 @@
 #include <vector>
 
 #include "fool/core/image.h"
+#include "fool/core/names.h"
 
 namespace fool {
 
+// The order of a three-channel model's input planes (fool's images are RGB).
+enum class ChannelOrder { Rgb, Bgr };
+const NameTable<ChannelOrder>& channel_order_names();  // rgb, bgr
+std::string channel_order_name(ChannelOrder order);
+ChannelOrder parse_channel_order(const std::string& name);  // throws fool::Error naming `name`
+
 // How an image in [0,1] becomes the model's input tensor: x' = (x * scale - mean[c]) / std[c],
-// channels reordered to BGR first if channel_order is "bgr".
+// channels reordered to BGR first if channel_order is Bgr.
 struct Preprocessing {
-  std::string channel_order = "rgb";  // "rgb" or "bgr" (three-channel models only)
+  ChannelOrder channel_order = ChannelOrder::Rgb;  // three-channel models only
   float scale = 1.0f;
   std::vector<float> mean;  // one per channel, or empty for 0
   std::vector<float> std;   // one per channel, or empty for 1
@@ -42,7 +49,7 @@ struct ModelSpec {
 
 // User overrides of what the model file says (flags of the CLI).
 struct SpecOverrides {
-  std::optional<std::string> channel_order;
+  std::optional<ChannelOrder> channel_order;
   std::optional<float> scale;
   std::optional<std::vector<float>> mean;
   std::optional<std::vector<float>> std;
@@ -52,6 +59,7 @@ struct SpecOverrides {
 
 // Auto: load both backends, keep those that run the model and agree on a probe batch, use the faster.
 enum class Backend { OpenCv, Torch, Auto };
+const NameTable<Backend>& backend_names();  // auto, opencv, torch
 std::string backend_name(Backend b);
 Backend parse_backend(const std::string& name);  // "opencv" | "torch" | "auto"
 

@@ -208,7 +208,7 @@ TEST_F(BadModels, AnOperatorTheTorchBackendLacksIsNamedWithItsNode) {
 
 TEST(Preprocessing, ScaleMeanStdAndChannelOrder) {
   Preprocessing p;
-  p.channel_order = "bgr";
+  p.channel_order = ChannelOrder::Bgr;
   p.scale = 255.0f;
   p.mean = {10.0f, 20.0f, 30.0f};
   p.std = {2.0f, 4.0f, 5.0f};
@@ -229,9 +229,8 @@ TEST(ModelSpec, OverridesAreValidated) {
   o = {};
   o.labels = std::vector<std::string>{"a", "b"};
   EXPECT_THROW(m.spec(o), Error);
-  o = {};
-  o.channel_order = "gbr";
-  EXPECT_THROW(m.spec(o), Error);
+  EXPECT_THROW(parse_channel_order("gbr"), Error);
+  EXPECT_EQ(parse_channel_order(channel_order_name(ChannelOrder::Bgr)), ChannelOrder::Bgr);
   EXPECT_TRUE(m.spec().preprocessing.output_is_probabilities);
 }
 

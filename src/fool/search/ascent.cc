@@ -89,7 +89,7 @@ std::vector<float> mean_image(const ModelSpec& spec) {
   std::vector<float> m(spec.input.size(), 0.5f);
   if (pre.mean.empty()) return m;
   for (int c = 0; c < spec.input.channels; ++c) {
-    const int src = (spec.input.channels == 3 && pre.channel_order == "bgr") ? 2 - c : c;
+    const int src = (spec.input.channels == 3 && pre.channel_order == ChannelOrder::Bgr) ? 2 - c : c;
     const float v = std::clamp(pre.mean[static_cast<std::size_t>(src)] / pre.scale, 0.0f, 1.0f);
     std::fill(m.begin() + static_cast<long>(static_cast<std::size_t>(c) * plane),
               m.begin() + static_cast<long>(static_cast<std::size_t>(c + 1) * plane), v);

@@ -145,53 +145,80 @@ std::vector<float> parse_float_list(const std::string& path, const std::string& 
 
 }  // namespace
 
-ModelSpec OnnxModel::spec(const SpecOverrides& overrides) const {
-  const auto& g = proto_->graph();
-  ModelSpec s;
-  s.path = path_;
-  s.sha256 = sha256_;
-  s.producer = proto_->producer_name();
-  for (const auto& op : proto_->opset_import())
-    if (op.domain().empty() || op.domain() == "ai.onnx") s.opset = op.version();
-  std::set<std::string> ops;
-  for (const auto& n : g.node()) ops.insert(n.op_type());
-  s.operators.assign(ops.begin(), ops.end());
+namespace {
 
+// The graph's one image input: N x C x H x W float32, C = 1 or 3, fixed H and W.
+void read_input(const std::string& path, const onnx::GraphProto& g, ModelSpec* s) {
   std::set<std::string> inits;
   for (const auto& t : g.initializer()) inits.insert(t.name());
   const onnx::ValueInfoProto* input = nullptr;
-  for (const auto& in : g.input())
-    if (!inits.count(in.name())) {
-      if (input != nullptr) throw Error(path_ + ": model has more than one input; fool needs a single image input");
-      input = &in;
-    }
-  if (input == nullptr) throw Error(path_ + ": model has no input");
+  for (const auto& in : g.input()) {
+    if (inits.count(in.name())) continue;
+    if (input != nullptr) throw Error(path + ": model has more than one input; fool needs a single image input");
+    input = &in;
+  }
+  if (input == nullptr) throw Error(path + ": model has no input");
   const auto dims = static_dims(*input);
   if (dims.size() != 4 || (dims[1] != 1 && dims[1] != 3) || dims[2] <= 0 || dims[3] <= 0) {
-    throw Error(path_ + ": input '" + input->name() + "' has shape " + dims_str(dims) +
+    throw Error(path + ": input '" + input->name() + "' has shape " + dims_str(dims) +
                 ", not an image (expected N x C x H x W with C = 1 or 3 and fixed H, W)");
   }
   if (input->type().tensor_type().elem_type() != onnx::TensorProto::FLOAT) {
-    throw Error(path_ + ": input '" + input->name() + "' is not float32");
+    throw Error(path + ": input '" + input->name() + "' is not float32");
   }
-  s.input_name = input->name();
-  s.fixed_batch = dims[0] > 0 ? static_cast<int>(dims[0]) : 0;
-  s.input = {static_cast<int>(dims[1]), static_cast<int>(dims[2]), static_cast<int>(dims[3])};
+  s->input_name = input->name();
+  s->fixed_batch = dims[0] > 0 ? static_cast<int>(dims[0]) : 0;
+  s->input = {static_cast<int>(dims[1]), static_cast<int>(dims[2]), static_cast<int>(dims[3])};
+}
 
-  if (g.output_size() != 1) throw Error(path_ + ": model has " + std::to_string(g.output_size()) + " outputs; fool needs one");
+// The graph's one output: N x K, or N x K x 1 x 1 (a convolutional head without its Flatten);
+// anything else is not one row of class scores per image. Returns its static dimensions.
+std::vector<std::int64_t> read_output(const std::string& path, const onnx::GraphProto& g, ModelSpec* s) {
+  if (g.output_size() != 1) throw Error(path + ": model has " + std::to_string(g.output_size()) + " outputs; fool needs one");
   const auto& out = g.output(0);
-  s.output_name = out.name();
+  s->output_name = out.name();
   const auto odims = static_dims(out);
-  // N x K, or N x K x 1 x 1 (a convolutional head without its Flatten); anything else is not one
-  // row of class scores per image.
   bool scores_shape = odims.empty() || odims.size() >= 2;
   for (std::size_t i = 2; i < odims.size(); ++i) scores_shape = scores_shape && odims[i] == 1;
   if (!scores_shape) {
-    throw Error(path_ + ": output '" + out.name() + "' has shape " + dims_str(odims) +
+    throw Error(path + ": output '" + out.name() + "' has shape " + dims_str(odims) +
                 ", not N x K class scores (one row per image)");
   }
+  return odims;
+}
 
-  // Labels: metadata "fool.labels" (a JSON list) fixes the class count when the shape does not.
+// Whether the output comes from a Softmax, looking through pass-through nodes.
+bool ends_in_softmax(const onnx::GraphProto& g) {
+  std::map<std::string, const onnx::NodeProto*> producer;
+  for (const auto& n : g.node())
+    for (const auto& o : n.output()) producer[o] = &n;
+  std::string name = g.output(0).name();
+  while (producer.count(name)) {
+    const auto* n = producer[name];
+    if (n->op_type() != "Identity" && n->op_type() != "Dropout") return n->op_type() == "Softmax";
+    name = n->input(0);
+  }
+  return false;
+}
+
+// Checks preprocessing values against the model's channel count.
+void check_preprocessing(const Preprocessing& pre, int channels) {
+  const auto c = static_cast<std::size_t>(channels);
+  if (!pre.mean.empty() && pre.mean.size() != c) {
+    throw Error("mean has " + std::to_string(pre.mean.size()) + " values; the model has " + std::to_string(c) + " channels");
+  }
+  if (!pre.std.empty() && pre.std.size() != c) {
+    throw Error("std has " + std::to_string(pre.std.size()) + " values; the model has " + std::to_string(c) + " channels");
+  }
+  for (float v : pre.std)
+    if (!(v > 0.0f)) throw Error("std values must be positive");
+  if (!(pre.scale > 0.0f)) throw Error("scale must be positive");
+}
+
+}  // namespace
+
+// Labels: metadata "fool.labels" (a JSON list) fixes the class count when the shape does not.
+void OnnxModel::read_classes(const std::vector<std::int64_t>& odims, const SpecOverrides& overrides, ModelSpec* s) const {
   std::vector<std::string> labels;
   if (const std::string l = metadata("fool.labels"); !l.empty()) {
     try {
@@ -202,51 +229,38 @@ ModelSpec OnnxModel::spec(const SpecOverrides& overrides) const {
   }
   if (overrides.labels) labels = *overrides.labels;
   if (odims.size() >= 2 && odims[1] > 0) {
-    s.num_classes = static_cast<int>(odims[1]);
+    s->num_classes = static_cast<int>(odims[1]);
   } else if (!labels.empty()) {
-    s.num_classes = static_cast<int>(labels.size());
+    s->num_classes = static_cast<int>(labels.size());
   } else {
-    throw Error(path_ + ": output '" + out.name() + "' has shape " + dims_str(odims) +
-                "; expected N x K class scores");
+    throw Error(path_ + ": output '" + s->output_name + "' has shape " + dims_str(odims) + "; expected N x K class scores");
   }
   if (labels.empty()) {
-    for (int k = 0; k < s.num_classes; ++k) labels.push_back(std::to_string(k));
+    for (int k = 0; k < s->num_classes; ++k) labels.push_back(std::to_string(k));
   }
-  if (static_cast<int>(labels.size()) != s.num_classes) {
+  if (static_cast<int>(labels.size()) != s->num_classes) {
     throw Error(path_ + ": " + std::to_string(labels.size()) + " labels for a model with " +
-                std::to_string(s.num_classes) + " classes");
+                std::to_string(s->num_classes) + " classes");
   }
-  s.labels = labels;
+  s->labels = labels;
   if (const std::string b = metadata("fool.background_class"); !b.empty()) {
     try {
-      s.background_class = std::stoi(b);
+      s->background_class = std::stoi(b);
     } catch (const std::exception&) {
-      s.background_class = -2;
+      s->background_class = -2;
     }
-    if (s.background_class < 0 || s.background_class >= s.num_classes) {
+    if (s->background_class < 0 || s->background_class >= s->num_classes) {
       throw Error(path_ + ": metadata 'fool.background_class' is not a class index");
     }
   }
+}
 
-  // Softmax or logits: the node that produces the output, looking through pass-through nodes.
-  std::map<std::string, const onnx::NodeProto*> producer;
-  for (const auto& n : g.node())
-    for (const auto& o : n.output()) producer[o] = &n;
-  std::string name = out.name();
-  bool softmax = false;
-  while (producer.count(name)) {
-    const auto* n = producer[name];
-    if (n->op_type() == "Identity" || n->op_type() == "Dropout") {
-      name = n->input(0);
-      continue;
-    }
-    softmax = n->op_type() == "Softmax";
-    break;
-  }
-  auto& pre = s.preprocessing;
-  pre.output_is_probabilities = softmax;
+// The graph's own form (softmax or logits), then the fool.* metadata, then the user's overrides.
+Preprocessing OnnxModel::read_preprocessing(const SpecOverrides& overrides, int channels) const {
+  Preprocessing pre;
+  pre.output_is_probabilities = ends_in_softmax(proto_->graph());
   if (const std::string v = metadata("fool.output"); !v.empty()) pre.output_is_probabilities = v == "probabilities";
-  if (const std::string v = metadata("fool.channel_order"); !v.empty()) pre.channel_order = v;
+  if (const std::string v = metadata("fool.channel_order"); !v.empty()) pre.channel_order = parse_channel_order(v);
   if (const std::string v = metadata("fool.scale"); !v.empty()) {
     try {
       pre.scale = std::stof(v);
@@ -261,20 +275,25 @@ ModelSpec OnnxModel::spec(const SpecOverrides& overrides) const {
   if (overrides.mean) pre.mean = *overrides.mean;
   if (overrides.std) pre.std = *overrides.std;
   if (overrides.output_is_probabilities) pre.output_is_probabilities = *overrides.output_is_probabilities;
+  check_preprocessing(pre, channels);
+  return pre;
+}
 
-  if (pre.channel_order != "rgb" && pre.channel_order != "bgr") {
-    throw Error("channel order '" + pre.channel_order + "' is not rgb or bgr");
-  }
-  const auto c = static_cast<std::size_t>(s.input.channels);
-  if (!pre.mean.empty() && pre.mean.size() != c) {
-    throw Error("mean has " + std::to_string(pre.mean.size()) + " values; the model has " + std::to_string(c) + " channels");
-  }
-  if (!pre.std.empty() && pre.std.size() != c) {
-    throw Error("std has " + std::to_string(pre.std.size()) + " values; the model has " + std::to_string(c) + " channels");
-  }
-  for (float v : pre.std)
-    if (!(v > 0.0f)) throw Error("std values must be positive");
-  if (!(pre.scale > 0.0f)) throw Error("scale must be positive");
+ModelSpec OnnxModel::spec(const SpecOverrides& overrides) const {
+  const auto& g = proto_->graph();
+  ModelSpec s;
+  s.path = path_;
+  s.sha256 = sha256_;
+  s.producer = proto_->producer_name();
+  for (const auto& op : proto_->opset_import())
+    if (op.domain().empty() || op.domain() == "ai.onnx") s.opset = op.version();
+  std::set<std::string> ops;
+  for (const auto& n : g.node()) ops.insert(n.op_type());
+  s.operators.assign(ops.begin(), ops.end());
+  read_input(path_, g, &s);
+  const auto odims = read_output(path_, g, &s);
+  read_classes(odims, overrides, &s);
+  s.preprocessing = read_preprocessing(overrides, s.input.channels);
   return s;
 }
 

@@ -50,6 +50,8 @@ class OnnxModel {
   std::string metadata(const std::string& key) const;
 
  private:
+  void read_classes(const std::vector<std::int64_t>& output_dims, const SpecOverrides& overrides, ModelSpec* s) const;
+  Preprocessing read_preprocessing(const SpecOverrides& overrides, int channels) const;
   OnnxModel() = default;
   std::string path_;
   std::string sha256_;

@@ -392,7 +392,7 @@ class TorchClassifier : public DifferentiableClassifier {
     }
     scale_ = at::tensor(a).view({1, c, 1, 1});
     shift_ = at::tensor(b).view({1, c, 1, 1});
-    flip_ = c == 3 && pre.channel_order == "bgr";
+    flip_ = c == 3 && pre.channel_order == ChannelOrder::Bgr;
     identity_ = std::all_of(a.begin(), a.end(), [](float v) { return v == 1.0f; }) &&
                 std::all_of(b.begin(), b.end(), [](float v) { return v == 0.0f; });
   }
