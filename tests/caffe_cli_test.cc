@@ -49,7 +49,7 @@ TEST_F(CaffeCli, ConvertedLeNetRunsThroughInfoScoreAndEvolve) {
   EXPECT_NE(info.out.find("Conv"), std::string::npos);
 
   const std::string run = path("run");
-  for (const std::string backend : {"opencv", "torch"}) {
+  for (const std::string backend : {"torch", "opencv"}) {
     const auto e = run_fool({"evolve", "--model", model, "--backend", backend, "--encoding", "cppn", "--generations", "5",
                              "--offspring", "20", "--init", "20", "--classes", "0-2", "--quiet", "--overwrite", "--out", run});
     ASSERT_EQ(e.code, 0) << e.err;
@@ -76,7 +76,7 @@ TEST_F(CaffeCli, BadInputsAreOneLineAndWriteNothing) {
   };
   // A prototxt without its weights; weights of another net; a blob shape that is not the prototxt's.
   check(with("--weights", path("none.caffemodel")), "none.caffemodel");
-  check(with("--weights", net("alexnet_small.caffemodel")), "has no layer named 'conv1'");
+  check(with("--weights", net("mixnet.caffemodel")), "has no layer named 'conv1'");
   std::string text = read_text_file(net("lenet_v1.prototxt"));
   text.replace(text.find("num_output: 50"), 14, "num_output: 40");
   std::ofstream(path("wrong.prototxt")) << text;

@@ -252,6 +252,55 @@ TEST_F(CaffeConvertTest, BothFormsGiveTheDirectComputationWithMeanAndScale) {
   }
 }
 
+// LRN with k != 1 (OpenCV's Caffe importer ignores k, so the conformance test cannot check it):
+// Caffe's x / (k + alpha / n * sum of squares over n channels)^beta, computed directly.
+TEST_F(CaffeConvertTest, LrnMatchesCaffesFormulaWithBias) {
+  const char* text = R"(
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 2 dim: 2 } } }
+layer { name: "norm" type: "LRN" bottom: "data" top: "norm" lrn_param { local_size: 3 alpha: 0.3 beta: 0.75 k: 2 } }
+layer { name: "ip" type: "InnerProduct" bottom: "norm" top: "ip" inner_product_param { num_output: 2 } }
+layer { name: "prob" type: "Softmax" bottom: "ip" top: "prob" }
+)";
+  std::vector<float> ip_w(24), ip_b{0.5f, -0.5f};
+  for (int i = 0; i < 24; ++i) ip_w[static_cast<std::size_t>(i)] = std::sin(0.9f * static_cast<float>(i));
+  cp::NetParameter net;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &net));
+  *net.mutable_layer(2)->add_blobs() = make_blob(ip_w, {2, 12}, false);
+  *net.mutable_layer(2)->add_blobs() = make_blob(ip_b, {2}, false);
+  write("lrn.prototxt", text);
+  write("lrn.caffemodel", net.SerializeAsString());
+  const float scale = 1.0f / 64.0f;
+  CaffeConvertOptions o{path("lrn.prototxt"), path("lrn.caffemodel"), "", scale, path("lrn.onnx")};
+  const ModelSpec spec = convert_caffe(o);
+  ASSERT_EQ(spec.preprocessing.channel_order, "bgr");
+  std::vector<float> img(12);  // fool's RGB image in [0,1]
+  for (int i = 0; i < 12; ++i) img[static_cast<std::size_t>(i)] = static_cast<float>((i * 53 + 17) % 256) / 255.0f;
+  std::vector<float> x(12), norm(12);  // Caffe's input: BGR, 0..255 times the scale
+  for (int c = 0; c < 3; ++c)
+    for (int p = 0; p < 4; ++p) x[static_cast<std::size_t>(c * 4 + p)] = img[static_cast<std::size_t>((2 - c) * 4 + p)] * 255.0f * scale;
+  for (int c = 0; c < 3; ++c)
+    for (int p = 0; p < 4; ++p) {
+      float sum = 0;
+      for (int j = std::max(0, c - 1); j <= std::min(2, c + 1); ++j) sum += x[static_cast<std::size_t>(j * 4 + p)] * x[static_cast<std::size_t>(j * 4 + p)];
+      norm[static_cast<std::size_t>(c * 4 + p)] = x[static_cast<std::size_t>(c * 4 + p)] / std::pow(2.0f + 0.3f / 3.0f * sum, 0.75f);
+    }
+  float l[2];
+  for (int k = 0; k < 2; ++k) {
+    l[k] = ip_b[static_cast<std::size_t>(k)];
+    for (int i = 0; i < 12; ++i) l[k] += ip_w[static_cast<std::size_t>(k * 12 + i)] * norm[static_cast<std::size_t>(i)];
+  }
+  const float p1 = 1.0f / (1.0f + std::exp(l[0] - l[1]));
+  for (Backend b : {Backend::Torch, Backend::OpenCv}) {
+    ClassifierOptions co;
+    co.backend = b;
+    co.threads = 1;
+    auto clf = load_classifier(path("lrn.onnx"), co);
+    ImageBatch batch(1, {3, 2, 2});
+    std::copy(img.begin(), img.end(), batch.image(0));
+    EXPECT_NEAR(clf->probabilities(batch)(0, 1), p1, 1e-5) << backend_name(b);
+  }
+}
+
 TEST_F(CaffeConvertTest, UnknownFieldsOfRealPrototxtsAreSkipped) {
   const TinyWeights w;
   const std::string text = std::string(kTinyV2) + "force_backward: true\nstate { phase: TEST }\n" +
