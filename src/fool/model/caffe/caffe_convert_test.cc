@@ -14,6 +14,7 @@
 #include "caffe_subset.pb.h"
 #include "fool/core/error.h"
 #include "fool/io/files.h"
+#include "fool/io/image_io.h"
 #include "fool/model/factory.h"
 
 namespace fool {
@@ -299,6 +300,15 @@ layer { name: "prob" type: "Softmax" bottom: "ip" top: "prob" }
     std::copy(img.begin(), img.end(), batch.image(0));
     EXPECT_NEAR(clf->probabilities(batch)(0, 1), p1, 1e-5) << backend_name(b);
   }
+}
+
+TEST_F(CaffeConvertTest, PngMeanIsReadInCaffesBgrOrder) {
+  Image8 rgb;
+  rgb.shape = {3, 1, 2};
+  rgb.pixels = {10, 11, 20, 21, 30, 31};  // R plane, G plane, B plane
+  write_png(path("mean.png"), rgb);
+  const CaffeMean m = read_caffe_mean(path("mean.png"));
+  EXPECT_EQ(m.values, (std::vector<float>{30, 31, 20, 21, 10, 11}));
 }
 
 TEST_F(CaffeConvertTest, UnknownFieldsOfRealPrototxtsAreSkipped) {
