@@ -469,8 +469,10 @@ class Converter {
       const auto rank = static_cast<std::int64_t>(d.size());
       const std::int64_t end = p.end_axis() < 0 ? p.end_axis() + rank : p.end_axis();
       if (p.axis() != 1 || end != rank - 1) throw Error(where(l) + ": fool converts Flatten from axis 1 to the last axis only");
+      const std::int64_t n = count_of(Dims(d.begin() + 1, d.end()));
+      if (n <= 0) throw Error(where(l) + ": input " + dims_str(d) + " is larger than fool converts");
       set_int(graph_.node("Flatten", l.name, {x}, y), "axis", 1);
-      produce(l.top[0], y, {d[0], count_of(Dims(d.begin() + 1, d.end()))});
+      produce(l.top[0], y, {d[0], n});
     } else if (t == "BatchNorm") {
       batch_norm(l);
     } else if (t == "Scale") {
@@ -598,7 +600,8 @@ class Converter {
     const Dims d = shapes_.at(x);
     if (p.axis() != 1) throw Error(where(l) + ": fool converts InnerProduct over axis 1 only");
     const std::int64_t in = count_of(Dims(d.begin() + 1, d.end())), out = p.num_output();
-    if (in <= 0 || out <= 0) throw Error(where(l) + ": num_output must be positive");
+    if (in <= 0) throw Error(where(l) + ": input " + dims_str(d) + " is larger than fool converts");
+    if (out <= 0) throw Error(where(l) + ": num_output must be positive");
     if (d.size() != 2) {
       // Caffe flattens everything after the batch axis implicitly.
       const std::string f = graph_.unique(l.name + "_flat");
@@ -620,7 +623,7 @@ class Converter {
     expect_io(l, 1, 1);
     const auto& p = l.param(&cp::LayerParameter::lrn_param, &cp::V1LayerParameter::lrn_param);
     if (p.norm_region() != cp::LRNParameter::ACROSS_CHANNELS) throw Error(where(l) + ": WITHIN_CHANNEL LRN is not supported (ACROSS_CHANNELS)");
-    if (p.local_size() % 2 == 0 || p.local_size() == 0) throw Error(where(l) + ": local_size must be odd, as Caffe requires");
+    if (p.local_size() % 2 == 0 || p.local_size() > 4095) throw Error(where(l) + ": local_size must be odd (as Caffe requires) and below 4096");
     const std::string x = value_of(l, l.bottom[0]), y = out_name(l);
     if (shapes_.at(x).size() != 4) throw Error(where(l) + ": input is not N x C x H x W");
     // Caffe: x / (k + alpha / n * sum of squares over n channels)^beta, the window centred on the
@@ -862,7 +865,9 @@ CaffeConversion caffe_to_onnx(const CaffeSources& sources) {
   meta("caffe.weights", base_name(sources.weights_path));
   meta("caffe.format", c.format);
   if (sources.mean) meta("caffe.mean_image", base_name(sources.mean_path));
-  meta("caffe.scale", json_check::printable(std::to_string(sources.scale)));
+  char scale_text[32];
+  std::snprintf(scale_text, sizeof scale_text, "%.9g", static_cast<double>(sources.scale));
+  meta("caffe.scale", scale_text);
   try {
     onnx::checker::check_model(m);
   } catch (const std::exception& e) {
