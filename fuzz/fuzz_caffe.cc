@@ -19,7 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t start = 0;
   for (int i = 0; i < 3; ++i) {
     const std::size_t end = i == 2 ? std::string_view::npos : all.find(kSeparator, start);
-    parts[i] = start >= all.size() ? std::string_view() : all.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    parts[i] = start >= all.size()
+                   ? std::string_view()
+                   : all.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     if (end == std::string_view::npos) break;
     start = end + kSeparator.size();
   }
@@ -30,12 +32,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     s.weights_bytes = std::string(parts[1]);
     s.weights_path = "fuzz.caffemodel";
     if (!parts[2].empty()) {
-      s.mean = parse_caffe_mean(reinterpret_cast<const std::uint8_t*>(parts[2].data()), parts[2].size(), "fuzz.binaryproto");
+      s.mean =
+          parse_caffe_mean(reinterpret_cast<const std::uint8_t*>(parts[2].data()), parts[2].size(), "fuzz.binaryproto");
       s.mean_path = "fuzz.binaryproto";
     }
     const CaffeConversion c = caffe_to_onnx(s);
-    const std::string path = fuzz::write_input("converted.onnx", reinterpret_cast<const std::uint8_t*>(c.onnx_bytes.data()),
-                                               c.onnx_bytes.size());
+    const std::string path = fuzz::write_input(
+        "converted.onnx", reinterpret_cast<const std::uint8_t*>(c.onnx_bytes.data()), c.onnx_bytes.size());
     try {
       OnnxModel::load(path).spec();
     } catch (const Error&) {

@@ -28,8 +28,12 @@ class CaffeCli : public testing::CliTest {
   }
   std::string net(const std::string& file) const { return path("nets/" + file); }
   std::vector<std::string> convert_args(const std::string& out) const {
-    return {"convert", "caffe", "--prototxt", net("lenet_v1.prototxt"), "--weights", net("lenet_v1.caffemodel"),
-            "--mean-image", net("mnist_mean.binaryproto"), "--scale", "0.00390625", "--out", out};
+    return {"convert",      "caffe",
+            "--prototxt",   net("lenet_v1.prototxt"),
+            "--weights",    net("lenet_v1.caffemodel"),
+            "--mean-image", net("mnist_mean.binaryproto"),
+            "--scale",      "0.00390625",
+            "--out",        out};
   }
 };
 
@@ -50,8 +54,9 @@ TEST_F(CaffeCli, ConvertedLeNetRunsThroughInfoScoreAndEvolve) {
 
   const std::string run = path("run");
   for (const std::string backend : {"torch", "opencv"}) {
-    const auto e = run_fool({"evolve", "--model", model, "--backend", backend, "--encoding", "cppn", "--generations", "5",
-                             "--offspring", "20", "--init", "20", "--classes", "0-2", "--quiet", "--overwrite", "--out", run});
+    const auto e =
+        run_fool({"evolve", "--model", model, "--backend", backend, "--encoding", "cppn", "--generations", "5",
+                  "--offspring", "20", "--init", "20", "--classes", "0-2", "--quiet", "--overwrite", "--out", run});
     ASSERT_EQ(e.code, 0) << e.err;
     const auto summary = read_json_file(run + "/summary.json");
     EXPECT_EQ(summary["classes"].size(), 3u);

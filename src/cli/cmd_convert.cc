@@ -10,13 +10,17 @@ void add_convert_command(CLI::App& app, Action& action) {
   convert->require_subcommand(1);
   auto o = std::make_shared<CaffeConvertOptions>();
   auto* c = convert->add_subcommand(
-      "caffe", "a Caffe prototxt + caffemodel (+ mean image) to an ONNX model that computes (pixel*255 - mean) * scale first");
-  c->add_option("--prototxt", o->prototxt, "deploy prototxt (the network; V1 'layers' or current 'layer' form)")->required();
+      "caffe",
+      "a Caffe prototxt + caffemodel (+ mean image) to an ONNX model that computes (pixel*255 - mean) * scale first");
+  c->add_option("--prototxt", o->prototxt, "deploy prototxt (the network; V1 'layers' or current 'layer' form)")
+      ->required();
   c->add_option("--weights", o->weights, ".caffemodel with the trained weights")->required();
-  c->add_option("--mean-image", o->mean_image,
-                "mean image subtracted pixel by pixel from 0..255 pixels: a .binaryproto, or a PNG of at least the input's size "
-                "(a larger mean is centre-cropped as Caffe does)");
-  c->add_option("--scale", o->scale, "Caffe's transform_param scale, applied after the mean (0.00390625 for the paper's LeNet)")
+  c->add_option(
+      "--mean-image", o->mean_image,
+      "mean image subtracted pixel by pixel from 0..255 pixels: a .binaryproto, or a PNG of at least the input's size "
+      "(a larger mean is centre-cropped as Caffe does)");
+  c->add_option("--scale", o->scale,
+                "Caffe's transform_param scale, applied after the mean (0.00390625 for the paper's LeNet)")
       ->check(positive())
       ->default_val(1.0f);
   c->add_option("--out", o->out, "ONNX file to write")->required();

@@ -46,8 +46,8 @@ class CaffeConformance : public ::testing::TestWithParam<Net> {
 // OpenCV's Caffe importer on N images in fool's layout ([0,1], RGB planar), preprocessed as Caffe
 // does: channels to BGR, (pixel * 255 - mean) * scale.
 Matrix reference(const Net& net, const fs::path& dir, const ImageBatch& images, const CaffeMean* mean) {
-  cv::dnn::Net cvnet = cv::dnn::readNetFromCaffe((dir / (net.name + ".prototxt")).string(),
-                                                 (dir / (net.name + ".caffemodel")).string());
+  cv::dnn::Net cvnet =
+      cv::dnn::readNetFromCaffe((dir / (net.name + ".prototxt")).string(), (dir / (net.name + ".caffemodel")).string());
   const ImageShape s = images.shape();
   const int dims[4] = {static_cast<int>(images.size()), s.channels, s.height, s.width};
   cv::Mat blob(4, dims, CV_32F);
@@ -67,7 +67,8 @@ Matrix reference(const Net& net, const fs::path& dir, const ImageBatch& images, 
   prob = prob.reshape(1, static_cast<int>(images.size()));
   Matrix m(images.size(), static_cast<std::size_t>(prob.cols));
   for (int r = 0; r < prob.rows; ++r)
-    for (int k = 0; k < prob.cols; ++k) m(static_cast<std::size_t>(r), static_cast<std::size_t>(k)) = prob.at<float>(r, k);
+    for (int k = 0; k < prob.cols; ++k)
+      m(static_cast<std::size_t>(r), static_cast<std::size_t>(k)) = prob.at<float>(r, k);
   return m;
 }
 
@@ -95,7 +96,8 @@ TEST_P(CaffeConformance, ConvertedModelMatchesOpenCvsCaffeImporterOnBothBackends
   for (std::size_t i = 0; i < images.size(); ++i)
     for (std::size_t j = 0; j < n; ++j) {
       int v = byte(rng);
-      if (i >= 4 && i < 7) v = static_cast<int>(127.5 + 127.5 * std::sin(0.05 * static_cast<double>(j) * static_cast<double>(i)));
+      if (i >= 4 && i < 7)
+        v = static_cast<int>(127.5 + 127.5 * std::sin(0.05 * static_cast<double>(j) * static_cast<double>(i)));
       if (i == 7) v = 128;
       images.image(i)[j] = static_cast<float>(v) / 255.0f;
     }
@@ -104,7 +106,8 @@ TEST_P(CaffeConformance, ConvertedModelMatchesOpenCvsCaffeImporterOnBothBackends
 
   // The weights are peaked: most images get one class at >= 0.9 (a flat softmax would hide errors).
   int peaked = 0;
-  for (std::size_t i = 0; i < want.rows(); ++i) peaked += *std::max_element(want.row(i), want.row(i) + want.cols()) >= 0.9f;
+  for (std::size_t i = 0; i < want.rows(); ++i)
+    peaked += *std::max_element(want.row(i), want.row(i) + want.cols()) >= 0.9f;
   EXPECT_GE(peaked, 4) << net.name;
 
   for (Backend b : {Backend::Torch, Backend::OpenCv}) {
@@ -117,8 +120,9 @@ TEST_P(CaffeConformance, ConvertedModelMatchesOpenCvsCaffeImporterOnBothBackends
     for (std::size_t i = 0; i < got.rows(); ++i)
       for (std::size_t k = 0; k < got.cols(); ++k) worst = std::max(worst, std::abs(double(got(i, k)) - want(i, k)));
     EXPECT_LE(worst, 1e-4) << net.name << " on " << backend_name(b);
-    std::printf("[caffe conformance] %s (%s, %d layers) on %s: max |p - OpenCV Caffe importer| = %.3g over %zu images\n",
-                net.name.c_str(), conv.format.c_str(), conv.layers, backend_name(b).c_str(), worst, got.rows());
+    std::printf(
+        "[caffe conformance] %s (%s, %d layers) on %s: max |p - OpenCV Caffe importer| = %.3g over %zu images\n",
+        net.name.c_str(), conv.format.c_str(), conv.layers, backend_name(b).c_str(), worst, got.rows());
   }
 }
 

@@ -29,9 +29,10 @@ using Dims = std::vector<std::int64_t>;
 
 // Files larger than these are refused before they are read: the largest public Caffe ImageNet
 // models (VGG-16) are about 550 MB; a prototxt is text of a few kB.
-constexpr std::uintmax_t kMaxWeightsBytes = 2000u * 1024u * 1024u;
-constexpr std::uintmax_t kMaxPrototxtBytes = 16u * 1024u * 1024u;
-constexpr std::uintmax_t kMaxMeanBytes = 256u * 1024u * 1024u;
+constexpr std::uintmax_t kMiB = std::uintmax_t{1024} * 1024;
+constexpr std::uintmax_t kMaxWeightsBytes = 2000 * kMiB;
+constexpr std::uintmax_t kMaxPrototxtBytes = 16 * kMiB;
+constexpr std::uintmax_t kMaxMeanBytes = 256 * kMiB;
 // Any tensor the converter makes (mean image, one weight blob) stays below this many elements.
 constexpr std::int64_t kMaxElements = std::int64_t{1} << 29;
 
@@ -113,33 +114,60 @@ struct Layer {
 std::string v1_type_name(cp::V1LayerParameter::LayerType t) {
   using L = cp::V1LayerParameter;
   switch (t) {
-    case L::CONCAT: return "Concat";
-    case L::CONVOLUTION: return "Convolution";
-    case L::DROPOUT: return "Dropout";
-    case L::ELTWISE: return "Eltwise";
-    case L::FLATTEN: return "Flatten";
-    case L::INNER_PRODUCT: return "InnerProduct";
-    case L::LRN: return "LRN";
-    case L::POOLING: return "Pooling";
-    case L::RELU: return "ReLU";
-    case L::SIGMOID: return "Sigmoid";
-    case L::SOFTMAX: return "Softmax";
-    case L::TANH: return "TanH";
-    default: return L::LayerType_Name(t).empty() ? "V1 type " + std::to_string(static_cast<int>(t)) : L::LayerType_Name(t);
+    case L::CONCAT:
+      return "Concat";
+    case L::CONVOLUTION:
+      return "Convolution";
+    case L::DROPOUT:
+      return "Dropout";
+    case L::ELTWISE:
+      return "Eltwise";
+    case L::FLATTEN:
+      return "Flatten";
+    case L::INNER_PRODUCT:
+      return "InnerProduct";
+    case L::LRN:
+      return "LRN";
+    case L::POOLING:
+      return "Pooling";
+    case L::RELU:
+      return "ReLU";
+    case L::SIGMOID:
+      return "Sigmoid";
+    case L::SOFTMAX:
+      return "Softmax";
+    case L::TANH:
+      return "TanH";
+    default:
+      return L::LayerType_Name(t).empty() ? "V1 type " + std::to_string(static_cast<int>(t)) : L::LayerType_Name(t);
   }
 }
 
 bool in_test_phase(const google::protobuf::RepeatedPtrField<cp::NetStateRule>& include,
                    const google::protobuf::RepeatedPtrField<cp::NetStateRule>& exclude) {
   // Caffe's rule: with include rules a layer runs if any matches; exclude rules drop it if any matches.
-  if (!include.empty()) {
-    bool any = false;
-    for (const auto& r : include) any = any || !r.has_phase() || r.phase() == cp::TEST;
-    if (!any) return false;
-  }
-  for (const auto& r : exclude)
-    if (!r.has_phase() || r.phase() == cp::TEST) return false;
-  return true;
+  auto matches_test = [](const cp::NetStateRule& r) { return !r.has_phase() || r.phase() == cp::TEST; };
+  if (!include.empty() && std::none_of(include.begin(), include.end(), matches_test)) return false;
+  return std::none_of(exclude.begin(), exclude.end(), matches_test);
+}
+
+// Which ONNX rounding gives Caffe's pooled size oh x ow: 0 floor, 1 ceil_mode, -1 neither. ONNX
+// (and PyTorch, OpenCV) round up with ceil_mode and drop a last window that starts in the (end)
+// padding whether the layer pads or not; Caffe drops it only when it pads. None matches when a last
+// window lies wholly outside an unpadded input (Caffe fills it with -FLT_MAX).
+int onnx_pool_rounding(std::int64_t in_h, std::int64_t in_w, std::int64_t kh, std::int64_t kw, std::int64_t ph,
+                       std::int64_t pw, std::int64_t sh, std::int64_t sw, std::int64_t oh, std::int64_t ow) {
+  auto floor_size = [](std::int64_t in, std::int64_t k, std::int64_t pad, std::int64_t s) {
+    return (in + 2 * pad - k) / s + 1;
+  };
+  auto ceil_size = [](std::int64_t in, std::int64_t k, std::int64_t pad, std::int64_t s) {
+    std::int64_t o = (in + 2 * pad - k + s - 1) / s + 1;
+    if ((o - 1) * s >= in + pad) --o;
+    return o;
+  };
+  if (floor_size(in_h, kh, ph, sh) == oh && floor_size(in_w, kw, pw, sw) == ow) return 0;
+  if (ceil_size(in_h, kh, ph, sh) == oh && ceil_size(in_w, kw, pw, sw) == ow) return 1;
+  return -1;
 }
 
 const char* const kSupported =
@@ -161,7 +189,7 @@ class Graph {
 
   std::string constant(const std::string& base, const Dims& dims, const std::vector<float>& v) {
     auto* t = g_->add_initializer();
-    const std::string name = unique(base);
+    std::string name = unique(base);
     t->set_name(name);
     t->set_data_type(onnx::TensorProto::FLOAT);
     for (auto d : dims) t->add_dims(d);
@@ -171,7 +199,7 @@ class Graph {
 
   std::string int64_constant(const std::string& base, const std::vector<std::int64_t>& v) {
     auto* t = g_->add_initializer();
-    const std::string name = unique(base);
+    std::string name = unique(base);
     t->set_name(name);
     t->set_data_type(onnx::TensorProto::INT64);
     t->add_dims(static_cast<std::int64_t>(v.size()));
@@ -235,16 +263,44 @@ class Converter {
   Converter(const CaffeSources& s, onnx::GraphProto* g) : src_(s), graph_(g), g_(g) {}
 
   void parse() {
-    if (src_.prototxt_text.size() > kMaxPrototxtBytes) throw Error(src_.prototxt_path + ": larger than any prototxt fool reads");
+    parse_files();
+    if (net_.layer_size() > 0 && net_.layers_size() > 0) {
+      throw Error(src_.prototxt_path + ": mixes 'layer' (current) and 'layers' (V1) entries");
+    }
+    format_ = net_.layers_size() > 0 ? "V1" : "V2";
+    for (const auto& l : net_.layer()) {
+      if (!in_test_phase(l.include(), l.exclude()) || (l.has_phase() && l.phase() == cp::TRAIN)) continue;
+      layers_.push_back(
+          {l.name(), l.type(), {l.bottom().begin(), l.bottom().end()}, {l.top().begin(), l.top().end()}, &l, nullptr});
+    }
+    for (const auto& l : net_.layers()) {
+      if (!in_test_phase(l.include(), l.exclude())) continue;
+      layers_.push_back({l.name(),
+                         v1_type_name(l.type()),
+                         {l.bottom().begin(), l.bottom().end()},
+                         {l.top().begin(), l.top().end()},
+                         nullptr,
+                         &l});
+    }
+    if (layers_.empty()) throw Error(src_.prototxt_path + ": has no layers");
+  }
+
+  // The prototxt (text, unknown fields skipped) and the .caffemodel (binary), and the weight blobs
+  // of each layer name in the latter.
+  void parse_files() {
+    if (src_.prototxt_text.size() > kMaxPrototxtBytes)
+      throw Error(src_.prototxt_path + ": larger than any prototxt fool reads");
     google::protobuf::TextFormat::Parser parser;
     parser.AllowUnknownField(true);
     parser.AllowUnknownExtension(true);
     ErrorCollector errors;
     parser.RecordErrorsTo(&errors);
     if (!parser.ParseFromString(src_.prototxt_text, &net_)) {
-      throw Error(src_.prototxt_path + ": not a Caffe prototxt (" + (errors.first.empty() ? "cannot parse it" : errors.first) + ")");
+      throw Error(src_.prototxt_path + ": not a Caffe prototxt (" +
+                  (errors.first.empty() ? "cannot parse it" : errors.first) + ")");
     }
-    if (src_.weights_bytes.empty()) throw Error(src_.weights_path + ": empty; a .caffemodel holds the network's weights");
+    if (src_.weights_bytes.empty())
+      throw Error(src_.weights_path + ": empty; a .caffemodel holds the network's weights");
     if (src_.weights_bytes.size() > kMaxWeightsBytes || src_.weights_bytes.size() > static_cast<std::size_t>(INT_MAX)) {
       throw Error(src_.weights_path + ": larger than any .caffemodel fool reads");
     }
@@ -256,31 +312,19 @@ class Converter {
     for (const auto& l : weights_.layers())
       if (!weight_blobs_.count(l.name())) weight_blobs_[l.name()] = &l.blobs();
     if (weight_blobs_.empty()) throw Error(src_.weights_path + ": holds no layers; is it a .caffemodel?");
-
-    if (net_.layer_size() > 0 && net_.layers_size() > 0) {
-      throw Error(src_.prototxt_path + ": mixes 'layer' (current) and 'layers' (V1) entries");
-    }
-    format_ = net_.layers_size() > 0 ? "V1" : "V2";
-    for (const auto& l : net_.layer()) {
-      if (!in_test_phase(l.include(), l.exclude()) || (l.has_phase() && l.phase() == cp::TRAIN)) continue;
-      layers_.push_back({l.name(), l.type(), {l.bottom().begin(), l.bottom().end()}, {l.top().begin(), l.top().end()}, &l, nullptr});
-    }
-    for (const auto& l : net_.layers()) {
-      if (!in_test_phase(l.include(), l.exclude())) continue;
-      layers_.push_back({l.name(), v1_type_name(l.type()), {l.bottom().begin(), l.bottom().end()}, {l.top().begin(), l.top().end()}, nullptr, &l});
-    }
-    if (layers_.empty()) throw Error(src_.prototxt_path + ": has no layers");
   }
 
   CaffeConversion run() {
     parse();
     declare_net_inputs();
     for (const auto& l : layers_) convert(l);
-    if (input_name_.empty()) throw Error(src_.prototxt_path + ": declares no input (an Input layer, or input + input_dim)");
+    if (input_name_.empty())
+      throw Error(src_.prototxt_path + ": declares no input (an Input layer, or input + input_dim)");
     // The output: the one blob no layer reads.
     std::vector<std::string> outputs;
     for (const auto& [caffe_name, value] : current_)
-      if (value != input_value_ && !graph_.consumed(value) && std::find(outputs.begin(), outputs.end(), value) == outputs.end())
+      if (value != input_value_ && !graph_.consumed(value) &&
+          std::find(outputs.begin(), outputs.end(), value) == outputs.end())
         outputs.push_back(value);
     if (outputs.size() != 1) {
       std::string list;
@@ -322,7 +366,8 @@ class Converter {
 
   const Dims& shape_of(const Layer& l, const std::string& caffe_blob) {
     auto it = current_.find(caffe_blob);
-    if (it == current_.end()) throw Error(where(l) + " reads blob '" + printable(caffe_blob) + "', which no earlier layer makes");
+    if (it == current_.end())
+      throw Error(where(l) + " reads blob '" + printable(caffe_blob) + "', which no earlier layer makes");
     return shapes_.at(it->second);
   }
   std::string value_of(const Layer& l, const std::string& caffe_blob) {
@@ -332,9 +377,10 @@ class Converter {
 
   void expect_io(const Layer& l, std::size_t bottoms, std::size_t tops) const {
     if ((bottoms > 0 && l.bottom.size() != bottoms) || (bottoms == 0 && l.bottom.empty()) || l.top.size() != tops) {
-      throw Error(where(l) + " has " + std::to_string(l.bottom.size()) + " bottoms and " + std::to_string(l.top.size()) +
-                  " tops; fool converts it with " + (bottoms ? std::to_string(bottoms) : std::string("one or more")) +
-                  " bottom(s) and " + std::to_string(tops) + " top");
+      throw Error(where(l) + " has " + std::to_string(l.bottom.size()) + " bottoms and " +
+                  std::to_string(l.top.size()) + " tops; fool converts it with " +
+                  (bottoms ? std::to_string(bottoms) : std::string("one or more")) + " bottom(s) and " +
+                  std::to_string(tops) + " top");
     }
   }
 
@@ -349,8 +395,9 @@ class Converter {
   const google::protobuf::RepeatedPtrField<cp::BlobProto>& blobs(const Layer& l, int count) {
     auto it = weight_blobs_.find(l.name);
     if (it == weight_blobs_.end()) {
-      throw Error(src_.weights_path + ": has no layer named '" + printable(l.name) + "' (the prototxt's " + printable(l.type) +
-                  " layer needs its weights); are these the weights of " + src_.prototxt_path + "?");
+      throw Error(src_.weights_path + ": has no layer named '" + printable(l.name) + "' (the prototxt's " +
+                  printable(l.type) + " layer needs its weights); are these the weights of " + src_.prototxt_path +
+                  "?");
     }
     if (it->second->size() != count) {
       throw Error(src_.weights_path + ": layer '" + printable(l.name) + "' has " + std::to_string(it->second->size()) +
@@ -371,8 +418,10 @@ class Converter {
   }
 
   void declare_input(const std::string& name, Dims dims, const std::string& where_text) {
-    if (!input_name_.empty()) throw Error(where_text + ": a second input '" + printable(name) + "'; fool models take one image input");
-    if (dims.size() != 4 || (dims[1] != 1 && dims[1] != 3) || dims[2] <= 0 || dims[3] <= 0 || dims[2] > 65535 || dims[3] > 65535) {
+    if (!input_name_.empty())
+      throw Error(where_text + ": a second input '" + printable(name) + "'; fool models take one image input");
+    if (dims.size() != 4 || (dims[1] != 1 && dims[1] != 3) || dims[2] <= 0 || dims[3] <= 0 || dims[2] > 65535 ||
+        dims[3] > 65535) {
       throw Error(where_text + ": input '" + printable(name) + "' has shape " + dims_str(dims) +
                   "; fool needs N x C x H x W images with C = 1 or 3");
     }
@@ -390,7 +439,8 @@ class Converter {
     if (src_.mean) {
       const CaffeMean m = fit_caffe_mean(*src_.mean, input_shape_, src_.mean_path);
       const std::string y = graph_.unique("caffe_minus_mean");
-      graph_.node("Sub", "caffe_mean", {x, graph_.constant("caffe_mean_image", {1, dims[1], dims[2], dims[3]}, m.values)}, y);
+      graph_.node("Sub", "caffe_mean",
+                  {x, graph_.constant("caffe_mean_image", {1, dims[1], dims[2], dims[3]}, m.values)}, y);
       shapes_[y] = dims;
       x = y;
     }
@@ -405,82 +455,93 @@ class Converter {
 
   void declare_net_inputs() {
     if (net_.input_size() == 0) return;
-    if (net_.input_size() > 1) throw Error(src_.prototxt_path + ": " + std::to_string(net_.input_size()) + " inputs; fool models take one image input");
+    if (net_.input_size() > 1)
+      throw Error(src_.prototxt_path + ": " + std::to_string(net_.input_size()) +
+                  " inputs; fool models take one image input");
     Dims dims;
     if (net_.input_shape_size() > 0) {
       dims.assign(net_.input_shape(0).dim().begin(), net_.input_shape(0).dim().end());
     } else if (net_.input_dim_size() == 4) {
       dims.assign(net_.input_dim().begin(), net_.input_dim().end());
     } else {
-      throw Error(src_.prototxt_path + ": input '" + printable(net_.input(0)) + "' needs 4 input_dim values or an input_shape");
+      throw Error(src_.prototxt_path + ": input '" + printable(net_.input(0)) +
+                  "' needs 4 input_dim values or an input_shape");
     }
     declare_input(net_.input(0), dims, src_.prototxt_path);
   }
 
   void convert(const Layer& l) {
-    const std::string& t = l.type;
-    if (t == "Input") {
-      if (!l.bottom.empty() || l.top.size() != 1) throw Error(where(l) + ": fool converts an Input layer with no bottom and one top");
-      const auto& p = l.v2->input_param();
-      if (p.shape_size() == 0) throw Error(where(l) + " gives no shape");
-      declare_input(l.top[0], Dims(p.shape(0).dim().begin(), p.shape(0).dim().end()), where(l));
-    } else if (t == "Convolution") {
-      convolution(l);
-    } else if (t == "Pooling") {
-      pooling(l);
-    } else if (t == "InnerProduct") {
-      inner_product(l);
-    } else if (t == "ReLU") {
-      expect_io(l, 1, 1);
-      const float slope = l.param(&cp::LayerParameter::relu_param, &cp::V1LayerParameter::relu_param).negative_slope();
-      const std::string x = value_of(l, l.bottom[0]), y = out_name(l);
-      auto* n = graph_.node(slope == 0.0f ? "Relu" : "LeakyRelu", l.name, {x}, y);
-      if (slope != 0.0f) set_float(n, "alpha", slope);
-      produce(l.top[0], y, shapes_.at(x));
-    } else if (t == "Sigmoid" || t == "TanH") {
-      expect_io(l, 1, 1);
-      const std::string x = value_of(l, l.bottom[0]), y = out_name(l);
-      graph_.node(t == "Sigmoid" ? "Sigmoid" : "Tanh", l.name, {x}, y);
-      produce(l.top[0], y, shapes_.at(x));
-    } else if (t == "Dropout") {
-      // At test time Caffe's dropout passes its input through (it scales during training).
-      expect_io(l, 1, 1);
-      current_[l.top[0]] = value_of(l, l.bottom[0]);
-    } else if (t == "LRN") {
-      lrn(l);
-    } else if (t == "Softmax") {
-      expect_io(l, 1, 1);
-      const std::string x = value_of(l, l.bottom[0]), y = out_name(l);
-      const Dims& d = shapes_.at(x);
-      std::int64_t axis = l.param(&cp::LayerParameter::softmax_param, &cp::V1LayerParameter::softmax_param).axis();
-      if (axis < 0) axis += static_cast<std::int64_t>(d.size());
-      if (axis < 1 || axis >= static_cast<std::int64_t>(d.size())) throw Error(where(l) + ": axis out of range for shape " + dims_str(d));
-      set_int(graph_.node("Softmax", l.name, {x}, y), "axis", axis);
-      produce(l.top[0], y, d);
-    } else if (t == "Concat") {
-      concat(l);
-    } else if (t == "Eltwise") {
-      eltwise(l);
-    } else if (t == "Flatten") {
-      expect_io(l, 1, 1);
-      const std::string x = value_of(l, l.bottom[0]), y = out_name(l);
-      const Dims& d = shapes_.at(x);
-      const auto& p = l.v2 ? l.v2->flatten_param() : cp::FlattenParameter::default_instance();
-      const auto rank = static_cast<std::int64_t>(d.size());
-      const std::int64_t end = p.end_axis() < 0 ? p.end_axis() + rank : p.end_axis();
-      if (p.axis() != 1 || end != rank - 1) throw Error(where(l) + ": fool converts Flatten from axis 1 to the last axis only");
-      const std::int64_t n = count_of(Dims(d.begin() + 1, d.end()));
-      if (n <= 0) throw Error(where(l) + ": input " + dims_str(d) + " is larger than fool converts");
-      set_int(graph_.node("Flatten", l.name, {x}, y), "axis", 1);
-      produce(l.top[0], y, {d[0], n});
-    } else if (t == "BatchNorm") {
-      batch_norm(l);
-    } else if (t == "Scale") {
-      scale(l);
-    } else {
-      throw Error(where(l) + ": layer type not supported; fool converts " + kSupported);
-    }
+    using Method = void (Converter::*)(const Layer&);
+    static const std::map<std::string, Method> methods{
+        {"Input", &Converter::input_layer}, {"Convolution", &Converter::convolution},
+        {"Pooling", &Converter::pooling},   {"InnerProduct", &Converter::inner_product},
+        {"ReLU", &Converter::relu},         {"Sigmoid", &Converter::activation},
+        {"TanH", &Converter::activation},   {"Dropout", &Converter::dropout},
+        {"LRN", &Converter::lrn},           {"Softmax", &Converter::softmax},
+        {"Concat", &Converter::concat},     {"Eltwise", &Converter::eltwise},
+        {"Flatten", &Converter::flatten},   {"BatchNorm", &Converter::batch_norm},
+        {"Scale", &Converter::scale}};
+    const auto it = methods.find(l.type);
+    if (it == methods.end()) throw Error(where(l) + ": layer type not supported; fool converts " + kSupported);
+    (this->*(it->second))(l);
     ++converted_;
+  }
+
+  void input_layer(const Layer& l) {
+    if (!l.bottom.empty() || l.top.size() != 1)
+      throw Error(where(l) + ": fool converts an Input layer with no bottom and one top");
+    const auto& p = l.v2->input_param();
+    if (p.shape_size() == 0) throw Error(where(l) + " gives no shape");
+    declare_input(l.top[0], Dims(p.shape(0).dim().begin(), p.shape(0).dim().end()), where(l));
+  }
+
+  void relu(const Layer& l) {
+    expect_io(l, 1, 1);
+    const float slope = l.param(&cp::LayerParameter::relu_param, &cp::V1LayerParameter::relu_param).negative_slope();
+    const std::string x = value_of(l, l.bottom[0]), y = out_name(l);
+    auto* n = graph_.node(slope == 0.0f ? "Relu" : "LeakyRelu", l.name, {x}, y);
+    if (slope != 0.0f) set_float(n, "alpha", slope);
+    produce(l.top[0], y, shapes_.at(x));
+  }
+
+  void activation(const Layer& l) {  // Sigmoid, TanH
+    expect_io(l, 1, 1);
+    const std::string x = value_of(l, l.bottom[0]), y = out_name(l);
+    graph_.node(l.type == "Sigmoid" ? "Sigmoid" : "Tanh", l.name, {x}, y);
+    produce(l.top[0], y, shapes_.at(x));
+  }
+
+  void dropout(const Layer& l) {
+    // At test time Caffe's dropout passes its input through (it scales during training).
+    expect_io(l, 1, 1);
+    current_[l.top[0]] = value_of(l, l.bottom[0]);
+  }
+
+  void softmax(const Layer& l) {
+    expect_io(l, 1, 1);
+    const std::string x = value_of(l, l.bottom[0]), y = out_name(l);
+    const Dims& d = shapes_.at(x);
+    std::int64_t axis = l.param(&cp::LayerParameter::softmax_param, &cp::V1LayerParameter::softmax_param).axis();
+    if (axis < 0) axis += static_cast<std::int64_t>(d.size());
+    if (axis < 1 || axis >= static_cast<std::int64_t>(d.size()))
+      throw Error(where(l) + ": axis out of range for shape " + dims_str(d));
+    set_int(graph_.node("Softmax", l.name, {x}, y), "axis", axis);
+    produce(l.top[0], y, d);
+  }
+
+  void flatten(const Layer& l) {
+    expect_io(l, 1, 1);
+    const std::string x = value_of(l, l.bottom[0]), y = out_name(l);
+    const Dims& d = shapes_.at(x);
+    const auto& p = l.v2 ? l.v2->flatten_param() : cp::FlattenParameter::default_instance();
+    const auto rank = static_cast<std::int64_t>(d.size());
+    const std::int64_t end = p.end_axis() < 0 ? p.end_axis() + rank : p.end_axis();
+    if (p.axis() != 1 || end != rank - 1)
+      throw Error(where(l) + ": fool converts Flatten from axis 1 to the last axis only");
+    const std::int64_t n = count_of(Dims(d.begin() + 1, d.end()));
+    if (n <= 0) throw Error(where(l) + ": input " + dims_str(d) + " is larger than fool converts");
+    set_int(graph_.node("Flatten", l.name, {x}, y), "axis", 1);
+    produce(l.top[0], y, {d[0], n});
   }
 
   // Kernel, pad, stride and dilation of a Convolution (repeated fields or the _h/_w forms).
@@ -503,13 +564,14 @@ class Converter {
     }
     const std::int64_t kh = pick(p.kernel_size(), p.has_kernel_h(), p.kernel_h(), 0, 0);
     const std::int64_t kw = pick(p.kernel_size(), p.has_kernel_w(), p.kernel_w(), 1, 0);
-    const std::int64_t ph = pick(p.pad(), p.has_pad_h(), p.pad_h(), 0, 0), pw = pick(p.pad(), p.has_pad_w(), p.pad_w(), 1, 0);
+    const std::int64_t ph = pick(p.pad(), p.has_pad_h(), p.pad_h(), 0, 0),
+                       pw = pick(p.pad(), p.has_pad_w(), p.pad_w(), 1, 0);
     const std::int64_t sh = pick(p.stride(), p.has_stride_h(), p.stride_h(), 0, 1);
     const std::int64_t sw = pick(p.stride(), p.has_stride_w(), p.stride_w(), 1, 1);
     const std::int64_t dh = pick(p.dilation(), false, 0, 0, 1), dw = pick(p.dilation(), false, 0, 1, 1);
     const std::int64_t group = p.group(), out_c = p.num_output();
-    if (kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0 || kh > 4096 || kw > 4096 || ph > 4096 || pw > 4096 ||
-        sh > 4096 || sw > 4096 || dh > 4096 || dw > 4096) {
+    if (kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0 || kh > 4096 || kw > 4096 || ph > 4096 ||
+        pw > 4096 || sh > 4096 || sw > 4096 || dh > 4096 || dw > 4096) {
       throw Error(where(l) + ": kernel, stride and dilation must be positive (and at most 4096)");
     }
     if (out_c <= 0 || group <= 0 || d[1] % group != 0 || out_c % group != 0) {
@@ -538,7 +600,8 @@ class Converter {
     const std::string x = value_of(l, l.bottom[0]), y = out_name(l);
     const Dims d = shapes_.at(x);
     if (d.size() != 4) throw Error(where(l) + ": input shape " + dims_str(d) + " is not N x C x H x W");
-    if (p.pool() == cp::PoolingParameter::STOCHASTIC) throw Error(where(l) + ": STOCHASTIC pooling is not supported (MAX, AVE)");
+    if (p.pool() == cp::PoolingParameter::STOCHASTIC)
+      throw Error(where(l) + ": STOCHASTIC pooling is not supported (MAX, AVE)");
     const bool max = p.pool() == cp::PoolingParameter::MAX;
     if (p.global_pooling()) {
       graph_.node(max ? "GlobalMaxPool" : "GlobalAveragePool", l.name, {x}, y);
@@ -548,7 +611,8 @@ class Converter {
     const std::int64_t kh = p.has_kernel_h() ? p.kernel_h() : p.kernel_size();
     const std::int64_t kw = p.has_kernel_w() ? p.kernel_w() : p.kernel_size();
     const std::int64_t ph = p.has_pad_h() ? p.pad_h() : p.pad(), pw = p.has_pad_w() ? p.pad_w() : p.pad();
-    const std::int64_t sh = p.has_stride_h() ? p.stride_h() : p.stride(), sw = p.has_stride_w() ? p.stride_w() : p.stride();
+    const std::int64_t sh = p.has_stride_h() ? p.stride_h() : p.stride(),
+                       sw = p.has_stride_w() ? p.stride_w() : p.stride();
     if (kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || kh > 4096 || kw > 4096 || sh > 4096 || sw > 4096) {
       throw Error(where(l) + ": kernel and stride must be positive (and at most 4096)");
     }
@@ -564,32 +628,24 @@ class Converter {
     std::int64_t pool_ph = ph, pool_pw = pw, in_h = d[2], in_w = d[3];
     if (!max && (ph > 0 || pw > 0)) {
       pool_in = graph_.unique(l.name + "_padded");
-      graph_.node("Pad", l.name + "_pad", {x, graph_.int64_constant(l.name + "_pads", {0, 0, ph, pw, 0, 0, ph, pw})}, pool_in);
+      graph_.node("Pad", l.name + "_pad", {x, graph_.int64_constant(l.name + "_pads", {0, 0, ph, pw, 0, 0, ph, pw})},
+                  pool_in);
       in_h += 2 * ph;
       in_w += 2 * pw;
       pool_ph = pool_pw = 0;
       shapes_[pool_in] = {d[0], d[1], in_h, in_w};
     }
-    // ONNX (and PyTorch, OpenCV) round up when ceil_mode is set and drop a last window that starts
-    // in the (end) padding whether the layer pads or not; Caffe drops it only when it pads. Of the
-    // two ONNX roundings, take the one that gives Caffe's size; none does when a last window lies
-    // wholly outside an unpadded input (Caffe fills it with -FLT_MAX), which is refused.
-    auto floor_size = [](std::int64_t in, std::int64_t k, std::int64_t pad, std::int64_t s) { return (in + 2 * pad - k) / s + 1; };
-    auto ceil_size = [](std::int64_t in, std::int64_t k, std::int64_t pad, std::int64_t s) {
-      std::int64_t o = (in + 2 * pad - k + s - 1) / s + 1;
-      if ((o - 1) * s >= in + pad) --o;
-      return o;
-    };
-    const bool floor_ok = floor_size(in_h, kh, pool_ph, sh) == oh && floor_size(in_w, kw, pool_pw, sw) == ow;
-    const bool ceil_ok = ceil_size(in_h, kh, pool_ph, sh) == oh && ceil_size(in_w, kw, pool_pw, sw) == ow;
-    if (!floor_ok && !ceil_ok) {
-      throw Error(where(l) + ": its last window lies outside the input (kernel smaller than stride, no pad); no ONNX pooling matches Caffe here");
+    const int mode = onnx_pool_rounding(in_h, in_w, kh, kw, pool_ph, pool_pw, sh, sw, oh, ow);
+    if (mode < 0) {
+      throw Error(where(l) +
+                  ": its last window lies outside the input (kernel smaller than stride, no pad); no ONNX pooling "
+                  "matches Caffe here");
     }
     auto* n = graph_.node(max ? "MaxPool" : "AveragePool", l.name, {pool_in}, y);
     set_ints(n, "kernel_shape", {kh, kw});
     set_ints(n, "pads", {pool_ph, pool_pw, pool_ph, pool_pw});
     set_ints(n, "strides", {sh, sw});
-    if (!floor_ok) set_int(n, "ceil_mode", 1);
+    if (mode == 1) set_int(n, "ceil_mode", 1);
     produce(l.top[0], y, {d[0], d[1], oh, ow});
   }
 
@@ -622,8 +678,10 @@ class Converter {
   void lrn(const Layer& l) {
     expect_io(l, 1, 1);
     const auto& p = l.param(&cp::LayerParameter::lrn_param, &cp::V1LayerParameter::lrn_param);
-    if (p.norm_region() != cp::LRNParameter::ACROSS_CHANNELS) throw Error(where(l) + ": WITHIN_CHANNEL LRN is not supported (ACROSS_CHANNELS)");
-    if (p.local_size() % 2 == 0 || p.local_size() > 4095) throw Error(where(l) + ": local_size must be odd (as Caffe requires) and below 4096");
+    if (p.norm_region() != cp::LRNParameter::ACROSS_CHANNELS)
+      throw Error(where(l) + ": WITHIN_CHANNEL LRN is not supported (ACROSS_CHANNELS)");
+    if (p.local_size() % 2 == 0 || p.local_size() > 4095)
+      throw Error(where(l) + ": local_size must be odd (as Caffe requires) and below 4096");
     const std::string x = value_of(l, l.bottom[0]), y = out_name(l);
     if (shapes_.at(x).size() != 4) throw Error(where(l) + ": input is not N x C x H x W");
     // Caffe: x / (k + alpha / n * sum of squares over n channels)^beta, the window centred on the
@@ -648,12 +706,15 @@ class Converter {
       if (out.empty()) {
         out = d;
         if (axis < 0) axis += static_cast<std::int64_t>(d.size());
-        if (axis < 1 || axis >= static_cast<std::int64_t>(d.size())) throw Error(where(l) + ": axis out of range for shape " + dims_str(d));
+        if (axis < 1 || axis >= static_cast<std::int64_t>(d.size()))
+          throw Error(where(l) + ": axis out of range for shape " + dims_str(d));
         continue;
       }
       bool same = d.size() == out.size();
       for (std::size_t i = 0; same && i < d.size(); ++i) same = static_cast<std::int64_t>(i) == axis || d[i] == out[i];
-      if (!same) throw Error(where(l) + ": bottom '" + printable(b) + "' has shape " + dims_str(d) + ", which does not concatenate with " + dims_str(out));
+      if (!same)
+        throw Error(where(l) + ": bottom '" + printable(b) + "' has shape " + dims_str(d) +
+                    ", which does not concatenate with " + dims_str(out));
       out[static_cast<std::size_t>(axis)] += d[static_cast<std::size_t>(axis)];
     }
     const std::string y = out_name(l);
@@ -665,7 +726,8 @@ class Converter {
     expect_io(l, 0, 1);
     const auto& p = l.param(&cp::LayerParameter::eltwise_param, &cp::V1LayerParameter::eltwise_param);
     if (l.bottom.size() < 2) throw Error(where(l) + ": needs at least two bottoms");
-    if (p.coeff_size() > 0 && (p.operation() != cp::EltwiseParameter::SUM || p.coeff_size() != static_cast<int>(l.bottom.size()))) {
+    if (p.coeff_size() > 0 &&
+        (p.operation() != cp::EltwiseParameter::SUM || p.coeff_size() != static_cast<int>(l.bottom.size()))) {
       throw Error(where(l) + ": coeff needs the SUM operation and one value per bottom");
     }
     std::vector<std::string> inputs;
@@ -674,21 +736,27 @@ class Converter {
       std::string v = value_of(l, l.bottom[i]);
       const Dims& d = shapes_.at(v);
       if (i == 0) shape = d;
-      if (d != shape) throw Error(where(l) + ": bottom '" + printable(l.bottom[i]) + "' has shape " + dims_str(d) + ", not " + dims_str(shape));
+      if (d != shape)
+        throw Error(where(l) + ": bottom '" + printable(l.bottom[i]) + "' has shape " + dims_str(d) + ", not " +
+                    dims_str(shape));
       if (p.coeff_size() > 0 && p.coeff(static_cast<int>(i)) != 1.0f) {
         const std::string s = graph_.unique(l.name + "_term" + std::to_string(i));
-        graph_.node("Mul", l.name + "_coeff", {v, graph_.constant(l.name + "_coeff", {}, {p.coeff(static_cast<int>(i))})}, s);
+        graph_.node("Mul", l.name + "_coeff",
+                    {v, graph_.constant(l.name + "_coeff", {}, {p.coeff(static_cast<int>(i))})}, s);
         shapes_[s] = d;
         v = s;
       }
       inputs.push_back(v);
     }
-    const char* op = p.operation() == cp::EltwiseParameter::SUM ? "Sum" : p.operation() == cp::EltwiseParameter::PROD ? "Mul" : "Max";
+    const char* op = p.operation() == cp::EltwiseParameter::SUM    ? "Sum"
+                     : p.operation() == cp::EltwiseParameter::PROD ? "Mul"
+                                                                   : "Max";
     std::string acc = inputs[0];
     if (std::string(op) == "Mul") {
       // Mul takes two inputs; chain it.
       for (std::size_t i = 1; i < inputs.size(); ++i) {
-        const std::string y = i + 1 == inputs.size() ? out_name(l) : graph_.unique(l.name + "_product" + std::to_string(i));
+        const std::string y =
+            i + 1 == inputs.size() ? out_name(l) : graph_.unique(l.name + "_product" + std::to_string(i));
         graph_.node("Mul", l.name, {acc, inputs[i]}, y);
         shapes_[y] = shape;
         acc = y;
@@ -715,10 +783,11 @@ class Converter {
     for (auto& v : mean) v *= inv;
     for (auto& v : var) v *= inv;
     const std::vector<float> ones(static_cast<std::size_t>(c), 1.0f), zeros(static_cast<std::size_t>(c), 0.0f);
-    auto* n = graph_.node("BatchNormalization", l.name,
-                          {x, graph_.constant(l.name + "_gamma", {c}, ones), graph_.constant(l.name + "_beta", {c}, zeros),
-                           graph_.constant(l.name + "_mean", {c}, mean), graph_.constant(l.name + "_var", {c}, var)},
-                          y);
+    auto* n =
+        graph_.node("BatchNormalization", l.name,
+                    {x, graph_.constant(l.name + "_gamma", {c}, ones), graph_.constant(l.name + "_beta", {c}, zeros),
+                     graph_.constant(l.name + "_mean", {c}, mean), graph_.constant(l.name + "_var", {c}, var)},
+                    y);
     set_float(n, "epsilon", l.v2->batch_norm_param().eps());
     produce(l.top[0], y, d);
   }
@@ -727,7 +796,8 @@ class Converter {
     expect_io(l, 1, 1);
     if (!l.v2) throw Error(where(l) + ": not a V1 layer type");
     const auto& p = l.v2->scale_param();
-    if (p.axis() != 1 || p.num_axes() != 1) throw Error(where(l) + ": fool converts a per-channel Scale (axis 1, num_axes 1) only");
+    if (p.axis() != 1 || p.num_axes() != 1)
+      throw Error(where(l) + ": fool converts a per-channel Scale (axis 1, num_axes 1) only");
     const std::string x = value_of(l, l.bottom[0]);
     const Dims d = shapes_.at(x);
     if (d.size() < 2) throw Error(where(l) + ": input has no channel axis");
@@ -741,7 +811,8 @@ class Converter {
     std::string y = scaled;
     if (p.bias_term()) {
       y = out_name(l);
-      graph_.node("Add", l.name + "_bias", {scaled, graph_.constant(l.name + "_beta", cdims, weight(l, b.Get(1), 1, {c}))}, y);
+      graph_.node("Add", l.name + "_bias",
+                  {scaled, graph_.constant(l.name + "_beta", cdims, weight(l, b.Get(1), 1, {c}))}, y);
     }
     produce(l.top[0], y, d);
   }
@@ -754,7 +825,7 @@ class Converter {
   std::vector<Layer> layers_;
   std::string format_;
   std::map<std::string, std::string> current_;  // Caffe blob -> the ONNX value that holds it now
-  std::map<std::string, Dims> shapes_;           // ONNX value -> shape (batch axis 1)
+  std::map<std::string, Dims> shapes_;          // ONNX value -> shape (batch axis 1)
   std::string input_name_, input_value_;
   ImageShape input_shape_;
   int converted_ = 0;
@@ -767,12 +838,15 @@ std::string base_name(const std::string& path) { return std::filesystem::path(pa
 std::int64_t caffe_pooled_size(std::int64_t in, std::int64_t kernel, std::int64_t pad, std::int64_t stride) {
   // Caffe: ceil((in + 2 pad - kernel) / stride) + 1, then, with padding, make sure the last window
   // starts inside the image (or its left/top padding), not in the right/bottom padding.
-  std::int64_t out = static_cast<std::int64_t>(std::ceil(static_cast<double>(in + 2 * pad - kernel) / static_cast<double>(stride))) + 1;
+  std::int64_t out =
+      static_cast<std::int64_t>(std::ceil(static_cast<double>(in + 2 * pad - kernel) / static_cast<double>(stride))) +
+      1;
   if (pad > 0 && (out - 1) * stride >= in + pad) --out;
   return out;
 }
 
-std::int64_t caffe_conv_size(std::int64_t in, std::int64_t kernel, std::int64_t pad, std::int64_t stride, std::int64_t dilation) {
+std::int64_t caffe_conv_size(std::int64_t in, std::int64_t kernel, std::int64_t pad, std::int64_t stride,
+                             std::int64_t dilation) {
   const std::int64_t extent = dilation * (kernel - 1) + 1;
   if (in + 2 * pad < extent) return 0;
   return (in + 2 * pad - extent) / stride + 1;
@@ -789,7 +863,8 @@ CaffeMean parse_caffe_mean(const std::uint8_t* data, std::size_t size, const std
     throw Error(path + ": mean blob has shape " + dims_str(blob_dims(b)) + "; expected 1 x C x H x W");
   }
   const std::int64_t n = count_of(d);
-  if (n < 0 || d[1] > 65535 || d[2] > 65535) throw Error(path + ": mean blob " + dims_str(d) + " is larger than fool reads");
+  if (n < 0 || d[1] > 65535 || d[2] > 65535)
+    throw Error(path + ": mean blob " + dims_str(d) + " is larger than fool reads");
   CaffeMean m;
   m.shape = {static_cast<int>(d[0]), static_cast<int>(d[1]), static_cast<int>(d[2])};
   m.values = blob_values(b, n, path + ": mean blob");
@@ -822,7 +897,8 @@ CaffeMean fit_caffe_mean(const CaffeMean& mean, const ImageShape& shape, const s
   }
   if (mean.shape.height < shape.height || mean.shape.width < shape.width) {
     throw Error(path + ": mean is " + std::to_string(mean.shape.height) + "x" + std::to_string(mean.shape.width) +
-                ", smaller than the network's " + std::to_string(shape.height) + "x" + std::to_string(shape.width) + " input");
+                ", smaller than the network's " + std::to_string(shape.height) + "x" + std::to_string(shape.width) +
+                " input");
   }
   if (mean.shape.height == shape.height && mean.shape.width == shape.width) return mean;
   // Caffe's test-time crop of a larger mean (e.g. 256x256 for a 227x227 input): the centre.
@@ -835,7 +911,8 @@ CaffeMean fit_caffe_mean(const CaffeMean& mean, const ImageShape& shape, const s
     for (int y = 0; y < shape.height; ++y)
       for (int x = 0; x < shape.width; ++x)
         out.values[k++] = mean.values[(static_cast<std::size_t>(c) * static_cast<std::size_t>(mean.shape.height) +
-                                       static_cast<std::size_t>(y0 + y)) * static_cast<std::size_t>(mean.shape.width) +
+                                       static_cast<std::size_t>(y0 + y)) *
+                                          static_cast<std::size_t>(mean.shape.width) +
                                       static_cast<std::size_t>(x0 + x)];
   return out;
 }
@@ -871,7 +948,8 @@ CaffeConversion caffe_to_onnx(const CaffeSources& sources) {
   try {
     onnx::checker::check_model(m);
   } catch (const std::exception& e) {
-    throw Error(sources.prototxt_path + ": the converted graph fails the ONNX checker (" + json_check::printable(e.what(), 160) + ")");
+    throw Error(sources.prototxt_path + ": the converted graph fails the ONNX checker (" +
+                json_check::printable(e.what(), 160) + ")");
   }
   m.SerializeToString(&c.onnx_bytes);
   return c;

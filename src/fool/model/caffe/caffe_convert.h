@@ -44,7 +44,7 @@ struct CaffeSources {
   std::string prototxt_text;
   std::string prototxt_path;  // named in errors
   std::string weights_bytes;
-  std::string weights_path;  // named in errors
+  std::string weights_path;       // named in errors
   std::optional<CaffeMean> mean;  // 0..255 units, any size >= the input (centre-cropped)
   std::string mean_path;
   float scale = 1.0f;  // Caffe's transform_param scale, applied after the mean

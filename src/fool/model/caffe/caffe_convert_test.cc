@@ -213,7 +213,8 @@ class CaffeConvertTest : public ::testing::Test {
     }
     EXPECT_FALSE(fs::exists(o.out));
     std::size_t files = 0;
-    for (const auto& e : fs::directory_iterator(dir_)) files += e.path().extension() == ".onnx" || e.path().filename().string()[0] == '.';
+    for (const auto& e : fs::directory_iterator(dir_))
+      files += e.path().extension() == ".onnx" || e.path().filename().string()[0] == '.';
     EXPECT_EQ(files, 0u) << "a file was left behind";
   }
   fs::path dir_;
@@ -231,7 +232,8 @@ TEST_F(CaffeConvertTest, BothFormsGiveTheDirectComputationWithMeanAndScale) {
   for (const auto* form : {kTinyV2, kTinyV1}) {
     write("net.prototxt", form);
     write("net.caffemodel", tiny_caffemodel(form, w));
-    CaffeConvertOptions o{path("net.prototxt"), path("net.caffemodel"), path("mean.binaryproto"), 0.02f, path("tiny.onnx")};
+    CaffeConvertOptions o{path("net.prototxt"), path("net.caffemodel"), path("mean.binaryproto"), 0.02f,
+                          path("tiny.onnx")};
     CaffeConversion conv;
     const ModelSpec spec = convert_caffe(o, &conv);
     EXPECT_EQ(conv.format, form == kTinyV1 ? "V1" : "V2");
@@ -278,12 +280,15 @@ layer { name: "prob" type: "Softmax" bottom: "ip" top: "prob" }
   for (int i = 0; i < 12; ++i) img[static_cast<std::size_t>(i)] = static_cast<float>((i * 53 + 17) % 256) / 255.0f;
   std::vector<float> x(12), norm(12);  // Caffe's input: BGR, 0..255 times the scale
   for (int c = 0; c < 3; ++c)
-    for (int p = 0; p < 4; ++p) x[static_cast<std::size_t>(c * 4 + p)] = img[static_cast<std::size_t>((2 - c) * 4 + p)] * 255.0f * scale;
+    for (int p = 0; p < 4; ++p)
+      x[static_cast<std::size_t>(c * 4 + p)] = img[static_cast<std::size_t>((2 - c) * 4 + p)] * 255.0f * scale;
   for (int c = 0; c < 3; ++c)
     for (int p = 0; p < 4; ++p) {
       float sum = 0;
-      for (int j = std::max(0, c - 1); j <= std::min(2, c + 1); ++j) sum += x[static_cast<std::size_t>(j * 4 + p)] * x[static_cast<std::size_t>(j * 4 + p)];
-      norm[static_cast<std::size_t>(c * 4 + p)] = x[static_cast<std::size_t>(c * 4 + p)] / std::pow(2.0f + 0.3f / 3.0f * sum, 0.75f);
+      for (int j = std::max(0, c - 1); j <= std::min(2, c + 1); ++j)
+        sum += x[static_cast<std::size_t>(j * 4 + p)] * x[static_cast<std::size_t>(j * 4 + p)];
+      norm[static_cast<std::size_t>(c * 4 + p)] =
+          x[static_cast<std::size_t>(c * 4 + p)] / std::pow(2.0f + 0.3f / 3.0f * sum, 0.75f);
     }
   float l[2];
   for (int k = 0; k < 2; ++k) {
@@ -313,8 +318,9 @@ TEST_F(CaffeConvertTest, PngMeanIsReadInCaffesBgrOrder) {
 
 TEST_F(CaffeConvertTest, UnknownFieldsOfRealPrototxtsAreSkipped) {
   const TinyWeights w;
-  const std::string text = std::string(kTinyV2) + "force_backward: true\nstate { phase: TEST }\n" +
-                           "layer { name: \"acc\" type: \"Accuracy\" bottom: \"ip\" top: \"acc\" include { phase: TRAIN } }\n";
+  const std::string text =
+      std::string(kTinyV2) + "force_backward: true\nstate { phase: TEST }\n" +
+      "layer { name: \"acc\" type: \"Accuracy\" bottom: \"ip\" top: \"acc\" include { phase: TRAIN } }\n";
   write("net.prototxt", text);
   write("net.caffemodel", tiny_caffemodel(kTinyV2, w));
   CaffeConvertOptions o{path("net.prototxt"), path("net.caffemodel"), "", 1.0f, path("tiny.onnx")};
@@ -333,7 +339,8 @@ TEST_F(CaffeConvertTest, BadInputsAreOneLineErrorsAndWriteNothing) {
   o.weights = path("missing.caffemodel");
   expect_error(o, {"missing.caffemodel"});
   // Weights of another net: no layer 'conv'.
-  write("other.prototxt", std::string(kTinyV2).replace(std::string(kTinyV2).find("name: \"conv\""), 12, "name: \"cnv1\""));
+  write("other.prototxt",
+        std::string(kTinyV2).replace(std::string(kTinyV2).find("name: \"conv\""), 12, "name: \"cnv1\""));
   write("other.caffemodel", tiny_caffemodel(kTinyV2, w));
   o = good;
   o.prototxt = path("other.prototxt");
@@ -373,13 +380,16 @@ TEST_F(CaffeConvertTest, BadInputsAreOneLineErrorsAndWriteNothing) {
   o.mean_image = path("garbage.binaryproto");
   expect_error(o, {"garbage.binaryproto", "not a Caffe mean file"});
   // Two blobs nobody reads.
-  write("two.prototxt", std::string(kTinyV2) + "layer { name: \"side\" type: \"Sigmoid\" bottom: \"conv\" top: \"side\" }\n");
+  write("two.prototxt",
+        std::string(kTinyV2) + "layer { name: \"side\" type: \"Sigmoid\" bottom: \"conv\" top: \"side\" }\n");
   o = good;
   o.prototxt = path("two.prototxt");
   expect_error(o, {"two.prototxt", "2 blobs are read by no layer"});
   // A pooling whose last window Caffe puts outside the input: no ONNX pooling matches.
-  write("outside.prototxt", std::string(kTinyV2).replace(std::string(kTinyV2).find("layer { name: \"relu\""), 0,
-        "layer { name: \"pool\" type: \"Pooling\" bottom: \"conv\" top: \"conv\" pooling_param { pool: MAX kernel_size: 1 stride: 3 } }\n"));
+  write("outside.prototxt",
+        std::string(kTinyV2).replace(std::string(kTinyV2).find("layer { name: \"relu\""), 0,
+                                     "layer { name: \"pool\" type: \"Pooling\" bottom: \"conv\" top: \"conv\" "
+                                     "pooling_param { pool: MAX kernel_size: 1 stride: 3 } }\n"));
   o = good;
   o.prototxt = path("outside.prototxt");
   expect_error(o, {"outside.prototxt", "layer 'pool' (Pooling)", "outside the input"});
