@@ -35,7 +35,7 @@ void add_convert_command(CLI::App& app, Action& action) {
                  {"format", conv.format},
                  {"layers", conv.layers},
                  {"input", {spec.input.channels, spec.input.height, spec.input.width}},
-                 {"channel_order", spec.preprocessing.channel_order},
+                 {"channel_order", channel_order_name(spec.preprocessing.channel_order)},
                  {"classes", spec.num_classes},
                  {"output", spec.preprocessing.output_is_probabilities ? "probabilities" : "logits"},
                  {"mean_image", o->mean_image},

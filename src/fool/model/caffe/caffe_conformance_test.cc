@@ -83,7 +83,7 @@ TEST_P(CaffeConformance, ConvertedModelMatchesOpenCvsCaffeImporterOnBothBackends
   o.out = (dir_ / (net.name + ".onnx")).string();
   CaffeConversion conv;
   const ModelSpec spec = convert_caffe(o, &conv);
-  EXPECT_EQ(spec.preprocessing.channel_order, spec.input.channels == 3 ? "bgr" : "rgb");
+  EXPECT_EQ(spec.preprocessing.channel_order, spec.input.channels == 3 ? ChannelOrder::Bgr : ChannelOrder::Rgb);
 
   std::optional<CaffeMean> mean;
   if (!o.mean_image.empty()) mean = fit_caffe_mean(read_caffe_mean(o.mean_image), spec.input, o.mean_image);

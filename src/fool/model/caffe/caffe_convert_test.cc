@@ -240,7 +240,7 @@ TEST_F(CaffeConvertTest, BothFormsGiveTheDirectComputationWithMeanAndScale) {
     EXPECT_EQ(conv.layers, form == kTinyV1 ? 4 : 5);
     EXPECT_EQ(spec.num_classes, 3);
     EXPECT_EQ(spec.input.channels, 1);
-    EXPECT_EQ(spec.preprocessing.channel_order, "rgb");
+    EXPECT_EQ(spec.preprocessing.channel_order, ChannelOrder::Rgb);
     EXPECT_TRUE(spec.preprocessing.output_is_probabilities);
     for (Backend b : {Backend::Torch, Backend::OpenCv}) {
       ClassifierOptions co;
@@ -275,7 +275,7 @@ layer { name: "prob" type: "Softmax" bottom: "ip" top: "prob" }
   const float scale = 1.0f / 64.0f;
   CaffeConvertOptions o{path("lrn.prototxt"), path("lrn.caffemodel"), "", scale, path("lrn.onnx")};
   const ModelSpec spec = convert_caffe(o);
-  ASSERT_EQ(spec.preprocessing.channel_order, "bgr");
+  ASSERT_EQ(spec.preprocessing.channel_order, ChannelOrder::Bgr);
   std::vector<float> img(12);  // fool's RGB image in [0,1]
   for (int i = 0; i < 12; ++i) img[static_cast<std::size_t>(i)] = static_cast<float>((i * 53 + 17) % 256) / 255.0f;
   std::vector<float> x(12), norm(12);  // Caffe's input: BGR, 0..255 times the scale
