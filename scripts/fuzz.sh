@@ -9,7 +9,7 @@ SECONDS_PER_TARGET=${1:-300}
 shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_onnx_opencv fuzz_onnx_torch fuzz_idx fuzz_png fuzz_checkpoint fuzz_genome
-                                     fuzz_summary fuzz_experiment)
+                                     fuzz_summary fuzz_experiment fuzz_caffe)
 if [ ! -f build-fuzz/build.ninja ]; then
   CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFOOL_FUZZ=ON \
     -DFOOL_BUILD_CLI=OFF -DFOOL_BUILD_BENCH=OFF ${CMAKE_CXX_COMPILER_LAUNCHER:+-DCMAKE_CXX_COMPILER_LAUNCHER=$CMAKE_CXX_COMPILER_LAUNCHER} >/dev/null

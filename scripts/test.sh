@@ -25,6 +25,6 @@ if [ -n "${FOOL_FUZZ_STAGE:-}" ]; then
   CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFOOL_FUZZ=ON \
     -DFOOL_BUILD_CLI=OFF -DFOOL_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
   cmake --build build-fuzz -j 2 --target fuzz_onnx_opencv fuzz_onnx_torch fuzz_idx fuzz_png fuzz_checkpoint \
-    fuzz_genome fuzz_summary fuzz_experiment
+    fuzz_genome fuzz_summary fuzz_experiment fuzz_caffe
   (cd build-fuzz && ctest --output-on-failure -L fuzz -j 2)
 fi

@@ -31,6 +31,7 @@ int run(int argc, char** argv) {
   fool::cli::add_experiment_command(app, action);
   fool::cli::add_report_command(app, action);
   fool::cli::add_render_command(app, action);
+  fool::cli::add_convert_command(app, action);
   fool::cli::set_command_line(argc, argv);
   auto known = [&app](const std::string& name) {
     for (const auto* sub : app.get_subcommands({}))
