@@ -436,7 +436,7 @@ class TorchClassifier : public DifferentiableClassifier {
   }
 
  private:
-  // Runs fn(begin, end) over row ranges of an n-image batch: min(n, kBatchParts) ranges whose
+  // Runs fn(begin, end) over row ranges of an n-image batch: clamp(n / kMinPartRows, 1, kBatchParts) ranges whose
   // bounds depend on n alone, shared out over min(T, ranges) new threads, ATen single-threaded inside
   // each. ATen's kernels are not batch-size invariant (a row can differ in its last bits between
   // batches of 4 and 8), so ranges that did depend on T would make results depend on the thread
@@ -445,13 +445,17 @@ class TorchClassifier : public DifferentiableClassifier {
   // machine, shared with other work, spinning workers made 2-thread ATen 5-60x slower than
   // 1-thread ATen (LeNet at batch 1: 8.7 vs 524 images/s). The calling thread's own ATen thread
   // count (training in the same process uses it) is left alone.
+  // A range has at least kMinPartRows rows where the batch allows: every range reads every weight
+  // once, and for weight-heavy layers (AlexNet's 150 MB first fully connected layer) eight ranges of a
+  // batch of 10 read them eight times (measured at one thread: 0.66x PyTorch's rate on AlexNet).
   static constexpr std::size_t kBatchParts = 8;
+  static constexpr std::size_t kMinPartRows = 5;
   template <typename Fn>
   void split_batch(std::size_t n, Fn fn) const {
     if (n == 0) return;
     const std::size_t threads =
         threads_ > 0 ? static_cast<std::size_t>(threads_) : std::max(1u, std::thread::hardware_concurrency());
-    const std::size_t parts = std::min(n, kBatchParts);
+    const std::size_t parts = std::clamp<std::size_t>(n / kMinPartRows, 1, kBatchParts);
     const std::size_t workers = std::min(threads, parts);
     BlasThreadsForCall single_blas(true);  // also for one worker: OpenBLAS threads change the bits too
     std::vector<std::thread> pool;
