@@ -205,10 +205,19 @@ fs::path task_model(const Task& task, const TaskDir& dir) {
 // ---- transfer ------------------------------------------------------------------------------------
 
 nlohmann::json TransferExperimentConfig::to_json() const {
-  return {{"dataset", dataset},     {"lenet_seeds", lenet_seeds},   {"other_archs", other_archs},
-          {"epochs", epochs},       {"runs_per_network", runs_per_network}, {"encoding", encoding_name(encoding)},
-          {"generations", generations}, {"offspring", offspring},   {"init", init},
-          {"seed", seed},           {"threads", threads}};
+  nlohmann::json j = {{"dataset", data.name},
+                      {"lenet_seeds", lenet_seeds},
+                      {"other_archs", other_archs},
+                      {"epochs", epochs},
+                      {"runs_per_network", runs_per_network},
+                      {"encoding", encoding_name(encoding)},
+                      {"generations", generations},
+                      {"offspring", offspring},
+                      {"init", init},
+                      {"seed", seed},
+                      {"threads", threads}};
+  if (data.custom()) j["dataset_source"] = data.to_json();  // mnist and fashion-mnist: the name says it
+  return j;
 }
 
 nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const RunEvents& events) {
@@ -221,8 +230,7 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
       throw Error("unknown architecture '" + a + "' (known: lenet, mlp, bncnn)");
     }
   }
-  if (c.data_dir.empty()) throw Error("no data directory given");
-  const DatasetSplits data = load_dataset(c.dataset, c.data_dir);
+  const DatasetSplits data = load_dataset(c.data);
   ExperimentDir x(c.out_dir, "transfer", c.to_json());
   fs::create_directories(x.path("networks"));
   fs::create_directories(x.path("runs"));
@@ -247,7 +255,7 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
     if (x.done(step)) continue;
     events.message("training " + model);
     tasks.push_back({{{"kind", "train"}, {"arch", n.arch}, {"seed", n.seed}, {"epochs", c.epochs}, {"threads", c.threads},
-                      {"dataset", c.dataset}, {"data_dir", c.data_dir}, {"model", model}},
+                      {"dataset", c.data.name}, {"data", c.data.to_json()}, {"model", model}},
                      {}});
     steps.push_back(step);
   }
@@ -314,9 +322,22 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
 // ---- retraining --------------------------------------------------------------------------------
 
 nlohmann::json RetrainExperimentConfig::to_json() const {
-  return {{"dataset", dataset},         {"arch", arch},         {"iterations", iterations}, {"epochs", epochs},
-          {"encoding", encoding_name(encoding)},       {"generations", generations}, {"offspring", offspring}, {"init", init},
-          {"eval_runs", eval_runs},     {"first_images", first_images}, {"seed", seed},     {"threads", threads}};
+  nlohmann::json j = {{"dataset", data.name},
+                      {"arch", arch},
+                      {"iterations", iterations},
+                      {"epochs", epochs},
+                      {"encoding", encoding_name(encoding)},
+                      {"generations", generations},
+                      {"offspring", offspring},
+                      {"init", init},
+                      {"eval_runs", eval_runs},
+                      {"first_images", first_images},
+                      {"seed", seed},
+                      {"threads", threads}};
+  if (data.custom()) j["dataset_source"] = data.to_json();  // mnist and fashion-mnist: the name says it
+  // Recorded only when it is not the default, so that experiments made before the flag resume.
+  if (shift != TrainOptions().max_shift) j["shift"] = shift;
+  return j;
 }
 
 namespace {
@@ -361,14 +382,14 @@ TaskOutcome run_experiment_task(const Task& task) {
   TaskDir dir;
   TaskOutcome out;
   if (kind == "train") {
-    // Each process loads a dataset once (every machine needs it under data_dir).
+    // Each process loads a dataset once (every machine needs its files at the same paths).
     static std::mutex mutex;
     static std::map<std::string, std::shared_ptr<const DatasetSplits>> cache;
     std::shared_ptr<const DatasetSplits> data;
     {
       std::lock_guard<std::mutex> lock(mutex);
-      auto& slot = cache[p.at("dataset").get<std::string>() + "|" + p.at("data_dir").get<std::string>()];
-      if (!slot) slot = std::make_shared<const DatasetSplits>(load_dataset(p["dataset"], p["data_dir"]));
+      auto& slot = cache[p.at("data").dump()];
+      if (!slot) slot = std::make_shared<const DatasetSplits>(load_dataset(DatasetSource::from_json(p["data"])));
       data = slot;
     }
     TrainOptions opt;
@@ -418,7 +439,6 @@ void check_retrain_config(const RetrainExperimentConfig& c) {
   if (c.epochs < 1) throw Error("epochs must be at least 1");
   if (c.eval_runs < 1) throw Error("evaluation runs must be at least 1");
   if (c.first_images < 0) throw Error("first images must not be negative");
-  if (c.data_dir.empty()) throw Error("no data directory given");
 }
 
 // How many fooling images each iteration adds: after DNN_1 as many as the largest real class has
@@ -452,8 +472,9 @@ nlohmann::json train_iteration(ExperimentDir& x, const RetrainExperimentConfig& 
   opt.arch = c.arch;
   opt.seed = c.seed + static_cast<std::uint64_t>(it) - 1;
   opt.epochs = c.epochs;
+  opt.max_shift = c.shift;
   opt.threads = c.threads;
-  opt.dataset_name = c.dataset;
+  opt.dataset_name = c.data.name;
   if (it > 1) {
     data.train.class_names.push_back("fooling");
     data.test.class_names.push_back("fooling");
@@ -576,7 +597,7 @@ void report_iteration(const RunEvents& events, const std::string& tag, const nlo
 
 nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const RunEvents& events) {
   check_retrain_config(c);
-  const DatasetSplits real = load_dataset(c.dataset, c.data_dir);
+  const DatasetSplits real = load_dataset(c.data);
   const FoolingBudget budget = fooling_budget(c, real.train);
   const int n = budget.real_classes;
 
