@@ -134,8 +134,8 @@ namespace {
 std::vector<std::string> initial_class_names(const DatasetSource& src) {
   if (!src.class_names_file.empty()) return read_class_names(src.class_names_file);
   if (src.name != "idx") return class_names_for(src.name);
-  std::vector<std::string> names;
-  for (int k = 0; k < 256; ++k) names.push_back(std::to_string(k));
+  std::vector<std::string> names(256);
+  for (std::size_t k = 0; k < names.size(); ++k) names[k] = std::to_string(k);
   return names;
 }
 

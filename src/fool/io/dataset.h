@@ -59,7 +59,7 @@ struct DatasetSource {
 // t10k-labels-idx1-ubyte (each optionally with .gz) from `dir`, or the files a source names.
 // Throws fool::Error naming the file at fault (missing, not IDX, counts that disagree, a label
 // without a class name, training and test images of different sizes).
-DatasetSplits load_dataset(const DatasetSource& source);
+DatasetSplits load_dataset(const DatasetSource& src);
 DatasetSplits load_dataset(const std::string& name, const std::string& dir);
 // Reads a class-names file: one name a line, none empty, at least two.
 std::vector<std::string> read_class_names(const std::string& path);
