@@ -6,7 +6,8 @@
 # last network. Prints a markdown table per encoding. Not part of scripts/test.sh (hours on 2 cores).
 # Usage: scripts/reproduce_retrain.sh [OUT_DIR [extra `fool experiment retrain` flags...]]
 # Environment: ENCODINGS (cppn direct), ITERATIONS (15), EPOCHS (10), GENERATIONS (200),
-#   LONG_GENERATIONS (1000), LONG_RUNS (5), THREADS (1), DATASET_FLAGS (e.g. "--dataset fashion-mnist").
+#   OFFSPRING (200), INIT (200), LONG_GENERATIONS (1000), LONG_RUNS (5), THREADS (1),
+#   DATASET_FLAGS (e.g. "--dataset fashion-mnist"), FOOL (./build/src/cli/fool).
 # Rerunning the same command resumes every experiment and skips the finished long runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,8 @@ FOOL=${FOOL:-./build/src/cli/fool}
 ITERATIONS=${ITERATIONS:-15}
 EPOCHS=${EPOCHS:-10}
 GENERATIONS=${GENERATIONS:-200}
+OFFSPRING=${OFFSPRING:-200}
+INIT=${INIT:-200}
 LONG_GENERATIONS=${LONG_GENERATIONS:-1000}
 LONG_RUNS=${LONG_RUNS:-5}
 THREADS=${THREADS:-1}
@@ -27,9 +30,9 @@ for enc in ${ENCODINGS:-cppn direct}; do
   x="$OUT/$enc"
   start=$(date +%s)
   $FOOL experiment retrain --out "$x" --encoding "$enc" --iterations "$ITERATIONS" --epochs "$EPOCHS" \
-    --generations "$GENERATIONS" --offspring 200 --init 200 --threads "$THREADS" "${DATA[@]}" "${EXTRA[@]}" \
+    --generations "$GENERATIONS" --offspring "$OFFSPRING" --init "$INIT" --threads "$THREADS" "${DATA[@]}" "${EXTRA[@]}" \
     >/dev/null 2>"$OUT/$enc.log"
-  echo "## $enc: $ITERATIONS iterations, $EPOCHS epochs, $GENERATIONS generations x 200 ($(($(date +%s) - start)) s this session)"
+  echo "## $enc: $ITERATIONS iterations, $EPOCHS epochs, $GENERATIONS generations x $OFFSPRING ($(($(date +%s) - start)) s this session)"
   echo
   python3 - "$x/experiment.json" <<'PY'
 import json, sys
@@ -43,7 +46,7 @@ for r in x["iterations"]:
           f"{r['heldout_real_accuracy']*100:.2f}% | {caught} | {r['median_confidence']*100:.4f}% | {r['fraction_at_9999']*100:.0f}% |")
 PY
   echo
-  echo "| longer search ($LONG_GENERATIONS generations x 200, $LONG_RUNS runs) | median confidence | share >= 99.99% | share >= 99% | generation by which half the classes reached 99.99% |"
+  echo "| longer search ($LONG_GENERATIONS generations x $OFFSPRING, $LONG_RUNS runs) | median confidence | share >= 99.99% | share >= 99% | generation by which half the classes reached 99.99% |"
   echo "|---|---|---|---|---|"
   for it in 1 "$ITERATIONS"; do
     runs=()
@@ -51,7 +54,7 @@ PY
       run="$OUT/$enc-long/dnn$it-seed$seed"
       if [ ! -f "$run/summary.json" ]; then
         $FOOL evolve --model "$x/iteration$it/dnn.onnx" --encoding "$enc" --generations "$LONG_GENERATIONS" \
-          --offspring 200 --init 200 --seed "$((1000 + seed))" --threads "$THREADS" --checkpoint-every 0 \
+          --offspring "$OFFSPRING" --init "$INIT" --seed "$((1000 + seed))" --threads "$THREADS" --checkpoint-every 0 \
           --overwrite --quiet --out "$run" >/dev/null
       fi
       runs+=("$run/summary.json")
