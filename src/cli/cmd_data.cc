@@ -35,23 +35,22 @@ void add_data_command(CLI::App& app, Action& action) {
   });
 
   struct StatOpts {
-    std::string dataset = "mnist", data_dir;
+    DatasetSource data;
   };
   auto st = std::make_shared<StatOpts>();
   auto* sc = data->add_subcommand("stats", "load a dataset's IDX files and print the class counts");
-  sc->add_option("--dataset", st->dataset, "mnist or fashion-mnist")->check(CLI::IsMember(dataset_names()));
-  sc->add_option("--data-dir", st->data_dir, "directory with the IDX files (default: see docs/cli.md)");
+  add_dataset_options(sc, st->data);
   sc->callback([st, &action] {
     action = [st] {
-      const std::string dir = st->data_dir.empty() ? default_data_dir(st->dataset) : st->data_dir;
-      const DatasetSplits d = load_dataset(st->dataset, dir);
+      const DatasetSource source = with_default_dir(st->data);
+      const DatasetSplits d = load_dataset(source);
       auto counts = [](const Dataset& s) {
         std::vector<std::size_t> c(static_cast<std::size_t>(s.num_classes()), 0);
         for (auto l : s.labels) c[l]++;
         return c;
       };
-      emit_json({{"dataset", st->dataset},
-                 {"data_dir", dir},
+      emit_json({{"dataset", source.name},
+                 {"data_dir", source.dir},
                  {"shape", {d.train.shape.channels, d.train.shape.height, d.train.shape.width}},
                  {"classes", d.train.class_names},
                  {"train", {{"examples", d.train.size()}, {"per_class", counts(d.train)}}},
@@ -61,20 +60,19 @@ void add_data_command(CLI::App& app, Action& action) {
   });
 
   struct ExportOpts {
-    std::string dataset = "mnist", data_dir, split = "test", out;
+    DatasetSource data;
+    std::string split = "test", out;
     std::size_t count = 10;
   };
   auto ex = std::make_shared<ExportOpts>();
   auto* ec = data->add_subcommand("export", "write the first --count images of a split as PNG files");
-  ec->add_option("--dataset", ex->dataset, "mnist or fashion-mnist")->check(CLI::IsMember(dataset_names()));
-  ec->add_option("--data-dir", ex->data_dir, "directory with the IDX files");
+  add_dataset_options(ec, ex->data);
   ec->add_option("--split", ex->split, "train or test")->check(CLI::IsMember({"train", "test"}));
   ec->add_option("--count", ex->count, "how many images")->check(positive());
   ec->add_option("--out", ex->out, "output directory")->required();
   ec->callback([ex, &action] {
     action = [ex] {
-      const std::string dir = ex->data_dir.empty() ? default_data_dir(ex->dataset) : ex->data_dir;
-      const DatasetSplits d = load_dataset(ex->dataset, dir);
+      const DatasetSplits d = load_dataset(with_default_dir(ex->data));
       const Dataset& s = ex->split == "train" ? d.train : d.test;
       std::filesystem::create_directories(ex->out);
       nlohmann::json files = nlohmann::json::array();
@@ -88,7 +86,7 @@ void add_data_command(CLI::App& app, Action& action) {
         write_png(path, img);
         files.push_back({{"file", path}, {"label", s.labels[i]}});
       }
-      emit_json({{"dataset", ex->dataset}, {"split", ex->split}, {"images", files}});
+      emit_json({{"dataset", ex->data.name}, {"split", ex->split}, {"images", files}});
       return 0;
     };
   });

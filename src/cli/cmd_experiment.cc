@@ -51,8 +51,7 @@ void add_experiment_command(CLI::App& app, Action& action) {
                                "train networks (same architecture with other seeds, and other architectures), evolve "
                                "against each, and score every champion with every network");
   tc->add_option("--out", t->out_dir, "experiment directory")->required();
-  tc->add_option("--dataset", t->dataset, "mnist or fashion-mnist")->check(CLI::IsMember(dataset_names()));
-  tc->add_option("--data-dir", t->data_dir, "directory with the dataset's IDX files");
+  add_dataset_options(tc, t->data);
   tc->add_option("--lenet-seeds", t->lenet_seeds, "seeds of the LeNets that differ only in initialisation (1 2)");
   tc->add_option("--other-archs", t->other_archs, "other architectures (mlp bncnn)");
   tc->add_option("--epochs", t->epochs, "training epochs per network (5; 15 for the paper's accuracy)")->check(positive());
@@ -65,7 +64,7 @@ void add_experiment_command(CLI::App& app, Action& action) {
   tc->add_option("--threads", t->threads, "threads (0: all cores)")->check(thread_count());
   tc->callback([t, &action] {
     action = [t] {
-      if (t->data_dir.empty()) t->data_dir = default_data_dir(t->dataset);
+      t->data = with_default_dir(t->data);
       if (!share_experiment("transfer", *t)) return 0;
       const ReleaseRanks release;
       ProgressObserver say(false, "[experiment] ");
@@ -81,11 +80,12 @@ void add_experiment_command(CLI::App& app, Action& action) {
                                "retrain with fooling images as an extra class, iteration after iteration, and measure "
                                "how easily each network is still fooled");
   rc->add_option("--out", r->out_dir, "experiment directory")->required();
-  rc->add_option("--dataset", r->dataset, "mnist or fashion-mnist")->check(CLI::IsMember(dataset_names()));
-  rc->add_option("--data-dir", r->data_dir, "directory with the dataset's IDX files");
+  add_dataset_options(rc, r->data);
   rc->add_option("--arch", r->arch, "architecture (lenet)")->check(CLI::IsMember(architecture_names()));
   rc->add_option("--iterations", r->iterations, "networks to train (3; the paper: 15)")->check(positive());
   rc->add_option("--epochs", r->epochs, "training epochs per network (5)")->check(positive());
+  rc->add_option("--shift", r->shift, "training augmentation: random shifts of up to N pixels (1; the paper: 0)")
+      ->check(CLI::Range(0, 8));
   add_choice(rc, "--encoding", r->encoding, encoding_names(), parse_encoding, encoding_name, "cppn (the paper's) or direct");
   rc->add_option("--generations", r->generations, "generations per run (50; the paper: 200)")->check(positive());
   rc->add_option("--offspring", r->offspring, "offspring per generation (100)")->check(positive());
@@ -99,7 +99,7 @@ void add_experiment_command(CLI::App& app, Action& action) {
   rc->add_option("--threads", r->threads, "threads (0: all cores)")->check(thread_count());
   rc->callback([r, &action] {
     action = [r] {
-      if (r->data_dir.empty()) r->data_dir = default_data_dir(r->dataset);
+      r->data = with_default_dir(r->data);
       if (!share_experiment("retrain", *r)) return 0;
       const ReleaseRanks release;
       ProgressObserver say(false, "[experiment] ");

@@ -10,14 +10,14 @@ namespace fool::cli {
 
 void add_train_command(CLI::App& app, Action& action) {
   struct Opts {
-    std::string dataset = "mnist", data_dir, out, report, arch = "lenet";
+    DatasetSource data;
+    std::string out, report;
     TrainOptions train;
     bool quiet = false;
   };
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("train", "train a classifier (the paper's LeNet or another architecture) and write ONNX");
-  c->add_option("--dataset", o->dataset, "mnist or fashion-mnist")->check(CLI::IsMember(dataset_names()));
-  c->add_option("--data-dir", o->data_dir, "directory with the dataset's IDX files (gzipped or not)");
+  add_dataset_options(c, o->data);
   c->add_option("--arch", o->train.arch, "lenet (the paper's), mlp, or bncnn")->check(CLI::IsMember(architecture_names()));
   c->add_option("--epochs", o->train.epochs, "passes over the training set")->check(positive());
   c->add_option("--batch-size", o->train.batch_size, "examples per optimisation step")->check(positive());
@@ -31,20 +31,20 @@ void add_train_command(CLI::App& app, Action& action) {
   c->add_flag("--quiet", o->quiet, "no progress bar");
   c->callback([o, &action] {
     action = [o] {
-      const std::string dir = o->data_dir.empty() ? default_data_dir(o->dataset) : o->data_dir;
-      o->train.dataset_name = o->dataset;
+      const DatasetSource source = with_default_dir(o->data);
+      o->train.dataset_name = source.name;
       o->train.validate();
       // Both outputs are checked before training, so a bad --report never follows a written model.
       check_output_file(o->out, "--out");
       check_output_file(o->report.empty() ? o->out + ".json" : o->report, "--report");
-      const DatasetSplits data = load_dataset(o->dataset, dir);
+      const DatasetSplits data = load_dataset(source);
       ProgressObserver progress(!o->quiet);
       const TrainResult r = train_classifier(data, o->train, o->out, RunEvents({&progress}));
       progress.finish();
       nlohmann::json j = {{"model", o->out},
                           {"sha256", r.model_sha256},
-                          {"dataset", o->dataset},
-                          {"data_dir", dir},
+                          {"dataset", source.name},
+                          {"data_dir", source.dir},
                           {"arch", o->train.arch},
                           {"epochs", o->train.epochs},
                           {"batch_size", o->train.batch_size},
@@ -57,6 +57,7 @@ void add_train_command(CLI::App& app, Action& action) {
                           {"test_accuracy", r.test_accuracy},
                           {"epoch_loss", r.epoch_loss},
                           {"seconds", r.train_seconds}};
+      if (source.custom()) j["dataset_source"] = source.to_json();
       emit_json(j, o->report.empty() ? o->out + ".json" : o->report);
       return 0;
     };

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "fool/io/dataset.h"
 #include "fool/model/classifier.h"
 
 namespace fool::cli {
@@ -35,6 +36,14 @@ struct ModelFlags {
 // The data directory for a dataset when --data-dir is not given: $FOOL_DATA_DIR/<name> or
 // data/<name> for MNIST (made by scripts/setup.sh), Debian's dataset-fashion-mnist for Fashion-MNIST.
 std::string default_data_dir(const std::string& dataset);
+
+// Adds the dataset flags every command that reads a dataset shares: --dataset (mnist, fashion-mnist,
+// idx), --data-dir, --train-images/--train-labels/--test-images/--test-labels (each replaces one
+// file of the data directory) and --class-names.
+void add_dataset_options(CLI::App* app, DatasetSource& source);
+// The source with its data directory filled in: --data-dir, or the default directory of mnist and
+// fashion-mnist (none for idx, whose files come from --data-dir or the four file flags).
+DatasetSource with_default_dir(DatasetSource source);
 
 // While alive, Ctrl-C sets stop() instead of ending the process (a second Ctrl-C still does), so a
 // long command can finish its generation or step, save, and exit with 130.

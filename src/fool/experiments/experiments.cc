@@ -205,10 +205,19 @@ fs::path task_model(const Task& task, const TaskDir& dir) {
 // ---- transfer ------------------------------------------------------------------------------------
 
 nlohmann::json TransferExperimentConfig::to_json() const {
-  return {{"dataset", dataset},     {"lenet_seeds", lenet_seeds},   {"other_archs", other_archs},
-          {"epochs", epochs},       {"runs_per_network", runs_per_network}, {"encoding", encoding_name(encoding)},
-          {"generations", generations}, {"offspring", offspring},   {"init", init},
-          {"seed", seed},           {"threads", threads}};
+  nlohmann::json j = {{"dataset", data.name},
+                      {"lenet_seeds", lenet_seeds},
+                      {"other_archs", other_archs},
+                      {"epochs", epochs},
+                      {"runs_per_network", runs_per_network},
+                      {"encoding", encoding_name(encoding)},
+                      {"generations", generations},
+                      {"offspring", offspring},
+                      {"init", init},
+                      {"seed", seed},
+                      {"threads", threads}};
+  if (data.custom()) j["dataset_source"] = data.to_json();  // mnist and fashion-mnist: the name says it
+  return j;
 }
 
 nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const RunEvents& events) {
@@ -221,8 +230,7 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
       throw Error("unknown architecture '" + a + "' (known: lenet, mlp, bncnn)");
     }
   }
-  if (c.data_dir.empty()) throw Error("no data directory given");
-  const DatasetSplits data = load_dataset(c.dataset, c.data_dir);
+  const DatasetSplits data = load_dataset(c.data);
   ExperimentDir x(c.out_dir, "transfer", c.to_json());
   fs::create_directories(x.path("networks"));
   fs::create_directories(x.path("runs"));
@@ -247,7 +255,7 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
     if (x.done(step)) continue;
     events.message("training " + model);
     tasks.push_back({{{"kind", "train"}, {"arch", n.arch}, {"seed", n.seed}, {"epochs", c.epochs}, {"threads", c.threads},
-                      {"dataset", c.dataset}, {"data_dir", c.data_dir}, {"model", model}},
+                      {"dataset", c.data.name}, {"data", c.data.to_json()}, {"model", model}},
                      {}});
     steps.push_back(step);
   }
@@ -314,9 +322,22 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
 // ---- retraining --------------------------------------------------------------------------------
 
 nlohmann::json RetrainExperimentConfig::to_json() const {
-  return {{"dataset", dataset},         {"arch", arch},         {"iterations", iterations}, {"epochs", epochs},
-          {"encoding", encoding_name(encoding)},       {"generations", generations}, {"offspring", offspring}, {"init", init},
-          {"eval_runs", eval_runs},     {"first_images", first_images}, {"seed", seed},     {"threads", threads}};
+  nlohmann::json j = {{"dataset", data.name},
+                      {"arch", arch},
+                      {"iterations", iterations},
+                      {"epochs", epochs},
+                      {"encoding", encoding_name(encoding)},
+                      {"generations", generations},
+                      {"offspring", offspring},
+                      {"init", init},
+                      {"eval_runs", eval_runs},
+                      {"first_images", first_images},
+                      {"seed", seed},
+                      {"threads", threads}};
+  if (data.custom()) j["dataset_source"] = data.to_json();  // mnist and fashion-mnist: the name says it
+  // Recorded only when it is not the default, so that experiments made before the flag resume.
+  if (shift != TrainOptions().max_shift) j["shift"] = shift;
+  return j;
 }
 
 namespace {
@@ -361,14 +382,14 @@ TaskOutcome run_experiment_task(const Task& task) {
   TaskDir dir;
   TaskOutcome out;
   if (kind == "train") {
-    // Each process loads a dataset once (every machine needs it under data_dir).
+    // Each process loads a dataset once (every machine needs its files at the same paths).
     static std::mutex mutex;
     static std::map<std::string, std::shared_ptr<const DatasetSplits>> cache;
     std::shared_ptr<const DatasetSplits> data;
     {
       std::lock_guard<std::mutex> lock(mutex);
-      auto& slot = cache[p.at("dataset").get<std::string>() + "|" + p.at("data_dir").get<std::string>()];
-      if (!slot) slot = std::make_shared<const DatasetSplits>(load_dataset(p["dataset"], p["data_dir"]));
+      auto& slot = cache[p.at("data").dump()];
+      if (!slot) slot = std::make_shared<const DatasetSplits>(load_dataset(DatasetSource::from_json(p["data"])));
       data = slot;
     }
     TrainOptions opt;
@@ -410,21 +431,175 @@ TaskOutcome run_experiment_task(const Task& task) {
   throw Error("unknown experiment task '" + kind + "'");
 }
 
-nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const RunEvents& events) {
+namespace {
+
+void check_retrain_config(const RetrainExperimentConfig& c) {
   if (c.out_dir.empty()) throw Error("no output directory given");
   if (c.iterations < 1) throw Error("iterations must be at least 1, got " + std::to_string(c.iterations));
   if (c.epochs < 1) throw Error("epochs must be at least 1");
   if (c.eval_runs < 1) throw Error("evaluation runs must be at least 1");
   if (c.first_images < 0) throw Error("first images must not be negative");
-  if (c.data_dir.empty()) throw Error("no data directory given");
-  DatasetSplits real = load_dataset(c.dataset, c.data_dir);
-  const int n = real.train.num_classes();
-  if (n + 1 > 255) throw Error("too many classes for an extra fooling class");
-  std::vector<std::size_t> per_class(static_cast<std::size_t>(n), 0);
-  for (auto l : real.train.labels) per_class[l]++;
-  const std::size_t first_images =
-      c.first_images > 0 ? static_cast<std::size_t>(c.first_images) : *std::max_element(per_class.begin(), per_class.end());
-  const std::size_t later_images = std::max<std::size_t>(1, first_images / 6);
+}
+
+// How many fooling images each iteration adds: after DNN_1 as many as the largest real class has
+// (or --first-images), after each later network a sixth of that (the paper: 6,000, then 1,000).
+struct FoolingBudget {
+  int real_classes = 0;  // n: the fooling class is class n
+  std::size_t first = 0;
+  std::size_t later = 0;
+  // Images made against DNN_it for the next network's training (none after the last network).
+  std::size_t needed(int it, int iterations) const { return it == iterations ? 0 : (it == 1 ? first : later); }
+};
+
+FoolingBudget fooling_budget(const RetrainExperimentConfig& c, const Dataset& train) {
+  FoolingBudget b;
+  b.real_classes = train.num_classes();
+  if (b.real_classes + 1 > 255) throw Error("too many classes for an extra fooling class");
+  std::vector<std::size_t> per_class(static_cast<std::size_t>(b.real_classes), 0);
+  for (auto l : train.labels) per_class[l]++;
+  b.first = c.first_images > 0 ? static_cast<std::size_t>(c.first_images)
+                               : *std::max_element(per_class.begin(), per_class.end());
+  b.later = std::max<std::size_t>(1, b.first / 6);
+  return b;
+}
+
+// Step 1: trains DNN_it on the real images plus every fooling image so far, as class n.
+nlohmann::json train_iteration(ExperimentDir& x, const RetrainExperimentConfig& c, const DatasetSplits& real, int n,
+                               int it, const std::vector<std::string>& training_fooling, const std::string& model,
+                               const RunEvents& events) {
+  DatasetSplits data = real;
+  TrainOptions opt;
+  opt.arch = c.arch;
+  opt.seed = c.seed + static_cast<std::uint64_t>(it) - 1;
+  opt.epochs = c.epochs;
+  opt.max_shift = c.shift;
+  opt.threads = c.threads;
+  opt.dataset_name = c.data.name;
+  if (it > 1) {
+    data.train.class_names.push_back("fooling");
+    data.test.class_names.push_back("fooling");
+    data.train.append(images_as_class(x, training_fooling, real.train.shape, n));
+    opt.background_class = n;
+  }
+  return train_step(x, "iteration" + std::to_string(it) + " train", data, opt, model, events);
+}
+
+// Step 2: the share of held-out fooling images (made against the previous network, never trained
+// on) that DNN_it puts in its fooling class; null when there are none.
+nlohmann::json score_heldout(const ExperimentDir& x, const RetrainExperimentConfig& c, const std::string& model,
+                             const std::vector<std::string>& heldout_fooling, ImageShape shape, int n) {
+  if (heldout_fooling.empty()) return nullptr;
+  ClassifierOptions o;
+  o.threads = c.threads;
+  o.auto_compares_speed = false;  // the same backend whatever the timing or the number of processes
+  auto clf = load_classifier(x.path(model), o);
+  const Dataset d = images_as_class(x, heldout_fooling, shape, n);
+  const Matrix p = clf->probabilities(d.batch(0, d.size()));
+  std::size_t caught = 0;
+  for (std::size_t i = 0; i < d.size(); ++i) caught += top_k(p.row(i), p.cols(), 1)[0] == n;
+  return {{"images", d.size()}, {"fraction_in_fooling_class", static_cast<double>(caught) / d.size()}};
+}
+
+std::string evolve_step(const std::string& tag, std::size_t r) { return tag + " evolve run" + std::to_string(r + 1); }
+
+// Step 3a: the evolution runs against DNN_it that are not done yet, spread over the processes;
+// rank 0 writes what they made.
+void evolve_iteration(ExperimentDir& x, const RetrainExperimentConfig& c, Distribution& dist, int it,
+                      const std::string& model, std::size_t total_runs, const RunEvents& events) {
+  const std::string tag = "iteration" + std::to_string(it);
+  std::vector<Task> tasks;
+  std::vector<std::string> steps;
+  for (std::size_t r = 0; r < total_runs; ++r) {
+    const std::string rel = tag + "/runs/run" + std::to_string(r + 1);
+    const std::string step = evolve_step(tag, r);
+    if (x.done(step)) continue;
+    events.message(tag + ": evolving against DNN_" + std::to_string(it) + " (run " + std::to_string(r + 1) + " of " +
+                   std::to_string(total_runs) + ")");
+    const auto seed = c.seed * 1000003ULL + static_cast<std::uint64_t>(it) * 1000ULL + r;
+    tasks.push_back({{{"kind", "fooling"},
+                      {"model", model},
+                      {"run", rel},
+                      {"recorded_model", x.path(model)},
+                      {"encoding", encoding_name(c.encoding)},
+                      {"generations", c.generations},
+                      {"offspring", c.offspring},
+                      {"init", c.init},
+                      {"seed", seed},
+                      {"threads", c.threads},
+                      {"command_line", c.command_line},
+                      {"fooling_dir", tag + "/fooling"},
+                      {"prefix", "run" + std::to_string(r + 1)}},
+                     {{model, read_file(x.path(model))}}});
+    steps.push_back(step);
+  }
+  dist.run_tasks(tasks, run_experiment_task, [&](std::size_t i, TaskOutcome outcome) {
+    fs::remove_all(x.path(outcome.result["run"].get<std::string>()));
+    write_files(x, outcome.files);
+    outcome.result.erase("run");
+    x.mark(steps[i], outcome.result);
+  });
+}
+
+// What an iteration's runs gave: the champions' confidences of the first eval_runs runs, the
+// images for the next network's training, and those of the last run, held out to test it.
+struct IterationHarvest {
+  std::vector<double> confidences;
+  std::vector<std::string> for_training;
+  std::vector<std::string> heldout;
+};
+
+// Step 3b: sorts the finished runs' results into an IterationHarvest.
+IterationHarvest harvest_iteration(const ExperimentDir& x, const RetrainExperimentConfig& c, const std::string& tag,
+                                   std::size_t total_runs, std::size_t needed) {
+  IterationHarvest h;
+  for (std::size_t r = 0; r < total_runs; ++r) {
+    const nlohmann::json& result = x.result(evolve_step(tag, r));
+    if (r < static_cast<std::size_t>(c.eval_runs))
+      for (double v : result["confidences"].get<std::vector<double>>()) h.confidences.push_back(v);
+    const auto files = result["files"].get<std::vector<std::string>>();
+    if (needed > 0 && r + 1 == total_runs) {
+      h.heldout = files;
+      continue;
+    }
+    for (const auto& f : files)
+      if (h.for_training.size() < needed) h.for_training.push_back(f);
+  }
+  return h;
+}
+
+// An iteration's row of experiment.json's "iterations".
+nlohmann::json iteration_row(int it, const std::string& model, const nlohmann::json& trained,
+                             std::size_t fooling_in_training, nlohmann::json heldout, int eval_runs,
+                             const IterationHarvest& h) {
+  std::size_t at_9999 = 0;
+  for (double v : h.confidences) at_9999 += v >= kFoolingConfidence;
+  return {{"iteration", it},
+          {"model", model},
+          {"train_examples", trained["train_examples"]},
+          {"fooling_examples_in_training", fooling_in_training},
+          {"heldout_real_accuracy", trained["test_accuracy"]},
+          {"heldout_fooling", std::move(heldout)},
+          {"evolution_runs", eval_runs},
+          {"median_confidence", median(h.confidences)},
+          {"fraction_at_9999", h.confidences.empty() ? 0.0 : static_cast<double>(at_9999) / h.confidences.size()},
+          {"fooling_images_made", h.for_training.size()}};
+}
+
+void report_iteration(const RunEvents& events, const std::string& tag, const nlohmann::json& row) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "%s: accuracy %.4f, median confidence of new fooling images %.6f, at >= 99.99%%: %.2f",
+                tag.c_str(), row["heldout_real_accuracy"].get<double>(), row["median_confidence"].get<double>(),
+                row["fraction_at_9999"].get<double>());
+  events.message(buf);
+}
+
+}  // namespace
+
+nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const RunEvents& events) {
+  check_retrain_config(c);
+  const DatasetSplits real = load_dataset(c.data);
+  const FoolingBudget budget = fooling_budget(c, real.train);
+  const int n = budget.real_classes;
 
   ExperimentDir x(c.out_dir, "retrain", c.to_json());
   SingleProcess single;
@@ -435,103 +610,26 @@ nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const Ru
   for (int it = 1; it <= c.iterations; ++it) {
     const std::string tag = "iteration" + std::to_string(it);
     fs::create_directories(x.path(tag + "/fooling"));
-    // 1. Train DNN_it on the real digits plus every fooling image so far, as class n.
-    DatasetSplits data = real;
-    TrainOptions opt;
-    opt.arch = c.arch;
-    opt.seed = c.seed + static_cast<std::uint64_t>(it) - 1;
-    opt.epochs = c.epochs;
-    opt.threads = c.threads;
-    opt.dataset_name = c.dataset;
-    if (it > 1) {
-      data.train.class_names.push_back("fooling");
-      data.test.class_names.push_back("fooling");
-      data.train.append(images_as_class(x, training_fooling, real.train.shape, n));
-      opt.background_class = n;
-    }
     const std::string model = tag + "/dnn.onnx";
-    nlohmann::json trained = train_step(x, tag + " train", data, opt, model, events);
+    const nlohmann::json trained = train_iteration(x, c, real, n, it, training_fooling, model, events);
+    const nlohmann::json heldout = it > 1 ? score_heldout(x, c, model, heldout_fooling, real.train.shape, n) : nullptr;
 
-    // 2. How it treats held-out fooling images made against the previous network.
-    nlohmann::json heldout = nullptr;
-    if (it > 1 && !heldout_fooling.empty()) {
-      ClassifierOptions o;
-      o.threads = c.threads;
-      o.auto_compares_speed = false;  // the same backend whatever the timing or the number of processes
-      auto clf = load_classifier(x.path(model), o);
-      const Dataset d = images_as_class(x, heldout_fooling, real.train.shape, n);
-      const Matrix p = clf->probabilities(d.batch(0, d.size()));
-      std::size_t caught = 0;
-      for (std::size_t i = 0; i < d.size(); ++i) caught += top_k(p.row(i), p.cols(), 1)[0] == n;
-      heldout = {{"images", d.size()}, {"fraction_in_fooling_class", static_cast<double>(caught) / d.size()}};
-    }
-
-    // 3. New evolution runs against it: how easily is it still fooled? Their images also feed the
-    //    next network (first and last generation of each run), with one more run held out.
-    const std::size_t needed = it == c.iterations ? 0 : (it == 1 ? first_images : later_images);
+    // New evolution runs against DNN_it: how easily is it still fooled? Their images also feed the
+    // next network (first and last generation of each run), with one more run held out.
+    const std::size_t needed = budget.needed(it, c.iterations);
     const std::size_t per_run = 2 * static_cast<std::size_t>(n);
     const std::size_t train_runs = (needed + per_run - 1) / per_run;
-    const std::size_t total_runs = std::max<std::size_t>(static_cast<std::size_t>(c.eval_runs), train_runs) + (needed > 0 ? 1 : 0);
-    std::vector<double> confidences;
-    std::vector<std::string> made_for_training, made_heldout;
-    // The runs are independent: spread over the processes; rank 0 writes what they made.
-    std::vector<Task> tasks;
-    std::vector<std::string> steps;
-    for (std::size_t r = 0; r < total_runs; ++r) {
-      const std::string rel = tag + "/runs/run" + std::to_string(r + 1);
-      const std::string step = tag + " evolve run" + std::to_string(r + 1);
-      if (x.done(step)) continue;
-      events.message(tag + ": evolving against DNN_" + std::to_string(it) + " (run " + std::to_string(r + 1) + " of " +
-                     std::to_string(total_runs) + ")");
-      const auto seed = c.seed * 1000003ULL + static_cast<std::uint64_t>(it) * 1000ULL + r;
-      tasks.push_back({{{"kind", "fooling"}, {"model", model}, {"run", rel}, {"recorded_model", x.path(model)},
-                        {"encoding", encoding_name(c.encoding)}, {"generations", c.generations}, {"offspring", c.offspring},
-                        {"init", c.init}, {"seed", seed}, {"threads", c.threads}, {"command_line", c.command_line},
-                        {"fooling_dir", tag + "/fooling"}, {"prefix", "run" + std::to_string(r + 1)}},
-                       {{model, read_file(x.path(model))}}});
-      steps.push_back(step);
-    }
-    dist.run_tasks(tasks, run_experiment_task, [&](std::size_t i, TaskOutcome outcome) {
-      fs::remove_all(x.path(outcome.result["run"].get<std::string>()));
-      write_files(x, outcome.files);
-      outcome.result.erase("run");
-      x.mark(steps[i], outcome.result);
-    });
-    for (std::size_t r = 0; r < total_runs; ++r) {
-      const nlohmann::json& result = x.result(tag + " evolve run" + std::to_string(r + 1));
-      if (r < static_cast<std::size_t>(c.eval_runs))
-        for (double v : result["confidences"].get<std::vector<double>>()) confidences.push_back(v);
-      const auto files = result["files"].get<std::vector<std::string>>();
-      if (needed > 0 && r + 1 == total_runs) {
-        made_heldout = files;
-      } else if (made_for_training.size() < needed) {
-        for (const auto& f : files)
-          if (made_for_training.size() < needed) made_for_training.push_back(f);
-      }
-    }
-    std::size_t at_9999 = 0;
-    for (double v : confidences) at_9999 += v >= kFoolingConfidence;
-    nlohmann::json row = {{"iteration", it},
-                          {"model", model},
-                          {"train_examples", trained["train_examples"]},
-                          {"fooling_examples_in_training", training_fooling.size()},
-                          {"heldout_real_accuracy", trained["test_accuracy"]},
-                          {"heldout_fooling", heldout},
-                          {"evolution_runs", c.eval_runs},
-                          {"median_confidence", median(confidences)},
-                          {"fraction_at_9999", confidences.empty() ? 0.0 : static_cast<double>(at_9999) / confidences.size()},
-                          {"fooling_images_made", made_for_training.size()}};
+    const std::size_t total_runs =
+        std::max<std::size_t>(static_cast<std::size_t>(c.eval_runs), train_runs) + (needed > 0 ? 1 : 0);
+    evolve_iteration(x, c, dist, it, model, total_runs, events);
+    const IterationHarvest h = harvest_iteration(x, c, tag, total_runs, needed);
+
+    const nlohmann::json row = iteration_row(it, model, trained, training_fooling.size(), heldout, c.eval_runs, h);
     iterations.push_back(row);
     x.set("iterations", iterations);
-    {
-      char buf[200];
-      std::snprintf(buf, sizeof buf, "%s: accuracy %.4f, median confidence of new fooling images %.6f, at >= 99.99%%: %.2f",
-                    tag.c_str(), trained["test_accuracy"].get<double>(), row["median_confidence"].get<double>(),
-                    row["fraction_at_9999"].get<double>());
-      events.message(buf);
-    }
-    training_fooling.insert(training_fooling.end(), made_for_training.begin(), made_for_training.end());
-    heldout_fooling = made_heldout;
+    report_iteration(events, tag, row);
+    training_fooling.insert(training_fooling.end(), h.for_training.begin(), h.for_training.end());
+    heldout_fooling = h.heldout;
   }
   return x.state();
 }

@@ -9,6 +9,7 @@
 #include "fool/core/run_events.h"
 #include "fool/encoding/registry.h"
 #include "fool/experiments/distribution.h"
+#include "fool/io/dataset.h"
 
 namespace fool {
 
@@ -18,8 +19,7 @@ namespace fool {
 // initialisation, and networks of other architectures, all trained on the same data; several
 // evolution runs against each; every champion scored by every network.
 struct TransferExperimentConfig {
-  std::string dataset = "mnist";
-  std::string data_dir;  // where the dataset's IDX files are (the CLI fills in its default)
+  DatasetSource data;  // where the dataset's IDX files are (the CLI fills in its default directory)
   std::string out_dir;
   std::vector<std::uint64_t> lenet_seeds = {1, 2};
   std::vector<std::string> other_archs = {"mlp", "bncnn"};
@@ -42,12 +42,12 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& config, c
 // scratch; and so on. The first iteration adds as many images as one real class has, each later
 // one a sixth of that, taken from the first and the last generation of independent runs.
 struct RetrainExperimentConfig {
-  std::string dataset = "mnist";
-  std::string data_dir;  // where the dataset's IDX files are (the CLI fills in its default)
+  DatasetSource data;  // where the dataset's IDX files are (the CLI fills in its default directory)
   std::string out_dir;
   std::string arch = "lenet";
   int iterations = 3;
   int epochs = 5;
+  int shift = 1;  // training augmentation: random shifts of up to this many pixels (the paper: none, 0)
   EncodingKind encoding = EncodingKind::Cppn;
   int generations = 50;
   int offspring = 100;

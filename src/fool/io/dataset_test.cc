@@ -67,14 +67,68 @@ TEST_F(DatasetTest, MismatchedLabelsAndMissingFilesAreErrors) {
   fs::create_directories(dir_ / "bad");
   write_idx((dir_ / "bad" / "imgs").string(), IdxArray{{2, 28, 28}, std::vector<std::uint8_t>(2 * 784)});
   write_idx((dir_ / "bad" / "labs").string(), IdxArray{{3}, {0, 1, 2}});
-  EXPECT_THROW(load_idx_pair((dir_ / "bad" / "imgs").string(), (dir_ / "bad" / "labs").string(), class_names_for("mnist")),
-               Error);
+  EXPECT_THROW(
+      load_idx_pair((dir_ / "bad" / "imgs").string(), (dir_ / "bad" / "labs").string(), class_names_for("mnist")),
+      Error);
   write_idx((dir_ / "bad" / "labs").string(), IdxArray{{2}, {0, 12}});
-  EXPECT_THROW(load_idx_pair((dir_ / "bad" / "imgs").string(), (dir_ / "bad" / "labs").string(), class_names_for("mnist")),
-               Error);
+  EXPECT_THROW(
+      load_idx_pair((dir_ / "bad" / "imgs").string(), (dir_ / "bad" / "labs").string(), class_names_for("mnist")),
+      Error);
   EXPECT_THROW(load_dataset("mnist", (dir_ / "bad").string()), Error);
   EXPECT_THROW(load_dataset("mnist", (dir_ / "nowhere").string()), Error);
   EXPECT_THROW(load_dataset("cifar", (dir_ / "bad").string()), Error);
+}
+
+TEST_F(DatasetTest, IdxSourceCountsClassesAndTakesExplicitFilesAndNames) {
+  const fs::path d = dir_ / "idx";
+  fs::create_directories(d);
+  write_idx((d / "train-images-idx3-ubyte").string(), IdxArray{{3, 4, 5}, std::vector<std::uint8_t>(60, 7)});
+  write_idx((d / "train-labels-idx1-ubyte").string(), IdxArray{{3}, {0, 2, 1}});
+  write_idx((d / "t10k-images-idx3-ubyte").string(), IdxArray{{2, 4, 5}, std::vector<std::uint8_t>(40, 9)});
+  write_idx((d / "t10k-labels-idx1-ubyte").string(), IdxArray{{2}, {3, 0}});
+  DatasetSource src;
+  src.name = "idx";
+  src.dir = d.string();
+  DatasetSplits s = load_dataset(src);
+  // Four classes: the largest label of either split is 3.
+  EXPECT_EQ(s.train.class_names, (std::vector<std::string>{"0", "1", "2", "3"}));
+  EXPECT_EQ(s.test.class_names, s.train.class_names);
+  EXPECT_EQ(s.train.shape, (ImageShape{1, 4, 5}));
+  EXPECT_EQ(s.test.size(), 2u);
+
+  // An explicit file replaces the directory's; a names file names the classes.
+  write_idx((dir_ / "other_labels").string(), IdxArray{{2}, {1, 1}});
+  write_file_atomic((dir_ / "names.txt").string(), std::string("a\r\nb\r\nc\r\nd\r\n"));
+  src.test_labels = (dir_ / "other_labels").string();
+  src.class_names_file = (dir_ / "names.txt").string();
+  s = load_dataset(src);
+  EXPECT_EQ(s.test.labels, (std::vector<std::uint8_t>{1, 1}));
+  EXPECT_EQ(s.train.class_names, (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_TRUE(src.custom());
+  EXPECT_EQ(DatasetSource::from_json(src.to_json()).to_json(), src.to_json());
+
+  // Too few names for the labels, an empty name, one class only: errors naming the file.
+  write_file_atomic((dir_ / "names.txt").string(), std::string("a\nb\n"));  // label 2 has no name
+  EXPECT_THROW(load_dataset(src), Error);
+  write_file_atomic((dir_ / "names.txt").string(), std::string("a\n\nb\n"));
+  EXPECT_THROW(read_class_names((dir_ / "names.txt").string()), Error);
+  write_idx((dir_ / "zeros").string(), IdxArray{{3}, {0, 0, 0}});
+  DatasetSource zeros;
+  zeros.name = "idx";
+  zeros.dir = d.string();
+  zeros.train_labels = zeros.test_labels = (dir_ / "zeros").string();
+  zeros.test_images = (d / "train-images-idx3-ubyte").string();
+  try {
+    load_dataset(zeros);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("zeros"), std::string::npos) << e.what();
+  }
+  // A known dataset keeps its names and records only its name and directory.
+  DatasetSource mnist;
+  mnist.dir = d.string();
+  EXPECT_FALSE(mnist.custom());
+  EXPECT_EQ(mnist.to_json(), nlohmann::json({{"name", "mnist"}, {"dir", d.string()}}));
 }
 
 TEST(DatasetFashion, DebianPackageLoadsIfInstalled) {
