@@ -5,7 +5,7 @@
 #include <iostream>
 #include <new>
 
-#include "cli/common.h"
+#include "cli/app.h"
 #include "fool/core/error.h"
 #include "fool/parallel/mpi_world.h"
 
@@ -16,22 +16,9 @@ std::string first_line(const std::string& s) { return s.substr(0, s.find('\n'));
 }  // namespace
 
 int run(int argc, char** argv) {
-  CLI::App app{"fool: find images that classifiers label with high confidence but no person would recognise"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "fool 0.1.0");
   fool::cli::Action action;
-  fool::cli::add_data_command(app, action);
-  fool::cli::add_train_command(app, action);
-  fool::cli::add_info_command(app, action);
-  fool::cli::add_score_command(app, action);
-  fool::cli::add_evolve_command(app, action);
-  fool::cli::add_ascend_command(app, action);
-  fool::cli::add_transfer_command(app, action);
-  fool::cli::add_analyze_command(app, action);
-  fool::cli::add_experiment_command(app, action);
-  fool::cli::add_report_command(app, action);
-  fool::cli::add_render_command(app, action);
-  fool::cli::add_convert_command(app, action);
+  const std::unique_ptr<CLI::App> made = fool::cli::make_app(action);
+  CLI::App& app = *made;
   fool::cli::set_command_line(argc, argv);
   auto known = [&app](const std::string& name) {
     for (const auto* sub : app.get_subcommands({}))
