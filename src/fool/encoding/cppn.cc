@@ -294,35 +294,28 @@ nlohmann::json CppnEncoding::to_json(const Genome& genome) const {
           {"links", links}};
 }
 
-void validate_cppn_genome(const CppnGenome& g, int channels) {
-  const int outputs_end = kInputs + channels;
-  if (g.next_id < outputs_end || g.next_id > kMaxCppnNodeId) {
-    throw Error("CPPN genome: next_id " + std::to_string(g.next_id) + " is not in " + std::to_string(outputs_end) + ".." +
-                std::to_string(kMaxCppnNodeId));
+namespace {
+
+// One node's kind and order against its id: ids 0-3 are the coordinate inputs (order 0), the
+// next `channels` (up to outputs_end) the outputs (order 1), the rest hidden (strictly between).
+void validate_cppn_node(const CppnNode& n, int outputs_end) {
+  const std::string what = "CPPN genome: node " + std::to_string(n.id);
+  const CppnNode::Kind want = n.id < kInputs ? CppnNode::Input : n.id < outputs_end ? CppnNode::Output : CppnNode::Hidden;
+  if (n.kind != want) {
+    static const char* kinds[] = {"input", "output", "hidden"};
+    throw Error(what + " is declared " + kinds[n.kind] + " but ids " +
+                (want == CppnNode::Input ? "0..3 are inputs"
+                 : want == CppnNode::Output ? "4.." + std::to_string(outputs_end - 1) + " are outputs"
+                                            : std::to_string(outputs_end) + " and above are hidden"));
   }
-  std::map<int, const CppnNode*> by_id;
-  for (const auto& n : g.nodes) {
-    const std::string what = "CPPN genome: node " + std::to_string(n.id);
-    if (n.id < 0 || n.id >= g.next_id) {
-      throw Error(what + " has an id outside 0..next_id-1 (" + std::to_string(g.next_id - 1) + ")");
-    }
-    if (!by_id.emplace(n.id, &n).second) throw Error("CPPN genome has two nodes with id " + std::to_string(n.id));
-    // Ids 0-3 are the coordinate inputs, the next `channels` the outputs, the rest hidden.
-    const CppnNode::Kind want = n.id < kInputs ? CppnNode::Input : n.id < outputs_end ? CppnNode::Output : CppnNode::Hidden;
-    if (n.kind != want) {
-      static const char* kinds[] = {"input", "output", "hidden"};
-      throw Error(what + " is declared " + kinds[n.kind] + " but ids " +
-                  (want == CppnNode::Input ? "0..3 are inputs"
-                   : want == CppnNode::Output ? "4.." + std::to_string(outputs_end - 1) + " are outputs"
-                                              : std::to_string(outputs_end) + " and above are hidden"));
-    }
-    const bool order_ok = n.kind == CppnNode::Input ? n.order == 0.0
-                          : n.kind == CppnNode::Output ? n.order == 1.0
-                                                       : (n.order > 0.0 && n.order < 1.0);
-    if (!order_ok) throw Error(what + " has order " + std::to_string(n.order) + " (inputs 0, outputs 1, hidden between)");
-  }
-  for (int id = 0; id < outputs_end; ++id)
-    if (!by_id.count(id)) throw Error("CPPN genome lacks input/output node " + std::to_string(id));
+  const bool order_ok = n.kind == CppnNode::Input ? n.order == 0.0
+                        : n.kind == CppnNode::Output ? n.order == 1.0
+                                                     : (n.order > 0.0 && n.order < 1.0);
+  if (!order_ok) throw Error(what + " has order " + std::to_string(n.order) + " (inputs 0, outputs 1, hidden between)");
+}
+
+// Links join nodes the genome has, feed forward, appear once each and carry finite weights.
+void validate_cppn_links(const CppnGenome& g, const std::map<int, const CppnNode*>& by_id) {
   std::set<std::pair<int, int>> seen;
   for (const auto& l : g.links) {
     const auto from = by_id.find(l.from), to = by_id.find(l.to);
@@ -335,6 +328,28 @@ void validate_cppn_genome(const CppnGenome& g, int channels) {
     }
     if (!std::isfinite(l.weight)) throw Error("CPPN genome has a link with a weight that is not a finite number");
   }
+}
+
+}  // namespace
+
+void validate_cppn_genome(const CppnGenome& g, int channels) {
+  const int outputs_end = kInputs + channels;
+  if (g.next_id < outputs_end || g.next_id > kMaxCppnNodeId) {
+    throw Error("CPPN genome: next_id " + std::to_string(g.next_id) + " is not in " + std::to_string(outputs_end) + ".." +
+                std::to_string(kMaxCppnNodeId));
+  }
+  std::map<int, const CppnNode*> by_id;
+  for (const auto& n : g.nodes) {
+    if (n.id < 0 || n.id >= g.next_id) {
+      throw Error("CPPN genome: node " + std::to_string(n.id) + " has an id outside 0..next_id-1 (" +
+                  std::to_string(g.next_id - 1) + ")");
+    }
+    if (!by_id.emplace(n.id, &n).second) throw Error("CPPN genome has two nodes with id " + std::to_string(n.id));
+    validate_cppn_node(n, outputs_end);
+  }
+  for (int id = 0; id < outputs_end; ++id)
+    if (!by_id.count(id)) throw Error("CPPN genome lacks input/output node " + std::to_string(id));
+  validate_cppn_links(g, by_id);
 }
 
 GenomePtr CppnEncoding::from_json(const nlohmann::json& j) const {
