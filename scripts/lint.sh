@@ -21,7 +21,9 @@ fi
 mapfile -t files < <(git ls-files 'src/*.cc' 'src/*.h' | grep -E "$filter")
 status=0
 echo "== clang-format (${#files[@]} files)"
-clang-format --dry-run -Werror "${files[@]}" 2>&1 | grep -E "^src/.*warning" | sed 's/: warning:.*//' | sort -u || true
+# (-Werror turns clang-format's findings into "error:" lines: the files are listed with a count each.)
+clang-format --dry-run -Werror "${files[@]}" 2>&1 | grep -oE "^src/[^:]+:[0-9]+:[0-9]+: (warning|error):" |
+  cut -d: -f1 | sort | uniq -c | awk '{print $2 ": " $1 " place(s) to format"}'
 clang-format --dry-run -Werror "${files[@]}" >/dev/null 2>&1 || status=1
 echo "== clang-tidy"
 mapfile -t sources < <(printf '%s\n' "${files[@]}" | grep '\.cc$' | grep -v '_test\.cc$')
