@@ -14,6 +14,7 @@
 #include "fool/experiments/ascend.h"
 #include "fool/experiments/evolve.h"
 #include "fool/experiments/experiments.h"
+#include "fool/model/caffe/caffe_convert.h"
 #include "fool/train/train.h"
 
 namespace fool::cli {
@@ -76,7 +77,7 @@ TEST(CliApp, EveryCommandAndSubcommandAnswersHelp) {
   const auto app = make_app(action);
   std::vector<Path> paths;
   collect_paths(app.get(), {}, paths);
-  ASSERT_GE(paths.size(), 16u);  // 11 commands, data's 3, analyze's 2, experiment's 2
+  ASSERT_GE(paths.size(), 19u);  // 12 commands, data's 3, analyze's 2, experiment's 2, convert's 1
   EXPECT_NE(help_of({}).find("evolve"), std::string::npos);
   for (const Path& path : paths) {
     CLI::App* sub = app.get();
@@ -156,6 +157,11 @@ TEST(CliApp, AnalyzeHelpShowsTheConfigDefaults) {
   const std::string repetition = help_of({"analyze", "repetition"});
   EXPECT_EQ(shown_default(repetition, "--threshold"), text(r.threshold));
   EXPECT_EQ(shown_default(repetition, "--max-steps"), text(r.max_steps));
+}
+
+TEST(CliApp, ConvertHelpShowsTheConfigDefaults) {
+  const CaffeConvertOptions c;
+  EXPECT_EQ(shown_default(help_of({"convert", "caffe"}), "--scale"), text(c.scale));
 }
 
 TEST(CliApp, HelpTextsWriteNoDefaultByHand) {
