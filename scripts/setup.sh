@@ -10,8 +10,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libopenblas0-pthread
   libopencv-dev libonnx-dev libprotobuf-dev protobuf-compiler
-  libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev libpng-dev clang-14 libfuzzer-14-dev python3
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev clang-14 libfuzzer-14-dev python3
+  libgtest-dev libbenchmark-dev
   openmpi-bin libopenmpi-dev
   dataset-fashion-mnist ca-certificates chromium
   python3-torch python3-torchvision python3-onnx python3-numpy python3-pil python3-protobuf libonnx-testdata

@@ -19,20 +19,17 @@ struct AnalyzeOpts {
 
 void add_common(CLI::App* c, AnalyzeOpts& o) {
   c->add_option("runs", o.runs, "run directories (made by fool evolve or fool ascend)")->required();
-  o.model.backend.clear();  // empty: each run's own backend
   o.model.add_to(c, false);
-  c->get_option("--model")->description("ONNX model to score with (default: the run's own model)");
-  c->get_option("--backend")->description("opencv or torch (default: the run's own backend)");
+  c->get_option("--model")->description("ONNX model to score with (unset: the run's own model)");
+  c->get_option("--backend")->description("auto, opencv or torch (unset: the run's own backend)")->default_str("");
   c->add_flag("--quiet", o.quiet, "no progress bar");
 }
 
 AnalysisModelOptions model_options(const AnalyzeOpts& o) {
-  ModelFlags flags = o.model;
-  if (flags.backend.empty()) flags.backend = "opencv";  // only the overrides are taken from here
-  const ClassifierOptions co = flags.options();
+  const ClassifierOptions co = o.model.options();
   AnalysisModelOptions m;
   m.model = o.model.model;
-  m.backend = o.model.backend;
+  if (o.model.backend_given) m.backend = backend_name(co.backend);  // else each run's own
   m.threads = co.threads;
   m.overrides = co.overrides;
   return m;

@@ -15,31 +15,34 @@ void add_ascend_command(CLI::App& app, Action& action) {
   };
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("ascend", "gradient-ascent fooling images for every class (white box, torch backend)");
+  o->model.classifier = o->run.classifier;
+  o->model.classifier.backend = kAscendBackend;  // the only one run_ascend uses
   o->model.add_to(c);
   AscentConfig& a = o->run.ascent;
   c->add_option("--out", o->run.out_dir, "output directory (summary.json, images/, grid.png, log.jsonl)")->required();
-  c->add_option("--classes", o->classes, "target classes, e.g. 0,3,5-7 (default: all)");
-  c->add_option("--steps", a.steps, "gradient steps at most (default 500)");
-  c->add_option("--seed", a.seed, "seed of the start image's noise (default 1)")->check(non_negative());
+  c->add_option("--classes", o->classes, "target classes, e.g. 0,3,5-7 (unset: all)");
+  c->add_option("--steps", a.steps, "gradient steps at most");
+  c->add_option("--seed", a.seed, "seed of the start image's noise")->check(non_negative());
   add_choice(c, "--start", a.start, ascent_start_names(), parse_ascent_start, ascent_start_name,
              "start image: gray (0.5), mean (the model's mean), noise (uniform)");
-  c->add_option("--start-noise", a.start_noise, "std of the Gaussian noise on a gray or mean start (0.01)");
-  c->add_option("--max-gain", a.max_gain, "step size: predicted gain min(max-gain, gain-fraction * (1 - p)); 0.03");
-  c->add_option("--gain-fraction", a.gain_fraction, "see --max-gain; 0.1");
-  c->add_option("--decay", a.decay, "L2 decay toward the mean image per step, 0 to 0.01 in the paper (0)");
+  c->add_option("--start-noise", a.start_noise, "std of the Gaussian noise on a gray or mean start");
+  c->add_option("--max-gain", a.max_gain, "step size: predicted gain min(max-gain, gain-fraction * (1 - p))");
+  c->add_option("--gain-fraction", a.gain_fraction, "see --max-gain");
+  c->add_option("--decay", a.decay, "L2 decay toward the mean image per step, 0 to 0.01 in the paper");
   c->add_option("--blur-sigma", a.blur_sigma, "Gaussian blur sigma in pixels (0: none)");
   c->add_option("--blur-every", a.blur_every, "blur every N steps (0: never)");
-  c->add_option("--target", a.target, "stop a class once its saved 8-bit image reaches this confidence (0.9999; 0: never)");
+  c->add_option("--target", a.target, "stop a class once its saved 8-bit image reaches this confidence (0: never)");
   c->add_flag("--overwrite", o->run.overwrite, "replace a run already in --out");
   c->add_flag("--quiet", o->quiet, "no progress bar");
-  c->callback([o, c, &action] {
-    const bool asked_opencv = c->get_option("--backend")->count() > 0 && o->model.backend == "opencv";
-    action = [o, asked_opencv] {
+  c->callback([o, &action] {
+    action = [o] {
       AscendRunConfig& r = o->run;
       r.model = o->model.model;
-      if (asked_opencv) throw Error("fool ascend needs gradients: it runs on the torch backend, not opencv");
       r.classifier = o->model.options();
-      r.classifier.backend = Backend::Torch;
+      if (r.classifier.backend != kAscendBackend) {
+        throw Error("fool ascend needs gradients: it runs on the " + backend_name(kAscendBackend) + " backend, not " +
+                    backend_name(r.classifier.backend));
+      }
       if (!o->classes.empty()) r.ascent.classes = parse_class_list(o->classes);
       r.command_line = command_line();
       ProgressObserver progress(!o->quiet);

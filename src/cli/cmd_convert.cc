@@ -21,8 +21,7 @@ void add_convert_command(CLI::App& app, Action& action) {
       "(a larger mean is centre-cropped as Caffe does)");
   c->add_option("--scale", o->scale,
                 "Caffe's transform_param scale, applied after the mean (0.00390625 for the paper's LeNet)")
-      ->check(positive())
-      ->default_val(1.0f);
+      ->check(positive());
   c->add_option("--out", o->out, "ONNX file to write")->required();
   c->callback([o, &action] {
     action = [o] {

@@ -10,11 +10,6 @@
 
 namespace fool::cli {
 
-namespace {
-
-// Shows generation, classes at >= 99% / 99.99% and evaluations per second.
-}  // namespace
-
 std::vector<int> parse_class_list(const std::string& text) {
   std::vector<int> out;
   std::stringstream ss(text);
@@ -43,37 +38,54 @@ void add_evolve_command(CLI::App& app, Action& action) {
   struct Opts {
     ModelFlags model;
     EvolveRunConfig run;
-    std::string preset, classes, coordinates = "raw", crossover = "none", color;
-    std::optional<int> generations, offspring, init, image_size, crops;
+    std::string classes, color;
+    std::optional<int> image_size;  // EvolveRunConfig::image_size 0 (the default) is not a size to ask for
     bool quiet = false;
   };
   auto o = std::make_shared<Opts>();
+  EvolveRunConfig& r = o->run;
   auto* c = app.add_subcommand("evolve", "evolve fooling images for every class with MAP-Elites (direct or CPPN encoding)");
+  o->model.classifier = r.classifier;
   o->model.add_to(c);
-  add_choice(c, "--encoding", o->run.encoding, encoding_names(), parse_encoding, encoding_name,
+  add_choice(c, "--encoding", r.encoding, encoding_names(), parse_encoding, encoding_name,
              "direct (one gene per pixel) or cppn (pattern-producing network)");
-  c->add_option("--out", o->run.out_dir, "output directory (summary.json, images/, grid.png, log.jsonl)")->required();
-  c->add_option("--preset", o->preset, "the paper's settings: mnist or imagenet")->check(CLI::IsMember(evolve_preset_names()));
-  c->add_option("--generations", o->generations, "generations after the initial population (default 200)");
-  c->add_option("--offspring", o->offspring, "children per generation (default 200)");
-  c->add_option("--init", o->init, "random genomes in the initial population (default 200)");
-  c->add_option("--seed", o->run.evolution.seed, "random seed (default 1)")->check(non_negative());
-  c->add_option("--classes", o->classes, "target classes, e.g. 0,3,5-7 (default: all)");
-  c->add_option("--image-size", o->image_size, "side of the evolved images (default: the model's input; 256 for imagenet)");
-  c->add_option("--color", o->color, "gray or color images (default: the model's)")->check(CLI::IsMember({"gray", "color"}));
-  c->add_option("--crops", o->crops, "score each image as the mean over 1 or 10 crops (default 1; 10 for imagenet)");
-  c->add_option("--coordinates", o->coordinates, "CPPN inputs: raw pixel indices (the paper's code) or normalized [-1,1]")
-      ->check(CLI::IsMember({"raw", "normalized"}));
-  c->add_option("--crossover", o->crossover, "direct encoding: none (the paper's text) or sbx (its code)")
-      ->check(CLI::IsMember({"none", "sbx"}));
-  c->add_option("--mutation-rate", o->run.direct.mutation_rate, "direct encoding: per-gene mutation probability (0.1)");
-  c->add_option("--halve-every", o->run.direct.halve_every, "direct encoding: halve the rate every N generations (1000; 0: never)");
-  c->add_option("--eta", o->run.direct.eta, "polynomial mutation index, the paper's mutation strength (15)");
-  c->add_option("--eval-batch", o->run.evolution.eval_batch, "images per network call (default 400; 40 for large images)")
+  c->add_option("--out", r.out_dir, "output directory (summary.json, images/, grid.png, log.jsonl)")->required();
+  c->add_option("--preset", r.preset, "the paper's settings (docs/cli.md) for what is not set below")
+      ->check(CLI::IsMember(evolve_preset_names()));
+  // Unset, these three take the preset's value, else EvolutionConfig's (run_evolve resolves them).
+  const auto preset_or = [](int fallback) { return " (unset: the preset's, else " + std::to_string(fallback) + ")"; };
+  c->add_option("--generations", r.generations,
+                "generations after the initial population" + preset_or(r.evolution.generations));
+  c->add_option("--offspring", r.offspring, "children per generation" + preset_or(r.evolution.offspring));
+  c->add_option("--init", r.init, "random genomes in the initial population" + preset_or(r.evolution.init));
+  c->add_option("--seed", r.evolution.seed, "random seed")->check(non_negative());
+  c->add_option("--classes", o->classes, "target classes, e.g. 0,3,5-7 (unset: every real class)");
+  c->add_option("--image-size", o->image_size, "side of the evolved images (unset: the preset's, else the model's input)")
+      ->check(positive());
+  c->add_option("--color", o->color, "gray or color images (unset: the model's)")->check(CLI::IsMember({"gray", "color"}));
+  c->add_option("--crops", r.crops, "score each image as the mean over 1 or 10 crops (0: the preset's, else 1)")
+      ->check(CLI::IsMember({0, 1, 10}));
+  c->add_option_function<std::string>(
+       "--coordinates", [o](const std::string& s) { o->run.cppn.raw_coordinates = s == "raw"; },
+       "CPPN inputs: raw pixel indices (the paper's code) or normalized [-1,1]")
+      ->check(CLI::IsMember({"raw", "normalized"}))
+      ->default_str(r.cppn.raw_coordinates ? "raw" : "normalized");
+  c->add_option_function<std::string>(
+       "--crossover", [o](const std::string& s) { o->run.direct.sbx = s == "sbx"; },
+       "direct encoding: none (the paper's text) or sbx (its code)")
+      ->check(CLI::IsMember({"none", "sbx"}))
+      ->default_str(r.direct.sbx ? "sbx" : "none");
+  c->add_option("--mutation-rate", r.direct.mutation_rate, "direct encoding: per-gene mutation probability");
+  c->add_option("--halve-every", r.direct.halve_every, "direct encoding: halve the rate every N generations (0: never)");
+  c->add_option("--eta", r.direct.eta, "polynomial mutation index, the paper's mutation strength");
+  c->add_option("--eval-batch", r.evolution.eval_batch,
+                "images per network call (0: " + std::to_string(kEvalBatchSmallImages) + " for images of up to " +
+                    std::to_string(kSmallImageSide) + " pixels a side, " + std::to_string(kEvalBatchLargeImages) +
+                    " for larger)")
       ->check(non_negative());
-  c->add_option("--checkpoint-every", o->run.evolution.checkpoint_every, "generations between checkpoints (25)");
-  c->add_flag("--resume", o->run.resume, "continue the run in --out from its checkpoint");
-  c->add_flag("--overwrite", o->run.overwrite, "replace a run already in --out");
+  c->add_option("--checkpoint-every", r.evolution.checkpoint_every, "generations between checkpoints (0: only at the end)");
+  c->add_flag("--resume", r.resume, "continue the run in --out from its checkpoint");
+  c->add_flag("--overwrite", r.overwrite, "replace a run already in --out");
   c->add_flag("--quiet", o->quiet, "no progress bar");
   c->callback([o, &action] {
     action = [o] {
@@ -83,18 +95,10 @@ void add_evolve_command(CLI::App& app, Action& action) {
       EvolveRunConfig& r = o->run;
       r.model = o->model.model;
       r.classifier = o->model.options();
-      r.evolution.threads = o->model.threads;  // 0: all cores, for the network, mutation and rendering
-      r.preset = o->preset;
-      r.generations = o->generations;
-      r.offspring = o->offspring;
-      r.init = o->init;
-      if (o->image_size && *o->image_size < 1) throw Error("--image-size must be positive");
+      r.evolution.threads = r.classifier.threads;  // 0: all cores, for the network, mutation and rendering
       r.image_size = o->image_size.value_or(0);
-      r.crops = o->crops.value_or(0);
       if (!o->color.empty()) r.channels = o->color == "gray" ? 1 : 3;
       if (!o->classes.empty()) r.evolution.classes = parse_class_list(o->classes);
-      r.cppn.raw_coordinates = o->coordinates == "raw";
-      r.direct.sbx = o->crossover == "sbx";
       r.cppn.eta = r.direct.eta;
       r.command_line = command_line();
 

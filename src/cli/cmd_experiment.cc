@@ -52,15 +52,15 @@ void add_experiment_command(CLI::App& app, Action& action) {
                                "against each, and score every champion with every network");
   tc->add_option("--out", t->out_dir, "experiment directory")->required();
   add_dataset_options(tc, t->data);
-  tc->add_option("--lenet-seeds", t->lenet_seeds, "seeds of the LeNets that differ only in initialisation (1 2)");
-  tc->add_option("--other-archs", t->other_archs, "other architectures (mlp bncnn)");
-  tc->add_option("--epochs", t->epochs, "training epochs per network (5; 15 for the paper's accuracy)")->check(positive());
-  tc->add_option("--runs-per-network", t->runs_per_network, "evolution runs against each network (2)")->check(positive());
+  tc->add_option("--lenet-seeds", t->lenet_seeds, "seeds of the LeNets that differ only in initialisation");
+  tc->add_option("--other-archs", t->other_archs, "other architectures");
+  tc->add_option("--epochs", t->epochs, "training epochs per network (15 for the paper's accuracy)")->check(positive());
+  tc->add_option("--runs-per-network", t->runs_per_network, "evolution runs against each network")->check(positive());
   add_choice(tc, "--encoding", t->encoding, encoding_names(), parse_encoding, encoding_name, "direct or cppn");
-  tc->add_option("--generations", t->generations, "generations per run (100; the paper: 200)")->check(positive());
-  tc->add_option("--offspring", t->offspring, "offspring per generation (200)")->check(positive());
-  tc->add_option("--init", t->init, "initial population (200)")->check(positive());
-  tc->add_option("--seed", t->seed, "seed (1)")->check(non_negative());
+  tc->add_option("--generations", t->generations, "generations per run (the paper: 200)")->check(positive());
+  tc->add_option("--offspring", t->offspring, "offspring per generation")->check(positive());
+  tc->add_option("--init", t->init, "initial population")->check(positive());
+  tc->add_option("--seed", t->seed, "seed")->check(non_negative());
   tc->add_option("--threads", t->threads, "threads (0: all cores)")->check(thread_count());
   tc->callback([t, &action] {
     action = [t] {
@@ -81,21 +81,21 @@ void add_experiment_command(CLI::App& app, Action& action) {
                                "how easily each network is still fooled");
   rc->add_option("--out", r->out_dir, "experiment directory")->required();
   add_dataset_options(rc, r->data);
-  rc->add_option("--arch", r->arch, "architecture (lenet)")->check(CLI::IsMember(architecture_names()));
-  rc->add_option("--iterations", r->iterations, "networks to train (3; the paper: 15)")->check(positive());
-  rc->add_option("--epochs", r->epochs, "training epochs per network (5)")->check(positive());
-  rc->add_option("--shift", r->shift, "training augmentation: random shifts of up to N pixels (1; the paper: 0)")
+  rc->add_option("--arch", r->arch, "architecture")->check(CLI::IsMember(architecture_names()));
+  rc->add_option("--iterations", r->iterations, "networks to train (the paper: 15)")->check(positive());
+  rc->add_option("--epochs", r->epochs, "training epochs per network")->check(positive());
+  rc->add_option("--shift", r->shift, "training augmentation: random shifts of up to N pixels (the paper: 0)")
       ->check(CLI::Range(0, 8));
   add_choice(rc, "--encoding", r->encoding, encoding_names(), parse_encoding, encoding_name, "cppn (the paper's) or direct");
-  rc->add_option("--generations", r->generations, "generations per run (50; the paper: 200)")->check(positive());
-  rc->add_option("--offspring", r->offspring, "offspring per generation (100)")->check(positive());
-  rc->add_option("--init", r->init, "initial population (100)")->check(positive());
-  rc->add_option("--eval-runs", r->eval_runs, "new runs per network that measure how easily it is fooled (5)")
+  rc->add_option("--generations", r->generations, "generations per run (the paper: 200)")->check(positive());
+  rc->add_option("--offspring", r->offspring, "offspring per generation")->check(positive());
+  rc->add_option("--init", r->init, "initial population")->check(positive());
+  rc->add_option("--eval-runs", r->eval_runs, "new runs per network that measure how easily it is fooled")
       ->check(positive());
   rc->add_option("--first-images", r->first_images,
                  "fooling images added after the first network (0: as many as one real class has; later iterations add a sixth)")
       ->check(non_negative());
-  rc->add_option("--seed", r->seed, "seed (1)")->check(non_negative());
+  rc->add_option("--seed", r->seed, "seed")->check(non_negative());
   rc->add_option("--threads", r->threads, "threads (0: all cores)")->check(thread_count());
   rc->callback([r, &action] {
     action = [r] {

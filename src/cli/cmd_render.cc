@@ -18,8 +18,8 @@ void add_render_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("render", "render a genome saved by fool evolve (genomes/class_<k>.json) as a PNG");
   c->add_option("genome", o->genome, "genome JSON file")->required();
-  c->add_option("--size", o->size, "side of the image in pixels (default: the size it was evolved at)")
-      ->check(CLI::Range(1, 8192));
+  c->add_option("--size", o->size, "side of the image in pixels (0: the size it was evolved at)")
+      ->check(CLI::Range(0, 8192));
   c->add_option("--out", o->out, "PNG file to write")->required();
   c->callback([o, &action] {
     action = [o] {

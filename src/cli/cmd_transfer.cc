@@ -7,8 +7,8 @@ namespace fool::cli {
 void add_transfer_command(CLI::App& app, Action& action) {
   struct Opts {
     std::vector<std::string> runs, models;
-    std::string out, backend = "auto";
-    int threads = 0;
+    std::string out;
+    ClassifierOptions classifier;  // the backend and threads every model is loaded with
   };
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("transfer",
@@ -16,15 +16,12 @@ void add_transfer_command(CLI::App& app, Action& action) {
   c->add_option("--runs", o->runs, "run directories (made by fool evolve or fool ascend)")->required();
   c->add_option("--models", o->models, "ONNX models to score with (same classes)")->required();
   c->add_option("--out", o->out, "directory for transfer.json, transfer.csv and transfer.png")->required();
-  c->add_option("--backend", o->backend, "auto (default), opencv or torch")->check(CLI::IsMember(names_of(backend_names())));
-  c->add_option("--threads", o->threads, "threads (0: all cores)")->check(thread_count());
+  add_backend_option(c, o->classifier.backend, "auto, opencv or torch");
+  c->add_option("--threads", o->classifier.threads, "threads (0: all cores)")->check(thread_count());
   c->callback([o, &action] {
     action = [o] {
       check_transfer_out_dir(o->out);
-      ClassifierOptions opts;
-      opts.backend = parse_backend(o->backend);
-      opts.threads = o->threads;
-      emit_json(write_transfer(o->out, transfer_matrix(o->runs, o->models, opts)));
+      emit_json(write_transfer(o->out, transfer_matrix(o->runs, o->models, o->classifier)));
       return 0;
     };
   });

@@ -16,18 +16,33 @@ namespace fool::cli {
 void ModelFlags::add_to(CLI::App* app, bool required) {
   auto* m = app->add_option("--model", model, "ONNX model file");
   if (required) m->required();
-  app->add_option("--backend", backend,
-                  "inference backend: auto (default: the faster of those that run the model and agree on a probe "
-                  "batch), opencv, or torch (differentiable)")
-      ->check(CLI::IsMember(names_of(backend_names())));
-  app->add_option("--threads", threads, "worker threads for the backend (0: its default)")->check(thread_count());
-  app->add_option("--channel-order", channel_order, "override: rgb or bgr")->check(CLI::IsMember(names_of(channel_order_names())));
+  add_backend_option(app, classifier.backend,
+                     "inference backend: auto (the faster of those that run the model and agree on a probe "
+                     "batch), opencv, or torch (differentiable)",
+                     &backend_given);
+  app->add_option("--threads", classifier.threads, "worker threads for the backend (0: its default)")
+      ->check(thread_count());
+  app->add_option("--channel-order", channel_order, "override: rgb or bgr")
+      ->check(CLI::IsMember(names_of(channel_order_names())));
   app->add_option("--scale", scale, "override: multiply [0,1] pixels by this before mean/std (e.g. 255)");
   app->add_option("--mean", mean, "override: per-channel mean, comma-separated, subtracted after scaling");
   app->add_option("--std", std, "override: per-channel std, comma-separated");
   app->add_option("--labels", labels_file, "override: class labels, one per line");
   app->add_flag("--logits", logits, "override: the model outputs logits (fool applies softmax)");
   app->add_flag("--probabilities", probabilities, "override: the model outputs probabilities");
+}
+
+CLI::Option* add_backend_option(CLI::App* app, Backend& target, const std::string& help, bool* given) {
+  return app
+      ->add_option_function<std::string>(
+          "--backend",
+          [&target, given](const std::string& name) {
+            target = parse_backend(name);
+            if (given != nullptr) *given = true;
+          },
+          help)
+      ->check(CLI::IsMember(names_of(backend_names())))
+      ->default_str(backend_name(target));
 }
 
 namespace {
@@ -52,9 +67,7 @@ std::vector<float> parse_floats(const std::string& flag, const std::string& text
 }  // namespace
 
 ClassifierOptions ModelFlags::options() const {
-  ClassifierOptions o;
-  o.backend = parse_backend(backend);
-  o.threads = threads;
+  ClassifierOptions o = classifier;
   auto& ov = o.overrides;
   if (!channel_order.empty()) ov.channel_order = parse_channel_order(channel_order);
   if (!scale.empty()) ov.scale = parse_floats("--scale", scale).at(0);

@@ -16,10 +16,13 @@ namespace fool::cli {
 // What a subcommand registers: its action runs after a successful parse.
 using Action = std::function<int()>;
 
+// The flags that load a model: --model, --backend and --threads (bound to `classifier`, whose
+// defaults are ClassifierOptions' unless a command starts it from its own config), and the
+// preprocessing overrides.
 struct ModelFlags {
   std::string model;
-  std::string backend = "auto";
-  int threads = 0;
+  ClassifierOptions classifier;
+  bool backend_given = false;  // --backend was on the command line
   std::string channel_order;
   std::string scale;
   std::string mean;
@@ -30,8 +33,13 @@ struct ModelFlags {
 
   // Adds --model (required if `required`) and the override flags to a subcommand.
   void add_to(CLI::App* app, bool required = true);
+  // `classifier` with the overrides parsed into it.
   ClassifierOptions options() const;
 };
+
+// Adds --backend, bound to `target` (its value is the default shown); the names come from
+// backend_names(). Sets *given when the flag is used.
+CLI::Option* add_backend_option(CLI::App* app, Backend& target, const std::string& help, bool* given = nullptr);
 
 // The data directory for a dataset when --data-dir is not given: $FOOL_DATA_DIR/<name> or
 // data/<name> for MNIST (made by scripts/setup.sh), Debian's dataset-fashion-mnist for Fashion-MNIST.

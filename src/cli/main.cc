@@ -4,8 +4,9 @@
 #include <filesystem>
 #include <iostream>
 #include <new>
+#include <optional>
 
-#include "cli/common.h"
+#include "cli/app.h"
 #include "fool/core/error.h"
 #include "fool/parallel/mpi_world.h"
 
@@ -13,26 +14,9 @@ namespace {
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-}  // namespace
-
-int run(int argc, char** argv) {
-  CLI::App app{"fool: find images that classifiers label with high confidence but no person would recognise"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "fool 0.1.0");
-  fool::cli::Action action;
-  fool::cli::add_data_command(app, action);
-  fool::cli::add_train_command(app, action);
-  fool::cli::add_info_command(app, action);
-  fool::cli::add_score_command(app, action);
-  fool::cli::add_evolve_command(app, action);
-  fool::cli::add_ascend_command(app, action);
-  fool::cli::add_transfer_command(app, action);
-  fool::cli::add_analyze_command(app, action);
-  fool::cli::add_experiment_command(app, action);
-  fool::cli::add_report_command(app, action);
-  fool::cli::add_render_command(app, action);
-  fool::cli::add_convert_command(app, action);
-  fool::cli::set_command_line(argc, argv);
+// Parses the command line into `app`. Returns the exit status if the command should not run
+// (help, version, a bad flag or command: 2), nullopt if it should.
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
   auto known = [&app](const std::string& name) {
     for (const auto* sub : app.get_subcommands({}))
       if (sub->get_name() == name) return true;
@@ -54,15 +38,21 @@ int run(int argc, char** argv) {
     std::cerr << "fool: error: " << first_line(e.what()) << " (see fool --help)\n";
     return 2;
   }
-  auto& world = fool::parallel::MpiWorld::instance();
-  // Under mpirun, commands that do not share their work run on rank 0 alone.
+  return std::nullopt;
+}
+
+// Whether the parsed command spreads its work over MPI ranks; others run on rank 0 alone.
+bool shares_work(const CLI::App& app) {
   static const char* shared[] = {"evolve", "experiment"};
-  const bool shares = std::any_of(std::begin(shared), std::end(shared), [&app](const char* name) {
+  return std::any_of(std::begin(shared), std::end(shared), [&app](const char* name) {
     for (const auto* sub : app.get_subcommands())
       if (sub->get_name() == name) return true;
     return false;
   });
-  if (!world.is_root() && !shares) return 0;
+}
+
+// Runs the parsed command; every failure becomes one line on stderr and exit status 1.
+int run_action(const fool::cli::Action& action, fool::parallel::MpiWorld& world) {
   try {
     return action ? action() : 0;
   } catch (const fool::parallel::QuietExit&) {
@@ -86,6 +76,18 @@ int run(int argc, char** argv) {
     if (!line.empty()) std::cerr << "fool: internal error: " << line << "\n";
     return 1;
   }
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  fool::cli::Action action;
+  const std::unique_ptr<CLI::App> app = fool::cli::make_app(action);
+  fool::cli::set_command_line(argc, argv);
+  if (const std::optional<int> status = parse_command_line(*app, argc, argv)) return *status;
+  auto& world = fool::parallel::MpiWorld::instance();
+  if (!world.is_root() && !shares_work(*app)) return 0;
+  return run_action(action, world);
 }
 
 int main(int argc, char** argv) {

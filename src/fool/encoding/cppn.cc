@@ -87,54 +87,75 @@ GenomePtr CppnEncoding::random(Rng& rng) const {
   return g;
 }
 
+namespace {
+
+// Mutation's steps, each drawing from `rng` in the order the paper's code does; mutate() calls
+// them in a fixed order so that a seed gives the same child.
+
+// Polynomial mutation of each link's weight, then a new random activation for some nodes.
+void mutate_parameters(CppnGenome& g, const CppnOptions& o, Rng& rng) {
+  const double r = o.weight_range;
+  for (auto& l : g.links)
+    if (rng.bernoulli(o.weight_rate)) l.weight = polynomial_mutation(l.weight, -r, r, o.eta, rng);
+  for (auto& n : g.nodes)
+    if (n.kind != CppnNode::Input && rng.bernoulli(o.activation_rate)) n.activation = random_activation(rng);
+}
+
+// A feed-forward link between two nodes not yet linked; a few tries, then give up.
+void add_random_link(CppnGenome& g, double weight_range, Rng& rng) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    const auto& from = g.nodes[rng.below(g.nodes.size())];
+    const auto& to = g.nodes[rng.below(g.nodes.size())];
+    if (from.kind == CppnNode::Output || to.kind == CppnNode::Input || !(from.order < to.order)) continue;
+    const bool exists = std::any_of(g.links.begin(), g.links.end(),
+                                    [&](const CppnLink& l) { return l.from == from.id && l.to == to.id; });
+    if (exists) continue;
+    g.links.push_back({from.id, to.id, rng.uniform(-weight_range, weight_range)});
+    return;
+  }
+}
+
+void delete_random_link(CppnGenome& g, Rng& rng) {
+  g.links.erase(g.links.begin() + static_cast<long>(rng.below(g.links.size())));
+}
+
+// Replaces a random link a->b by a new hidden node n and links a->n, n->b of the old weight; n's
+// order is halfway between a's and b's, so the network stays feed-forward.
+void split_random_link(CppnGenome& g, Rng& rng) {
+  std::map<int, double> order;
+  for (const auto& n : g.nodes) order[n.id] = n.order;
+  const std::size_t k = rng.below(g.links.size());
+  const CppnLink old = g.links[k];
+  g.links.erase(g.links.begin() + static_cast<long>(k));
+  const int id = g.next_id++;
+  g.nodes.push_back({id, CppnNode::Hidden, random_activation(rng), 0.5 * (order[old.from] + order[old.to])});
+  g.links.push_back({old.from, id, old.weight});
+  g.links.push_back({id, old.to, old.weight});
+}
+
+// Removes a random hidden node (if there is one) with its links.
+void delete_random_hidden_node(CppnGenome& g, Rng& rng) {
+  std::vector<int> hidden;
+  for (const auto& n : g.nodes)
+    if (n.kind == CppnNode::Hidden) hidden.push_back(n.id);
+  if (hidden.empty()) return;
+  const int id = hidden[rng.below(hidden.size())];
+  g.nodes.erase(std::remove_if(g.nodes.begin(), g.nodes.end(), [id](const CppnNode& n) { return n.id == id; }),
+                g.nodes.end());
+  g.links.erase(
+      std::remove_if(g.links.begin(), g.links.end(), [id](const CppnLink& l) { return l.from == id || l.to == id; }),
+      g.links.end());
+}
+
+}  // namespace
+
 GenomePtr CppnEncoding::mutate(const Genome& parent, Rng& rng, int /*generation*/) const {
   auto g = std::make_shared<CppnGenome>(as_cppn(parent));
-  const double r = options_.weight_range;
-  for (auto& l : g->links)
-    if (rng.bernoulli(options_.weight_rate)) l.weight = polynomial_mutation(l.weight, -r, r, options_.eta, rng);
-  for (auto& n : g->nodes)
-    if (n.kind != CppnNode::Input && rng.bernoulli(options_.activation_rate)) n.activation = random_activation(rng);
-
-  std::map<int, double> order;
-  for (const auto& n : g->nodes) order[n.id] = n.order;
-  if (rng.bernoulli(options_.add_link)) {
-    // A feed-forward link between two nodes not yet linked; a few tries, then give up.
-    for (int attempt = 0; attempt < 20; ++attempt) {
-      const auto& from = g->nodes[rng.below(g->nodes.size())];
-      const auto& to = g->nodes[rng.below(g->nodes.size())];
-      if (from.kind == CppnNode::Output || to.kind == CppnNode::Input || !(from.order < to.order)) continue;
-      const bool exists = std::any_of(g->links.begin(), g->links.end(),
-                                      [&](const CppnLink& l) { return l.from == from.id && l.to == to.id; });
-      if (exists) continue;
-      g->links.push_back({from.id, to.id, rng.uniform(-r, r)});
-      break;
-    }
-  }
-  if (rng.bernoulli(options_.delete_link) && !g->links.empty()) {
-    g->links.erase(g->links.begin() + static_cast<long>(rng.below(g->links.size())));
-  }
-  if (rng.bernoulli(options_.add_node) && !g->links.empty()) {
-    const std::size_t k = rng.below(g->links.size());
-    const CppnLink old = g->links[k];
-    g->links.erase(g->links.begin() + static_cast<long>(k));
-    const int id = g->next_id++;
-    g->nodes.push_back({id, CppnNode::Hidden, random_activation(rng), 0.5 * (order[old.from] + order[old.to])});
-    g->links.push_back({old.from, id, old.weight});
-    g->links.push_back({id, old.to, old.weight});
-  }
-  if (rng.bernoulli(options_.delete_node)) {
-    std::vector<int> hidden;
-    for (const auto& n : g->nodes)
-      if (n.kind == CppnNode::Hidden) hidden.push_back(n.id);
-    if (!hidden.empty()) {
-      const int id = hidden[rng.below(hidden.size())];
-      g->nodes.erase(std::remove_if(g->nodes.begin(), g->nodes.end(), [id](const CppnNode& n) { return n.id == id; }),
-                     g->nodes.end());
-      g->links.erase(std::remove_if(g->links.begin(), g->links.end(),
-                                    [id](const CppnLink& l) { return l.from == id || l.to == id; }),
-                     g->links.end());
-    }
-  }
+  mutate_parameters(*g, options_, rng);
+  if (rng.bernoulli(options_.add_link)) add_random_link(*g, options_.weight_range, rng);
+  if (rng.bernoulli(options_.delete_link) && !g->links.empty()) delete_random_link(*g, rng);
+  if (rng.bernoulli(options_.add_node) && !g->links.empty()) split_random_link(*g, rng);
+  if (rng.bernoulli(options_.delete_node)) delete_random_hidden_node(*g, rng);
   return g;
 }
 
@@ -159,6 +180,89 @@ std::vector<float> CppnEncoding::input_planes(int height, int width, int native_
   return planes;
 }
 
+namespace {
+
+// A genome's network prepared for one render: nodes in evaluation order (by `order`, ties by id;
+// nodes of equal order are never linked), each node's position in that order (by id), its
+// incoming links, and whether it has a path to an output (only those are computed).
+struct CppnSchedule {
+  std::vector<const CppnNode*> sorted;
+  std::vector<int> slot;  // by node id: index in `sorted`, -1 for ids not in the genome
+  std::vector<std::vector<const CppnLink*>> incoming;
+  std::vector<bool> live;
+
+  std::size_t slot_of(int id) const { return static_cast<std::size_t>(slot.at(static_cast<std::size_t>(id))); }
+};
+
+CppnSchedule schedule_cppn(const CppnGenome& g, int channels) {
+  CppnSchedule s;
+  s.sorted.reserve(g.nodes.size());
+  for (const auto& n : g.nodes) s.sorted.push_back(&n);
+  std::sort(s.sorted.begin(), s.sorted.end(), [](const CppnNode* a, const CppnNode* b) {
+    return a->order < b->order || (a->order == b->order && a->id < b->id);
+  });
+  s.slot.assign(static_cast<std::size_t>(std::max(g.next_id, kInputs + channels)), -1);
+  for (std::size_t i = 0; i < s.sorted.size(); ++i) s.slot.at(static_cast<std::size_t>(s.sorted[i]->id)) = static_cast<int>(i);
+  s.incoming.resize(s.sorted.size());
+  for (const auto& l : g.links) s.incoming[s.slot_of(l.to)].push_back(&l);
+  // Walk back from the outputs, latest first.
+  s.live.assign(s.sorted.size(), false);
+  for (int c = 0; c < channels; ++c) s.live[s.slot_of(kInputs + c)] = true;
+  for (std::size_t i = s.sorted.size(); i-- > 0;)
+    if (s.live[i])
+      for (const CppnLink* l : s.incoming[i]) s.live[s.slot_of(l->from)] = true;
+  return s;
+}
+
+// One float plane per node: refuse renders that cannot fit rather than die in the allocator.
+void check_render_memory(std::size_t nodes, int height, int width) {
+  constexpr std::size_t kMaxRenderFloats = std::size_t{1} << 29;  // 2 GiB
+  const std::size_t pixels = static_cast<std::size_t>(height) * static_cast<std::size_t>(width);
+  if (pixels > kMaxRenderFloats / std::max<std::size_t>(nodes, 1)) {
+    throw Error("rendering " + std::to_string(nodes) + " CPPN nodes at " + std::to_string(height) + "x" +
+                std::to_string(width) + " needs more than 2 GiB; choose a smaller size");
+  }
+}
+
+// Every live node's plane of P values, in evaluation order (inputs: 4 planes of P, x y d bias).
+std::vector<float> evaluate_cppn(const CppnSchedule& s, const std::vector<float>& inputs, std::size_t P) {
+  std::vector<float> values(s.sorted.size() * P, 0.0f);
+  for (std::size_t i = 0; i < s.sorted.size(); ++i) {
+    const CppnNode& n = *s.sorted[i];
+    float* out = values.data() + i * P;
+    if (!s.live[i]) continue;
+    if (n.kind == CppnNode::Input) {
+      std::copy(inputs.begin() + static_cast<long>(static_cast<std::size_t>(n.id) * P),
+                inputs.begin() + static_cast<long>(static_cast<std::size_t>(n.id + 1) * P), out);
+      continue;
+    }
+    for (const CppnLink* l : s.incoming[i]) {
+      const float* src = values.data() + s.slot_of(l->from) * P;
+      const auto w = static_cast<float>(l->weight);
+      for (std::size_t p = 0; p < P; ++p) out[p] += w * src[p];
+    }
+    activate_plane(n.activation, out, P);
+  }
+  return values;
+}
+
+// The output planes as bytes: |v| clipped to 1, times 255 (H, L, S planes for colour, then RGB).
+Image8 cppn_output_image(const CppnSchedule& s, const std::vector<float>& values, int channels, int height, int width) {
+  const std::size_t P = static_cast<std::size_t>(height) * static_cast<std::size_t>(width);
+  Image8 img;
+  img.shape = {channels, height, width};
+  img.pixels.resize(img.shape.size());
+  for (int c = 0; c < channels; ++c) {
+    const float* v = values.data() + s.slot_of(kInputs + c) * P;
+    std::uint8_t* out = img.pixels.data() + static_cast<std::size_t>(c) * P;
+    for (std::size_t p = 0; p < P; ++p) out[p] = static_cast<std::uint8_t>(std::lround(std::min(std::abs(v[p]), 1.0f) * 255.0f));
+  }
+  hls_image_to_rgb(img);
+  return img;
+}
+
+}  // namespace
+
 Image8 CppnEncoding::render_at(const Genome& genome, int height, int width) const {
   const CppnGenome& g = as_cppn(genome);
   if (height < 1 || width < 1) throw Error("render size must be positive");
@@ -167,59 +271,10 @@ Image8 CppnEncoding::render_at(const Genome& genome, int height, int width) cons
   const bool native = height == options_.shape.height && width == options_.shape.width && nh == height && nw == width;
   const std::vector<float> other = native ? std::vector<float>() : input_planes(height, width, nh, nw);
   const std::vector<float>& inputs = native ? native_inputs_ : other;
+  check_render_memory(g.nodes.size(), height, width);
+  const CppnSchedule s = schedule_cppn(g, options_.shape.channels);
   const std::size_t P = static_cast<std::size_t>(height) * static_cast<std::size_t>(width);
-
-  // Evaluation order: by `order`, ties by id (nodes of equal order are never linked).
-  std::vector<const CppnNode*> sorted;
-  sorted.reserve(g.nodes.size());
-  for (const auto& n : g.nodes) sorted.push_back(&n);
-  std::sort(sorted.begin(), sorted.end(), [](const CppnNode* a, const CppnNode* b) {
-    return a->order < b->order || (a->order == b->order && a->id < b->id);
-  });
-  // One float plane per node: refuse renders that cannot fit rather than die in the allocator.
-  constexpr std::size_t kMaxRenderFloats = std::size_t{1} << 29;  // 2 GiB
-  if (P > kMaxRenderFloats / std::max<std::size_t>(sorted.size(), 1)) {
-    throw Error("rendering " + std::to_string(sorted.size()) + " CPPN nodes at " + std::to_string(height) + "x" +
-                std::to_string(width) + " needs more than 2 GiB; choose a smaller size");
-  }
-  std::vector<int> slot(static_cast<std::size_t>(std::max(g.next_id, kInputs + options_.shape.channels)), -1);
-  for (std::size_t i = 0; i < sorted.size(); ++i) slot.at(static_cast<std::size_t>(sorted[i]->id)) = static_cast<int>(i);
-  std::vector<std::vector<const CppnLink*>> incoming(sorted.size());
-  for (const auto& l : g.links) incoming[static_cast<std::size_t>(slot.at(static_cast<std::size_t>(l.to)))].push_back(&l);
-  // Only nodes with a path to an output matter: walk back from the outputs, latest first.
-  std::vector<bool> live(sorted.size(), false);
-  for (int c = 0; c < options_.shape.channels; ++c) live[static_cast<std::size_t>(slot.at(static_cast<std::size_t>(kInputs + c)))] = true;
-  for (std::size_t i = sorted.size(); i-- > 0;)
-    if (live[i])
-      for (const CppnLink* l : incoming[i]) live[static_cast<std::size_t>(slot[static_cast<std::size_t>(l->from)])] = true;
-
-  std::vector<float> values(sorted.size() * P, 0.0f);  // one plane per node, in evaluation order
-  for (std::size_t i = 0; i < sorted.size(); ++i) {
-    const CppnNode& n = *sorted[i];
-    float* out = values.data() + i * P;
-    if (!live[i]) continue;
-    if (n.kind == CppnNode::Input) {
-      std::copy(inputs.begin() + static_cast<long>(static_cast<std::size_t>(n.id) * P),
-                inputs.begin() + static_cast<long>(static_cast<std::size_t>(n.id + 1) * P), out);
-      continue;
-    }
-    for (const CppnLink* l : incoming[i]) {
-      const float* src = values.data() + static_cast<std::size_t>(slot[static_cast<std::size_t>(l->from)]) * P;
-      const auto w = static_cast<float>(l->weight);
-      for (std::size_t p = 0; p < P; ++p) out[p] += w * src[p];
-    }
-    activate_plane(n.activation, out, P);
-  }
-  Image8 img;
-  img.shape = {options_.shape.channels, height, width};
-  img.pixels.resize(img.shape.size());
-  for (int c = 0; c < options_.shape.channels; ++c) {
-    const float* v = values.data() + static_cast<std::size_t>(slot[static_cast<std::size_t>(kInputs + c)]) * P;
-    std::uint8_t* out = img.pixels.data() + static_cast<std::size_t>(c) * P;
-    for (std::size_t p = 0; p < P; ++p) out[p] = static_cast<std::uint8_t>(std::lround(std::min(std::abs(v[p]), 1.0f) * 255.0f));
-  }
-  hls_image_to_rgb(img);
-  return img;
+  return cppn_output_image(s, evaluate_cppn(s, inputs, P), options_.shape.channels, height, width);
 }
 
 nlohmann::json CppnEncoding::to_json(const Genome& genome) const {
@@ -239,35 +294,28 @@ nlohmann::json CppnEncoding::to_json(const Genome& genome) const {
           {"links", links}};
 }
 
-void validate_cppn_genome(const CppnGenome& g, int channels) {
-  const int outputs_end = kInputs + channels;
-  if (g.next_id < outputs_end || g.next_id > kMaxCppnNodeId) {
-    throw Error("CPPN genome: next_id " + std::to_string(g.next_id) + " is not in " + std::to_string(outputs_end) + ".." +
-                std::to_string(kMaxCppnNodeId));
+namespace {
+
+// One node's kind and order against its id: ids 0-3 are the coordinate inputs (order 0), the
+// next `channels` (up to outputs_end) the outputs (order 1), the rest hidden (strictly between).
+void validate_cppn_node(const CppnNode& n, int outputs_end) {
+  const std::string what = "CPPN genome: node " + std::to_string(n.id);
+  const CppnNode::Kind want = n.id < kInputs ? CppnNode::Input : n.id < outputs_end ? CppnNode::Output : CppnNode::Hidden;
+  if (n.kind != want) {
+    static const char* kinds[] = {"input", "output", "hidden"};
+    throw Error(what + " is declared " + kinds[n.kind] + " but ids " +
+                (want == CppnNode::Input ? "0..3 are inputs"
+                 : want == CppnNode::Output ? "4.." + std::to_string(outputs_end - 1) + " are outputs"
+                                            : std::to_string(outputs_end) + " and above are hidden"));
   }
-  std::map<int, const CppnNode*> by_id;
-  for (const auto& n : g.nodes) {
-    const std::string what = "CPPN genome: node " + std::to_string(n.id);
-    if (n.id < 0 || n.id >= g.next_id) {
-      throw Error(what + " has an id outside 0..next_id-1 (" + std::to_string(g.next_id - 1) + ")");
-    }
-    if (!by_id.emplace(n.id, &n).second) throw Error("CPPN genome has two nodes with id " + std::to_string(n.id));
-    // Ids 0-3 are the coordinate inputs, the next `channels` the outputs, the rest hidden.
-    const CppnNode::Kind want = n.id < kInputs ? CppnNode::Input : n.id < outputs_end ? CppnNode::Output : CppnNode::Hidden;
-    if (n.kind != want) {
-      static const char* kinds[] = {"input", "output", "hidden"};
-      throw Error(what + " is declared " + kinds[n.kind] + " but ids " +
-                  (want == CppnNode::Input ? "0..3 are inputs"
-                   : want == CppnNode::Output ? "4.." + std::to_string(outputs_end - 1) + " are outputs"
-                                              : std::to_string(outputs_end) + " and above are hidden"));
-    }
-    const bool order_ok = n.kind == CppnNode::Input ? n.order == 0.0
-                          : n.kind == CppnNode::Output ? n.order == 1.0
-                                                       : (n.order > 0.0 && n.order < 1.0);
-    if (!order_ok) throw Error(what + " has order " + std::to_string(n.order) + " (inputs 0, outputs 1, hidden between)");
-  }
-  for (int id = 0; id < outputs_end; ++id)
-    if (!by_id.count(id)) throw Error("CPPN genome lacks input/output node " + std::to_string(id));
+  const bool order_ok = n.kind == CppnNode::Input ? n.order == 0.0
+                        : n.kind == CppnNode::Output ? n.order == 1.0
+                                                     : (n.order > 0.0 && n.order < 1.0);
+  if (!order_ok) throw Error(what + " has order " + std::to_string(n.order) + " (inputs 0, outputs 1, hidden between)");
+}
+
+// Links join nodes the genome has, feed forward, appear once each and carry finite weights.
+void validate_cppn_links(const CppnGenome& g, const std::map<int, const CppnNode*>& by_id) {
   std::set<std::pair<int, int>> seen;
   for (const auto& l : g.links) {
     const auto from = by_id.find(l.from), to = by_id.find(l.to);
@@ -280,6 +328,28 @@ void validate_cppn_genome(const CppnGenome& g, int channels) {
     }
     if (!std::isfinite(l.weight)) throw Error("CPPN genome has a link with a weight that is not a finite number");
   }
+}
+
+}  // namespace
+
+void validate_cppn_genome(const CppnGenome& g, int channels) {
+  const int outputs_end = kInputs + channels;
+  if (g.next_id < outputs_end || g.next_id > kMaxCppnNodeId) {
+    throw Error("CPPN genome: next_id " + std::to_string(g.next_id) + " is not in " + std::to_string(outputs_end) + ".." +
+                std::to_string(kMaxCppnNodeId));
+  }
+  std::map<int, const CppnNode*> by_id;
+  for (const auto& n : g.nodes) {
+    if (n.id < 0 || n.id >= g.next_id) {
+      throw Error("CPPN genome: node " + std::to_string(n.id) + " has an id outside 0..next_id-1 (" +
+                  std::to_string(g.next_id - 1) + ")");
+    }
+    if (!by_id.emplace(n.id, &n).second) throw Error("CPPN genome has two nodes with id " + std::to_string(n.id));
+    validate_cppn_node(n, outputs_end);
+  }
+  for (int id = 0; id < outputs_end; ++id)
+    if (!by_id.count(id)) throw Error("CPPN genome lacks input/output node " + std::to_string(id));
+  validate_cppn_links(g, by_id);
 }
 
 GenomePtr CppnEncoding::from_json(const nlohmann::json& j) const {

@@ -109,62 +109,77 @@ void encode_genome(const Encoding& encoding, const Genome& genome, std::vector<s
   throw Error("genome of encoding " + encoding.name() + " has no binary form");
 }
 
+namespace {
+
+// A direct genome after its tag and version: C, H, W (u32 each) and the C x H x W gene bytes.
+GenomePtr decode_direct(const Encoding& encoding, Reader& r) {
+  if (encoding.name() != "direct") throw Error("binary genome is a direct genome, the run uses " + encoding.name());
+  const ImageShape want = encoding.shape();
+  const std::uint32_t c = r.u32(), h = r.u32(), w = r.u32();
+  if (c != static_cast<std::uint32_t>(want.channels) || h != static_cast<std::uint32_t>(want.height) ||
+      w != static_cast<std::uint32_t>(want.width)) {
+    throw Error("direct genome is " + std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w) +
+                ", expected " + want.str());
+  }
+  if (r.left() != want.size()) {
+    throw Error("direct genome has " + std::to_string(r.left()) + " gene bytes, expected " + std::to_string(want.size()));
+  }
+  const std::uint8_t* genes = r.take(want.size());
+  return std::make_shared<DirectGenome>(std::vector<std::uint8_t>(genes, genes + want.size()));
+}
+
+// Appends `count` nodes (id i32, kind u8, activation u8, order f64) to j["nodes"].
+void decode_cppn_nodes(Reader& r, std::uint32_t count, nlohmann::json& j) {
+  static const Activation all[] = {Activation::Sine, Activation::Sigmoid, Activation::Gaussian, Activation::Linear};
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::int32_t id = r.i32();
+    const char* kind = kind_name(r.u8());
+    const std::uint8_t a = r.u8();
+    if (a > 3) throw Error("binary CPPN genome has an unknown activation " + std::to_string(a));
+    j["nodes"].push_back({{"id", id}, {"kind", kind}, {"activation", activation_name(all[a])}, {"order", r.f64()}});
+  }
+}
+
+// A CPPN genome after its tag and version, rebuilt as its JSON form so that the encoding's own
+// from_json validates it.
+GenomePtr decode_cppn(const Encoding& encoding, Reader& r) {
+  if (encoding.name() != "cppn") throw Error("binary genome is a CPPN genome, the run uses " + encoding.name());
+  const std::uint32_t channels = r.u32();
+  const std::int32_t height = r.i32(), width = r.i32(), next_id = r.i32();
+  const std::uint32_t nodes = r.u32(), links = r.u32();
+  // Sizes are checked against the bytes present before anything is allocated.
+  if (static_cast<std::uint64_t>(nodes) * 14 + static_cast<std::uint64_t>(links) * 16 != r.left()) {
+    throw Error("binary CPPN genome: " + std::to_string(nodes) + " nodes and " + std::to_string(links) +
+                " links do not fit its " + std::to_string(r.left()) + " bytes");
+  }
+  if (height < 1 || width < 1) throw Error("binary CPPN genome has a non-positive native size");
+  // The binary form leaves out what the run's encoding fixes: its coordinates.
+  const auto* cppn = dynamic_cast<const CppnEncoding*>(&encoding);
+  if (cppn == nullptr) throw Error("binary genome is a CPPN genome, the run uses " + encoding.name());
+  nlohmann::json j = {{"encoding", "cppn"},
+                      {"coordinates", cppn->options().raw_coordinates ? "raw" : "normalized"},
+                      {"channels", channels},
+                      {"native_size", {height, width}},
+                      {"next_id", next_id},
+                      {"nodes", nlohmann::json::array()},
+                      {"links", nlohmann::json::array()}};
+  decode_cppn_nodes(r, nodes, j);
+  for (std::uint32_t i = 0; i < links; ++i) {
+    const std::int32_t from = r.i32(), to = r.i32();
+    j["links"].push_back({{"from", from}, {"to", to}, {"weight", r.f64()}});
+  }
+  return encoding.from_json(j);
+}
+
+}  // namespace
+
 GenomePtr decode_genome(const Encoding& encoding, const std::uint8_t* data, std::size_t size) {
   Reader r(data, size);
   const std::uint8_t tag = r.u8();
   const std::uint8_t version = r.u8();
   if (version != kVersion) throw Error("binary genome of unknown version " + std::to_string(version));
-  if (tag == kDirectTag) {
-    if (encoding.name() != "direct") throw Error("binary genome is a direct genome, the run uses " + encoding.name());
-    const ImageShape want = encoding.shape();
-    const std::uint32_t c = r.u32(), h = r.u32(), w = r.u32();
-    if (c != static_cast<std::uint32_t>(want.channels) || h != static_cast<std::uint32_t>(want.height) ||
-        w != static_cast<std::uint32_t>(want.width)) {
-      throw Error("direct genome is " + std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w) +
-                  ", expected " + want.str());
-    }
-    if (r.left() != want.size()) {
-      throw Error("direct genome has " + std::to_string(r.left()) + " gene bytes, expected " +
-                  std::to_string(want.size()));
-    }
-    const std::uint8_t* genes = r.take(want.size());
-    return std::make_shared<DirectGenome>(std::vector<std::uint8_t>(genes, genes + want.size()));
-  }
-  if (tag == kCppnTag) {
-    if (encoding.name() != "cppn") throw Error("binary genome is a CPPN genome, the run uses " + encoding.name());
-    const std::uint32_t channels = r.u32();
-    const std::int32_t height = r.i32(), width = r.i32(), next_id = r.i32();
-    const std::uint32_t nodes = r.u32(), links = r.u32();
-    // Sizes are checked against the bytes present before anything is allocated.
-    if (static_cast<std::uint64_t>(nodes) * 14 + static_cast<std::uint64_t>(links) * 16 != r.left()) {
-      throw Error("binary CPPN genome: " + std::to_string(nodes) + " nodes and " + std::to_string(links) +
-                  " links do not fit its " + std::to_string(r.left()) + " bytes");
-    }
-    if (height < 1 || width < 1) throw Error("binary CPPN genome has a non-positive native size");
-    // The binary form leaves out what the run's encoding fixes: its coordinates.
-    const auto* cppn = dynamic_cast<const CppnEncoding*>(&encoding);
-    if (cppn == nullptr) throw Error("binary genome is a CPPN genome, the run uses " + encoding.name());
-    nlohmann::json j = {{"encoding", "cppn"},
-                        {"coordinates", cppn->options().raw_coordinates ? "raw" : "normalized"},
-                        {"channels", channels},
-                        {"native_size", {height, width}},
-                        {"next_id", next_id},
-                        {"nodes", nlohmann::json::array()},
-                        {"links", nlohmann::json::array()}};
-    for (std::uint32_t i = 0; i < nodes; ++i) {
-      const std::int32_t id = r.i32();
-      const char* kind = kind_name(r.u8());
-      const std::uint8_t a = r.u8();
-      static const Activation all[] = {Activation::Sine, Activation::Sigmoid, Activation::Gaussian, Activation::Linear};
-      if (a > 3) throw Error("binary CPPN genome has an unknown activation " + std::to_string(a));
-      j["nodes"].push_back({{"id", id}, {"kind", kind}, {"activation", activation_name(all[a])}, {"order", r.f64()}});
-    }
-    for (std::uint32_t i = 0; i < links; ++i) {
-      const std::int32_t from = r.i32(), to = r.i32();
-      j["links"].push_back({{"from", from}, {"to", to}, {"weight", r.f64()}});
-    }
-    return encoding.from_json(j);
-  }
+  if (tag == kDirectTag) return decode_direct(encoding, r);
+  if (tag == kCppnTag) return decode_cppn(encoding, r);
   throw Error("not a binary genome (unknown tag " + std::to_string(tag) + ")");
 }
 

@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 AscendRunResult run_ascend(const AscendRunConfig& c, const RunEvents& events, const std::atomic<bool>* stop) {
   if (c.out_dir.empty()) throw Error("no output directory given");
   ClassifierOptions opts = c.classifier;
-  opts.backend = Backend::Torch;
+  opts.backend = kAscendBackend;
   auto clf = load_differentiable_classifier(c.model, opts);
   AscentConfig cfg = c.ascent;
   cfg.validate(clf->spec().num_classes);
@@ -30,7 +30,7 @@ AscendRunResult run_ascend(const AscendRunConfig& c, const RunEvents& events, co
   rec.command_line = c.command_line;
   rec.model = c.model;
   rec.model_sha256 = clf->spec().sha256;
-  rec.backend = "torch";
+  rec.backend = backend_name(kAscendBackend);
   rec.method = "gradient-ascent";
   rec.seed = cfg.seed;
   rec.settings = {{"classes", cfg.classes},         {"steps", cfg.steps},         {"start", ascent_start_name(cfg.start)},

@@ -12,9 +12,13 @@
 
 namespace fool {
 
+// Gradient ascent needs gradients: run_ascend loads the model into this backend, whatever
+// AscendRunConfig::classifier.backend says.
+constexpr Backend kAscendBackend = Backend::Torch;
+
 struct AscendRunConfig {
   std::string model;
-  ClassifierOptions classifier;
+  ClassifierOptions classifier;  // its backend is replaced by kAscendBackend
   AscentConfig ascent;
   std::string out_dir;
   bool overwrite = false;

@@ -244,7 +244,9 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   c.evolution.validate(spec.num_classes);
   // Chunks small enough that a generation has work for several processes; a chunk is also the unit
   // MPI ranks share, because backends score a row identically only within equal chunks.
-  if (c.evolution.eval_batch == 0) c.evolution.eval_batch = image.height <= 64 ? 50 : 10;
+  if (c.evolution.eval_batch == 0) {
+    c.evolution.eval_batch = image.height <= kSmallImageSide ? kEvalBatchSmallImages : kEvalBatchLargeImages;
+  }
 
   check_evolve_memory(c, image);
 

@@ -41,6 +41,13 @@ struct EvolveRunConfig {
   std::string recorded_model;
 };
 
+// evolution.eval_batch 0 resolves to kEvalBatchSmallImages for images of up to kSmallImageSide
+// pixels a side, else kEvalBatchLargeImages: chunks small enough that a generation has work for
+// several processes.
+constexpr int kSmallImageSide = 64;
+constexpr std::size_t kEvalBatchSmallImages = 50;
+constexpr std::size_t kEvalBatchLargeImages = 10;
+
 // The paper's settings: "mnist" (200 x 200, 200 generations) and "imagenet" (256x256 colour images,
 // 10 crops, 5000 generations; 400 offspring and initial genomes for CPPN, 200 for direct).
 struct EvolvePreset {

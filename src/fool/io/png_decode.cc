@@ -40,6 +40,36 @@ void on_read(png_structp png, png_bytep out, png_size_t n) {
 
 bool is_png(const std::uint8_t* data, std::size_t size) { return size >= 8 && png_sig_cmp(data, 0, 8) == 0; }
 
+namespace {
+
+// libpng's interleaved rows (8- or 16-bit samples, rows row_bytes apart) as planar C x H x W bytes;
+// 16-bit samples round to the nearest 8-bit value, as 16 -> 8 bit scaling does.
+std::vector<std::uint8_t> planar_pixels(const std::vector<std::uint8_t>& buffer, std::size_t row_bytes,
+                                        const ImageShape& shape, int depth) {
+  const auto w = static_cast<std::size_t>(shape.width), h = static_cast<std::size_t>(shape.height),
+             c = static_cast<std::size_t>(shape.channels);
+  std::vector<std::uint8_t> pixels(shape.size());
+  const std::size_t plane = w * h;
+  for (std::size_t y = 0; y < h; ++y) {
+    const std::uint8_t* row = buffer.data() + y * row_bytes;
+    for (std::size_t x = 0; x < w; ++x)
+      for (std::size_t k = 0; k < c; ++k) {
+        std::uint8_t v;
+        if (depth == 16) {
+          std::uint16_t s;
+          std::memcpy(&s, row + 2 * (x * c + k), 2);
+          v = static_cast<std::uint8_t>((s + 128) / 257);
+        } else {
+          v = row[x * c + k];
+        }
+        pixels[k * plane + y * w + x] = v;
+      }
+  }
+  return pixels;
+}
+
+}  // namespace
+
 Image8 decode_png(const std::uint8_t* data, std::size_t size, const std::string& name) {
   if (!is_png(data, size)) throw Error(name + ": not a PNG file");
   Reader reader{data, size, 0, ""};
@@ -87,7 +117,7 @@ Image8 decode_png(const std::uint8_t* data, std::size_t size, const std::string&
     throw Error(name + ": unsupported PNG layout (" + std::to_string(channels) + " channels of " +
                 std::to_string(out_depth) + " bits)");
   }
-  const std::size_t w = width, h = height, c = static_cast<std::size_t>(channels);
+  const std::size_t h = height;
   const std::size_t row_bytes = png_get_rowbytes(png, info);
   buffer.resize(row_bytes * h);
   rows.resize(h);
@@ -97,23 +127,7 @@ Image8 decode_png(const std::uint8_t* data, std::size_t size, const std::string&
   png_destroy_read_struct(&png, &info, nullptr);
 
   img.shape = {channels, static_cast<int>(height), static_cast<int>(width)};
-  img.pixels.resize(img.shape.size());
-  const std::size_t plane = w * h;
-  for (std::size_t y = 0; y < h; ++y) {
-    const std::uint8_t* row = buffer.data() + y * row_bytes;
-    for (std::size_t x = 0; x < w; ++x)
-      for (std::size_t k = 0; k < c; ++k) {
-        std::uint8_t v;
-        if (out_depth == 16) {
-          std::uint16_t s;
-          std::memcpy(&s, row + 2 * (x * c + k), 2);
-          v = static_cast<std::uint8_t>((s + 128) / 257);  // nearest 8-bit value, as 16 -> 8 bit scaling rounds
-        } else {
-          v = row[x * c + k];
-        }
-        img.pixels[k * plane + y * w + x] = v;
-      }
-  }
+  img.pixels = planar_pixels(buffer, row_bytes, img.shape, out_depth);
   return img;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "fool/core/error.h"
@@ -71,44 +72,58 @@ std::string file_inside(const std::string& dir, const std::string& rel, const st
   return (fs::path(dir) / p).string();
 }
 
+namespace {
+
+// A number that must be finite and in [0, hi], named by its key in the error.
+void check_unit_number(double v, const std::string& key, double hi) {
+  if (!std::isfinite(v) || v < 0.0 || v > hi) {
+    throw Error("key '" + key + "' is " + nlohmann::json(v).dump() + ", not in [0, " + nlohmann::json(hi).dump() + "]");
+  }
+}
+
+// The summary's top-level numbers: no negative seed or count (they would wrap around when read
+// unsigned), confidences and thresholds in range.
+void check_summary_numbers(const RunSummary& s, const nlohmann::json& j) {
+  for (const char* key : {"seed", "evaluations"}) {
+    if (j.contains(key) && j[key].is_number_integer() && !j[key].is_number_unsigned() && j[key].get<std::int64_t>() < 0) {
+      throw Error(std::string("key '") + key + "' is negative");
+    }
+  }
+  const RunRecord& r = s.record;
+  check_unit_number(s.median_confidence, "median_confidence", 1.0);
+  check_unit_number(r.seconds, "seconds", 1e12);
+  if (r.progress < -1) throw Error("key '" + progress_unit_name(r.progress_unit) + "s' is negative");
+  for (std::size_t t = 0; t < r.thresholds.size(); ++t) {
+    if (!(r.thresholds[t] > 0.0 && r.thresholds[t] <= 1.0)) {
+      throw Error("key 'classes_at_or_above' has threshold " + nlohmann::json(r.thresholds[t]).dump() + ", not in (0, 1]");
+    }
+  }
+}
+
+// One entry of "classes" (the i-th): an index not seen before, confidences in [0, 1], files inside
+// the run directory.
+void check_class_summary(const ClassSummary& c, std::size_t i, std::set<int>& seen) {
+  const std::string where = jc::path_of("classes", i);
+  if (c.index < 0 || !seen.insert(c.index).second) {
+    throw Error("key '" + where + ".index' is " + std::to_string(c.index) + ", negative or repeated");
+  }
+  if (c.top_class < 0) throw Error("key '" + where + ".top_class' is negative");
+  check_unit_number(c.confidence, where + ".confidence", 1.0);
+  check_unit_number(c.search_confidence, where + ".search_confidence", 1.0);
+  for (std::size_t t = 0; t < c.first_reached.size(); ++t)
+    if (c.first_reached[t] && *c.first_reached[t] < 0) throw Error("key '" + where + ".first_reached' is negative");
+  nlohmann::json holder = {{"image", c.image}, {"genome", c.genome}};
+  relative_path(holder, where, "image");
+  if (!c.genome.empty()) relative_path(holder, where, "genome");
+}
+
+}  // namespace
+
 void check_run_summary(const RunSummary& s, const nlohmann::json& j, const std::string& path) {
   in_file(path, [&] {
-    // Unsigned fields read from a negative number would wrap around to huge values.
-    for (const char* key : {"seed", "evaluations"}) {
-      if (j.contains(key) && j[key].is_number_integer() && !j[key].is_number_unsigned() && j[key].get<std::int64_t>() < 0) {
-        throw Error(std::string("key '") + key + "' is negative");
-      }
-    }
-    const RunRecord& r = s.record;
-    auto unit_number = [](double v, const std::string& key, double hi) {
-      if (!std::isfinite(v) || v < 0.0 || v > hi) {
-        throw Error("key '" + key + "' is " + nlohmann::json(v).dump() + ", not in [0, " + nlohmann::json(hi).dump() + "]");
-      }
-    };
-    unit_number(s.median_confidence, "median_confidence", 1.0);
-    unit_number(r.seconds, "seconds", 1e12);
-    if (r.progress < -1) throw Error("key '" + progress_unit_name(r.progress_unit) + "s' is negative");
-    for (std::size_t t = 0; t < r.thresholds.size(); ++t) {
-      if (!(r.thresholds[t] > 0.0 && r.thresholds[t] <= 1.0)) {
-        throw Error("key 'classes_at_or_above' has threshold " + nlohmann::json(r.thresholds[t]).dump() + ", not in (0, 1]");
-      }
-    }
+    check_summary_numbers(s, j);
     std::set<int> seen;
-    for (std::size_t i = 0; i < s.classes.size(); ++i) {
-      const ClassSummary& c = s.classes[i];
-      const std::string where = jc::path_of("classes", i);
-      if (c.index < 0 || !seen.insert(c.index).second) {
-        throw Error("key '" + where + ".index' is " + std::to_string(c.index) + ", negative or repeated");
-      }
-      if (c.top_class < 0) throw Error("key '" + where + ".top_class' is negative");
-      unit_number(c.confidence, where + ".confidence", 1.0);
-      unit_number(c.search_confidence, where + ".search_confidence", 1.0);
-      for (std::size_t t = 0; t < c.first_reached.size(); ++t)
-        if (c.first_reached[t] && *c.first_reached[t] < 0) throw Error("key '" + where + ".first_reached' is negative");
-      nlohmann::json holder = {{"image", c.image}, {"genome", c.genome}};
-      relative_path(holder, where, "image");
-      if (!c.genome.empty()) relative_path(holder, where, "genome");
-    }
+    for (std::size_t i = 0; i < s.classes.size(); ++i) check_class_summary(s.classes[i], i, seen);
   });
 }
 
@@ -139,43 +154,114 @@ void validate_transfer(const nlohmann::json& j, const std::string& path) {
 
 namespace {
 
+// What the keys experiment steps and results share hold; any other key is walked into.
+enum class RecordKey { File, Text, Fraction, Seconds, Count, Confidences, Files, FractionOrNull, ThresholdCounts, Other };
+
+RecordKey record_key(const std::string& key) {
+  static const std::map<std::string, RecordKey> kinds = {
+      {"model", RecordKey::File},
+      {"run", RecordKey::File},
+      {"dir", RecordKey::File},
+      {"sha256", RecordKey::Text},
+      {"arch", RecordKey::Text},
+      {"test_accuracy", RecordKey::Fraction},
+      {"median_confidence", RecordKey::Fraction},
+      {"heldout_real_accuracy", RecordKey::Fraction},
+      {"fraction_at_9999", RecordKey::Fraction},
+      {"fraction_at_99", RecordKey::Fraction},
+      {"seconds", RecordKey::Seconds},
+      {"train_examples", RecordKey::Count},
+      {"test_examples", RecordKey::Count},
+      {"fooling_examples_in_training", RecordKey::Count},
+      {"iteration", RecordKey::Count},
+      {"epochs", RecordKey::Count},
+      {"pairs", RecordKey::Count},
+      {"confidences", RecordKey::Confidences},
+      {"files", RecordKey::Files},
+      {"mean_fraction_at_99", RecordKey::FractionOrNull},
+      {"mean_fraction_at_9999", RecordKey::FractionOrNull},
+      {"fraction_in_fooling_class", RecordKey::FractionOrNull},
+      {"classes_at_or_above", RecordKey::ThresholdCounts},
+  };
+  const auto it = kinds.find(key);
+  return it == kinds.end() ? RecordKey::Other : it->second;
+}
+
+// A list of file names (key `w`), each inside the experiment directory.
+void check_file_list(const nlohmann::json& list, const std::string& w) {
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (!list[i].is_string()) throw Error("key '" + jc::path_of(w, i) + "' is not a file name");
+    nlohmann::json holder = {{"file", list[i]}};
+    relative_path(holder, jc::path_of(w, i), "file");
+  }
+}
+
+void experiment_record(const nlohmann::json& r, const std::string& where);
+
+// A value under a key experiment_record does not know: objects (also inside lists) are records too.
+void experiment_children(const nlohmann::json& value, const std::string& w) {
+  if (value.is_object()) {
+    experiment_record(value, w);
+  } else if (value.is_array()) {
+    for (std::size_t i = 0; i < value.size(); ++i)
+      if (value[i].is_object()) experiment_record(value[i], jc::path_of(w, i));
+  }
+}
+
 // The keys experiment steps and results share, checked wherever they appear.
 void experiment_record(const nlohmann::json& r, const std::string& where) {
   if (!r.is_object()) throw Error("key '" + where + "' is not an object");
   for (const auto& [key, value] : r.items()) {
     const std::string w = jc::path_of(where, key);
-    if (key == "model" || key == "run" || key == "dir") {
-      relative_path(r, where, key);
-    } else if (key == "sha256" || key == "arch") {
-      jc::string(r, where, key);
-    } else if (key == "test_accuracy" || key == "median_confidence" || key == "heldout_real_accuracy" ||
-               key == "fraction_at_9999" || key == "fraction_at_99") {
-      jc::number(r, where, key, 0.0, 1.0);
-    } else if (key == "seconds") {
-      jc::number(r, where, key, 0.0, 1e12);
-    } else if (key == "train_examples" || key == "test_examples" || key == "fooling_examples_in_training" ||
-               key == "iteration" || key == "epochs" || key == "pairs") {
-      jc::integer(r, where, key, 0, kMaxCount);
-    } else if (key == "confidences") {
-      const auto& list = jc::array(r, where, key);
-      for (std::size_t i = 0; i < list.size(); ++i) jc::number_value(list[i], jc::path_of(w, i), 0.0, 1.0);
-    } else if (key == "files") {
-      const auto& list = jc::array(r, where, key);
-      for (std::size_t i = 0; i < list.size(); ++i) {
-        if (!list[i].is_string()) throw Error("key '" + jc::path_of(w, i) + "' is not a file name");
-        nlohmann::json holder = {{"file", list[i]}};
-        relative_path(holder, jc::path_of(w, i), "file");
+    switch (record_key(key)) {
+      case RecordKey::File: relative_path(r, where, key); break;
+      case RecordKey::Text: jc::string(r, where, key); break;
+      case RecordKey::Fraction: jc::number(r, where, key, 0.0, 1.0); break;
+      case RecordKey::Seconds: jc::number(r, where, key, 0.0, 1e12); break;
+      case RecordKey::Count: jc::integer(r, where, key, 0, kMaxCount); break;
+      case RecordKey::Confidences: {
+        const auto& list = jc::array(r, where, key);
+        for (std::size_t i = 0; i < list.size(); ++i) jc::number_value(list[i], jc::path_of(w, i), 0.0, 1.0);
+        break;
       }
-    } else if (key == "mean_fraction_at_99" || key == "mean_fraction_at_9999" || key == "fraction_in_fooling_class") {
-      if (!value.is_null()) jc::number(r, where, key, 0.0, 1.0);
-    } else if (key == "classes_at_or_above") {
-      threshold_map(jc::object(r, where, key), w, false, kMaxCount);
-    } else if (value.is_object()) {
-      experiment_record(value, w);
-    } else if (value.is_array()) {
-      for (std::size_t i = 0; i < value.size(); ++i)
-        if (value[i].is_object()) experiment_record(value[i], jc::path_of(w, i));
+      case RecordKey::Files: check_file_list(jc::array(r, where, key), w); break;
+      case RecordKey::FractionOrNull:
+        if (!value.is_null()) jc::number(r, where, key, 0.0, 1.0);
+        break;
+      case RecordKey::ThresholdCounts: threshold_map(jc::object(r, where, key), w, false, kMaxCount); break;
+      case RecordKey::Other: experiment_children(value, w); break;
     }
+  }
+}
+
+// The retraining experiment's per-iteration results.
+void check_iterations(const nlohmann::json& j) {
+  const auto& its = jc::array(j, "", "iterations");
+  for (std::size_t i = 0; i < its.size(); ++i) {
+    const std::string where = jc::path_of("iterations", i);
+    for (const char* k : {"iteration", "train_examples", "fooling_examples_in_training"}) jc::integer(its[i], where, k, 0, kMaxCount);
+    for (const char* k : {"heldout_real_accuracy", "median_confidence", "fraction_at_9999"}) jc::number(its[i], where, k, 0.0, 1.0);
+    const auto& ho = jc::member(its[i], where, "heldout_fooling");
+    if (!ho.is_null()) jc::number(ho, where + ".heldout_fooling", "fraction_in_fooling_class", 0.0, 1.0);
+    experiment_record(its[i], where);
+  }
+}
+
+// The transfer experiment's results: both architecture pairings and every network.
+void check_transfer_results(const nlohmann::json& r) {
+  for (const char* key : {"same_architecture", "other_architecture"}) {
+    const auto& v = jc::object(r, "results", key);
+    const std::string where = std::string("results.") + key;
+    jc::integer(v, where, "pairs", 0, kMaxCount);
+    for (const char* k : {"mean_fraction_at_99", "mean_fraction_at_9999"})
+      if (!jc::member(v, where, k).is_null()) jc::number(v, where, k, 0.0, 1.0);
+  }
+  const auto& nets = jc::array(r, "results", "networks");
+  for (std::size_t i = 0; i < nets.size(); ++i) {
+    const std::string where = jc::path_of("results.networks", i);
+    jc::string(nets[i], where, "model");
+    jc::number(nets[i], where, "test_accuracy", 0.0, 1.0);
+    jc::number(nets[i], where, "seconds", 0.0, 1e12);
   }
 }
 
@@ -191,35 +277,10 @@ void validate_experiment(const nlohmann::json& j, const std::string& path) {
     jc::object(j, "", "config");
     const auto& steps = jc::object(j, "", "steps");
     for (const auto& [key, value] : steps.items()) experiment_record(value, jc::path_of("steps", key));
-    if (j.contains("iterations")) {
-      const auto& its = jc::array(j, "", "iterations");
-      for (std::size_t i = 0; i < its.size(); ++i) {
-        const std::string where = jc::path_of("iterations", i);
-        for (const char* k : {"iteration", "train_examples", "fooling_examples_in_training"}) jc::integer(its[i], where, k, 0, kMaxCount);
-        for (const char* k : {"heldout_real_accuracy", "median_confidence", "fraction_at_9999"}) jc::number(its[i], where, k, 0.0, 1.0);
-        const auto& ho = jc::member(its[i], where, "heldout_fooling");
-        if (!ho.is_null()) jc::number(ho, where + ".heldout_fooling", "fraction_in_fooling_class", 0.0, 1.0);
-        experiment_record(its[i], where);
-      }
-    }
+    if (j.contains("iterations")) check_iterations(j);
     if (j.contains("results")) {
       const auto& r = jc::object(j, "", "results");
-      if (kind == "transfer") {
-        for (const char* key : {"same_architecture", "other_architecture"}) {
-          const auto& v = jc::object(r, "results", key);
-          const std::string where = std::string("results.") + key;
-          jc::integer(v, where, "pairs", 0, kMaxCount);
-          for (const char* k : {"mean_fraction_at_99", "mean_fraction_at_9999"})
-            if (!jc::member(v, where, k).is_null()) jc::number(v, where, k, 0.0, 1.0);
-        }
-        const auto& nets = jc::array(r, "results", "networks");
-        for (std::size_t i = 0; i < nets.size(); ++i) {
-          const std::string where = jc::path_of("results.networks", i);
-          jc::string(nets[i], where, "model");
-          jc::number(nets[i], where, "test_accuracy", 0.0, 1.0);
-          jc::number(nets[i], where, "seconds", 0.0, 1e12);
-        }
-      }
+      if (kind == "transfer") check_transfer_results(r);
       experiment_record(r, "results");
     }
   });

@@ -85,70 +85,82 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
   return s.str();
 }
 
+// fool analyze repetition's table (analysis/repetition.json): per class the period, the copies,
+// the confidence with all, half and one copy, and the one-copy image.
+std::string repetition_table(const std::string& dir, const fs::path& rep) {
+  std::ostringstream h;
+  const nlohmann::json j = read_json_file(rep.string());
+  const auto& m = j.value("repeating_median", nlohmann::json::object());
+  h << "<details open><summary>repetition (fool analyze repetition)</summary><p>" << j.value("repeating", 0) << " of "
+    << j.value("images", 0) << " champions repeat a motif; over those, median confidence with all copies "
+    << esc(percent(m.value("all_copies", 0.0))) << ", with half " << esc(percent(m.value("half_copies", 0.0)))
+    << ", with one " << esc(percent(m.value("one_copy", 0.0))) << ".</p><table class=\"classes\"><tr><th>class</th>"
+    << "<th>period (dy, dx)</th><th>copies</th><th>all copies</th><th>half</th><th>one copy</th><th>one copy left</th></tr>";
+  for (const auto& c : j.value("classes", nlohmann::json::array())) {
+    const auto& p = c["period"];
+    h << "<tr><td>" << c.value("class", 0) << "</td><td>";
+    if (c.value("repeats", false)) {
+      h << p.value("dy", 0) << ", " << p.value("dx", 0);
+    } else {
+      h << "no repetition";
+    }
+    h << "</td><td>" << c.value("copies", 1) << "</td><td>" << esc(percent(c.value("confidence_all_copies", 0.0)))
+      << "</td><td>" << esc(percent(c.value("confidence_half_copies", 0.0))) << "</td><td>"
+      << esc(percent(c.value("confidence_one_copy", 0.0))) << "</td><td>";
+    const auto img = c.value("one_copy_image", nlohmann::json());
+    if (img.is_string() && fs::exists(fs::path(dir) / img.get<std::string>())) {
+      h << "<img class=\"thumb\" alt=\"class " << c.value("class", 0) << " with one copy\" src=\""
+        << data_uri(dir, img.get<std::string>()) << "\">";
+    }
+    h << "</td></tr>";
+  }
+  h << "</table></details>";
+  return h.str();
+}
+
+// fool analyze occlusion's table (analysis/occlusion.json): per class the image, its occlusion
+// map, the drops, and the confidence with shares of the tiles filled.
+std::string occlusion_table(const std::string& dir, const fs::path& occ) {
+  std::ostringstream h;
+  const nlohmann::json j = read_json_file(occ.string());
+  const auto& cfg = j.value("config", nlohmann::json::object());
+  h << "<details open><summary>occlusion (fool analyze occlusion)</summary><p>Patch " << cfg.value("patch", 0)
+    << " px, stride " << cfg.value("stride", 0) << " px; red: the confidence drops when the patch covers the region, "
+    << "blue: it rises. Median confidence " << esc(percent(j.value("median_confidence", 0.0)));
+  for (const auto& f : j.value("filled", nlohmann::json::array()))
+    h << "; with " << esc(percent(f.value("fraction", 0.0))) << " of the tiles filled "
+      << esc(percent(f.value("median_confidence", 0.0)));
+  h << ".</p><table class=\"classes\"><tr><th>class</th><th>image</th><th>occlusion map</th><th>confidence</th>"
+    << "<th>largest drop</th><th>mean drop</th>";
+  for (const auto& f : j.value("filled", nlohmann::json::array()))
+    h << "<th>" << esc(percent(f.value("fraction", 0.0))) << " filled</th>";
+  h << "</tr>";
+  for (const auto& c : j.value("classes", nlohmann::json::array())) {
+    const fs::path img = fs::path(dir) / c.value("image", "");
+    const fs::path map = fs::path(dir) / c.value("heatmap", "");
+    h << "<tr><td>" << c.value("class", 0) << "</td><td>";
+    if (fs::is_regular_file(img)) h << "<img class=\"thumb\" alt=\"class image\" src=\"" << data_uri(dir, c.value("image", "")) << "\">";
+    h << "</td><td>";
+    if (fs::is_regular_file(map)) h << "<img class=\"thumb\" alt=\"occlusion map\" src=\"" << data_uri(dir, c.value("heatmap", "")) << "\">";
+    h << "</td><td>" << esc(percent(c.value("confidence", 0.0))) << "</td><td>" << num(c.value("max_drop", 0.0))
+      << "</td><td>" << num(c.value("mean_drop", 0.0)) << "</td>";
+    for (const auto& f : c.value("filled", nlohmann::json::array()))
+      h << "<td>" << esc(percent(f.value("median_confidence", 0.0))) << "</td>";
+    h << "</tr>";
+  }
+  h << "</table></details>";
+  return h.str();
+}
+
 // The outputs of fool analyze in a run directory (analysis/*.json), if any: a table per analysis and
 // the occlusion heat maps beside their images.
 std::string analysis_section(const std::string& dir) {
   const fs::path rep = fs::path(dir) / "analysis" / "repetition.json";
   const fs::path occ = fs::path(dir) / "analysis" / "occlusion.json";
-  std::ostringstream h;
-  if (fs::exists(rep)) {
-    const nlohmann::json j = read_json_file(rep.string());
-    const auto& m = j.value("repeating_median", nlohmann::json::object());
-    h << "<details open><summary>repetition (fool analyze repetition)</summary><p>" << j.value("repeating", 0) << " of "
-      << j.value("images", 0) << " champions repeat a motif; over those, median confidence with all copies "
-      << esc(percent(m.value("all_copies", 0.0))) << ", with half " << esc(percent(m.value("half_copies", 0.0)))
-      << ", with one " << esc(percent(m.value("one_copy", 0.0))) << ".</p><table class=\"classes\"><tr><th>class</th>"
-      << "<th>period (dy, dx)</th><th>copies</th><th>all copies</th><th>half</th><th>one copy</th><th>one copy left</th></tr>";
-    for (const auto& c : j.value("classes", nlohmann::json::array())) {
-      const auto& p = c["period"];
-      h << "<tr><td>" << c.value("class", 0) << "</td><td>";
-      if (c.value("repeats", false)) {
-        h << p.value("dy", 0) << ", " << p.value("dx", 0);
-      } else {
-        h << "no repetition";
-      }
-      h << "</td><td>" << c.value("copies", 1) << "</td><td>" << esc(percent(c.value("confidence_all_copies", 0.0)))
-        << "</td><td>" << esc(percent(c.value("confidence_half_copies", 0.0))) << "</td><td>"
-        << esc(percent(c.value("confidence_one_copy", 0.0))) << "</td><td>";
-      const auto img = c.value("one_copy_image", nlohmann::json());
-      if (img.is_string() && fs::exists(fs::path(dir) / img.get<std::string>())) {
-        h << "<img class=\"thumb\" alt=\"class " << c.value("class", 0) << " with one copy\" src=\""
-          << data_uri(dir, img.get<std::string>()) << "\">";
-      }
-      h << "</td></tr>";
-    }
-    h << "</table></details>";
-  }
-  if (fs::exists(occ)) {
-    const nlohmann::json j = read_json_file(occ.string());
-    const auto& cfg = j.value("config", nlohmann::json::object());
-    h << "<details open><summary>occlusion (fool analyze occlusion)</summary><p>Patch " << cfg.value("patch", 0)
-      << " px, stride " << cfg.value("stride", 0) << " px; red: the confidence drops when the patch covers the region, "
-      << "blue: it rises. Median confidence " << esc(percent(j.value("median_confidence", 0.0)));
-    for (const auto& f : j.value("filled", nlohmann::json::array()))
-      h << "; with " << esc(percent(f.value("fraction", 0.0))) << " of the tiles filled "
-        << esc(percent(f.value("median_confidence", 0.0)));
-    h << ".</p><table class=\"classes\"><tr><th>class</th><th>image</th><th>occlusion map</th><th>confidence</th>"
-      << "<th>largest drop</th><th>mean drop</th>";
-    for (const auto& f : j.value("filled", nlohmann::json::array()))
-      h << "<th>" << esc(percent(f.value("fraction", 0.0))) << " filled</th>";
-    h << "</tr>";
-    for (const auto& c : j.value("classes", nlohmann::json::array())) {
-      const fs::path img = fs::path(dir) / c.value("image", "");
-      const fs::path map = fs::path(dir) / c.value("heatmap", "");
-      h << "<tr><td>" << c.value("class", 0) << "</td><td>";
-      if (fs::is_regular_file(img)) h << "<img class=\"thumb\" alt=\"class image\" src=\"" << data_uri(dir, c.value("image", "")) << "\">";
-      h << "</td><td>";
-      if (fs::is_regular_file(map)) h << "<img class=\"thumb\" alt=\"occlusion map\" src=\"" << data_uri(dir, c.value("heatmap", "")) << "\">";
-      h << "</td><td>" << esc(percent(c.value("confidence", 0.0))) << "</td><td>" << num(c.value("max_drop", 0.0))
-        << "</td><td>" << num(c.value("mean_drop", 0.0)) << "</td>";
-      for (const auto& f : c.value("filled", nlohmann::json::array()))
-        h << "<td>" << esc(percent(f.value("median_confidence", 0.0))) << "</td>";
-      h << "</tr>";
-    }
-    h << "</table></details>";
-  }
-  return h.str();
+  std::string h;
+  if (fs::exists(rep)) h += repetition_table(dir, rep);
+  if (fs::exists(occ)) h += occlusion_table(dir, occ);
+  return h;
 }
 
 std::string run_section(const std::string& dir, const std::string& heading_level = "h2") {

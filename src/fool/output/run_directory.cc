@@ -154,6 +154,99 @@ void prepare_run_directory(const std::string& dir, bool overwrite) {
   fs::remove(fs::path(dir) / ".fool-write-test", ec);
 }
 
+namespace {
+
+// Throws unless the checkpoint's settings match the run's in every key that defines the outcome,
+// naming the most telling difference: model, encoding and backend first, then the rest.
+void check_same_settings(const std::string& path, const nlohmann::json& saved, const nlohmann::json& settings) {
+  std::vector<std::string> keys = {"model_sha256", "encoding", "backend"};
+  for (const auto& item : settings.items())
+    if (std::find(keys.begin(), keys.end(), item.key()) == keys.end()) keys.push_back(item.key());
+  for (const std::string& key : keys) {
+    if (!settings.contains(key)) continue;
+    const nlohmann::json& value = settings[key];
+    if (std::find(std::begin(kFreeSettings), std::end(kFreeSettings), key) != std::end(kFreeSettings)) continue;
+    if (!saved.contains(key) || saved[key] != value) {
+      throw Error(path + ": checkpoint was made with another " + key + " (" +
+                  (saved.contains(key) ? saved[key].dump() : std::string("none")) + ", now " + value.dump() + ")");
+    }
+  }
+}
+
+// The checkpoint's binary genome file (written since the genome codec), checked against the size
+// and SHA-256 that checkpoint.json records; empty for older checkpoints with JSON genomes.
+struct CheckpointGenomes {
+  std::vector<std::uint8_t> blob;
+  std::string path;
+  std::map<std::size_t, GenomePtr> decoded;  // by offset: cells that shared a genome share it again
+};
+
+CheckpointGenomes read_checkpoint_genomes(const std::string& dir, const std::string& path, const nlohmann::json& j) {
+  CheckpointGenomes out;
+  if (!j.contains("genomes")) return out;
+  const auto& g = j["genomes"];
+  const std::string name = g.at("file").get<std::string>();
+  if (!is_genome_file(name) || name.find('/') != std::string::npos) throw Error(path + ": bad genome file name");
+  out.path = (fs::path(dir) / name).string();
+  std::error_code ec;
+  if (!fs::exists(out.path, ec)) throw Error(out.path + ": genome file of the checkpoint is missing");
+  out.blob = read_file(out.path);
+  if (out.blob.size() != g.at("bytes").get<std::size_t>() || sha256_hex(out.blob.data(), out.blob.size()) != g.at("sha256")) {
+    throw Error(out.path + ": genome file does not match checkpoint.json (size or SHA-256)");
+  }
+  return out;
+}
+
+// The genome of cell c: a range of the binary genome file, or (older checkpoints) inline JSON;
+// nullptr for an empty cell.
+GenomePtr checkpoint_cell_genome(const nlohmann::json& cell, std::size_t c, const std::string& path,
+                                 const Encoding& encoding, CheckpointGenomes& genomes) {
+  if (cell.contains("genome_offset")) {
+    const std::vector<std::uint8_t>& blob = genomes.blob;
+    const std::size_t offset = json_check::unsigned_integer(cell, "", "genome_offset", blob.size());
+    const std::size_t bytes = json_check::unsigned_integer(cell, "", "genome_bytes", blob.size());
+    if (offset > blob.size() || bytes > blob.size() - offset) {
+      throw Error(path + ": cell " + std::to_string(c) + " points outside the genome file");
+    }
+    auto& slot = genomes.decoded[offset];
+    if (!slot) {
+      try {
+        slot = decode_genome(encoding, blob.data() + offset, bytes);
+      } catch (const Error& err) {
+        throw Error(genomes.path + ": genome of cell " + std::to_string(c) + ": " + err.what());
+      }
+    }
+    return slot;
+  }
+  if (cell.contains("genome") && !cell.at("genome").is_null()) {
+    try {
+      return encoding.from_json(cell["genome"]);
+    } catch (const Error& bad) {
+      throw Error("cells[" + std::to_string(c) + "].genome: " + bad.what());
+    }
+  }
+  return nullptr;
+}
+
+// Drops the log lines of generations from `next` on: the resumed run writes them again.
+void trim_log(const std::string& dir, int next) {
+  const fs::path log = fs::path(dir) / "log.jsonl";
+  std::error_code ec;
+  if (!fs::exists(log, ec)) return;
+  std::stringstream in(read_text_file(log.string())), out;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const auto entry = nlohmann::json::parse(line, nullptr, false);
+    if (entry.is_object() && entry.contains("generation") && entry["generation"].is_number_integer() &&
+        entry["generation"].get<std::int64_t>() < next) {
+      out << line << "\n";
+    }
+  }
+  write_file_atomic(log.string(), out.str());
+}
+
+}  // namespace
+
 void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const nlohmann::json& settings) {
   const std::string path = (fs::path(dir) / "checkpoint.json").string();
   std::error_code ec;
@@ -168,81 +261,21 @@ void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const 
   try {
     if (json_check::string(j, "", "format") != kCheckpointFormat) throw Error(path + ": not a fool evolution checkpoint");
     const nlohmann::json& saved = json_check::object(j, "", "settings");
-    // Name the most telling difference: model, encoding and backend first, then the rest.
-    std::vector<std::string> keys = {"model_sha256", "encoding", "backend"};
-    for (const auto& item : settings.items())
-      if (std::find(keys.begin(), keys.end(), item.key()) == keys.end()) keys.push_back(item.key());
-    for (const std::string& key : keys) {
-      if (!settings.contains(key)) continue;
-      const nlohmann::json& value = settings[key];
-      if (std::find(std::begin(kFreeSettings), std::end(kFreeSettings), key) != std::end(kFreeSettings)) continue;
-      if (!saved.contains(key) || saved[key] != value) {
-        throw Error(path + ": checkpoint was made with another " + key + " (" +
-                    (saved.contains(key) ? saved[key].dump() : std::string("none")) + ", now " + value.dump() + ")");
-      }
-    }
+    check_same_settings(path, saved, settings);
     const int next = check_checkpoint_progress(j, saved, evolution.config());
     EliteArchive archive(evolution.config().classes);
     const auto& cells = json_check::array(j, "", "cells");
     if (cells.size() != archive.cells()) throw Error(path + ": checkpoint has another number of classes");
-    // Binary genomes (written since the genome codec); JSON genomes of older checkpoints are still read.
-    std::vector<std::uint8_t> blob;
-    std::string blob_path;
-    if (j.contains("genomes")) {
-      const auto& g = j["genomes"];
-      const std::string name = g.at("file").get<std::string>();
-      if (!is_genome_file(name) || name.find('/') != std::string::npos) throw Error(path + ": bad genome file name");
-      blob_path = (fs::path(dir) / name).string();
-      if (!fs::exists(blob_path, ec)) throw Error(blob_path + ": genome file of the checkpoint is missing");
-      blob = read_file(blob_path);
-      if (blob.size() != g.at("bytes").get<std::size_t>() || sha256_hex(blob.data(), blob.size()) != g.at("sha256")) {
-        throw Error(blob_path + ": genome file does not match checkpoint.json (size or SHA-256)");
-      }
-    }
-    std::map<std::size_t, GenomePtr> decoded;  // by offset: cells that shared a genome share it again
+    CheckpointGenomes genomes = read_checkpoint_genomes(dir, path, j);
     for (std::size_t c = 0; c < cells.size(); ++c) {
       const auto& cell = cells[c];
       Elite e = check_checkpoint_cell(cell, c, archive, next);
-      if (cell.contains("genome_offset")) {
-        const std::size_t offset = json_check::unsigned_integer(cell, "", "genome_offset", blob.size());
-        const std::size_t bytes = json_check::unsigned_integer(cell, "", "genome_bytes", blob.size());
-        if (offset > blob.size() || bytes > blob.size() - offset) {
-          throw Error(path + ": cell " + std::to_string(c) + " points outside the genome file");
-        }
-        auto& slot = decoded[offset];
-        if (!slot) {
-          try {
-            slot = decode_genome(evolution.encoding(), blob.data() + offset, bytes);
-          } catch (const Error& err) {
-            throw Error(blob_path + ": genome of cell " + std::to_string(c) + ": " + err.what());
-          }
-        }
-        e.genome = slot;
-      } else if (cell.contains("genome") && !cell.at("genome").is_null()) {
-        try {
-          e.genome = evolution.encoding().from_json(cell["genome"]);
-        } catch (const Error& bad) {
-          throw Error("cells[" + std::to_string(c) + "].genome: " + bad.what());
-        }
-      }
+      if (GenomePtr genome = checkpoint_cell_genome(cell, c, path, evolution.encoding(), genomes)) e.genome = genome;
       archive.restore(c, e, json_check::member(cell, "", "first_reached").get<std::vector<int>>());
     }
     evolution.restore(next, static_cast<std::size_t>(json_check::unsigned_integer(j, "", "evaluations", ~std::uint64_t{0})),
                       json_check::number(j, "", "seconds", 0.0, 1e12), std::move(archive));
-    // Drop log lines of generations after the checkpoint: they will be run again.
-    const fs::path log = fs::path(dir) / "log.jsonl";
-    if (fs::exists(log, ec)) {
-      std::stringstream in(read_text_file(log.string())), out;
-      for (std::string line; std::getline(in, line);) {
-        if (line.empty()) continue;
-        const auto entry = nlohmann::json::parse(line, nullptr, false);
-        if (entry.is_object() && entry.contains("generation") && entry["generation"].is_number_integer() &&
-            entry["generation"].get<std::int64_t>() < next) {
-          out << line << "\n";
-        }
-      }
-      write_file_atomic(log.string(), out.str());
-    }
+    trim_log(dir, next);
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": corrupt checkpoint (" + std::string(e.what()) + ")");
   } catch (const Error& e) {

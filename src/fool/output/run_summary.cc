@@ -94,6 +94,78 @@ nlohmann::json RunSummary::threshold_counts() const {
   return counts;
 }
 
+namespace {
+
+// "classes_at_or_above": {"0.99": n, ...} as the record's thresholds and the counts beside them.
+void read_threshold_counts(const nlohmann::json& j, const std::string& source, RunSummary& s) {
+  const auto counts = field<nlohmann::json>(j, "classes_at_or_above", source);
+  if (!counts.is_object()) throw Error(source + ": \"classes_at_or_above\" is not an object");
+  for (const auto& [key, n] : counts.items()) {
+    try {
+      s.record.thresholds.push_back(std::stod(key));
+    } catch (const std::exception&) {
+      throw Error(source + ": \"classes_at_or_above\" has a key that is not a confidence (\"" + key + "\")");
+    }
+    if (!n.is_number_unsigned()) throw Error(source + ": \"classes_at_or_above\" holds a value that is not a count");
+    s.classes_at_or_above.push_back(n.get<std::size_t>());
+  }
+}
+
+// The first generation or step at which a class reached each threshold (null: never).
+std::vector<std::optional<int>> read_first_reached(const nlohmann::json& e, const std::string& where,
+                                                   const std::vector<double>& thresholds) {
+  const auto reached = field<nlohmann::json>(e, "first_reached", where);
+  std::vector<std::optional<int>> out;
+  for (double t : thresholds) {
+    const auto it = reached.find(threshold_key(t));
+    if (it == reached.end()) throw Error(where + ": \"first_reached\" lacks threshold " + threshold_key(t));
+    if (!it->is_null() && !it->is_number_integer()) throw Error(where + ": \"first_reached\" holds a non-integer");
+    out.push_back(it->is_null() ? std::nullopt : std::optional<int>(it->get<int>()));
+  }
+  return out;
+}
+
+// Members of `j` not named in `known` (nor *also, if given), as an object; null if there are none.
+template <std::size_t N>
+nlohmann::json unknown_members(const nlohmann::json& j, const char* const (&known)[N], const std::string* also = nullptr) {
+  nlohmann::json extra;
+  for (const auto& [key, value] : j.items()) {
+    if ((also != nullptr && key == *also) || std::find(std::begin(known), std::end(known), key) != std::end(known)) continue;
+    if (extra.is_null()) extra = nlohmann::json::object();
+    extra[key] = value;
+  }
+  return extra;
+}
+
+// One entry of "classes"; members fool does not know are kept in `extra`.
+ClassSummary class_summary_from_json(const nlohmann::json& e, const std::string& where,
+                                     const std::vector<double>& thresholds) {
+  static const char* const kClassKeys[] = {"index", "label", "confidence", "search_confidence", "top_class",
+                                           "image", "genome", "first_reached", "lost_in_quantisation"};
+  ClassSummary c;
+  c.index = field<int>(e, "index", where);
+  c.label = field<std::string>(e, "label", where);
+  c.confidence = field<double>(e, "confidence", where);
+  c.search_confidence = field<double>(e, "search_confidence", where);
+  c.top_class = field<int>(e, "top_class", where);
+  c.image = field<std::string>(e, "image", where);
+  if (e.contains("genome") && !e["genome"].is_null()) c.genome = field<std::string>(e, "genome", where);
+  c.first_reached = read_first_reached(e, where, thresholds);
+  if (e.contains("lost_in_quantisation")) {
+    for (const auto& t : field<std::vector<std::string>>(e, "lost_in_quantisation", where)) {
+      try {
+        c.lost_in_quantisation.push_back(std::stod(t));
+      } catch (const std::exception&) {
+        throw Error(where + ": \"lost_in_quantisation\" holds \"" + t + "\", not a confidence");
+      }
+    }
+  }
+  c.extra = unknown_members(e, kClassKeys);
+  return c;
+}
+
+}  // namespace
+
 RunSummary RunSummary::from_json(const nlohmann::json& j, const std::string& source) {
   if (!j.is_object() || !(j.contains("format") && j["format"] == kFormat)) {
     throw Error(source + ": not a fool run summary (format " + kFormat + ")");
@@ -119,65 +191,18 @@ RunSummary RunSummary::from_json(const nlohmann::json& j, const std::string& sou
   r.seconds = field<double>(j, "seconds", source);
   r.complete = field<bool>(j, "complete", source);
   s.median_confidence = field<double>(j, "median_confidence", source);
-  const auto counts = field<nlohmann::json>(j, "classes_at_or_above", source);
-  if (!counts.is_object()) throw Error(source + ": \"classes_at_or_above\" is not an object");
-  for (const auto& [key, n] : counts.items()) {
-    try {
-      r.thresholds.push_back(std::stod(key));
-    } catch (const std::exception&) {
-      throw Error(source + ": \"classes_at_or_above\" has a key that is not a confidence (\"" + key + "\")");
-    }
-    if (!n.is_number_unsigned()) throw Error(source + ": \"classes_at_or_above\" holds a value that is not a count");
-    s.classes_at_or_above.push_back(n.get<std::size_t>());
-  }
+  read_threshold_counts(j, source, s);
   const auto list = field<nlohmann::json>(j, "classes", source);
   if (!list.is_array()) throw Error(source + ": \"classes\" is not a list");
-  static const char* kClassKeys[] = {"index", "label", "confidence", "search_confidence", "top_class",
-                                     "image", "genome", "first_reached", "lost_in_quantisation"};
   for (std::size_t i = 0; i < list.size(); ++i) {
-    const nlohmann::json& e = list[i];
-    const std::string where = source + ": classes[" + std::to_string(i) + "]";
-    ClassSummary c;
-    c.index = field<int>(e, "index", where);
-    c.label = field<std::string>(e, "label", where);
-    c.confidence = field<double>(e, "confidence", where);
-    c.search_confidence = field<double>(e, "search_confidence", where);
-    c.top_class = field<int>(e, "top_class", where);
-    c.image = field<std::string>(e, "image", where);
-    if (e.contains("genome") && !e["genome"].is_null()) c.genome = field<std::string>(e, "genome", where);
-    const auto reached = field<nlohmann::json>(e, "first_reached", where);
-    for (double t : r.thresholds) {
-      const auto it = reached.find(threshold_key(t));
-      if (it == reached.end()) throw Error(where + ": \"first_reached\" lacks threshold " + threshold_key(t));
-      if (!it->is_null() && !it->is_number_integer()) throw Error(where + ": \"first_reached\" holds a non-integer");
-      c.first_reached.push_back(it->is_null() ? std::nullopt : std::optional<int>(it->get<int>()));
-    }
-    if (e.contains("lost_in_quantisation")) {
-      for (const auto& t : field<std::vector<std::string>>(e, "lost_in_quantisation", where)) {
-        try {
-          c.lost_in_quantisation.push_back(std::stod(t));
-        } catch (const std::exception&) {
-          throw Error(where + ": \"lost_in_quantisation\" holds \"" + t + "\", not a confidence");
-        }
-      }
-    }
-    for (const auto& [key, value] : e.items()) {
-      if (std::find(std::begin(kClassKeys), std::end(kClassKeys), key) == std::end(kClassKeys)) {
-        if (c.extra.is_null()) c.extra = nlohmann::json::object();
-        c.extra[key] = value;
-      }
-    }
-    s.classes.push_back(std::move(c));
+    s.classes.push_back(class_summary_from_json(list[i], source + ": classes[" + std::to_string(i) + "]", r.thresholds));
   }
   check_run_summary(s, j, source);
-  static const char* kTopKeys[] = {"format", "command", "command_line", "model", "model_sha256", "backend",
-                                   "method", "seed", "settings", "progress_unit", "evaluations", "seconds",
-                                   "complete", "median_confidence", "classes_at_or_above", "classes"};
-  for (const auto& [key, value] : j.items()) {
-    if (key == unit + "s" || std::find(std::begin(kTopKeys), std::end(kTopKeys), key) != std::end(kTopKeys)) continue;
-    if (r.extra.is_null()) r.extra = nlohmann::json::object();
-    r.extra[key] = value;
-  }
+  static const char* const kTopKeys[] = {"format", "command", "command_line", "model", "model_sha256", "backend",
+                                         "method", "seed", "settings", "progress_unit", "evaluations", "seconds",
+                                         "complete", "median_confidence", "classes_at_or_above", "classes"};
+  const std::string progress_key = unit + "s";
+  r.extra = unknown_members(j, kTopKeys, &progress_key);
   return s;
 }
 
