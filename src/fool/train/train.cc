@@ -2,6 +2,8 @@
 
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
+
+#include "fool/model/onnx/onnx_attributes.h"
 #include <torch/torch.h>
 
 #include <chrono>
@@ -111,24 +113,9 @@ onnx::NodeProto* add_node(onnx::GraphProto* g, const std::string& op, std::vecto
   return n;
 }
 
-void set_ints(onnx::NodeProto* n, const std::string& name, std::vector<std::int64_t> values) {
-  auto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (auto v : values) a->add_ints(v);
-}
-void set_int(onnx::NodeProto* n, const std::string& name, std::int64_t v) {
-  auto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INT);
-  a->set_i(v);
-}
-void set_float(onnx::NodeProto* n, const std::string& name, float v) {
-  auto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::FLOAT);
-  a->set_f(v);
-}
+using onnx_attr::set_float;
+using onnx_attr::set_int;
+using onnx_attr::set_ints;
 
 void set_value_info(onnx::ValueInfoProto* v, const std::string& name, std::vector<std::int64_t> dims) {
   v->set_name(name);

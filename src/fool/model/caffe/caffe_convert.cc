@@ -18,6 +18,7 @@
 #include "fool/core/json_check.h"
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
+#include "fool/model/onnx/onnx_attributes.h"
 #include "fool/model/onnx/onnx_model.h"
 
 namespace fool {
@@ -228,24 +229,9 @@ class Graph {
   std::set<std::string> consumed_;
 };
 
-void set_ints(onnx::NodeProto* n, const std::string& name, const Dims& values) {
-  auto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (auto v : values) a->add_ints(v);
-}
-void set_int(onnx::NodeProto* n, const std::string& name, std::int64_t v) {
-  auto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INT);
-  a->set_i(v);
-}
-void set_float(onnx::NodeProto* n, const std::string& name, float v) {
-  auto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::FLOAT);
-  a->set_f(v);
-}
+using onnx_attr::set_float;
+using onnx_attr::set_int;
+using onnx_attr::set_ints;
 
 void set_value_info(onnx::ValueInfoProto* v, const std::string& name, const Dims& dims) {
   v->set_name(name);

@@ -14,6 +14,7 @@
 
 #include "fool/core/bytes.h"
 #include "fool/core/error.h"
+#include "fool/model/onnx/onnx_attributes.h"
 #include "fool/model/onnx/onnx_validate.h"
 #include "fool/io/files.h"
 
@@ -322,17 +323,7 @@ float float_attr(const onnx::NodeProto& n, const std::string& name, float def) {
   return def;
 }
 
-void set_float_attr(onnx::NodeProto* n, const std::string& name, float v) {
-  for (auto& a : *n->mutable_attribute())
-    if (a.name() == name) {
-      a.set_f(v);
-      return;
-    }
-  auto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::FLOAT);
-  a->set_f(v);
-}
+using onnx_attr::set_float;
 
 // Rewrites forms OpenCV 4.6's importer gets wrong into forms it gets right: Gemm's alpha and beta
 // (it drops C when beta != 1, and alpha when beta == 1) are folded into constant B and C; Clip's
@@ -367,7 +358,7 @@ void rewrite_for_opencv(onnx::GraphProto* g) {
         scaled.set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
         *g->add_initializer() = scaled;
         n.set_input(input, scaled.name());
-        set_float_attr(&n, attr, 1.0f);
+        set_float(&n, attr, 1.0f);
       }
     }
     if (n.op_type() == "Clip" && n.input_size() > 1) {
@@ -385,8 +376,8 @@ void rewrite_for_opencv(onnx::GraphProto* g) {
       }
       if (ok) {
         while (n.input_size() > 1) n.mutable_input()->RemoveLast();
-        set_float_attr(&n, "min", lo);
-        set_float_attr(&n, "max", hi);
+        set_float(&n, "min", lo);
+        set_float(&n, "max", hi);
       }
     }
   }
