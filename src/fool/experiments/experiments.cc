@@ -233,11 +233,7 @@ void check_transfer_config(const TransferExperimentConfig& c) {
   if (c.lenet_seeds.size() + c.other_archs.size() < 2) throw Error("transfer needs at least two networks");
   if (c.runs_per_network < 1) throw Error("runs per network must be at least 1");
   if (c.epochs < 1) throw Error("epochs must be at least 1");
-  for (const auto& a : c.other_archs) {
-    if (std::find(architecture_names().begin(), architecture_names().end(), a) == architecture_names().end()) {
-      throw Error("unknown architecture '" + a + "' (known: lenet, mlp, bncnn)");
-    }
-  }
+  for (const auto& a : c.other_archs) parse_architecture(a);
 }
 
 std::vector<TransferNet> transfer_networks(const TransferExperimentConfig& c) {

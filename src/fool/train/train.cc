@@ -20,15 +20,19 @@
 
 namespace fool {
 
+const NameTable<Architecture>& architecture_table() {
+  static const NameTable<Architecture> table = {
+      {Architecture::LeNet, "lenet"}, {Architecture::Mlp, "mlp"}, {Architecture::BnCnn, "bncnn"}};
+  return table;
+}
 const std::vector<std::string>& architecture_names() {
-  static const std::vector<std::string> names = {"lenet", "mlp", "bncnn"};
+  static const std::vector<std::string> names = names_of(architecture_table());
   return names;
 }
+Architecture parse_architecture(const std::string& name) { return parse_name(architecture_table(), name, "architecture"); }
 
 void TrainOptions::validate() const {
-  if (std::find(architecture_names().begin(), architecture_names().end(), arch) == architecture_names().end()) {
-    throw Error("unknown architecture '" + arch + "' (known: lenet, mlp, bncnn)");
-  }
+  parse_architecture(arch);
   if (epochs < 1) throw Error("epochs must be at least 1, got " + std::to_string(epochs));
   if (batch_size < 1) throw Error("batch size must be at least 1, got " + std::to_string(batch_size));
   if (!(learning_rate > 0.0)) throw Error("learning rate must be positive");
@@ -47,14 +51,16 @@ struct Layer {
   int pad = 0;
 };
 
-std::vector<Layer> layers_for(const std::string& arch, int num_classes) {
+std::vector<Layer> layers_for(const std::string& name, int num_classes) {
   using L = Layer;
-  if (arch == "lenet") {
+  const Architecture arch = parse_architecture(name);
+  if (arch == Architecture::LeNet) {
     return {{L::Conv, 20, 5, 0}, {L::MaxPool, 0, 2, 0}, {L::Conv, 50, 5, 0}, {L::MaxPool, 0, 2, 0},
             {L::Flatten},        {L::Linear, 500},      {L::Relu},          {L::Linear, num_classes}};
   }
-  if (arch == "mlp") return {{L::Flatten}, {L::Linear, 512}, {L::Relu}, {L::Linear, 256}, {L::Relu}, {L::Linear, num_classes}};
-  // bncnn
+  if (arch == Architecture::Mlp) {
+    return {{L::Flatten}, {L::Linear, 512}, {L::Relu}, {L::Linear, 256}, {L::Relu}, {L::Linear, num_classes}};
+  }
   return {{L::Conv, 32, 3, 1}, {L::BatchNorm}, {L::Relu},        {L::MaxPool, 0, 2, 0}, {L::Conv, 64, 3, 1},
           {L::BatchNorm},      {L::Relu},      {L::MaxPool, 0, 2, 0}, {L::Flatten},     {L::Linear, 128},
           {L::Relu},           {L::Linear, num_classes}};

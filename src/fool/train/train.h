@@ -7,13 +7,18 @@
 #include <vector>
 
 #include "fool/core/run_events.h"
+#include "fool/core/names.h"
 #include "fool/io/dataset.h"
 
 namespace fool {
 
 // Architectures `fool train` knows: "lenet" (the paper's Caffe LeNet), "mlp" (784-512-256-K),
-// "bncnn" (two 3x3 conv blocks with batch norm, then 128 hidden units).
-const std::vector<std::string>& architecture_names();
+// "bncnn" (two 3x3 conv blocks with batch norm, then 128 hidden units). Configurations and
+// experiment.json keep the name; the code decides on the enum.
+enum class Architecture { LeNet, Mlp, BnCnn };
+const NameTable<Architecture>& architecture_table();
+const std::vector<std::string>& architecture_names();  // the table's names, in its order
+Architecture parse_architecture(const std::string& name);  // throws fool::Error naming `name`
 
 struct TrainOptions {
   std::string arch = "lenet";
