@@ -195,7 +195,7 @@ pid_t find_rank(int rank, const std::string& out) {
 }
 
 TEST_F(Mpi, AKilledRankEndsTheJobWithOneLineAndTheCheckpointResumes) {
-  const std::vector<std::string> settings = {"--encoding", "direct", "--offspring", "60", "--init", "60",
+  const std::vector<std::string> settings = {"--encoding", "direct", "--backend", "opencv", "--offspring", "60", "--init", "60",
                                              "--eval-batch", "20", "--checkpoint-every", "2", "--seed", "7"};
   const std::string out = path("killed"), err = path("killed.err");
   std::vector<std::string> args = evolve(out, settings);
