@@ -6,7 +6,7 @@ std::unique_ptr<CLI::App> make_app(Action& action) {
   auto app = std::make_unique<CLI::App>(
       "fool: find images that classifiers label with high confidence but no person would recognise");
   app->require_subcommand(1);
-  app->set_version_flag("--version", "fool 0.1.0");
+  app->set_version_flag("--version", std::string("fool ") + FOOL_VERSION);  // the project() version in CMake
   // Every option shows the value its bound config starts with; options whose default depends on
   // other flags bind to a sentinel (0 or empty) and say in their help what it resolves to.
   app->option_defaults()->always_capture_default();
