@@ -3,7 +3,7 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
-#include "fool/model/onnx/onnx_attributes.h"
+#include "fool/model/onnx/onnx_writer.h"
 #include <torch/torch.h>
 
 #include <chrono>
@@ -123,33 +123,15 @@ using onnx_attr::set_float;
 using onnx_attr::set_int;
 using onnx_attr::set_ints;
 
-void set_value_info(onnx::ValueInfoProto* v, const std::string& name, std::vector<std::int64_t> dims) {
-  v->set_name(name);
-  auto* tt = v->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(onnx::TensorProto::FLOAT);
-  auto* shape = tt->mutable_shape();
-  shape->add_dim()->set_dim_param("N");
-  for (auto d : dims) shape->add_dim()->set_dim_value(d);
-}
-
-void add_metadata(onnx::ModelProto* m, const std::string& key, const std::string& value) {
-  auto* p = m->add_metadata_props();
-  p->set_key(key);
-  p->set_value(value);
-}
+using onnx_attr::add_metadata;
 
 std::string export_onnx(torch::nn::Sequential& seq, const std::vector<Layer>& layers, ImageShape in,
                         const std::vector<std::string>& labels, const TrainOptions& opt) {
   onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.set_producer_name("fool");
-  m.set_producer_version("0.1.0");
-  auto* opset = m.add_opset_import();
-  opset->set_domain("");
-  opset->set_version(13);
+  onnx_attr::start_model(&m, "fool", 13);
   auto* g = m.mutable_graph();
   g->set_name("fool_" + opt.arch);
-  set_value_info(g->add_input(), "input", {in.channels, in.height, in.width});
+  onnx_attr::set_batched_float(g->add_input(), "input", {in.channels, in.height, in.width});
   std::string x = "input";
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const Layer& l = layers[i];
@@ -194,7 +176,7 @@ std::string export_onnx(torch::nn::Sequential& seq, const std::vector<Layer>& la
     x = y;
   }
   set_int(add_node(g, "Softmax", {x}, "probs"), "axis", 1);
-  set_value_info(g->add_output(), "probs", {static_cast<std::int64_t>(labels.size())});
+  onnx_attr::set_batched_float(g->add_output(), "probs", {static_cast<std::int64_t>(labels.size())});
   add_metadata(&m, "fool.labels", nlohmann::json(labels).dump());
   add_metadata(&m, "fool.dataset", opt.dataset_name);
   add_metadata(&m, "fool.arch", opt.arch);

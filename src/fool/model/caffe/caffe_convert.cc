@@ -18,7 +18,7 @@
 #include "fool/core/json_check.h"
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
-#include "fool/model/onnx/onnx_attributes.h"
+#include "fool/model/onnx/onnx_writer.h"
 #include "fool/model/onnx/onnx_model.h"
 
 namespace fool {
@@ -233,13 +233,9 @@ using onnx_attr::set_float;
 using onnx_attr::set_int;
 using onnx_attr::set_ints;
 
+// A graph input or output of `dims` (N x ...): the batch axis becomes the free "N".
 void set_value_info(onnx::ValueInfoProto* v, const std::string& name, const Dims& dims) {
-  v->set_name(name);
-  auto* tt = v->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(onnx::TensorProto::FLOAT);
-  auto* shape = tt->mutable_shape();
-  shape->add_dim()->set_dim_param("N");
-  for (std::size_t i = 1; i < dims.size(); ++i) shape->add_dim()->set_dim_value(dims[i]);
+  onnx_attr::set_batched_float(v, name, Dims(dims.begin() + (dims.empty() ? 0 : 1), dims.end()));
 }
 
 // ---- the converter -------------------------------------------------------------------------------
@@ -906,21 +902,12 @@ CaffeMean fit_caffe_mean(const CaffeMean& mean, const ImageShape& shape, const s
 CaffeConversion caffe_to_onnx(const CaffeSources& sources) {
   if (!(sources.scale > 0.0f) || !std::isfinite(sources.scale)) throw Error("--scale must be a positive number");
   onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.set_producer_name("fool convert caffe");
-  m.set_producer_version("0.1.0");
-  auto* opset = m.add_opset_import();
-  opset->set_domain("");
-  opset->set_version(13);
+  onnx_attr::start_model(&m, "fool convert caffe", 13);
   auto* g = m.mutable_graph();
   Converter converter(sources, g);
   CaffeConversion c = converter.run();
   g->set_name(c.net_name.empty() ? "caffe" : c.net_name);
-  auto meta = [&](const std::string& k, const std::string& v) {
-    auto* p = m.add_metadata_props();
-    p->set_key(k);
-    p->set_value(v);
-  };
+  auto meta = [&](const std::string& k, const std::string& v) { onnx_attr::add_metadata(&m, k, v); };
   // The graph takes fool's [0,1] pixels; Caffe's colour nets take BGR.
   meta("fool.channel_order", c.input.channels == 3 ? "bgr" : "rgb");
   meta("fool.scale", "1");

@@ -14,7 +14,7 @@
 
 #include "fool/core/bytes.h"
 #include "fool/core/error.h"
-#include "fool/model/onnx/onnx_attributes.h"
+#include "fool/model/onnx/onnx_writer.h"
 #include "fool/model/onnx/onnx_validate.h"
 #include "fool/io/files.h"
 
