@@ -64,6 +64,8 @@ TEST_F(Cli, UnknownFlagsAndValuesAreOneLineErrors) {
   expect_one_line_error(run_fool({"score", "--model", kFixtures + "/mnist_bn_cnn.onnx", "--backend", "tpu", "x.png"}),
                         "tpu");
   expect_one_line_error(run_fool({"frobnicate"}), "frobnicate");
+  expect_one_line_error(run_fool({"convert", "tf"}), "unknown command 'fool convert tf'");
+  expect_one_line_error(run_fool({"experiment", "nonsense", "--out", path("x")}), "fool experiment nonsense");
 }
 
 TEST_F(Cli, TrainWritesOnnxAndReportThatInfoAndScoreRead) {

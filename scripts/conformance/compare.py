@@ -6,13 +6,17 @@ variant x backend.
 A cell is
   pass            every probability within 1e-4 of PyTorch's (float32), or, for ill-conditioned
                   cases, within 1e-4 + e of PyTorch's float64 result, where e is how far PyTorch's
-                  own float32 result is from it (so fool is as exact as PyTorch)
+                  own float32 computations (eager, eager without oneDNN, TorchScript-frozen with
+                  batch norm folded) are from it (so fool is as exact as PyTorch)
   FAIL d=...      fool ran, and its largest difference from PyTorch is d
   no: ...         fool refused the model (the first words of its one-line error)
 For --backend auto the cell also says which backend auto chose.
 
 Usage: compare.py --fool build/src/cli/fool --cases DIR [--backends opencv,torch,auto]
-                  [--json results.json] [--markdown]
+                  [--family F] [--prune] [--json results.json] [--markdown]
+       compare.py --report results1.json [results2.json ...] [--cases DIR] [--markdown]
+--family scores only that family's cases; --prune deletes each case's model files once it is
+scored (the whole matrix would keep about 45 GB); --report prints the table of saved results.
 Exit status: 0 if every case passes with auto, 1 otherwise.
 """
 import argparse
@@ -73,53 +77,99 @@ def cell(r, show_backend):
     return s
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--fool", required=True)
-    p.add_argument("--cases", required=True)
-    p.add_argument("--backends", default="opencv,torch,auto")
-    p.add_argument("--json", help="also write every result here")
-    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    p.add_argument("--timeout", type=int, default=600)
-    a = p.parse_args()
-    backends = a.backends.split(",")
-    names = sorted(d for d in os.listdir(a.cases) if os.path.exists(os.path.join(a.cases, d, "expected.json")))
-    failed_exports = sorted(f[:-len(".export-failed")] for f in os.listdir(a.cases) if f.endswith(".export-failed")
-                            and not os.path.exists(os.path.join(a.cases, f[:-len(".export-failed")], "expected.json")))
-    results = {}
+def print_table(results, backends, rows_as, failed_exports):
+    """Prints the rows (rows_as: "markdown", "plain" or None) and a summary line per backend;
+    True if every case passes with auto (or the first backend)."""
     rows = []
-    for name in names:
-        case_dir = os.path.join(a.cases, name)
-        with open(os.path.join(case_dir, "expected.json")) as f:
-            expected = json.load(f)
-        res = {b: score(a.fool, case_dir, expected, None if b == "default" else b, a.timeout) for b in backends}
-        results[name] = {"family": expected["family"], "architecture": expected["architecture"],
-                         "opset": expected["opset"], "variant": expected["variant"], "results": res}
-        row = [expected["architecture"], str(expected["opset"]), expected["variant"]] + \
-              [cell(res[b], b in ("auto", "default")) for b in backends]
-        rows.append(row)
-        if not a.markdown:
-            print(" | ".join(row), flush=True)
-    header = ["architecture", "opset", "variant"] + backends
-    if a.markdown:
+    for name in sorted(results):
+        v = results[name]
+        rows.append([v["architecture"], str(v["opset"]), v["variant"]] +
+                    [cell(v["results"][b], b in ("auto", "default")) if b in v["results"] else "-" for b in backends])
+    if rows_as == "plain":
+        for r in rows:
+            print(" | ".join(r))
+    if rows_as == "markdown":
+        header = ["architecture", "opset", "variant"] + backends
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
         for r in rows:
             print("| " + " | ".join(r) + " |")
     print()
     for b in backends:
-        n_pass = sum(1 for v in results.values() if v["results"][b]["status"] == "pass")
-        n_fail = sum(1 for v in results.values() if v["results"][b]["status"] == "fail")
-        n_err = sum(1 for v in results.values() if v["results"][b]["status"] == "error")
-        print("%-8s pass %d, wrong %d, refused %d, of %d cases" % (b, n_pass, n_fail, n_err, len(results)))
+        statuses = [v["results"][b]["status"] for v in results.values() if b in v["results"]]
+        print("%-8s pass %d, wrong %d, refused %d, of %d cases" % (
+            b, statuses.count("pass"), statuses.count("fail"), statuses.count("error"), len(statuses)))
     for name in failed_exports:
         print("not exported (PyTorch's exporter refused): %s" % name)
+    main_backend = "auto" if "auto" in backends else backends[0]
+    return all(v["results"].get(main_backend, {}).get("status") == "pass" for v in results.values())
+
+
+def failed_exports_in(cases, family=None):
+    """The cases PyTorch's exporter refused (CASE.export-failed without CASE/expected.json)."""
+    names = sorted(f[:-len(".export-failed")] for f in os.listdir(cases) if f.endswith(".export-failed")
+                   and not os.path.exists(os.path.join(cases, f[:-len(".export-failed")], "expected.json")))
+    return [n for n in names if family is None or n.startswith(family + "-op")]
+
+
+def report(files, markdown, cases):
+    results = {}
+    for path in files:
+        with open(path) as f:
+            results.update(json.load(f))
+    backends = []
+    for v in results.values():
+        backends += [b for b in v["results"] if b not in backends]
+    return print_table(results, backends, "markdown" if markdown else "plain",
+                       failed_exports_in(cases) if cases else [])
+
+
+def prune(case_dir):
+    for f in ("model.onnx", "model.onnx.data"):
+        if os.path.exists(os.path.join(case_dir, f)):
+            os.remove(os.path.join(case_dir, f))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--fool")
+    p.add_argument("--cases")
+    p.add_argument("--backends", default="opencv,torch,auto")
+    p.add_argument("--family", help="score only this family's cases")
+    p.add_argument("--prune", action="store_true", help="delete each case's model files once scored")
+    p.add_argument("--json", help="also write every result here")
+    p.add_argument("--report", nargs="+", metavar="RESULTS_JSON", help="print the table of saved results")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument("--timeout", type=int, default=600)
+    a = p.parse_args()
+    if a.report:
+        sys.exit(0 if report(a.report, a.markdown, a.cases) else 1)
+    if not a.fool or not a.cases:
+        p.error("--fool and --cases are required (or --report)")
+    backends = a.backends.split(",")
+    names = sorted(d for d in os.listdir(a.cases) if os.path.exists(os.path.join(a.cases, d, "model.onnx"))
+                   and os.path.exists(os.path.join(a.cases, d, "expected.json")))
+    failed_exports = failed_exports_in(a.cases, a.family)
+    results = {}
+    for name in names:
+        case_dir = os.path.join(a.cases, name)
+        with open(os.path.join(case_dir, "expected.json")) as f:
+            expected = json.load(f)
+        if a.family and expected["family"] != a.family:
+            continue
+        res = {b: score(a.fool, case_dir, expected, None if b == "default" else b, a.timeout) for b in backends}
+        results[name] = {"family": expected["family"], "architecture": expected["architecture"],
+                         "opset": expected["opset"], "variant": expected["variant"], "results": res}
+        if a.prune:
+            prune(case_dir)
+        if not a.markdown:
+            print(" | ".join([expected["architecture"], str(expected["opset"]), expected["variant"]] +
+                             [cell(res[b], b in ("auto", "default")) for b in backends]), flush=True)
     if a.json:
         with open(a.json + ".tmp", "w") as f:
             json.dump(results, f, indent=1)
         os.replace(a.json + ".tmp", a.json)
-    main_backend = "auto" if "auto" in backends else backends[0]
-    ok = all(v["results"][main_backend]["status"] == "pass" for v in results.values())
+    ok = print_table(results, backends, "markdown" if a.markdown else None, failed_exports)
     sys.exit(0 if ok else 1)
 
 

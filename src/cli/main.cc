@@ -17,14 +17,19 @@ std::string first_line(const std::string& s) { return s.substr(0, s.find('\n'));
 // Parses the command line into `app`. Returns the exit status if the command should not run
 // (help, version, a bad flag or command: 2), nullopt if it should.
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
-  auto known = [&app](const std::string& name) {
-    for (const auto* sub : app.get_subcommands({}))
-      if (sub->get_name() == name) return true;
-    return false;
-  };
-  if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
-    std::cerr << "fool: error: unknown command '" << argv[1] << "' (see fool --help)\n";
-    return 2;
+  // An unknown (sub)command, named with the command it was given to: "fool convert tf".
+  const CLI::App* level = &app;
+  std::string path = "fool";
+  for (int i = 1; i < argc && argv[i][0] != '-'; ++i) {
+    const auto subs = level->get_subcommands({});
+    if (subs.empty()) break;
+    const auto it = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* s) { return s->get_name() == argv[i]; });
+    if (it == subs.end()) {
+      std::cerr << "fool: error: unknown command '" << path << " " << argv[i] << "' (see " << path << " --help)\n";
+      return 2;
+    }
+    level = *it;
+    path += " " + level->get_name();
   }
   try {
     app.parse(argc, argv);

@@ -226,18 +226,20 @@ class Ascent {
     steps_taken_[i] = step;
     for (std::size_t t = 0; t < kThresholds.size(); ++t)
       if (first_[i][t] < 0 && pj >= kThresholds[t]) first_[i][t] = step;
-    // Step so that the first-order predicted gain |g|^2 * s equals the wanted gain.
+    // Step so that the first-order predicted gain |g|^2 * s equals the wanted gain. In double: where
+    // p is tiny its gradient is too (1e-34 after an overshoot on a random-weight network), and
+    // gain / |g|^2 overflows a float, whose inf * 0 on a pixel without gradient would be NaN. Steps
+    // past the pixel range are clamped, as the paper's are.
     double norm2 = 0.0;
     for (std::size_t q = 0; q < size_; ++q) norm2 += static_cast<double>(g[q]) * g[q];
     if (norm2 <= 0.0) return true;
     const double gain = scale_[i] * std::min(cfg_.max_gain, cfg_.gain_fraction * (1.0 - pj));
-    const auto s = static_cast<float>(gain / norm2);
+    const double s = gain / norm2;  // finite: norm2 >= (smallest float)^2 ~ 2e-90
     float* xi = x_.image(i);
-    const auto keep = static_cast<float>(1.0 - cfg_.decay);
+    const double keep = 1.0 - cfg_.decay;
     for (std::size_t q = 0; q < size_; ++q) {
-      float v = xi[q] + s * g[q];
-      v = anchor_[q] + keep * (v - anchor_[q]);
-      xi[q] = std::clamp(v, 0.0f, 1.0f);
+      const double v = anchor_[q] + keep * (xi[q] + s * g[q] - anchor_[q]);
+      xi[q] = static_cast<float>(std::clamp(v, 0.0, 1.0));
     }
     blurred_[i] = cfg_.blur_every > 0 && (step + 1) % cfg_.blur_every == 0;
     if (blurred_[i]) gaussian_blur(xi, shape_, cfg_.blur_sigma);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 
@@ -127,6 +128,47 @@ TEST(Ascent, ANaNStopsItsClassAndSparesTheOthers) {
   EXPECT_EQ(out.errors.size(), stopped);
   EXPECT_GE(stopped, 1u);
   EXPECT_LT(stopped, 4u);
+  fs::remove_all(dir);
+}
+
+// Two classes with logits +-19 * (x0 + x1 + x2 + relu(x - 2) summed): from mid-gray, class 1
+// starts at p ~ 1e-25 with a gradient of ~1e-24, whose |g|^2 is below a float's range.
+std::string write_tiny_probability_model(const fs::path& dir) {
+  testing::GraphBuilder g(13, {1, 2, 2});
+  auto* flat = g.node("Flatten", {"x"});
+  auto* read = g.node("Gather", {testing::out_of(flat), g.ints({0, 1, 2})});
+  testing::GraphBuilder::attr(read, "axis", std::int64_t{1});
+  auto* read_sum = g.node("ReduceSum", {testing::out_of(read), g.ints({1})});
+  // Every pixel enters the forward pass (a NaN anywhere makes the logits NaN), but through a ReLU
+  // that is off on [0,1]: pixel 3's gradient is exactly 0, as behind a dead ReLU in a real network.
+  auto* off = g.node("Relu", {testing::out_of(g.node("Sub", {testing::out_of(flat), g.weight({1, 4}, 2.0f, 2.0f)}))});
+  auto* sum = g.node("Add", {testing::out_of(read_sum), testing::out_of(g.node("ReduceSum", {testing::out_of(off), g.ints({1})}))});
+  auto* up = g.node("Mul", {testing::out_of(sum), g.weight({1, 1}, 19.0f, 19.0f)});
+  auto* down = g.node("Mul", {testing::out_of(sum), g.weight({1, 1}, -19.0f, -19.0f)});
+  auto* logits = g.node("Concat", {testing::out_of(up), testing::out_of(down)});
+  testing::GraphBuilder::attr(logits, "axis", std::int64_t{1});
+  auto* p = g.node("Softmax", {testing::out_of(logits)});
+  testing::GraphBuilder::attr(p, "axis", std::int64_t{1});
+  return g.write(dir / "tiny.onnx", testing::out_of(p), 2);
+}
+
+// A class whose probability (and so gradient) is tiny takes its step in double precision instead of
+// a float, where gain / |g|^2 overflowed into inf * 0 = NaN on the pixel whose gradient is 0.
+TEST(Ascent, ATinyProbabilityTakesAFiniteStepNotANaN) {
+  const fs::path dir = fs::temp_directory_path() / ("fool_ascent_tiny_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  ClassifierOptions o;
+  auto clf = load_differentiable_classifier(write_tiny_probability_model(dir), o);
+  AscentConfig c;
+  c.steps = 5;
+  c.target = 0.0;
+  c.classes = {1};
+  const AscentOutcome out = run_ascent(*clf, c);
+  EXPECT_TRUE(out.errors.empty()) << out.errors.front();
+  ASSERT_EQ(out.classes.size(), 1u);
+  EXPECT_FALSE(out.classes[0].extra.contains("error"));
+  // The read pixels go to 0, where both logits are 0.
+  EXPECT_NEAR(out.classes[0].search_confidence, 0.5, 1e-3);
   fs::remove_all(dir);
 }
 
