@@ -17,7 +17,8 @@ std::string first_line(const std::string& s) { return s.substr(0, s.find('\n'));
 // Parses the command line into `app`. Returns the exit status if the command should not run
 // (help, version, a bad flag or command: 2), nullopt if it should.
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
-  // An unknown (sub)command, named with the command it was given to: "fool convert tf".
+  // The command named on the line ("fool experiment transfer"), for the help an error points at; an
+  // unknown (sub)command is named with the command it was given to: "fool convert tf".
   const CLI::App* level = &app;
   std::string path = "fool";
   for (int i = 1; i < argc && argv[i][0] != '-'; ++i) {
@@ -40,7 +41,7 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "fool: error: " << first_line(e.what()) << " (see fool --help)\n";
+    std::cerr << "fool: error: " << first_line(e.what()) << " (see " << path << " --help)\n";
     return 2;
   }
   return std::nullopt;
