@@ -83,8 +83,8 @@ TEST_P(Conformance, FoolAgreesWithPyTorch) {
   const nlohmann::json got = nlohmann::json::parse(r.out);
   ASSERT_EQ(got.at("images").size(), want.size());
   // Within 1e-4 of PyTorch's float32 probabilities; or, where the case is ill-conditioned enough
-  // that PyTorch's own float32 computations (eager, without oneDNN, frozen with batch norm folded)
-  // are up to e away from its float64 one, within 1e-4 + e of float64.
+  // that PyTorch's own float32 computations (eager, one image at a time, without oneDNN, frozen
+  // with batch norm folded) are up to e away from its float64 one, within 1e-4 + e of float64.
   const auto& exact = expected.at("probabilities_float64");
   const double e = expected.at("pytorch_float32_error").get<double>();
   double worst = 0.0, worst64 = 0.0;

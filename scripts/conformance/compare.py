@@ -6,8 +6,9 @@ variant x backend.
 A cell is
   pass            every probability within 1e-4 of PyTorch's (float32), or, for ill-conditioned
                   cases, within 1e-4 + e of PyTorch's float64 result, where e is how far PyTorch's
-                  own float32 computations (eager, eager without oneDNN, TorchScript-frozen with
-                  batch norm folded) are from it (so fool is as exact as PyTorch)
+                  own float32 computations (eager, one image at a time, without oneDNN,
+                  TorchScript-frozen with batch norm folded) are from it (so fool is as exact
+                  as PyTorch)
   FAIL d=...      fool ran, and its largest difference from PyTorch is d
   no: ...         fool refused the model (the first words of its one-line error)
 For --backend auto the cell also says which backend auto chose.
@@ -96,9 +97,15 @@ def print_table(results, backends, rows_as, failed_exports):
             print("| " + " | ".join(r) + " |")
     print()
     for b in backends:
-        statuses = [v["results"][b]["status"] for v in results.values() if b in v["results"]]
-        print("%-8s pass %d, wrong %d, refused %d, of %d cases" % (
-            b, statuses.count("pass"), statuses.count("fail"), statuses.count("error"), len(statuses)))
+        rs = [v["results"][b] for v in results.values() if b in v["results"]]
+        statuses = [r["status"] for r in rs]
+        strict = sum(1 for r in rs if r["status"] == "pass" and r["max_difference"] <= TOLERANCE)
+        chosen = sorted({r["backend"] for r in rs if r.get("backend")}) if b in ("auto", "default") else []
+        print("%-8s pass %d (%d within %.0e of PyTorch's float32, %d only within the conditioning "
+              "tolerance), wrong %d, refused %d, of %d cases%s" % (
+                  b, statuses.count("pass"), strict, TOLERANCE, statuses.count("pass") - strict,
+                  statuses.count("fail"), statuses.count("error"), len(statuses),
+                  "".join("; ran %s %d" % (c, sum(1 for r in rs if r.get("backend") == c)) for c in chosen)))
     for name in failed_exports:
         print("not exported (PyTorch's exporter refused): %s" % name)
     main_backend = "auto" if "auto" in backends else backends[0]

@@ -224,7 +224,7 @@ def scale_to_peak(wrapped, net, x):
 
 def pytorch_float32_paths(wrapped, x, variant, probs64):
     """How far PyTorch's other correct float32 computations of the same network are from its
-    float64 result: without oneDNN, and frozen by TorchScript (batch norm folded into the
+    float64 result: one image at a time, without oneDNN, and frozen by TorchScript (batch norm folded into the
     convolutions' weights, as inference engines, fool's two backends among them, do). Folding
     rounds differently; on an ill-conditioned case that alone moves probabilities by more than
     1e-4 (measured on inception-op11-logits: 1.6e-3). A path PyTorch cannot take is left out."""
@@ -233,6 +233,11 @@ def pytorch_float32_paths(wrapped, x, variant, probs64):
         return (y if variant == "softmax" else torch.softmax(y, dim=1)).double().numpy()
 
     paths = {}
+    with torch.no_grad():
+        # oneDNN picks its convolution algorithm by batch size: one image at a time rounds
+        # differently (measured on resnet-op14-gray: 3.5e-3 from the batch of 4).
+        one_by_one = np.concatenate([probs(wrapped(x[i:i + 1])) for i in range(x.shape[0])])
+        paths["eager_one_image_at_a_time"] = float(np.abs(one_by_one - probs64).max())
     with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
         paths["eager_without_onednn"] = float(np.abs(probs(wrapped(x)) - probs64).max())
     try:
