@@ -84,7 +84,9 @@ TEST_P(Conformance, FoolAgreesWithPyTorch) {
   ASSERT_EQ(got.at("images").size(), want.size());
   // Within 1e-4 of PyTorch's float32 probabilities; or, where the case is ill-conditioned enough
   // that PyTorch's own float32 computations (eager, one image at a time, without oneDNN, frozen
-  // with batch norm folded) are up to e away from its float64 one, within 1e-4 + e of float64.
+  // with batch norm folded) are up to e away from its float64 one, within 1e-4 + 2e of float64:
+  // e is the largest of four samples of where a correct float32 computation lands, fool's backends
+  // (other kernels, other summation orders) are more samples of the same (docs/results.md).
   const auto& exact = expected.at("probabilities_float64");
   const double e = expected.at("pytorch_float32_error").get<double>();
   double worst = 0.0, worst64 = 0.0;
@@ -96,7 +98,7 @@ TEST_P(Conformance, FoolAgreesWithPyTorch) {
       worst64 = std::max(worst64, std::abs(p[c] - exact[i][c].get<double>()));
     }
   }
-  EXPECT_TRUE(worst <= 1e-4 || worst64 <= 1e-4 + e)
+  EXPECT_TRUE(worst <= 1e-4 || worst64 <= 1e-4 + 2.0 * e)
       << "max difference " << worst << " from PyTorch float32, " << worst64 << " from float64 (PyTorch float32: " << e
       << "); backend " << got.value("backend", "?") << " (" << got.value("backend_choice", "") << ")";
   // The exporter's weights are peaked: the comparison is not between two near-uniform rows.
