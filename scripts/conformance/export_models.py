@@ -224,10 +224,11 @@ def scale_to_peak(wrapped, net, x):
 
 def pytorch_float32_paths(wrapped, x, variant, probs64):
     """How far PyTorch's other correct float32 computations of the same network are from its
-    float64 result: one image at a time, without oneDNN, and frozen by TorchScript (batch norm folded into the
-    convolutions' weights, as inference engines, fool's two backends among them, do). Folding
-    rounds differently; on an ill-conditioned case that alone moves probabilities by more than
-    1e-4 (measured on inception-op11-logits: 1.6e-3). A path PyTorch cannot take is left out."""
+    float64 result: one image at a time, without oneDNN, and frozen by TorchScript (batch norm
+    folded into the convolutions' weights, as inference engines, fool's two backends among them,
+    do). Folding rounds differently; on an ill-conditioned case that alone moves probabilities by
+    more than 1e-4 (measured on inception-op11-logits: 1.6e-3). A path PyTorch cannot take is left
+    out."""
     def probs(y):
         y = y.detach()
         return (y if variant == "softmax" else torch.softmax(y, dim=1)).double().numpy()
