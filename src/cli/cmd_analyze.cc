@@ -32,6 +32,7 @@ AnalysisModelOptions model_options(const AnalyzeOpts& o) {
   if (o.model.backend_given) m.backend = backend_name(co.backend);  // else each run's own
   m.threads = co.threads;
   m.overrides = co.overrides;
+  m.on_warning = co.on_warning;
   return m;
 }
 

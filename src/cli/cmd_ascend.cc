@@ -49,7 +49,8 @@ void add_ascend_command(CLI::App& app, Action& action) {
       const InterruptGuard interrupt;
       const AscendRunResult res = run_ascend(r, RunEvents({&progress}), interrupt.stop());
       progress.finish();
-      for (const auto& e : res.errors) std::fprintf(stderr, "fool: warning: %s\n", e.c_str());
+      for (const auto& e : res.errors) print_warning(e);
+      for (const auto& e : res.stalled) print_warning(e);
       const RunSummary& s = res.summary;
       emit_json({{"out", r.out_dir},
                  {"complete", res.complete},
@@ -58,8 +59,9 @@ void add_ascend_command(CLI::App& app, Action& action) {
                  {"steps_per_second", s.record.extra.value("steps_per_second", 0.0)},
                  {"median_confidence", s.median_confidence},
                  {"classes_at_or_above", s.threshold_counts()},
-                 {"errors", res.errors}});
-      if (!res.complete) return 130;
+                 {"errors", res.errors},
+                 {"stalled", res.stalled}});
+      if (res.interrupted) return 130;
       if (!res.errors.empty() && res.errors.size() == s.classes.size()) {
         std::fprintf(stderr, "fool: error: every class was stopped by NaNs\n");
         return 1;

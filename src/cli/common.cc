@@ -1,6 +1,7 @@
 #include "cli/common.h"
 
 #include <cmath>
+#include <cstdio>
 #include <csignal>
 #include <filesystem>
 #include <cstdlib>
@@ -22,6 +23,17 @@ void ModelFlags::add_to(CLI::App* app, bool required) {
                      &backend_given);
   app->add_option("--threads", classifier.threads, "worker threads for the backend (0: its default)")
       ->check(thread_count());
+  app->add_option("--preprocess", preprocess,
+                  "how the model was trained to see pixels: none (RGB [0,1]), torchvision (ImageNet mean/std), "
+                  "caffe (BGR [0,255] minus 104,117,123), tf ([-1,1]), mnist (gray, mean 0.1307, std 0.3081); "
+                  "--channel-order/--scale/--mean/--std refine it (default: the model's metadata, else none with "
+                  "a warning)")
+      ->check(CLI::IsMember(names_of(preprocess_preset_names())));
+  app->add_option("--layout", layout, "the model input's layout: nchw or nhwc (default: from its shape)")
+      ->check(CLI::IsMember(names_of(input_layout_names())));
+  app->add_option("--input-size", input_size,
+                  "HxW for a model with a dynamic height/width (must agree with a fixed one), e.g. 224x224");
+  app->add_option("--output", output, "the output that holds the class scores, for a model with several");
   app->add_option("--channel-order", channel_order, "override: rgb or bgr")
       ->check(CLI::IsMember(names_of(channel_order_names())));
   app->add_option("--scale", scale, "override: multiply [0,1] pixels by this before mean/std (e.g. 255)");
@@ -66,9 +78,26 @@ std::vector<float> parse_floats(const std::string& flag, const std::string& text
 
 }  // namespace
 
+void print_warning(const std::string& line) {
+  const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+  if (rank == nullptr) rank = std::getenv("PMI_RANK");
+  if (rank != nullptr && std::string(rank) != "0") return;
+  std::fprintf(stderr, "fool: warning: %s\n", line.c_str());
+}
+
+bool ModelFlags::any_model_override() const {
+  return !preprocess.empty() || !channel_order.empty() || !scale.empty() || !mean.empty() || !std.empty() ||
+         !labels_file.empty() || !layout.empty() || !input_size.empty() || !output.empty() || logits || probabilities;
+}
+
 ClassifierOptions ModelFlags::options() const {
   ClassifierOptions o = classifier;
+  o.on_warning = print_warning;
   auto& ov = o.overrides;
+  if (!preprocess.empty()) ov.preset = parse_preprocess_preset(preprocess);
+  if (!layout.empty()) ov.layout = parse_input_layout(layout);
+  if (!input_size.empty()) ov.input_size = parse_input_size(input_size, "--input-size");
+  ov.output = output;
   if (!channel_order.empty()) ov.channel_order = parse_channel_order(channel_order);
   if (!scale.empty()) ov.scale = parse_floats("--scale", scale).at(0);
   if (!mean.empty()) ov.mean = parse_floats("--mean", mean);

@@ -28,14 +28,24 @@ struct ModelFlags {
   std::string mean;
   std::string std;
   std::string labels_file;
+  std::string preprocess;
+  std::string layout;
+  std::string input_size;
+  std::string output;
   bool logits = false;
   bool probabilities = false;
 
   // Adds --model (required if `required`) and the override flags to a subcommand.
   void add_to(CLI::App* app, bool required = true);
-  // `classifier` with the overrides parsed into it.
+  // `classifier` with the overrides parsed into it, and warnings about the model printed on stderr
+  // (by rank 0 of an MPI job).
   ClassifierOptions options() const;
+  // Whether any flag that sets how the model is fed (preprocessing, layout, size, output, labels) was given.
+  bool any_model_override() const;
 };
+
+// Prints "fool: warning: <line>" on stderr (only on rank 0 of an MPI job).
+void print_warning(const std::string& line);
 
 // Adds --backend, bound to `target` (its value is the default shown); the names come from
 // backend_names(). Sets *given when the flag is used.

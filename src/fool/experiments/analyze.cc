@@ -56,6 +56,14 @@ LoadedRun load_run(const std::string& run_dir, const AnalysisModelOptions& o) {
   co.backend = parse_backend(backend);
   co.threads = o.threads;
   co.overrides = o.overrides;
+  co.on_warning = o.on_warning;
+  // The run's own model is fed as the run fed it; flags that say otherwise are refused.
+  const auto& recorded = run.summary.record.model_input;
+  const bool own_model = o.model.empty();
+  if (own_model && recorded && o.overrides.feeds_as_model_says()) {
+    co.overrides = recorded->overrides();
+    co.overrides.labels = o.overrides.labels;
+  }
   const nlohmann::json& settings = run.summary.record.settings;
   const int crops = settings.is_object() && settings.contains("crops") && settings["crops"].is_number_integer()
                         ? settings["crops"].get<int>()
@@ -64,6 +72,10 @@ LoadedRun load_run(const std::string& run_dir, const AnalysisModelOptions& o) {
     throw Error(summary_path + ": settings.crops must be 1 or 10, not " + std::to_string(crops));
   std::shared_ptr<Classifier> model = load_classifier(model_path(run_dir, run.summary, o), co);
   const ModelSpec& spec = model->spec();
+  if (own_model && recorded && ModelInputRecord::of(spec) != *recorded) {
+    throw Error(summary_path + ": the run fed its model as " + recorded->describe() + "; the flags say " +
+                ModelInputRecord::of(spec).describe() + " (leave them out to score as the run did)");
+  }
   for (const auto& c : run.summary.classes) {
     if (c.index < 0 || c.index >= spec.num_classes) {
       throw Error(summary_path + ": class " + std::to_string(c.index) + " is not a class of " + spec.path);

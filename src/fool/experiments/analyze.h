@@ -6,6 +6,7 @@
 // (analysis/*.json) and PNGs into that directory.
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,8 +21,11 @@ struct AnalysisModelOptions {
   std::string model;    // empty: the run's own model (record.model)
   std::string backend;  // empty: the run's own backend
   int threads = 0;
+  // Empty for the run's own model: it is fed as the run recorded (model_input); flags that
+  // contradict the record are refused.
   SpecOverrides overrides;
   std::size_t chunk = 200;  // images per call to the classifier
+  std::function<void(const std::string&)> on_warning;  // ClassifierOptions::on_warning
 };
 
 // ---- repetition ----

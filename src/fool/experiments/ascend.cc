@@ -37,17 +37,20 @@ AscendRunResult run_ascend(const AscendRunConfig& c, const RunEvents& events, co
                   {"start_noise", cfg.start_noise}, {"max_gain", cfg.max_gain},   {"gain_fraction", cfg.gain_fraction},
                   {"decay", cfg.decay},             {"blur_sigma", cfg.blur_sigma}, {"blur_every", cfg.blur_every},
                   {"target", cfg.target},           {"seed", cfg.seed}};
+  rec.model_input = ModelInputRecord::of(clf->spec());
   rec.progress_unit = ProgressUnit::Step;
   rec.thresholds = ascent_thresholds();
   rec.progress = o.steps;
   rec.evaluations = o.evaluations;
   rec.seconds = o.seconds;
   rec.complete = o.complete;
-  rec.extra = {{"steps_per_second", o.seconds > 0 ? o.steps / o.seconds : 0.0}, {"errors", o.errors}};
+  rec.extra = {{"steps_per_second", o.seconds > 0 ? o.steps / o.seconds : 0.0}, {"errors", o.errors}, {"stalled", o.stalled}};
   AscendRunResult result;
   result.summary = write_results(c.out_dir, rec, o.classes, *clf);
   result.errors = o.errors;
+  result.stalled = o.stalled;
   result.complete = o.complete;
+  result.interrupted = o.interrupted;
   return result;
 }
 

@@ -27,7 +27,9 @@ struct AscendRunConfig {
 struct AscendRunResult {
   RunSummary summary;
   std::vector<std::string> errors;
+  std::vector<std::string> stalled;  // classes that stalled below the target (the run is then not complete)
   bool complete = true;
+  bool interrupted = false;
 };
 AscendRunResult run_ascend(const AscendRunConfig& config, const RunEvents& events = {},
                            const std::atomic<bool>* stop = nullptr);

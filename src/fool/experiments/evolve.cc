@@ -79,7 +79,8 @@ nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m) {
                       {"eval_batch", e.eval_batch},
                       {"checkpoint_every", e.checkpoint_every},
                       {"image", {c.channels, c.image_size, c.image_size}},
-                      {"crops", c.crops}};
+                      {"crops", c.crops},
+                      {"model_input", ModelInputRecord::of(m).to_json()}};
   if (c.encoding == EncodingKind::Direct) {
     s["direct"] = {{"mutation_rate", c.direct.mutation_rate},
                    {"halve_every", c.direct.halve_every},
@@ -101,6 +102,28 @@ nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m) {
 }
 
 namespace {
+
+// --resume: the backend the run started with (the choice may depend on timing, results are
+// byte-identical only for the same backend), and, unless flags say otherwise, the way it fed its
+// model (flags that contradict the checkpoint are refused by the settings check).
+void resume_model_settings(EvolveRunConfig& c) {
+  const std::string ckpt = (std::filesystem::path(c.out_dir) / "checkpoint.json").string();
+  std::error_code ec;
+  if (!std::filesystem::exists(ckpt, ec)) return;
+  const nlohmann::json settings = read_json_file(ckpt).value("settings", nlohmann::json::object());
+  if (c.classifier.backend == Backend::Auto) {
+    try {
+      c.classifier.backend = parse_backend(settings.at("backend").get<std::string>());
+    } catch (const std::exception&) {
+      throw Error(ckpt + ": corrupt checkpoint (no backend in its settings)");
+    }
+  }
+  if (settings.contains("model_input") && c.classifier.overrides.feeds_as_model_says()) {
+    const auto labels = c.classifier.overrides.labels;
+    c.classifier.overrides = ModelInputRecord::from_json(settings["model_input"], ckpt + ": settings.model_input").overrides();
+    c.classifier.overrides.labels = labels;
+  }
+}
 
 // Refuses a run whose generation cannot fit in memory (before the run directory is touched): each
 // of max(init, offspring) images is held as 8-bit pixels, a genome and float network input; a CPPN
@@ -199,19 +222,7 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
     c.evolution.threads = std::max(1, cores / std::max(1, dist.local_processes()));
   }
   if (c.classifier.threads == 0) c.classifier.threads = c.evolution.threads;
-  if (c.resume && c.classifier.backend == Backend::Auto) {
-    // Resume with the backend the run started with: the choice may depend on timing, results
-    // are byte-identical only for the same backend.
-    const std::string ckpt = (std::filesystem::path(c.out_dir) / "checkpoint.json").string();
-    std::error_code ec;
-    if (std::filesystem::exists(ckpt, ec)) {
-      try {
-        c.classifier.backend = parse_backend(read_json_file(ckpt).at("settings").at("backend").get<std::string>());
-      } catch (const std::exception&) {
-        throw Error(ckpt + ": corrupt checkpoint (no backend in its settings)");
-      }
-    }
-  }
+  if (c.resume) resume_model_settings(c);
   BackendChoice choice;
   std::shared_ptr<Classifier> model = load_evolve_classifier(c, dist, &choice);
   if (c.resume && c.classifier.backend != Backend::Auto) choice.reason = backend_name(choice.backend) + ": the checkpoint's backend";
@@ -325,6 +336,7 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   record.method = encoding_name(c.encoding);
   record.seed = c.evolution.seed;
   record.settings = settings;
+  record.model_input = ModelInputRecord::of(spec);
   record.progress_unit = ProgressUnit::Generation;
   record.thresholds = evolution.archive().thresholds();
   record.progress = evolution.next_generation() - 1;

@@ -57,8 +57,23 @@ TransferMatrix transfer_matrix(const std::vector<std::string>& run_dirs, const s
   if (models.empty()) throw Error("no models given");
   std::vector<std::shared_ptr<Classifier>> scorers;
   TransferMatrix m;
+  // A run's own model scores as the run fed it (its recorded model_input), unless flags say how.
+  std::map<std::string, ModelInputRecord> recorded;  // by model SHA-256
+  for (const auto& dir : run_dirs) {
+    const RunSummary s = read_summary(dir);
+    if (s.record.model_input) recorded.emplace(s.record.model_sha256, *s.record.model_input);
+  }
   for (const auto& path : models) {
     scorers.push_back(load_classifier(path, options));
+    const auto own = recorded.find(scorers.back()->spec().sha256);
+    if (own != recorded.end() && options.overrides.feeds_as_model_says() &&
+        ModelInputRecord::of(scorers.back()->spec()) != own->second) {
+      ClassifierOptions as_run = options;
+      as_run.overrides = own->second.overrides();
+      as_run.overrides.labels = options.overrides.labels;
+      as_run.on_warning = nullptr;
+      scorers.back() = load_classifier(path, as_run);
+    }
     const ModelSpec& s = scorers.back()->spec();
     if (s.labels != scorers.front()->spec().labels) {
       throw Error(path + ": its classes (" + std::to_string(s.num_classes) + ") differ from those of " + models.front());

@@ -23,6 +23,112 @@ ChannelOrder parse_channel_order(const std::string& name) {
   return parse_name(channel_order_names(), name, "channel order");
 }
 
+const NameTable<PreprocessPreset>& preprocess_preset_names() {
+  static const NameTable<PreprocessPreset> table = {{PreprocessPreset::None, "none"},
+                                                     {PreprocessPreset::Torchvision, "torchvision"},
+                                                     {PreprocessPreset::Caffe, "caffe"},
+                                                     {PreprocessPreset::Tf, "tf"},
+                                                     {PreprocessPreset::Mnist, "mnist"}};
+  return table;
+}
+std::string preprocess_preset_name(PreprocessPreset p) { return name_of(preprocess_preset_names(), p); }
+PreprocessPreset parse_preprocess_preset(const std::string& name) {
+  return parse_name(preprocess_preset_names(), name, "preprocessing");
+}
+
+Preprocessing apply_preset(PreprocessPreset p, int channels, Preprocessing base) {
+  const auto c = static_cast<std::size_t>(channels);
+  const std::string name = preprocess_preset_name(p);
+  auto needs = [&](int wanted, const char* what) {
+    if (channels != wanted) {
+      throw Error("--preprocess " + name + " is for " + what + " models; this model takes " +
+                  std::to_string(channels) + " channel" + (channels == 1 ? "" : "s"));
+    }
+  };
+  base.channel_order = ChannelOrder::Rgb;
+  base.scale = 1.0f;
+  base.mean.clear();
+  base.std.clear();
+  base.preset = name;
+  switch (p) {
+    case PreprocessPreset::None:
+      break;
+    case PreprocessPreset::Torchvision:
+      needs(3, "colour (3-channel)");
+      base.mean = {0.485f, 0.456f, 0.406f};
+      base.std = {0.229f, 0.224f, 0.225f};
+      break;
+    case PreprocessPreset::Caffe:
+      needs(3, "colour (3-channel)");
+      base.channel_order = ChannelOrder::Bgr;
+      base.scale = 255.0f;
+      base.mean = {104.0f, 117.0f, 123.0f};
+      break;
+    case PreprocessPreset::Tf:
+      base.scale = 255.0f;
+      base.mean.assign(c, 127.5f);
+      base.std.assign(c, 127.5f);
+      break;
+    case PreprocessPreset::Mnist:
+      needs(1, "gray (1-channel)");
+      base.mean = {0.1307f};
+      base.std = {0.3081f};
+      break;
+  }
+  return base;
+}
+
+bool SpecOverrides::feeds_as_model_says() const {
+  return !preset && !channel_order && !scale && !mean && !std && !output_is_probabilities && !layout && !input_size &&
+         output.empty();
+}
+
+bool PreprocessingOrigin::guessed() const {
+  for (const std::string* s : {&channel_order, &scale, &mean, &std})
+    if (*s != "default") return false;
+  return true;
+}
+
+const NameTable<InputLayout>& input_layout_names() {
+  static const NameTable<InputLayout> table = {{InputLayout::Nchw, "nchw"}, {InputLayout::Nhwc, "nhwc"}};
+  return table;
+}
+std::string input_layout_name(InputLayout layout) { return name_of(input_layout_names(), layout); }
+InputLayout parse_input_layout(const std::string& name) { return parse_name(input_layout_names(), name, "layout"); }
+
+std::pair<int, int> parse_input_size(const std::string& text, const std::string& what) {
+  const auto x = text.find_first_of("xX");
+  auto number = [&](const std::string& s) {
+    if (s.empty() || s.size() > 6 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
+    return std::stoi(s);
+  };
+  const int h = x == std::string::npos ? -1 : number(text.substr(0, x));
+  const int w = x == std::string::npos ? -1 : number(text.substr(x + 1));
+  if (h < 1 || w < 1 || h > 65536 || w > 65536) {
+    throw Error(what + ": '" + text + "' is not a size HxW (e.g. 224x224, each 1 to 65536)");
+  }
+  return {h, w};
+}
+
+void report_warnings(const ModelSpec& spec, const ClassifierOptions& options) {
+  if (!options.on_warning) return;
+  for (const auto& w : spec.warnings) options.on_warning(w);
+}
+
+Matrix DifferentiableClassifier::log_probabilities_and_gradients(const ImageBatch& images,
+                                                                 const std::vector<int>& targets,
+                                                                 ImageBatch* gradients) {
+  Matrix p = probabilities_and_gradients(images, targets, gradients);
+  const std::size_t per = images.shape().size();
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const float pi = p(i, static_cast<std::size_t>(targets[i]));
+    float* g = gradients->image(i);
+    for (std::size_t q = 0; q < per; ++q) g[q] = pi > 0.0f ? g[q] / pi : 0.0f;
+  }
+  for (std::size_t i = 0; i < p.rows() * p.cols(); ++i) p.data()[i] = std::log(p.data()[i]);
+  return p;
+}
+
 void check_batch_shape(const ModelSpec& spec, const ImageBatch& images) {
   if (images.shape() != spec.input) {
     throw Error(spec.path + ": model takes " + spec.input.str() + " images, got " + images.shape().str());

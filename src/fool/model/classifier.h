@@ -4,9 +4,11 @@
 // model is loaded once; its preprocessing (input size, channel order, scale, mean/std, whether the
 // graph ends in softmax or in logits) is part of its ModelSpec, never of the caller's code.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fool/core/image.h"
@@ -28,6 +30,54 @@ struct Preprocessing {
   std::vector<float> mean;  // one per channel, or empty for 0
   std::vector<float> std;   // one per channel, or empty for 1
   bool output_is_probabilities = true;  // false: the graph ends in logits and fool applies softmax
+  std::string preset;  // the named preprocessing these values start from ("" if none was named)
+};
+
+// Named preprocessing (--preprocess): how a model was trained to see its pixels.
+//   none         RGB (or gray), [0, 1]
+//   torchvision  RGB, [0, 1], mean 0.485,0.456,0.406, std 0.229,0.224,0.225 (ImageNet)
+//   caffe        BGR, [0, 255], minus 104,117,123 (the paper's CaffeNet)
+//   tf           RGB, [-1, 1]: x * 255 / 127.5 - 1 (Keras' "tf" mode)
+//   mnist        gray, [0, 1], mean 0.1307, std 0.3081 (PyTorch's MNIST examples)
+enum class PreprocessPreset { None, Torchvision, Caffe, Tf, Mnist };
+const NameTable<PreprocessPreset>& preprocess_preset_names();
+std::string preprocess_preset_name(PreprocessPreset p);
+PreprocessPreset parse_preprocess_preset(const std::string& name);  // throws fool::Error listing the names
+// The preset's pixel settings for a model with `channels` input channels (output form left as in
+// `base`); throws fool::Error if the preset does not fit (torchvision and caffe are for colour
+// models, mnist for gray ones).
+Preprocessing apply_preset(PreprocessPreset p, int channels, Preprocessing base = {});
+
+// Where each preprocessing setting of a ModelSpec came from, in words for fool info and the
+// warning: "default", "model metadata", "--preprocess torchvision", "--mean", "input type uint8",
+// "graph (ends in Softmax)", ...
+struct PreprocessingOrigin {
+  std::string channel_order = "default", scale = "default", mean = "default", std = "default", output;
+  // True when no pixel setting came from the model's metadata, a flag or its input type: fool
+  // assumed `none`.
+  bool guessed() const;
+};
+
+// How a model's input is laid out in the file: N x C x H x W or N x H x W x C.
+enum class InputLayout { Nchw, Nhwc };
+const NameTable<InputLayout>& input_layout_names();  // nchw, nhwc
+std::string input_layout_name(InputLayout layout);
+InputLayout parse_input_layout(const std::string& name);
+
+// "HxW" (e.g. "224x224") -> {H, W}; throws fool::Error naming `what` unless both are 1..65536.
+std::pair<int, int> parse_input_size(const std::string& text, const std::string& what);
+
+// What the model file itself had before fool turned it into one float32 NCHW image input and one
+// output (model/onnx/onnx_forms.h).
+struct ModelForms {
+  InputLayout layout = InputLayout::Nchw;
+  std::string layout_origin = "input shape";  // "input shape", "--layout", "metadata fool.layout"
+  bool layout_ambiguous = false;              // the shape fits both layouts (e.g. [?,3,3,3] or all dynamic)
+  std::string input_type = "float32";         // the file's input element type: float32, float16, bfloat16, uint8
+  std::string weights_type = "float32";       // float16 or bfloat16 when the file's weights were
+  std::string input_size_origin = "model";    // "model" (fixed in the file), "--input-size", "metadata fool.input_size"
+  std::vector<std::string> outputs;           // every output the file has
+  std::string format = "onnx";                // "onnx" or "torchscript"
 };
 
 // What a model file says about itself, after any user overrides.
@@ -42,6 +92,11 @@ struct ModelSpec {
   std::vector<std::string> labels;  // num_classes names
   int background_class = -1;  // a class that is "not a real class" (fooling images); -1: none
   Preprocessing preprocessing;
+  PreprocessingOrigin origin;
+  ModelForms forms;
+  // Lines fool says about what it assumed of the model (no preprocessing anywhere, an ambiguous
+  // layout); the CLI prints them as warnings (ClassifierOptions::on_warning).
+  std::vector<std::string> warnings;
   std::int64_t opset = 0;
   std::string producer;
   std::vector<std::string> operators;  // distinct operator types in the graph, sorted
@@ -49,12 +104,18 @@ struct ModelSpec {
 
 // User overrides of what the model file says (flags of the CLI).
 struct SpecOverrides {
+  std::optional<PreprocessPreset> preset;  // the starting point; the fields below refine it
   std::optional<ChannelOrder> channel_order;
   std::optional<float> scale;
   std::optional<std::vector<float>> mean;
   std::optional<std::vector<float>> std;
   std::optional<bool> output_is_probabilities;
   std::optional<std::vector<std::string>> labels;
+  std::optional<InputLayout> layout;
+  std::optional<std::pair<int, int>> input_size;  // height, width
+  std::string output;                             // the output to use ("": the only one)
+  // True when nothing is overridden (labels aside): the model's own description holds.
+  bool feeds_as_model_says() const;
 };
 
 // Auto: load both backends, keep those that run the model and agree on a probe batch, use the faster.
@@ -80,6 +141,12 @@ class DifferentiableClassifier : public Classifier {
   // p[i][targets[i]] with respect to image i.
   virtual Matrix probabilities_and_gradients(const ImageBatch& images, const std::vector<int>& targets,
                                              ImageBatch* gradients) = 0;
+  // N x K log-probabilities, and in *gradients the gradient of log p[i][targets[i]]: a backend that
+  // has the logits takes both from their log-softmax, so they stay finite and useful where p
+  // underflows to 0 in float. This default takes the log of probabilities_and_gradients' p and
+  // divides its gradient by p (-inf and 0 where p is 0).
+  virtual Matrix log_probabilities_and_gradients(const ImageBatch& images, const std::vector<int>& targets,
+                                                 ImageBatch* gradients);
 };
 
 struct ClassifierOptions {
@@ -90,7 +157,12 @@ struct ClassifierOptions {
   bool auto_compares_speed = true;
   int threads = 0;  // 0: leave the backend's default
   SpecOverrides overrides;
+  // Receives ModelSpec::warnings once per load (the CLI prints them); empty: they stay in the spec.
+  std::function<void(const std::string&)> on_warning;
 };
+
+// Passes spec.warnings to options.on_warning, if set.
+void report_warnings(const ModelSpec& spec, const ClassifierOptions& options);
 
 // Checks that a batch fits a model's input; throws fool::Error otherwise.
 void check_batch_shape(const ModelSpec& spec, const ImageBatch& images);

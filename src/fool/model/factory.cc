@@ -63,6 +63,16 @@ class FixedBatchDifferentiable : public FixedBatchClassifier<DifferentiableClass
   using FixedBatchClassifier<DifferentiableClassifier>::FixedBatchClassifier;
   Matrix probabilities_and_gradients(const ImageBatch& images, const std::vector<int>& targets,
                                      ImageBatch* gradients) override {
+    return in_chunks(images, targets, gradients, &DifferentiableClassifier::probabilities_and_gradients);
+  }
+  Matrix log_probabilities_and_gradients(const ImageBatch& images, const std::vector<int>& targets,
+                                         ImageBatch* gradients) override {
+    return in_chunks(images, targets, gradients, &DifferentiableClassifier::log_probabilities_and_gradients);
+  }
+
+ private:
+  using GradientCall = Matrix (DifferentiableClassifier::*)(const ImageBatch&, const std::vector<int>&, ImageBatch*);
+  Matrix in_chunks(const ImageBatch& images, const std::vector<int>& targets, ImageBatch* gradients, GradientCall call) {
     check_batch_shape(spec(), images);
     if (targets.size() != images.size()) throw Error("one target class is needed per image");
     const auto b = static_cast<std::size_t>(spec().fixed_batch);
@@ -74,7 +84,7 @@ class FixedBatchDifferentiable : public FixedBatchClassifier<DifferentiableClass
       std::vector<int> t(b, targets[begin]);
       for (std::size_t i = begin; i < end; ++i) t[i - begin] = targets[i];
       ImageBatch g;
-      const Matrix p = inner_->probabilities_and_gradients(padded(images, begin, end), t, &g);
+      const Matrix p = ((*inner_).*call)(padded(images, begin, end), t, &g);
       out.append_rows(first_rows(p, end - begin));
       std::copy(g.image(0), g.image(0) + (end - begin) * per, gradients->image(begin));
     }
@@ -115,8 +125,9 @@ std::string ms(double seconds) {
 }
 
 std::unique_ptr<Classifier> load_auto(const std::string& path, const ClassifierOptions& options, BackendChoice* choice) {
-  const OnnxModel model = OnnxModel::load(path);
+  const OnnxModel model = OnnxModel::load(path, options.overrides);
   const ModelSpec spec = model.spec(options.overrides);  // a model that is not an image classifier fails here
+  report_warnings(spec, options);
   // The probe: seeded uniform images, more than one (OpenCV 4.6 gets some graphs right only for
   // batches of one).
   const std::size_t n = spec.fixed_batch > 1 ? static_cast<std::size_t>(spec.fixed_batch) : 4;
@@ -201,7 +212,7 @@ std::unique_ptr<Classifier> load_classifier(const std::string& path, const Class
                                             BackendChoice* choice) {
   check_threads(options.threads, "threads");
   if (options.backend == Backend::Auto) return load_auto(path, options, choice);
-  OnnxModel model = OnnxModel::load(path);
+  OnnxModel model = OnnxModel::load(path, options.overrides);
   std::unique_ptr<Classifier> c;
   if (options.backend == Backend::OpenCv) {
     c = with_fixed_batch(make_opencv_classifier(model, options));
@@ -213,13 +224,16 @@ std::unique_ptr<Classifier> load_classifier(const std::string& path, const Class
     choice->backend = options.backend;
     choice->reason = backend_name(options.backend) + ": asked for with --backend";
   }
+  report_warnings(c->spec(), options);
   return c;
 }
 
 std::unique_ptr<DifferentiableClassifier> load_differentiable_classifier(const std::string& path,
                                                                          const ClassifierOptions& options) {
   check_threads(options.threads, "threads");
-  return with_fixed_batch(make_torch_classifier(OnnxModel::load(path), options));
+  auto c = with_fixed_batch(make_torch_classifier(OnnxModel::load(path, options.overrides), options));
+  report_warnings(c->spec(), options);
+  return c;
 }
 
 }  // namespace fool

@@ -166,6 +166,7 @@ void check_same_settings(const std::string& path, const nlohmann::json& saved, c
     if (!settings.contains(key)) continue;
     const nlohmann::json& value = settings[key];
     if (std::find(std::begin(kFreeSettings), std::end(kFreeSettings), key) != std::end(kFreeSettings)) continue;
+    if (key == "model_input" && !saved.contains(key)) continue;  // checkpoints of fool before it was recorded
     if (!saved.contains(key) || saved[key] != value) {
       throw Error(path + ": checkpoint was made with another " + key + " (" +
                   (saved.contains(key) ? saved[key].dump() : std::string("none")) + ", now " + value.dump() + ")");

@@ -1,9 +1,12 @@
 #include "fool/output/run_summary.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "fool/core/error.h"
+#include "fool/model/classifier.h"
 #include "fool/output/document_checks.h"
 #include "fool/io/files.h"
 
@@ -82,6 +85,7 @@ nlohmann::json RunSummary::to_json() const {
                       {"median_confidence", median_confidence},
                       {"classes_at_or_above", threshold_counts()},
                       {"classes", list}};
+  if (r.model_input) j["model_input"] = r.model_input->to_json();
   if (r.extra.is_object()) j.update(r.extra);
   return j;
 }
@@ -190,6 +194,7 @@ RunSummary RunSummary::from_json(const nlohmann::json& j, const std::string& sou
   r.evaluations = field<std::size_t>(j, "evaluations", source);
   r.seconds = field<double>(j, "seconds", source);
   r.complete = field<bool>(j, "complete", source);
+  if (j.contains("model_input")) r.model_input = ModelInputRecord::from_json(j["model_input"], source + ": model_input");
   s.median_confidence = field<double>(j, "median_confidence", source);
   read_threshold_counts(j, source, s);
   const auto list = field<nlohmann::json>(j, "classes", source);
@@ -200,10 +205,117 @@ RunSummary RunSummary::from_json(const nlohmann::json& j, const std::string& sou
   check_run_summary(s, j, source);
   static const char* const kTopKeys[] = {"format", "command", "command_line", "model", "model_sha256", "backend",
                                          "method", "seed", "settings", "progress_unit", "evaluations", "seconds",
-                                         "complete", "median_confidence", "classes_at_or_above", "classes"};
+                                         "complete", "median_confidence", "classes_at_or_above", "classes",
+                                         "model_input"};
   const std::string progress_key = unit + "s";
   r.extra = unknown_members(j, kTopKeys, &progress_key);
   return s;
+}
+
+ModelInputRecord ModelInputRecord::of(const ModelSpec& spec) {
+  const Preprocessing& p = spec.preprocessing;
+  ModelInputRecord r;
+  r.preprocess = p.preset;
+  r.channel_order = channel_order_name(p.channel_order);
+  r.scale = p.scale;
+  r.mean.assign(p.mean.begin(), p.mean.end());
+  r.std.assign(p.std.begin(), p.std.end());
+  r.output = p.output_is_probabilities ? "probabilities" : "logits";
+  r.layout = input_layout_name(spec.forms.layout);
+  r.height = spec.input.height;
+  r.width = spec.input.width;
+  r.output_name = spec.output_name;
+  return r;
+}
+
+nlohmann::json ModelInputRecord::to_json() const {
+  return {{"preprocess", preprocess.empty() ? nlohmann::json(nullptr) : nlohmann::json(preprocess)},
+          {"channel_order", channel_order},
+          {"scale", scale},
+          {"mean", mean},
+          {"std", std},
+          {"output", output},
+          {"layout", layout},
+          {"input_size", {height, width}},
+          {"output_name", output_name}};
+}
+
+ModelInputRecord ModelInputRecord::from_json(const nlohmann::json& j, const std::string& source) {
+  if (!j.is_object()) throw Error(source + ": not an object");
+  ModelInputRecord r;
+  const auto& pre = field<nlohmann::json>(j, "preprocess", source);
+  if (!pre.is_null()) {
+    if (!pre.is_string()) throw Error(source + ": \"preprocess\" is not a name or null");
+    r.preprocess = pre.get<std::string>();
+  }
+  r.channel_order = field<std::string>(j, "channel_order", source);
+  r.scale = field<double>(j, "scale", source);
+  r.mean = field<std::vector<double>>(j, "mean", source);
+  r.std = field<std::vector<double>>(j, "std", source);
+  r.output = field<std::string>(j, "output", source);
+  r.layout = field<std::string>(j, "layout", source);
+  const auto size = field<std::vector<int>>(j, "input_size", source);
+  r.output_name = field<std::string>(j, "output_name", source);
+  if (size.size() != 2 || size[0] < 1 || size[1] < 1) throw Error(source + ": \"input_size\" is not [height, width]");
+  r.height = size[0];
+  r.width = size[1];
+  try {
+    if (!r.preprocess.empty()) parse_preprocess_preset(r.preprocess);
+    parse_channel_order(r.channel_order);
+    parse_input_layout(r.layout);
+  } catch (const Error& e) {
+    throw Error(source + ": " + e.what());
+  }
+  if (r.output != "probabilities" && r.output != "logits") throw Error(source + ": \"output\" is not probabilities or logits");
+  if (!(r.scale > 0.0) || !std::isfinite(r.scale)) throw Error(source + ": \"scale\" is not a positive number");
+  for (double v : r.std)
+    if (!(v > 0.0) || !std::isfinite(v)) throw Error(source + ": \"std\" holds a value that is not positive");
+  for (double v : r.mean)
+    if (!std::isfinite(v)) throw Error(source + ": \"mean\" holds a value that is not finite");
+  return r;
+}
+
+SpecOverrides ModelInputRecord::overrides() const {
+  SpecOverrides o;
+  if (!preprocess.empty()) o.preset = parse_preprocess_preset(preprocess);
+  o.channel_order = parse_channel_order(channel_order);
+  o.scale = static_cast<float>(scale);
+  o.mean = std::vector<float>(mean.begin(), mean.end());
+  o.std = std::vector<float>(std.begin(), std.end());
+  o.output_is_probabilities = output == "probabilities";
+  o.layout = parse_input_layout(layout);
+  o.input_size = std::make_pair(height, width);
+  o.output = output_name;
+  return o;
+}
+
+std::string ModelInputRecord::describe() const {
+  auto list = [](const std::vector<double>& v) {
+    std::string s = "[";
+    char buf[32];
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      std::snprintf(buf, sizeof buf, "%s%g", i ? "," : "", v[i]);
+      s += buf;
+    }
+    return s + "]";
+  };
+  char scale_text[32];
+  std::snprintf(scale_text, sizeof scale_text, "%g", scale);
+  return (preprocess.empty() ? std::string("custom") : preprocess) + ": " + channel_order + ", scale " + scale_text +
+         ", mean " + list(mean) + ", std " + list(std) + ", " + output + ", " + layout + " " + std::to_string(height) +
+         "x" + std::to_string(width) + ", output '" + output_name + "'";
+}
+
+bool ModelInputRecord::operator==(const ModelInputRecord& o) const {
+  auto near = [](const std::vector<double>& a, const std::vector<double>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (std::abs(a[i] - b[i]) > 1e-6 * std::max(1.0, std::abs(a[i]))) return false;
+    return true;
+  };
+  return channel_order == o.channel_order && std::abs(scale - o.scale) <= 1e-6 * std::max(1.0, scale) &&
+         near(mean, o.mean) && near(std, o.std) && output == o.output && layout == o.layout && height == o.height &&
+         width == o.width && output_name == o.output_name;
 }
 
 RunSummary read_summary(const std::string& run_dir) {

@@ -11,6 +11,34 @@
 
 namespace fool {
 
+struct ModelSpec;
+struct SpecOverrides;
+
+// How a run fed its model: everything needed to score its images again exactly as it did
+// (summary.json's "model_input", the checkpoint's settings). Re-scoring, analysis and --resume
+// take these values instead of flags.
+struct ModelInputRecord {
+  std::string preprocess;  // the named preprocessing the values started from ("" if none was named)
+  std::string channel_order = "rgb";
+  double scale = 1.0;
+  std::vector<double> mean, std;
+  std::string output = "probabilities";  // or "logits": whether fool applied the softmax
+  std::string layout = "nchw";           // the model file's input layout
+  int height = 0, width = 0;             // the model's input size
+  std::string output_name;               // the graph output read
+
+  static ModelInputRecord of(const ModelSpec& spec);
+  nlohmann::json to_json() const;
+  // Checks every field; throws fool::Error naming `source` and the key.
+  static ModelInputRecord from_json(const nlohmann::json& j, const std::string& source);
+  // Overrides that make a model load with exactly these settings.
+  SpecOverrides overrides() const;
+  // One line for reports and errors: "torchvision: rgb, scale 1, mean [...], std [...], nchw 224x224".
+  std::string describe() const;
+  bool operator==(const ModelInputRecord& o) const;
+  bool operator!=(const ModelInputRecord& o) const { return !(*this == o); }
+};
+
 // What progress counts in a run: evolution generations or gradient-ascent steps.
 enum class ProgressUnit { Generation, Step };
 std::string progress_unit_name(ProgressUnit unit);  // "generation" | "step"
@@ -32,6 +60,7 @@ struct RunRecord {
   std::size_t evaluations = 0;
   double seconds = 0.0;
   bool complete = true;
+  std::optional<ModelInputRecord> model_input;  // absent in summaries of fool before 2026-12
   nlohmann::json extra;  // further top-level summary fields (an object, or null)
 };
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "fool/core/error.h"
 #include "fool/core/names.h"
@@ -20,6 +21,10 @@ const NameTable<AscentStart>& start_table() {
   return t;
 }
 const std::vector<double> kThresholds = ascent_thresholds();
+// The largest gain in log p a step aims for (where the paper's gain in p would ask for more).
+constexpr double kMaxLogGain = 5.0;
+// How often a class goes back to its best image after a NaN or infinity before it is stopped.
+constexpr int kMaxRecoveries = 3;
 }
 
 const std::string& ascent_start_name(AscentStart start) { return name_of(start_table(), start); }
@@ -153,18 +158,20 @@ class Ascent {
       std::copy(x_.image(idx[j]), x_.image(idx[j]) + size_, batch.image(j));
       targets.push_back(cfg_.classes[idx[j]]);
     }
-    ImageBatch grad;
-    const Matrix p = clf_.probabilities_and_gradients(batch, targets, &grad);
+    ImageBatch grad;  // of log p: it does not vanish where p underflows (the paper's gain rule is kept, below)
+    const Matrix logp = clf_.log_probabilities_and_gradients(batch, targets, &grad);
     out.evaluations += idx.size();
     std::vector<std::size_t> check;  // batch rows at the target in float: is their 8-bit image too?
+    std::vector<float> p(idx.size());
     for (std::size_t j = 0; j < idx.size(); ++j) {
-      const float pj = p(j, static_cast<std::size_t>(targets[j]));
-      if (update_class(idx[j], step, pj, batch.image(j), grad.image(j), out) && cfg_.target > 0.0 &&
-          pj >= cfg_.target) {
+      const double lj = logp(j, static_cast<std::size_t>(targets[j]));
+      p[j] = static_cast<float>(std::exp(lj));
+      if (update_class(idx[j], step, lj, batch.image(j), grad.image(j), out) && cfg_.target > 0.0 &&
+          p[j] >= cfg_.target) {
         check.push_back(j);
       }
     }
-    if (!check.empty()) stop_classes_at_target(batch, idx, check, p, targets);
+    if (!check.empty()) stop_classes_at_target(batch, idx, check, p);
     return true;
   }
 
@@ -194,7 +201,7 @@ class Ascent {
       r.image = quantize(best_.image(i), shape_);
       r.search_confidence = std::max(0.0f, best_prob_[i]);
       r.first_reached = first_[i];
-      r.extra = {{"steps", steps_taken_[i] + 1}};
+      r.extra = {{"steps", steps_taken_[i] + 1}, {"status", status(i)}};
       if (!error_[i].empty()) r.extra["error"] = error_[i];
       out.push_back(std::move(r));
     }
@@ -204,37 +211,58 @@ class Ascent {
  private:
   // Records class i's probability pj of `image` and steps its image along gradient g. Returns false
   // if the class was stopped by a NaN or infinity.
-  bool update_class(std::size_t i, int step, float pj, const float* image, const float* g, AscentOutcome& out) {
-    if (!std::isfinite(pj) || !all_finite(g, size_)) {
+  // lj: log p of `image` (-inf where a backend without logits has p = 0).
+  bool update_class(std::size_t i, int step, double lj, const float* image, const float* g, AscentOutcome& out) {
+    const auto pj = static_cast<float>(std::exp(lj));
+    if (std::isnan(lj) || lj > 0.0 || !all_finite(g, size_)) {
+      // An overshoot into NaN or infinity: back to the best image with a quarter of the step,
+      // a few times; then the class stops with an error.
+      if (best_prob_[i] >= 0.0f && ++failures_[i] <= kMaxRecoveries) {
+        std::copy(best_.image(i), best_.image(i) + size_, x_.image(i));
+        scale_[i] = std::max(1e-6, scale_[i] * 0.25);
+        prob_[i] = best_prob_[i];
+        logp_[i] = best_logp_[i];
+        steps_taken_[i] = step;
+        blurred_[i] = true;  // the next probability is not compared with this step's
+        return false;
+      }
       active_[i] = false;
-      error_[i] = "NaN or infinity in the " + std::string(std::isfinite(pj) ? "gradient" : "probability") +
+      error_[i] = "NaN or infinity in the " + std::string(std::isnan(lj) || lj > 0.0 ? "probability" : "gradient") +
                   " at step " + std::to_string(step) + "; the class was stopped";
       out.errors.push_back("class " + std::to_string(cfg_.classes[i]) + " (" +
                            spec_.labels[static_cast<std::size_t>(cfg_.classes[i])] + "): " + error_[i]);
       return false;
     }
+    failures_[i] = 0;
     // The step multiplier halves when a step lowered the probability (the predicted gain overshot,
     // e.g. into the clamp) and grows back toward 1 while steps pay off; a blur's loss is not overshoot.
     if (step > 0 && !blurred_[i]) {
-      scale_[i] = pj < prob_[i] ? std::max(1e-6, scale_[i] * 0.5) : std::min(1.0, scale_[i] * 1.1);
+      scale_[i] = lj < logp_[i] ? std::max(1e-6, scale_[i] * 0.5) : std::min(1.0, scale_[i] * 1.1);
     }
     prob_[i] = pj;
-    if (pj > best_prob_[i]) {
+    logp_[i] = lj;
+    if (lj > best_logp_[i] || best_prob_[i] < 0.0f) {
+      best_logp_[i] = lj;
       best_prob_[i] = pj;
+      best_step_[i] = step;
       std::copy(image, image + size_, best_.image(i));
     }
     steps_taken_[i] = step;
     for (std::size_t t = 0; t < kThresholds.size(); ++t)
       if (first_[i][t] < 0 && pj >= kThresholds[t]) first_[i][t] = step;
-    // Step so that the first-order predicted gain |g|^2 * s equals the wanted gain. In double: where
-    // p is tiny its gradient is too (1e-34 after an overshoot on a random-weight network), and
-    // gain / |g|^2 overflows a float, whose inf * 0 on a pixel without gradient would be NaN. Steps
-    // past the pixel range are clamped, as the paper's are.
+    // g is the gradient of log p. The paper's rule wants a first-order gain in p of
+    // gain = min(max_gain, gain_fraction * (1 - p)), i.e. a gain of gain / p in log p: the step
+    // s * g with |g|^2 * s = gain / p is exactly the paper's step along the gradient of p. Where p
+    // is tiny (it underflows to 0 in float on peaked networks, and so does the gradient of p), the
+    // gain in log p is capped at kMaxLogGain nats a step instead of vanishing. In double: gain / |g|^2
+    // can overflow a float. Steps past the pixel range are clamped, as the paper's are.
     double norm2 = 0.0;
     for (std::size_t q = 0; q < size_; ++q) norm2 += static_cast<double>(g[q]) * g[q];
     if (norm2 <= 0.0) return true;
     const double gain = scale_[i] * std::min(cfg_.max_gain, cfg_.gain_fraction * (1.0 - pj));
-    const double s = gain / norm2;  // finite: norm2 >= (smallest float)^2 ~ 2e-90
+    const double p = std::exp(lj);  // in double: no underflow down to log p = -745
+    const double log_gain = p > 0.0 && gain < kMaxLogGain * p ? gain / p : scale_[i] * kMaxLogGain;
+    const double s = log_gain / norm2;
     float* xi = x_.image(i);
     const double keep = 1.0 - cfg_.decay;
     for (std::size_t q = 0; q < size_; ++q) {
@@ -246,10 +274,36 @@ class Ascent {
     return true;
   }
 
+  // "reached target", "stopped by NaN", "stalled" (below the target, its best probability last
+  // improved more than a fifth of the steps, at least 20, before its last step) or "ran all steps".
+  std::string status(std::size_t i) const {
+    if (!error_[i].empty()) return "stopped by NaN";
+    if (cfg_.target > 0.0 && best_prob_[i] >= cfg_.target) return "reached target";
+    const int patience = std::max(20, cfg_.steps / 5);
+    if (steps_taken_[i] - best_step_[i] >= patience) return "stalled";
+    return "ran all steps";
+  }
+
+ public:
+  // The classes that stalled, one line each ("class 3 (3): stalled at p = 2e-08 since step 9").
+  std::vector<std::string> stalled() const {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < n_; ++i) {
+      if (status(i) != "stalled") continue;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.3g", static_cast<double>(std::max(0.0f, best_prob_[i])));
+      out.push_back("class " + std::to_string(cfg_.classes[i]) + " (" +
+                    spec_.labels[static_cast<std::size_t>(cfg_.classes[i])] + "): stalled at best p = " + buf +
+                    " since step " + std::to_string(best_step_[i]));
+    }
+    return out;
+  }
+
+ private:
   // A class is done when its image as it will be saved scores at the target. The check uses the
   // image before this step's update, which is the one whose probability was just measured.
   void stop_classes_at_target(const ImageBatch& batch, const std::vector<std::size_t>& idx,
-                              const std::vector<std::size_t>& check, const Matrix& p, const std::vector<int>& targets) {
+                              const std::vector<std::size_t>& check, const std::vector<float>& p) {
     ImageBatch q(check.size(), shape_);
     for (std::size_t k = 0; k < check.size(); ++k) q.set(k, quantize(batch.image(check[k]), shape_));
     const Matrix pq = clf_.probabilities(q);
@@ -259,7 +313,7 @@ class Ascent {
       // Done: report the image that passed, even if an earlier one scored higher in float but
       // fell short once quantised.
       active_[i] = false;
-      best_prob_[i] = p(j, static_cast<std::size_t>(targets[j]));
+      best_prob_[i] = p[j];
       std::copy(batch.image(j), batch.image(j) + size_, best_.image(i));
     }
   }
@@ -280,6 +334,10 @@ class Ascent {
   std::vector<bool> active_;
   std::vector<std::string> error_;
   std::vector<int> steps_taken_;
+  std::vector<int> best_step_ = std::vector<int>(n_, 0);  // the step whose image is best_
+  std::vector<double> logp_ = std::vector<double>(n_, 0.0);  // log prob_, exact where prob_ underflows
+  std::vector<double> best_logp_ = std::vector<double>(n_, -std::numeric_limits<double>::infinity());
+  std::vector<int> failures_ = std::vector<int>(n_, 0);   // NaN recoveries in a row
 };
 
 }  // namespace
@@ -295,6 +353,7 @@ AscentOutcome run_ascent(DifferentiableClassifier& classifier, AscentConfig conf
   for (; step < config.steps; ++step) {
     if (stop != nullptr && stop->load()) {
       out.complete = false;
+      out.interrupted = true;
       break;
     }
     if (!ascent.step(step, out)) break;
@@ -305,6 +364,8 @@ AscentOutcome run_ascent(DifferentiableClassifier& classifier, AscentConfig conf
   out.steps = step;
   out.seconds = seconds();
   out.classes = ascent.results();
+  out.stalled = ascent.stalled();
+  if (!out.stalled.empty()) out.complete = false;
   return out;
 }
 

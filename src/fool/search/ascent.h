@@ -51,10 +51,12 @@ struct AscentStepStats {
 struct AscentOutcome {
   std::vector<ClassResult> classes;  // images, search confidences, first steps at 0.99/0.999/0.9999
   std::vector<std::string> errors;   // one line per class stopped by a NaN
+  std::vector<std::string> stalled;  // one line per class that stalled below the target (then complete is false)
   int steps = 0;                     // steps run (the longest class)
   std::size_t evaluations = 0;       // image forward+backward passes
   double seconds = 0;
-  bool complete = true;
+  bool complete = true;      // all steps ran (not interrupted) and no class stalled
+  bool interrupted = false;  // stopped by the caller (Ctrl-C)
 };
 
 // Runs the ascent. `classifier` is the differentiable model; images are of its input shape.

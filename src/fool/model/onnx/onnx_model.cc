@@ -14,6 +14,7 @@
 
 #include "fool/core/bytes.h"
 #include "fool/core/error.h"
+#include "fool/model/onnx/onnx_forms.h"
 #include "fool/model/onnx/onnx_writer.h"
 #include "fool/model/onnx/onnx_validate.h"
 #include "fool/io/files.h"
@@ -28,6 +29,7 @@ OnnxModel OnnxModel::copy() const {
   OnnxModel m;
   m.path_ = path_;
   m.sha256_ = sha256_;
+  m.forms_ = forms_;
   m.proto_ = std::make_unique<onnx::ModelProto>(*proto_);
   return m;
 }
@@ -100,7 +102,7 @@ void inline_external_data(const std::string& model_path, onnx::GraphProto* g) {
 
 }  // namespace
 
-OnnxModel OnnxModel::load(const std::string& path) {
+OnnxModel OnnxModel::load(const std::string& path, const SpecOverrides& overrides) {
   const auto bytes = read_file(path);
   OnnxModel m;
   m.path_ = path;
@@ -112,6 +114,23 @@ OnnxModel OnnxModel::load(const std::string& path) {
   }
   validate_onnx_model(*m.proto_, path);  // external-data locations checked before they are read
   inline_external_data(path, m.proto_->mutable_graph());
+  FormChoices choices;
+  choices.output = overrides.output.empty() ? m.metadata("fool.output_name") : overrides.output;
+  if (overrides.layout) {
+    choices.layout = overrides.layout;
+    choices.layout_source = "--layout";
+  } else if (const std::string v = m.metadata("fool.layout"); !v.empty()) {
+    choices.layout = parse_input_layout(v);
+    choices.layout_source = "metadata fool.layout";
+  }
+  if (overrides.input_size) {
+    choices.input_size = overrides.input_size;
+    choices.input_size_source = "--input-size";
+  } else if (const std::string v = m.metadata("fool.input_size"); !v.empty()) {
+    choices.input_size = parse_input_size(v, path + ": metadata 'fool.input_size'");
+    choices.input_size_source = "metadata fool.input_size";
+  }
+  m.forms_ = normalise_forms(m.proto_.get(), path, choices);
   return m;
 }
 
@@ -256,29 +275,103 @@ void OnnxModel::read_classes(const std::vector<std::int64_t>& odims, const SpecO
   }
 }
 
-// The graph's own form (softmax or logits), then the fool.* metadata, then the user's overrides.
-Preprocessing OnnxModel::read_preprocessing(const SpecOverrides& overrides, int channels) const {
+// The graph's own form (softmax or logits) and input type, then the fool.* metadata (a named
+// preprocessing, then single settings), then the user's flags in the same order.
+Preprocessing OnnxModel::read_preprocessing(const SpecOverrides& overrides, int channels,
+                                            PreprocessingOrigin* origin) const {
   Preprocessing pre;
   pre.output_is_probabilities = ends_in_softmax(proto_->graph());
-  if (const std::string v = metadata("fool.output"); !v.empty()) pre.output_is_probabilities = v == "probabilities";
-  if (const std::string v = metadata("fool.channel_order"); !v.empty()) pre.channel_order = parse_channel_order(v);
+  origin->output = pre.output_is_probabilities ? "graph (ends in Softmax)" : "graph (no Softmax at its end)";
+  if (forms_.input_type == "uint8") {
+    pre.scale = 255.0f;  // the 8-bit pixel values, as the model takes them
+    origin->scale = "input type uint8";
+    origin->channel_order = origin->mean = origin->std = "input type uint8";
+  }
+  auto all = [&](const std::string& from) {
+    origin->channel_order = origin->scale = origin->mean = origin->std = from;
+  };
+  const std::string meta = "model metadata";
+  if (const std::string v = metadata("fool.preprocess"); !v.empty()) {
+    pre = apply_preset(parse_preprocess_preset(v), channels, pre);
+    all(meta);
+  }
+  if (const std::string v = metadata("fool.output"); !v.empty()) {
+    pre.output_is_probabilities = v == "probabilities";
+    origin->output = meta;
+  }
+  if (const std::string v = metadata("fool.channel_order"); !v.empty()) {
+    pre.channel_order = parse_channel_order(v);
+    origin->channel_order = meta;
+  }
   if (const std::string v = metadata("fool.scale"); !v.empty()) {
     try {
       pre.scale = std::stof(v);
     } catch (const std::exception&) {
       throw Error(path_ + ": metadata 'fool.scale' is not a number");
     }
+    origin->scale = meta;
   }
-  if (const std::string v = metadata("fool.mean"); !v.empty()) pre.mean = parse_float_list(path_, "fool.mean", v);
-  if (const std::string v = metadata("fool.std"); !v.empty()) pre.std = parse_float_list(path_, "fool.std", v);
-  if (overrides.channel_order) pre.channel_order = *overrides.channel_order;
-  if (overrides.scale) pre.scale = *overrides.scale;
-  if (overrides.mean) pre.mean = *overrides.mean;
-  if (overrides.std) pre.std = *overrides.std;
-  if (overrides.output_is_probabilities) pre.output_is_probabilities = *overrides.output_is_probabilities;
+  if (const std::string v = metadata("fool.mean"); !v.empty()) {
+    pre.mean = parse_float_list(path_, "fool.mean", v);
+    origin->mean = meta;
+  }
+  if (const std::string v = metadata("fool.std"); !v.empty()) {
+    pre.std = parse_float_list(path_, "fool.std", v);
+    origin->std = meta;
+  }
+  if (overrides.preset) {
+    try {
+      pre = apply_preset(*overrides.preset, channels, pre);
+    } catch (const Error& e) {
+      throw Error(path_ + ": " + e.what());
+    }
+    all("--preprocess " + pre.preset);
+  }
+  if (overrides.channel_order) {
+    pre.channel_order = *overrides.channel_order;
+    origin->channel_order = "--channel-order";
+  }
+  if (overrides.scale) {
+    pre.scale = *overrides.scale;
+    origin->scale = "--scale";
+  }
+  if (overrides.mean) {
+    pre.mean = *overrides.mean;
+    origin->mean = "--mean";
+  }
+  if (overrides.std) {
+    pre.std = *overrides.std;
+    origin->std = "--std";
+  }
+  if (overrides.output_is_probabilities) {
+    pre.output_is_probabilities = *overrides.output_is_probabilities;
+    origin->output = *overrides.output_is_probabilities ? "--probabilities" : "--logits";
+  }
   check_preprocessing(pre, channels);
   return pre;
 }
+
+namespace {
+
+// What fool says it assumed about a model (ModelSpec::warnings).
+std::vector<std::string> assumption_warnings(const ModelSpec& s) {
+  std::vector<std::string> w;
+  if (s.origin.guessed()) {
+    const bool gray = s.input.channels == 1;
+    w.push_back(s.path + " names no preprocessing (no fool metadata, no flag): assuming " +
+                (gray ? "gray" : "RGB") + " pixels in [0, 1] with no mean/std (--preprocess none); " +
+                (gray ? "PyTorch's MNIST examples need --preprocess mnist"
+                      : "a torchvision/timm model needs --preprocess torchvision, a Keras one --preprocess tf or caffe") +
+                " (fool annotate writes it into the model)");
+  }
+  if (s.forms.layout_ambiguous && s.forms.layout_origin == "input shape") {
+    w.push_back(s.path + ": the input shape fits both NCHW and NHWC; reading it as " +
+                input_layout_name(s.forms.layout) + " (--layout nchw|nhwc to choose)");
+  }
+  return w;
+}
+
+}  // namespace
 
 ModelSpec OnnxModel::spec(const SpecOverrides& overrides) const {
   const auto& g = proto_->graph();
@@ -294,7 +387,9 @@ ModelSpec OnnxModel::spec(const SpecOverrides& overrides) const {
   read_input(path_, g, &s);
   const auto odims = read_output(path_, g, &s);
   read_classes(odims, overrides, &s);
-  s.preprocessing = read_preprocessing(overrides, s.input.channels);
+  s.forms = forms_;
+  s.preprocessing = read_preprocessing(overrides, s.input.channels, &s.origin);
+  s.warnings = assumption_warnings(s);
   return s;
 }
 

@@ -21,8 +21,11 @@ struct InputOp {
 
 class OnnxModel {
  public:
-  // Reads and parses the file; throws fool::Error naming it if it is missing or not ONNX.
-  static OnnxModel load(const std::string& path);
+  // Reads and parses the file and turns the forms people export (several outputs, float16 weights,
+  // NHWC or uint8 input, dynamic height/width) into one float32 N x C x H x W input and one output,
+  // as `overrides` (layout, input_size, output) or the file's metadata say (onnx_forms.h). Throws
+  // fool::Error naming the file if it is missing, not ONNX, or its forms need a choice not given.
+  static OnnxModel load(const std::string& path, const SpecOverrides& overrides = {});
   ~OnnxModel();
   // A deep copy (each backend owns its model).
   OnnxModel copy() const;
@@ -51,8 +54,9 @@ class OnnxModel {
 
  private:
   void read_classes(const std::vector<std::int64_t>& output_dims, const SpecOverrides& overrides, ModelSpec* s) const;
-  Preprocessing read_preprocessing(const SpecOverrides& overrides, int channels) const;
+  Preprocessing read_preprocessing(const SpecOverrides& overrides, int channels, PreprocessingOrigin* origin) const;
   OnnxModel() = default;
+  ModelForms forms_;
   std::string path_;
   std::string sha256_;
   std::unique_ptr<onnx::ModelProto> proto_;

@@ -2,12 +2,14 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
 
 #include "fool/core/error.h"
+#include "fool/model/classifier.h"
 #include "fool/core/json_check.h"
 
 namespace fool {
@@ -261,6 +263,11 @@ void validate_onnx_model(const onnx::ModelProto& m, const std::string& path) {
       if (v != "probabilities" && v != "logits") why = "not 'probabilities' or 'logits'";
     } else if (p.key() == "fool.channel_order") {
       if (v != "rgb" && v != "bgr") why = "not 'rgb' or 'bgr'";
+    } else if (p.key() == "fool.layout") {
+      if (v != "nchw" && v != "nhwc") why = "not 'nchw' or 'nhwc'";
+    } else if (p.key() == "fool.preprocess") {
+      const auto names = names_of(preprocess_preset_names());
+      if (std::find(names.begin(), names.end(), v) == names.end()) why = "not a preprocessing name";
     }
     if (!why.empty()) throw Error(path + ": metadata '" + json_check::printable(p.key()) + "' value '" + json_check::printable(v, 40) + "' is " + why);
   }

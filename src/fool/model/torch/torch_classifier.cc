@@ -149,6 +149,28 @@ class Interpreter {
 
   std::size_t steps() const { return steps_.size(); }
 
+  // Whether the graph's output is a Softmax over the class axis of N x K scores, as its last step.
+  bool ends_in_softmax() const {
+    if (steps_.empty()) return false;
+    const Step& last = steps_.back();
+    return std::string(last.op->name) == "Softmax" && last.outputs.size() == 1 && last.outputs[0] == output_ &&
+           last.inputs.size() == 1 && last.node.i("axis", 1) != 0;
+  }
+
+  // The logits: the input of the final Softmax (ends_in_softmax() must hold).
+  at::Tensor run_logits(const at::Tensor& input) const {
+    std::vector<at::Tensor> v = values_;
+    v[static_cast<std::size_t>(input_)] = input;
+    for (std::size_t k = 0; k + 1 < steps_.size(); ++k) {
+      const Step& st = steps_[k];
+      Tensors outs = run_step(st, v);
+      for (std::size_t o = 0; o < st.outputs.size() && o < outs.size(); ++o)
+        if (st.outputs[o] >= 0) v[static_cast<std::size_t>(st.outputs[o])] = std::move(outs[o]);
+      for (int s : st.release) v[static_cast<std::size_t>(s)].reset();
+    }
+    return v[static_cast<std::size_t>(steps_.back().inputs[0])];
+  }
+
  private:
   static Tensors run_step(const Step& st, const std::vector<at::Tensor>& v) {
     Tensors args;
@@ -414,6 +436,18 @@ class TorchClassifier : public DifferentiableClassifier {
 
   Matrix probabilities_and_gradients(const ImageBatch& images, const std::vector<int>& targets,
                                      ImageBatch* gradients) override {
+    return with_gradients(images, targets, gradients, false);
+  }
+
+  Matrix log_probabilities_and_gradients(const ImageBatch& images, const std::vector<int>& targets,
+                                         ImageBatch* gradients) override {
+    return with_gradients(images, targets, gradients, true);
+  }
+
+ private:
+  // Probabilities and the gradient of p, or log-probabilities and the gradient of log p, at each
+  // image's target class.
+  Matrix with_gradients(const ImageBatch& images, const std::vector<int>& targets, ImageBatch* gradients, bool log) {
     check_batch_shape(spec_, images);
     if (targets.size() != images.size()) throw Error("one target class is needed per image");
     for (int t : targets)
@@ -423,10 +457,17 @@ class TorchClassifier : public DifferentiableClassifier {
     *gradients = ImageBatch(n, images.shape());
     split_batch(n, [&](std::size_t begin, std::size_t end) {
       at::Tensor x = as_tensor(images, begin, end).clone().requires_grad_(true);
-      at::Tensor p = forward(x);
+      at::Tensor p, objective;
+      if (log) {
+        p = log_probabilities(x);  // what this call returns
+        objective = p;
+      } else {
+        p = forward(x);
+        objective = p;
+      }
       std::vector<std::int64_t> idx(targets.begin() + static_cast<std::ptrdiff_t>(begin),
                                     targets.begin() + static_cast<std::ptrdiff_t>(end));
-      at::Tensor chosen = p.gather(1, at::tensor(idx, at::kLong).view({-1, 1})).sum();
+      at::Tensor chosen = objective.gather(1, at::tensor(idx, at::kLong).view({-1, 1})).sum();
       auto grads = torch::autograd::grad({chosen}, {x});
       const at::Tensor pc = p.detach().contiguous(), g = grads[0].contiguous();
       std::copy(pc.data_ptr<float>(), pc.data_ptr<float>() + pc.numel(), &m(begin, 0));
@@ -435,7 +476,6 @@ class TorchClassifier : public DifferentiableClassifier {
     return m;
   }
 
- private:
   // Runs fn(begin, end) over row ranges of an n-image batch: clamp(n / kMinPartRows, 1, kBatchParts) ranges whose
   // bounds depend on n alone, shared out over min(T, ranges) new threads, ATen single-threaded inside
   // each. ATen's kernels are not batch-size invariant (a row can differ in its last bits between
@@ -482,11 +522,31 @@ class TorchClassifier : public DifferentiableClassifier {
                          at::kFloat);
   }
 
-  // [0,1] images -> model input -> probabilities (N x K).
-  at::Tensor forward(const at::Tensor& images) const {
+  // [0,1] images -> model input.
+  at::Tensor model_input(const at::Tensor& images) const {
     at::Tensor x = images;
     if (flip_) x = x.flip({1});
     if (!identity_) x = x * scale_ + shift_;
+    return x;
+  }
+
+  // [0,1] images -> log-probabilities (N x K): the log-softmax of the logits where the graph has
+  // them (its output, or the input of its final Softmax), else the log of its probabilities.
+  at::Tensor log_probabilities(const at::Tensor& images) const {
+    const bool logits = !spec_.preprocessing.output_is_probabilities;
+    if (!logits && !graph_.ends_in_softmax()) return forward(images).log();
+    at::Tensor z;
+    try {
+      z = logits ? graph_.run(model_input(images)) : graph_.run_logits(model_input(images));
+    } catch (const c10::Error& e) {
+      throw Error(spec_.path + ": torch backend failed (" + json_check::printable(e.what_without_backtrace(), 300) + ")");
+    }
+    return at::log_softmax(z.reshape({images.size(0), -1}), 1);
+  }
+
+  // [0,1] images -> model input -> probabilities (N x K).
+  at::Tensor forward(const at::Tensor& images) const {
+    const at::Tensor x = model_input(images);
     at::Tensor y;
     try {
       y = graph_.run(x);
