@@ -256,17 +256,23 @@ class Ascent {
     // is tiny (it underflows to 0 in float on peaked networks, and so does the gradient of p), the
     // gain in log p is capped at kMaxLogGain nats a step instead of vanishing. In double: gain / |g|^2
     // can overflow a float. Steps past the pixel range are clamped, as the paper's are.
-    double norm2 = 0.0;
-    for (std::size_t q = 0; q < size_; ++q) norm2 += static_cast<double>(g[q]) * g[q];
-    if (norm2 <= 0.0) return true;
     const double gain = scale_[i] * std::min(cfg_.max_gain, cfg_.gain_fraction * (1.0 - pj));
     const double p = std::exp(lj);  // in double: no underflow down to log p = -745
-    const double log_gain = p > 0.0 && gain < kMaxLogGain * p ? gain / p : scale_[i] * kMaxLogGain;
-    const double s = log_gain / norm2;
+    const bool capped = !(p > 0.0 && gain < kMaxLogGain * p);
+    const double log_gain = capped ? scale_[i] * kMaxLogGain : gain / p;
     float* xi = x_.image(i);
+    // Far from the target (capped steps) the step leaves out pixels that the gradient pushes past
+    // the range they already sit at the edge of: a clamp would undo those, and their share of
+    // |g|^2 would shrink the step that the others take.
+    auto moves = [&](std::size_t q) { return !capped || !((xi[q] <= 0.0f && g[q] < 0.0f) || (xi[q] >= 1.0f && g[q] > 0.0f)); };
+    double norm2 = 0.0;
+    for (std::size_t q = 0; q < size_; ++q)
+      if (moves(q)) norm2 += static_cast<double>(g[q]) * g[q];
+    if (norm2 <= 0.0) return true;
+    const double s = log_gain / norm2;
     const double keep = 1.0 - cfg_.decay;
     for (std::size_t q = 0; q < size_; ++q) {
-      const double v = anchor_[q] + keep * (xi[q] + s * g[q] - anchor_[q]);
+      const double v = anchor_[q] + keep * (xi[q] + (moves(q) ? s * g[q] : 0.0) - anchor_[q]);
       xi[q] = static_cast<float>(std::clamp(v, 0.0, 1.0));
     }
     blurred_[i] = cfg_.blur_every > 0 && (step + 1) % cfg_.blur_every == 0;
