@@ -22,6 +22,7 @@ std::unique_ptr<CLI::App> make_app(Action& action) {
   add_report_command(*app, action);
   add_render_command(*app, action);
   add_convert_command(*app, action);
+  add_annotate_command(*app, action);
   return app;
 }
 

@@ -17,8 +17,10 @@ void add_info_command(CLI::App& app, Action& action) {
   c->callback([flags, &action] {
     action = [flags] {
       ClassifierOptions opts = flags->options();
-      const OnnxModel model = OnnxModel::load(flags->model);
+      const OnnxModel model = OnnxModel::load(flags->model, opts.overrides);
       const ModelSpec s = model.spec(opts.overrides);
+      for (const auto& w : s.warnings) print_warning(w);
+      opts.on_warning = nullptr;  // said once, above
       // Run each backend on the same seeded random probe batch; where both run, say how far apart
       // they are (OpenCV's importer gets some operator forms wrong without failing).
       ImageBatch probe(4, s.input);
@@ -35,6 +37,11 @@ void add_info_command(CLI::App& app, Action& action) {
         } catch (const Error& e) {
           backends[backend_name(b)] = {{"ok", false}, {"error", e.what()}};
         }
+      }
+      if (outputs.empty()) {
+        throw Error(flags->model + ": no backend runs this model (opencv: " +
+                    backends["opencv"]["error"].get<std::string>() + "; torch: " +
+                    backends["torch"]["error"].get<std::string>() + ")");
       }
       if (outputs.size() == 2) {
         float worst = 0.0f;
@@ -53,16 +60,38 @@ void add_info_command(CLI::App& app, Action& action) {
         backends["auto"] = {{"backend", nullptr}, {"reason", e.what()}};
       }
       const auto& pre = s.preprocessing;
+      const auto& f = s.forms;
       emit_json({{"model", s.path},
                  {"sha256", s.sha256},
                  {"producer", s.producer},
                  {"opset", s.opset},
-                 {"input", {{"name", s.input_name}, {"shape", {"N", s.input.channels, s.input.height, s.input.width}}}},
-                 {"output", {{"name", s.output_name}, {"kind", pre.output_is_probabilities ? "probabilities" : "logits"}}},
+                 {"input",
+                  {{"name", s.input_name},
+                   {"shape", {"N", s.input.channels, s.input.height, s.input.width}},
+                   {"layout", input_layout_name(f.layout)},
+                   {"layout_from", f.layout_origin},
+                   {"size_from", f.input_size_origin},
+                   {"type", f.input_type}}},
+                 {"output",
+                  {{"name", s.output_name},
+                   {"kind", pre.output_is_probabilities ? "probabilities" : "logits"},
+                   {"kind_from", s.origin.output},
+                   {"outputs", f.outputs}}},
+                 {"weights", f.weights_type},
                  {"num_classes", s.num_classes},
                  {"labels", s.labels},
                  {"preprocessing",
-                  {{"channel_order", channel_order_name(pre.channel_order)}, {"scale", pre.scale}, {"mean", pre.mean}, {"std", pre.std}}},
+                  {{"named", pre.preset.empty() ? nlohmann::json(nullptr) : nlohmann::json(pre.preset)},
+                   {"channel_order", channel_order_name(pre.channel_order)},
+                   {"scale", pre.scale},
+                   {"mean", pre.mean},
+                   {"std", pre.std},
+                   {"from",
+                    {{"channel_order", s.origin.channel_order},
+                     {"scale", s.origin.scale},
+                     {"mean", s.origin.mean},
+                     {"std", s.origin.std}}},
+                   {"assumed", s.origin.guessed()}}},
                  {"operators", s.operators},
                  {"backends", backends},
                  // The MPI job this command runs in (1 without mpirun); under mpirun rank 0 answers alone.

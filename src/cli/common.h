@@ -119,5 +119,6 @@ void add_train_command(CLI::App& app, Action& action);
 void add_info_command(CLI::App& app, Action& action);
 void add_score_command(CLI::App& app, Action& action);
 void add_convert_command(CLI::App& app, Action& action);
+void add_annotate_command(CLI::App& app, Action& action);
 
 }  // namespace fool::cli

@@ -133,7 +133,7 @@ TEST(Ascent, ANaNStopsItsClassAndSparesTheOthers) {
 
 // Two classes with logits +-19 * (x0 + x1 + x2 + relu(x - 2) summed): from mid-gray, class 1
 // starts at p ~ 1e-25 with a gradient of ~1e-24, whose |g|^2 is below a float's range.
-std::string write_tiny_probability_model(const fs::path& dir) {
+std::string write_tiny_probability_model(const fs::path& dir, float gain = 19.0f) {
   testing::GraphBuilder g(13, {1, 2, 2});
   auto* flat = g.node("Flatten", {"x"});
   auto* read = g.node("Gather", {testing::out_of(flat), g.ints({0, 1, 2})});
@@ -143,8 +143,8 @@ std::string write_tiny_probability_model(const fs::path& dir) {
   // that is off on [0,1]: pixel 3's gradient is exactly 0, as behind a dead ReLU in a real network.
   auto* off = g.node("Relu", {testing::out_of(g.node("Sub", {testing::out_of(flat), g.weight({1, 4}, 2.0f, 2.0f)}))});
   auto* sum = g.node("Add", {testing::out_of(read_sum), testing::out_of(g.node("ReduceSum", {testing::out_of(off), g.ints({1})}))});
-  auto* up = g.node("Mul", {testing::out_of(sum), g.weight({1, 1}, 19.0f, 19.0f)});
-  auto* down = g.node("Mul", {testing::out_of(sum), g.weight({1, 1}, -19.0f, -19.0f)});
+  auto* up = g.node("Mul", {testing::out_of(sum), g.weight({1, 1}, gain, gain)});
+  auto* down = g.node("Mul", {testing::out_of(sum), g.weight({1, 1}, -gain, -gain)});
   auto* logits = g.node("Concat", {testing::out_of(up), testing::out_of(down)});
   testing::GraphBuilder::attr(logits, "axis", std::int64_t{1});
   auto* p = g.node("Softmax", {testing::out_of(logits)});
@@ -160,7 +160,7 @@ TEST(Ascent, ATinyProbabilityTakesAFiniteStepNotANaN) {
   ClassifierOptions o;
   auto clf = load_differentiable_classifier(write_tiny_probability_model(dir), o);
   AscentConfig c;
-  c.steps = 5;
+  c.steps = 40;  // far from the target a step gains at most 5 nats of log p (57 to go), then 0.03 of p
   c.target = 0.0;
   c.classes = {1};
   const AscentOutcome out = run_ascent(*clf, c);
@@ -169,6 +169,40 @@ TEST(Ascent, ATinyProbabilityTakesAFiniteStepNotANaN) {
   EXPECT_FALSE(out.classes[0].extra.contains("error"));
   // The read pixels go to 0, where both logits are 0.
   EXPECT_NEAR(out.classes[0].search_confidence, 0.5, 1e-3);
+  fs::remove_all(dir);
+}
+
+// With logits +-60 * (...) class 1 starts at p = e^-180, which is exactly 0 in float, and so is the
+// gradient of p: an ascent on p never moves. On log p (the log-softmax of the logits) it climbs to
+// the model's best, 0.5, and a class that cannot reach its target is reported as stalled, not as
+// complete.
+TEST(Ascent, AProbabilityOfExactlyZeroStillClimbsAndAPlateauIsReportedAsStalled) {
+  const fs::path dir = fs::temp_directory_path() / ("fool_ascent_zero_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  ClassifierOptions o;
+  auto clf = load_differentiable_classifier(write_tiny_probability_model(dir, 60.0f), o);
+  ImageBatch gray(1, {1, 2, 2});
+  std::fill(gray.data(), gray.data() + 4, 0.5f);
+  ASSERT_EQ(clf->probabilities(gray)(0, 1), 0.0f);  // the hard start this test is about
+  AscentConfig c;
+  c.steps = 100;
+  c.classes = {1};
+  c.target = 0.4;
+  const AscentOutcome reached = run_ascent(*clf, c);
+  ASSERT_EQ(reached.classes.size(), 1u);
+  EXPECT_GE(reached.classes[0].search_confidence, 0.4);
+  EXPECT_EQ(reached.classes[0].extra["status"], "reached target");
+  EXPECT_TRUE(reached.complete);
+  EXPECT_TRUE(reached.stalled.empty());
+  // 0.5 is as high as class 1 goes: aiming at 0.9999 it stalls there.
+  c.target = 0.9999;
+  const AscentOutcome stalled = run_ascent(*clf, c);
+  EXPECT_NEAR(stalled.classes[0].search_confidence, 0.5, 1e-3);
+  EXPECT_EQ(stalled.classes[0].extra["status"], "stalled");
+  EXPECT_FALSE(stalled.complete);
+  EXPECT_FALSE(stalled.interrupted);
+  ASSERT_EQ(stalled.stalled.size(), 1u);
+  EXPECT_NE(stalled.stalled[0].find("stalled at best p = 0.5"), std::string::npos) << stalled.stalled[0];
   fs::remove_all(dir);
 }
 

@@ -872,4 +872,46 @@ std::string OnnxModel::simplified_for_opencv(std::vector<InputOp>* input_ops) co
   return bytes;
 }
 
+ModelSpec write_annotated_model(const std::string& path, const SpecOverrides& overrides, const std::string& out) {
+  const ModelSpec spec = OnnxModel::load(path, overrides).spec(overrides);  // the settings fit the model
+  const auto bytes = read_file(path);
+  onnx::ModelProto m;
+  if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) throw Error(path + ": not an ONNX model");
+  for (const auto& t : m.graph().initializer()) {
+    if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+      throw Error(path + ": its weights live in external-data files; fool annotate copies single-file models only");
+    }
+  }
+  const Preprocessing& pre = spec.preprocessing;
+  std::map<std::string, std::string> keys = {
+      {"fool.channel_order", channel_order_name(pre.channel_order)},
+      {"fool.scale", nlohmann::json(pre.scale).dump()},
+      {"fool.output", pre.output_is_probabilities ? "probabilities" : "logits"}};
+  if (!pre.preset.empty()) keys["fool.preprocess"] = pre.preset;
+  if (!pre.mean.empty()) keys["fool.mean"] = nlohmann::json(pre.mean).dump();
+  if (!pre.std.empty()) keys["fool.std"] = nlohmann::json(pre.std).dump();
+  if (overrides.labels) keys["fool.labels"] = nlohmann::json(*overrides.labels).dump();
+  if (overrides.layout) keys["fool.layout"] = input_layout_name(*overrides.layout);
+  if (overrides.input_size) {
+    keys["fool.input_size"] = std::to_string(overrides.input_size->first) + "x" + std::to_string(overrides.input_size->second);
+  }
+  if (!overrides.output.empty()) keys["fool.output_name"] = overrides.output;
+  // Keys this call sets replace the file's; a preprocessing key it does not set is dropped, so the
+  // copy's preprocessing is exactly the one checked above.
+  static const char* const kPreprocessingKeys[] = {"fool.preprocess", "fool.channel_order", "fool.scale", "fool.mean",
+                                                    "fool.std"};
+  google::protobuf::RepeatedPtrField<onnx::StringStringEntryProto> kept;
+  for (const auto& p : m.metadata_props()) {
+    const bool preprocessing = std::find(std::begin(kPreprocessingKeys), std::end(kPreprocessingKeys), p.key()) !=
+                               std::end(kPreprocessingKeys);
+    if (!keys.count(p.key()) && !preprocessing) *kept.Add() = p;
+  }
+  m.mutable_metadata_props()->Swap(&kept);
+  for (const auto& [k, v] : keys) onnx_attr::add_metadata(&m, k, v);
+  std::string data;
+  if (!m.SerializeToString(&data)) throw Error(out + ": cannot serialise the annotated model");
+  write_file_atomic(out, data);
+  return OnnxModel::load(out).spec();
+}
+
 }  // namespace fool

@@ -62,4 +62,12 @@ class OnnxModel {
   std::unique_ptr<onnx::ModelProto> proto_;
 };
 
+// Writes a copy of the ONNX file at `path` to `out` (atomically) with fool's metadata set so that
+// later commands need no flags: the effective preprocessing (fool.preprocess, fool.channel_order,
+// fool.scale, fool.mean, fool.std), fool.output, and, where `overrides` name them, fool.labels,
+// fool.layout, fool.input_size and fool.output_name; other metadata and the graph are copied as they
+// are. The settings are checked on the model first (as any command would load it). Returns the spec
+// the copy loads with. Throws fool::Error naming the file; writes nothing then.
+ModelSpec write_annotated_model(const std::string& path, const SpecOverrides& overrides, const std::string& out);
+
 }  // namespace fool
