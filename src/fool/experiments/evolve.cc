@@ -78,7 +78,7 @@ nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m) {
                       {"threads", e.threads},
                       {"eval_batch", e.eval_batch},
                       {"checkpoint_every", e.checkpoint_every},
-                      {"image", {c.channels, c.image_size, c.image_size}},
+                      {"image", {c.channels, c.image_size, c.image_width == 0 ? c.image_size : c.image_width}},
                       {"crops", c.crops},
                       {"model_input", ModelInputRecord::of(m).to_json()}};
   if (c.encoding == EncodingKind::Direct) {
@@ -233,16 +233,20 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   c.evolution.generations = c.generations.value_or(p.generations);
   c.evolution.offspring = c.offspring.value_or(p.offspring);
   c.evolution.init = c.init.value_or(p.init);
+  const bool square_input = spec.input.height == spec.input.width;
+  if (!square_input && c.image_size == 0 && p.image_size == 0) c.image_width = spec.input.width;  // its own size
   if (c.image_size == 0) c.image_size = p.image_size != 0 ? p.image_size : spec.input.height;
+  if (c.image_width == 0) c.image_width = c.image_size;
   if (c.crops == 0) c.crops = p.crops;
   if (c.channels == 0) c.channels = spec.input.channels;
   if (c.image_size < 1) throw Error("image size must be positive, got " + std::to_string(c.image_size));
   if (c.channels != 1 && c.channels != 3) throw Error("images have 1 or 3 channels, not " + std::to_string(c.channels));
   if (c.crops != 1 && c.crops != 10) throw Error("crops must be 1 or 10, not " + std::to_string(c.crops));
-  if (spec.input.height != spec.input.width && c.image_size != spec.input.height) {
-    throw Error(c.model + ": non-square model input " + spec.input.str() + " needs images of its own size");
+  if (!square_input && (c.image_size != spec.input.height || c.image_width != spec.input.width)) {
+    throw Error(c.model + ": non-square model input " + spec.input.str() +
+                " is evolved at its own size (leave out --image-size and the preset's size)");
   }
-  const ImageShape image{c.channels, c.image_size, c.image_size};
+  const ImageShape image{c.channels, c.image_size, c.image_width};
   std::shared_ptr<Classifier> classifier = model;
   if (image != spec.input || c.crops != 1) {
     classifier = make_cropping_classifier(model, image, c.crops);

@@ -26,7 +26,8 @@ struct EvolveRunConfig {
   // The paper's settings ("mnist", "imagenet"; empty: none) for what is not set explicitly below.
   std::string preset;
   std::optional<int> generations, offspring, init;  // set: override the preset and `evolution`
-  int image_size = 0;    // 0: the preset's, else the model's input size
+  int image_size = 0;    // height (and width) of the images; 0: the preset's, else the model's input size
+  int image_width = 0;   // 0: image_size; a non-square model's own width when image_size is 0
   int channels = 0;      // 0: the model's
   int crops = 0;         // 1 or 10 (the paper's ImageNet setting); 0: the preset's, else 1
   std::string out_dir;
