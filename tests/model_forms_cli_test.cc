@@ -149,7 +149,7 @@ TEST_P(ModelForm, EvolvesAscendsAnalysesAndReports) {
 
 INSTANTIATE_TEST_SUITE_P(UserExports, ModelForm,
                          ::testing::Values("torchvision", "caffe", "tf_nhwc", "mnist_dynamic", "nonsquare",
-                                           "two_outputs", "float16", "uint8", "batch1"),
+                                           "two_outputs", "float16", "uint8", "batch1", "torchscript"),
                          [](const auto& info) { return info.param; });
 
 // A torchvision export without fool's metadata and without a flag: fool says what it assumes, and

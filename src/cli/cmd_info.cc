@@ -17,8 +17,7 @@ void add_info_command(CLI::App& app, Action& action) {
   c->callback([flags, &action] {
     action = [flags] {
       ClassifierOptions opts = flags->options();
-      const OnnxModel model = OnnxModel::load(flags->model, opts.overrides);
-      const ModelSpec s = model.spec(opts.overrides);
+      const ModelSpec s = describe_model(flags->model, opts.overrides);
       for (const auto& w : s.warnings) print_warning(w);
       opts.on_warning = nullptr;  // said once, above
       // Run each backend on the same seeded random probe batch; where both run, say how far apart

@@ -110,6 +110,62 @@ std::pair<int, int> parse_input_size(const std::string& text, const std::string&
   return {h, w};
 }
 
+void apply_overrides(const SpecOverrides& overrides, int channels, Preprocessing* pre, PreprocessingOrigin* origin) {
+  if (overrides.preset) {
+    *pre = apply_preset(*overrides.preset, channels, *pre);
+    origin->channel_order = origin->scale = origin->mean = origin->std = "--preprocess " + pre->preset;
+  }
+  if (overrides.channel_order) {
+    pre->channel_order = *overrides.channel_order;
+    origin->channel_order = "--channel-order";
+  }
+  if (overrides.scale) {
+    pre->scale = *overrides.scale;
+    origin->scale = "--scale";
+  }
+  if (overrides.mean) {
+    pre->mean = *overrides.mean;
+    origin->mean = "--mean";
+  }
+  if (overrides.std) {
+    pre->std = *overrides.std;
+    origin->std = "--std";
+  }
+  if (overrides.output_is_probabilities) {
+    pre->output_is_probabilities = *overrides.output_is_probabilities;
+    origin->output = *overrides.output_is_probabilities ? "--probabilities" : "--logits";
+  }
+  const auto c = static_cast<std::size_t>(channels);
+  if (!pre->mean.empty() && pre->mean.size() != c) {
+    throw Error("mean has " + std::to_string(pre->mean.size()) + " values; the model has " + std::to_string(c) +
+                " channels");
+  }
+  if (!pre->std.empty() && pre->std.size() != c) {
+    throw Error("std has " + std::to_string(pre->std.size()) + " values; the model has " + std::to_string(c) +
+                " channels");
+  }
+  for (float v : pre->std)
+    if (!(v > 0.0f)) throw Error("std values must be positive");
+  if (!(pre->scale > 0.0f)) throw Error("scale must be positive");
+}
+
+std::vector<std::string> assumption_warnings(const ModelSpec& s) {
+  std::vector<std::string> w;
+  if (s.origin.guessed()) {
+    const bool gray = s.input.channels == 1;
+    w.push_back(s.path + " names no preprocessing (no fool metadata, no flag): assuming " +
+                (gray ? "gray" : "RGB") + " pixels in [0, 1] with no mean/std (--preprocess none); " +
+                (gray ? "PyTorch's MNIST examples need --preprocess mnist"
+                      : "a torchvision/timm model needs --preprocess torchvision, a Keras one --preprocess tf or caffe") +
+                " (fool annotate writes it into the model)");
+  }
+  if (s.forms.layout_ambiguous && s.forms.layout_origin == "input shape") {
+    w.push_back(s.path + ": the input shape fits both NCHW and NHWC; reading it as " +
+                input_layout_name(s.forms.layout) + " (--layout nchw|nhwc to choose)");
+  }
+  return w;
+}
+
 void report_warnings(const ModelSpec& spec, const ClassifierOptions& options) {
   if (!options.on_warning) return;
   for (const auto& w : spec.warnings) options.on_warning(w);

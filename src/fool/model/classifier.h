@@ -161,6 +161,13 @@ struct ClassifierOptions {
   std::function<void(const std::string&)> on_warning;
 };
 
+// Applies the user's preprocessing overrides (preset, then single settings) to `pre`, noting their
+// origin, and checks the result against the channel count; throws fool::Error without a path.
+void apply_overrides(const SpecOverrides& overrides, int channels, Preprocessing* pre, PreprocessingOrigin* origin);
+// What fool says it assumed about a model (ModelSpec::warnings): no preprocessing named anywhere, an
+// input shape that fits both layouts.
+std::vector<std::string> assumption_warnings(const ModelSpec& spec);
+
 // Passes spec.warnings to options.on_warning, if set.
 void report_warnings(const ModelSpec& spec, const ClassifierOptions& options);
 

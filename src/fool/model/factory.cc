@@ -14,6 +14,7 @@
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/model/opencv/opencv_classifier.h"
 #include "fool/model/torch/torch_classifier.h"
+#include "fool/model/torch/torchscript_classifier.h"
 
 namespace fool {
 namespace {
@@ -206,11 +207,37 @@ std::unique_ptr<Classifier> load_auto(const std::string& path, const ClassifierO
   return std::move(pick->classifier);
 }
 
+// A TorchScript file: the torch backend alone runs it.
+std::unique_ptr<DifferentiableClassifier> load_torchscript(const std::string& path, const ClassifierOptions& options,
+                                                           BackendChoice* choice) {
+  if (options.backend == Backend::OpenCv) {
+    throw Error(path + ": a TorchScript file runs on the torch backend only (--backend torch or auto)");
+  }
+  auto c = load_torchscript_classifier(path, options);
+  if (choice) {
+    *choice = BackendChoice{};
+    choice->backend = Backend::Torch;
+    choice->reason = "torch: a TorchScript file runs on torch alone";
+  }
+  report_warnings(c->spec(), options);
+  return c;
+}
+
 }  // namespace
+
+ModelSpec describe_model(const std::string& path, const SpecOverrides& overrides) {
+  if (is_torchscript_file(path)) {
+    ClassifierOptions o;
+    o.overrides = overrides;
+    return load_torchscript_classifier(path, o)->spec();
+  }
+  return OnnxModel::load(path, overrides).spec(overrides);
+}
 
 std::unique_ptr<Classifier> load_classifier(const std::string& path, const ClassifierOptions& options,
                                             BackendChoice* choice) {
   check_threads(options.threads, "threads");
+  if (is_torchscript_file(path)) return load_torchscript(path, options, choice);
   if (options.backend == Backend::Auto) return load_auto(path, options, choice);
   OnnxModel model = OnnxModel::load(path, options.overrides);
   std::unique_ptr<Classifier> c;
@@ -231,6 +258,7 @@ std::unique_ptr<Classifier> load_classifier(const std::string& path, const Class
 std::unique_ptr<DifferentiableClassifier> load_differentiable_classifier(const std::string& path,
                                                                          const ClassifierOptions& options) {
   check_threads(options.threads, "threads");
+  if (is_torchscript_file(path)) return load_torchscript(path, options, nullptr);
   auto c = with_fixed_batch(make_torch_classifier(OnnxModel::load(path, options.overrides), options));
   report_warnings(c->spec(), options);
   return c;

@@ -31,6 +31,10 @@ inline constexpr float kBackendTolerance = 1e-4f;
 // Throws fool::Error for a missing, corrupt or non-image model, naming the file.
 std::unique_ptr<Classifier> load_classifier(const std::string& path, const ClassifierOptions& options,
                                             BackendChoice* choice = nullptr);
+// The spec of a model file (ONNX, or TorchScript through the torch backend) as load_classifier sees
+// it with these overrides; throws fool::Error naming the file.
+ModelSpec describe_model(const std::string& path, const SpecOverrides& overrides);
+
 std::unique_ptr<DifferentiableClassifier> load_differentiable_classifier(const std::string& path,
                                                                          const ClassifierOptions& options);
 

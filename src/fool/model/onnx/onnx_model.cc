@@ -221,20 +221,6 @@ bool ends_in_softmax(const onnx::GraphProto& g) {
   return false;
 }
 
-// Checks preprocessing values against the model's channel count.
-void check_preprocessing(const Preprocessing& pre, int channels) {
-  const auto c = static_cast<std::size_t>(channels);
-  if (!pre.mean.empty() && pre.mean.size() != c) {
-    throw Error("mean has " + std::to_string(pre.mean.size()) + " values; the model has " + std::to_string(c) + " channels");
-  }
-  if (!pre.std.empty() && pre.std.size() != c) {
-    throw Error("std has " + std::to_string(pre.std.size()) + " values; the model has " + std::to_string(c) + " channels");
-  }
-  for (float v : pre.std)
-    if (!(v > 0.0f)) throw Error("std values must be positive");
-  if (!(pre.scale > 0.0f)) throw Error("scale must be positive");
-}
-
 }  // namespace
 
 // Labels: metadata "fool.labels" (a JSON list) fixes the class count when the shape does not.
@@ -292,7 +278,11 @@ Preprocessing OnnxModel::read_preprocessing(const SpecOverrides& overrides, int 
   };
   const std::string meta = "model metadata";
   if (const std::string v = metadata("fool.preprocess"); !v.empty()) {
-    pre = apply_preset(parse_preprocess_preset(v), channels, pre);
+    try {
+      pre = apply_preset(parse_preprocess_preset(v), channels, pre);
+    } catch (const Error& e) {
+      throw Error(path_ + ": metadata 'fool.preprocess': " + e.what());
+    }
     all(meta);
   }
   if (const std::string v = metadata("fool.output"); !v.empty()) {
@@ -319,59 +309,14 @@ Preprocessing OnnxModel::read_preprocessing(const SpecOverrides& overrides, int 
     pre.std = parse_float_list(path_, "fool.std", v);
     origin->std = meta;
   }
-  if (overrides.preset) {
-    try {
-      pre = apply_preset(*overrides.preset, channels, pre);
-    } catch (const Error& e) {
-      throw Error(path_ + ": " + e.what());
-    }
-    all("--preprocess " + pre.preset);
+  try {
+    apply_overrides(overrides, channels, &pre, origin);
+  } catch (const Error& e) {
+    throw Error(path_ + ": " + e.what());
   }
-  if (overrides.channel_order) {
-    pre.channel_order = *overrides.channel_order;
-    origin->channel_order = "--channel-order";
-  }
-  if (overrides.scale) {
-    pre.scale = *overrides.scale;
-    origin->scale = "--scale";
-  }
-  if (overrides.mean) {
-    pre.mean = *overrides.mean;
-    origin->mean = "--mean";
-  }
-  if (overrides.std) {
-    pre.std = *overrides.std;
-    origin->std = "--std";
-  }
-  if (overrides.output_is_probabilities) {
-    pre.output_is_probabilities = *overrides.output_is_probabilities;
-    origin->output = *overrides.output_is_probabilities ? "--probabilities" : "--logits";
-  }
-  check_preprocessing(pre, channels);
   return pre;
 }
 
-namespace {
-
-// What fool says it assumed about a model (ModelSpec::warnings).
-std::vector<std::string> assumption_warnings(const ModelSpec& s) {
-  std::vector<std::string> w;
-  if (s.origin.guessed()) {
-    const bool gray = s.input.channels == 1;
-    w.push_back(s.path + " names no preprocessing (no fool metadata, no flag): assuming " +
-                (gray ? "gray" : "RGB") + " pixels in [0, 1] with no mean/std (--preprocess none); " +
-                (gray ? "PyTorch's MNIST examples need --preprocess mnist"
-                      : "a torchvision/timm model needs --preprocess torchvision, a Keras one --preprocess tf or caffe") +
-                " (fool annotate writes it into the model)");
-  }
-  if (s.forms.layout_ambiguous && s.forms.layout_origin == "input shape") {
-    w.push_back(s.path + ": the input shape fits both NCHW and NHWC; reading it as " +
-                input_layout_name(s.forms.layout) + " (--layout nchw|nhwc to choose)");
-  }
-  return w;
-}
-
-}  // namespace
 
 ModelSpec OnnxModel::spec(const SpecOverrides& overrides) const {
   const auto& g = proto_->graph();
