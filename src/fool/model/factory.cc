@@ -1,6 +1,6 @@
-// load_classifier: one ONNX file -> the backend that runs it. Feeds models with a fixed batch axis
-// in chunks of their size, and for --backend auto loads both backends, runs each on a probe batch,
-// and keeps the faster of those that run the model and agree.
+// load_classifier: one ONNX file -> the registered backend that runs it. Feeds models with a fixed
+// batch axis in chunks of their size, and for --backend auto loads every registered backend, runs
+// each on a seeded probe batch, and chooses among those that run the model and agree.
 #include "fool/model/factory.h"
 
 #include <algorithm>
@@ -9,11 +9,10 @@
 #include <cstdio>
 
 #include "fool/core/error.h"
-#include "fool/core/rng.h"
 #include "fool/core/limits.h"
+#include "fool/core/rng.h"
 #include "fool/model/onnx/onnx_model.h"
-#include "fool/model/opencv/opencv_classifier.h"
-#include "fool/model/torch/torch_classifier.h"
+#include "fool/model/registry.h"
 
 namespace fool {
 namespace {
@@ -92,9 +91,9 @@ std::unique_ptr<DifferentiableClassifier> with_fixed_batch(std::unique_ptr<Diffe
   return std::make_unique<FixedBatchDifferentiable>(std::move(c));
 }
 
-std::unique_ptr<Classifier> make_backend(Backend b, const OnnxModel& model, const ClassifierOptions& options) {
-  if (b == Backend::OpenCv) return with_fixed_batch(make_opencv_classifier(model, options));
-  return with_fixed_batch(std::unique_ptr<DifferentiableClassifier>(make_torch_classifier(model.copy(), options)));
+std::unique_ptr<Classifier> make_backend(const BackendRegistration& r, OnnxModel model,
+                                         const ClassifierOptions& options) {
+  return with_fixed_batch(r.load(std::move(model), options));
 }
 
 // A backend's error without the model path that starts it (the caller's line names the file).
@@ -103,9 +102,9 @@ std::string without_path(const std::string& message, const std::string& path) {
   return message;
 }
 
-// A fast backend must beat the other by this factor to be chosen over OpenCV, so that two runs of
-// the same command do not flip between backends whose probe times are close (results are
-// byte-identical only for the same backend).
+// A backend must beat the most preferred agreeing one by this factor to be chosen over it, so that
+// two runs of the same command do not flip between backends whose probe times are close (results
+// are byte-identical only for the same backend).
 constexpr double kSpeedMargin = 1.25;
 
 std::string ms(double seconds) {
@@ -114,100 +113,216 @@ std::string ms(double seconds) {
   return buf;
 }
 
-std::unique_ptr<Classifier> load_auto(const std::string& path, const ClassifierOptions& options, BackendChoice* choice) {
-  const OnnxModel model = OnnxModel::load(path);
-  const ModelSpec spec = model.spec(options.overrides);  // a model that is not an image classifier fails here
-  // The probe: seeded uniform images, more than one (OpenCV 4.6 gets some graphs right only for
-  // batches of one).
+std::string short_float(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2g", v);
+  return buf;
+}
+
+float max_abs_difference(const Matrix& a, const Matrix& b) {
+  float worst = 0.0f;
+  for (std::size_t i = 0; i < a.rows() * a.cols(); ++i) {
+    const float d = std::abs(a.data()[i] - b.data()[i]);
+    if (!(d <= worst)) worst = d;  // a NaN difference stays NaN: never "agrees"
+  }
+  return worst;
+}
+
+// "a", "a and b", "a, b and c".
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  return out;
+}
+
+// One registered backend loaded and run on the probe batch.
+struct Candidate {
+  const BackendRegistration* reg;
+  std::unique_ptr<Classifier> classifier;  // null: it cannot run the model
+  Matrix output;
+  BackendProbe probe;
+};
+
+// The probe: seeded uniform images, more than one (OpenCV 4.6 gets some graphs right only for
+// batches of one).
+ImageBatch probe_batch(const ModelSpec& spec) {
   const std::size_t n = spec.fixed_batch > 1 ? static_cast<std::size_t>(spec.fixed_batch) : 4;
   ImageBatch probe(n, spec.input);
   Rng rng(7);
-  for (std::size_t i = 0; i < probe.size() * spec.input.size(); ++i) probe.data()[i] = static_cast<float>(rng.uniform());
+  for (std::size_t i = 0; i < probe.size() * spec.input.size(); ++i)
+    probe.data()[i] = static_cast<float>(rng.uniform());
+  return probe;
+}
 
-  struct Candidate {
-    Backend backend;
-    std::unique_ptr<Classifier> classifier;
-    Matrix output;
-    double seconds = -1.0;
-    std::string error;
-  };
-  std::vector<Candidate> c;
-  for (Backend b : {Backend::OpenCv, Backend::Torch}) {
-    Candidate k{b, nullptr, {}, -1.0, ""};
+std::vector<Candidate> run_all(const std::string& path, OnnxModel model, const ClassifierOptions& options,
+                               const ImageBatch& probe) {
+  const auto& registry = backend_registry();
+  std::vector<Candidate> out;
+  for (std::size_t i = 0; i < registry.size(); ++i) {
+    Candidate k{&registry[i], nullptr, {}, {}};
+    k.probe.backend = registry[i].backend;
+    k.probe.name = registry[i].name;
     try {
-      k.classifier = make_backend(b, model, options);
+      k.classifier = make_backend(registry[i], i + 1 == registry.size() ? std::move(model) : model.copy(), options);
       k.output = k.classifier->probabilities(probe);  // also warms the backend up
-      for (std::size_t i = 0; i < k.output.rows() * k.output.cols(); ++i)
-        if (!std::isfinite(k.output.data()[i])) throw Error("non-finite probabilities on the probe batch");
+      for (std::size_t j = 0; j < k.output.rows() * k.output.cols(); ++j)
+        if (!std::isfinite(k.output.data()[j])) throw Error("non-finite probabilities on the probe batch");
       const auto t0 = std::chrono::steady_clock::now();
       k.classifier->probabilities(probe);
-      k.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      k.probe.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      k.probe.classes = static_cast<int>(k.output.cols());
     } catch (const Error& e) {
       k.classifier.reset();
-      k.error = without_path(e.what(), path);
+      k.probe.seconds = -1.0;
+      k.probe.error = without_path(e.what(), path);
+      if (k.probe.error.empty()) k.probe.error = "failed";
     }
-    c.push_back(std::move(k));
+    out.push_back(std::move(k));
   }
-  Candidate& cv = c[0];
-  Candidate& th = c[1];
-  BackendChoice ch;
-  ch.opencv_error = cv.error;
-  ch.torch_error = th.error;
-  ch.opencv_seconds = cv.seconds;
-  ch.torch_seconds = th.seconds;
-  Candidate* pick = nullptr;
-  if (!cv.classifier && !th.classifier) {
-    throw Error(path + ": neither backend runs this model (opencv: " + cv.error + "; torch: " + th.error + ")");
-  } else if (!th.classifier) {
-    pick = &cv;
-    ch.reason = "opencv: torch cannot run the model (" + th.error + ")";
-  } else if (!cv.classifier) {
-    pick = &th;
-    ch.reason = "torch: opencv cannot run the model (" + cv.error + ")";
-  } else {
-    float worst = 0.0f;
-    for (std::size_t i = 0; i < cv.output.rows() * cv.output.cols(); ++i)
-      worst = std::max(worst, std::abs(cv.output.data()[i] - th.output.data()[i]));
-    ch.max_difference = worst;
-    if (!(worst <= kBackendTolerance)) {
-      // The torch backend runs each ONNX node as the ATen operation that defines it; OpenCV's
-      // importer is the one known to mis-compute some forms silently.
-      pick = &th;
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.2g", worst);
-      ch.reason = std::string("torch: opencv disagrees with it on the probe batch (max difference ") + buf + ")";
-    } else if (!options.auto_compares_speed) {
-      pick = &cv;
-      ch.reason = "opencv: both agree on the probe batch (chosen without timing them)";
-    } else if (th.seconds * kSpeedMargin < cv.seconds) {
-      pick = &th;
-      ch.reason = "torch: both agree on the probe batch and torch is faster";
+  return out;
+}
+
+// Auto's rules over the candidates in registry order (documented in docs/design.md). Returns the
+// index of the chosen one and fills *ch; -1 when none runs.
+int choose(const std::vector<Candidate>& c, const ClassifierOptions& options, BackendChoice* ch) {
+  std::vector<int> runs;
+  std::vector<std::string> failures;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    if (c[i].classifier) {
+      runs.push_back(static_cast<int>(i));
     } else {
-      pick = &cv;
-      ch.reason = "opencv: both agree on the probe batch and torch is not faster";
+      failures.push_back(c[i].reg->name + " cannot run the model (" + c[i].probe.error + ")");
     }
   }
-  ch.backend = pick->backend;
-  ch.detail = "probe batch of " + std::to_string(n) + ": opencv " +
-              (cv.classifier ? ms(cv.seconds) : std::string("fails")) + ", torch " +
-              (th.classifier ? ms(th.seconds) : std::string("fails"));
-  if (choice) *choice = ch;
-  return std::move(pick->classifier);
+  if (runs.empty()) return -1;
+  int pick = runs[0];
+  if (runs.size() == 1) {
+    std::string why;
+    for (const auto& f : failures) why += (why.empty() ? "" : "; ") + f;
+    ch->reason = c[static_cast<std::size_t>(pick)].reg->name + ": " + why;
+  } else {
+    // The reference: the first running backend registered as one, else the most preferred that runs.
+    int ref = runs[0];
+    for (int i : runs)
+      if (c[static_cast<std::size_t>(i)].reg->reference) {
+        ref = i;
+        break;
+      }
+    const Candidate& r = c[static_cast<std::size_t>(ref)];
+    std::vector<int> agree;
+    std::vector<std::string> disagree;
+    float worst_disagreement = 0.0f;
+    for (int i : runs) {
+      const float d = i == ref ? 0.0f : max_abs_difference(c[static_cast<std::size_t>(i)].output, r.output);
+      if (d <= kBackendTolerance) {
+        agree.push_back(i);
+      } else {
+        disagree.push_back(c[static_cast<std::size_t>(i)].reg->name);
+        if (!(d <= worst_disagreement)) worst_disagreement = d;
+      }
+    }
+    if (agree.size() == 1) {
+      // The reference runs each ONNX node as the operation that defines it; the others (OpenCV's
+      // importer) are the ones known to mis-compute some forms silently.
+      pick = ref;
+      ch->reason = r.reg->name + ": " + joined(disagree) + (disagree.size() == 1 ? " disagrees" : " disagree") +
+                   " with it on the probe batch (max difference " + short_float(worst_disagreement) + ")";
+    } else {
+      const std::string who = agree.size() == 2 && runs.size() == 2 ? "both" : [&] {
+        std::vector<std::string> names;
+        for (int i : agree) names.push_back(c[static_cast<std::size_t>(i)].reg->name);
+        return joined(names);
+      }();
+      const int preferred = agree[0];
+      int fastest = preferred;
+      for (int i : agree)
+        if (c[static_cast<std::size_t>(i)].probe.seconds < c[static_cast<std::size_t>(fastest)].probe.seconds)
+          fastest = i;
+      const auto& pref = *c[static_cast<std::size_t>(preferred)].reg;
+      if (!options.auto_compares_speed) {
+        pick = preferred;
+        ch->reason = pref.name + ": " + who + " agree on the probe batch (chosen without timing them)";
+      } else if (fastest != preferred && c[static_cast<std::size_t>(fastest)].probe.seconds * kSpeedMargin <
+                                             c[static_cast<std::size_t>(preferred)].probe.seconds) {
+        pick = fastest;
+        const std::string& name = c[static_cast<std::size_t>(fastest)].reg->name;
+        ch->reason = name + ": " + who + " agree on the probe batch and " + name + " is faster";
+      } else {
+        pick = preferred;
+        std::vector<std::string> others;
+        for (int i : agree)
+          if (i != preferred) others.push_back(c[static_cast<std::size_t>(i)].reg->name);
+        ch->reason = pref.name + ": " + who + " agree on the probe batch and " +
+                     (others.size() == 1 ? others[0] + " is not faster" : "none of " + joined(others) + " is faster");
+      }
+    }
+  }
+  ch->backend = c[static_cast<std::size_t>(pick)].reg->backend;
+  return pick;
+}
+
+// Probes every backend and fills the comparison; the candidates keep their classifiers.
+std::vector<Candidate> compare(const std::string& path, const ClassifierOptions& options, BackendComparison* out) {
+  OnnxModel model = OnnxModel::load(path);
+  const ModelSpec spec = model.spec(options.overrides);  // a model that is not an image classifier fails here
+  const ImageBatch probe = probe_batch(spec);
+  std::vector<Candidate> c = run_all(path, std::move(model), options, probe);
+  out->probe_images = probe.size();
+  for (std::size_t i = 0; i < c.size(); ++i)
+    for (std::size_t j = i + 1; j < c.size(); ++j)
+      if (c[i].classifier && c[j].classifier) {
+        const float d = max_abs_difference(c[i].output, c[j].output);
+        if (!(d <= out->max_difference)) out->max_difference = d;
+      }
+  out->agree = out->max_difference >= 0.0f && out->max_difference <= kBackendTolerance;
+  BackendChoice& ch = out->choice;
+  const int pick = choose(c, options, &ch);
+  out->chosen = pick >= 0;
+  ch.detail = "probe batch of " + std::to_string(probe.size()) + ":";
+  std::string errors;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    ch.detail += (i == 0 ? " " : ", ") + c[i].reg->name + " " + (c[i].classifier ? ms(c[i].probe.seconds) : "fails");
+    errors += (i == 0 ? "" : "; ") + c[i].reg->name + ": " + c[i].probe.error;
+    if (pick >= 0 && c[i].classifier) {
+      c[i].probe.max_difference = static_cast<int>(i) == pick
+                                      ? 0.0f
+                                      : max_abs_difference(c[i].output, c[static_cast<std::size_t>(pick)].output);
+      if (static_cast<int>(i) != pick && !(c[i].probe.max_difference <= ch.max_difference))
+        ch.max_difference = c[i].probe.max_difference;
+    }
+    out->probes.push_back(c[i].probe);
+  }
+  if (pick < 0) out->error = path + ": no backend runs this model (" + errors + ")";
+  ch.probes = out->probes;
+  return c;
+}
+
+std::unique_ptr<Classifier> load_auto(const std::string& path, const ClassifierOptions& options,
+                                      BackendChoice* choice) {
+  BackendComparison cmp;
+  std::vector<Candidate> c = compare(path, options, &cmp);
+  if (!cmp.chosen) throw Error(cmp.error);
+  if (choice) *choice = cmp.choice;
+  for (auto& k : c)
+    if (k.classifier && k.reg->backend == cmp.choice.backend) return std::move(k.classifier);
+  throw Error("internal: the chosen backend has no classifier");
 }
 
 }  // namespace
+
+BackendComparison compare_backends(const std::string& path, const ClassifierOptions& options) {
+  check_threads(options.threads, "threads");
+  BackendComparison out;
+  compare(path, options, &out);
+  return out;
+}
 
 std::unique_ptr<Classifier> load_classifier(const std::string& path, const ClassifierOptions& options,
                                             BackendChoice* choice) {
   check_threads(options.threads, "threads");
   if (options.backend == Backend::Auto) return load_auto(path, options, choice);
-  OnnxModel model = OnnxModel::load(path);
-  std::unique_ptr<Classifier> c;
-  if (options.backend == Backend::OpenCv) {
-    c = with_fixed_batch(make_opencv_classifier(model, options));
-  } else {
-    c = with_fixed_batch(std::unique_ptr<DifferentiableClassifier>(make_torch_classifier(std::move(model), options)));
-  }
+  std::unique_ptr<Classifier> c = make_backend(registered_backend(options.backend), OnnxModel::load(path), options);
   if (choice) {
     *choice = BackendChoice{};
     choice->backend = options.backend;
@@ -219,7 +334,19 @@ std::unique_ptr<Classifier> load_classifier(const std::string& path, const Class
 std::unique_ptr<DifferentiableClassifier> load_differentiable_classifier(const std::string& path,
                                                                          const ClassifierOptions& options) {
   check_threads(options.threads, "threads");
-  return with_fixed_batch(make_torch_classifier(OnnxModel::load(path), options));
+  const BackendRegistration* r = nullptr;
+  if (options.backend == Backend::Auto) {
+    for (const auto& k : backend_registry())
+      if (k.gives_gradients()) {
+        r = &k;
+        break;
+      }
+    if (r == nullptr) throw Error("no registered backend gives input gradients");
+  } else {
+    r = &registered_backend(options.backend);
+    if (!r->gives_gradients()) throw Error("the " + r->name + " backend gives no input gradients");
+  }
+  return with_fixed_batch(r->load_differentiable(OnnxModel::load(path), options));
 }
 
 }  // namespace fool
