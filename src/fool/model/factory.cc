@@ -183,82 +183,82 @@ std::vector<Candidate> run_all(const std::string& path, OnnxModel model, const C
   return out;
 }
 
-// Auto's rules over the candidates in registry order (documented in docs/design.md). Returns the
-// index of the chosen one and fills *ch; -1 when none runs.
-int choose(const std::vector<Candidate>& c, const ClassifierOptions& options, BackendChoice* ch) {
-  std::vector<int> runs;
-  std::vector<std::string> failures;
-  for (std::size_t i = 0; i < c.size(); ++i) {
-    if (c[i].classifier) {
-      runs.push_back(static_cast<int>(i));
-    } else {
-      failures.push_back(c[i].reg->name + " cannot run the model (" + c[i].probe.error + ")");
-    }
+const Candidate& at(const std::vector<Candidate>& c, int i) { return c[static_cast<std::size_t>(i)]; }
+
+std::string names(const std::vector<Candidate>& c, const std::vector<int>& which) {
+  std::vector<std::string> out;
+  for (int i : which) out.push_back(at(c, i).reg->name);
+  return joined(out);
+}
+
+// The backend auto trusts among those that run: the first registered as reference, else the most
+// preferred.
+int reference_of(const std::vector<Candidate>& c, const std::vector<int>& runs) {
+  for (int i : runs)
+    if (at(c, i).reg->reference) return i;
+  return runs[0];
+}
+
+// Rule 3: of backends that agree (registry order), the most preferred, unless (timing allowed)
+// another is kSpeedMargin times faster. `who` names them in the reason ("both", or their names).
+int choose_among_agreeing(const std::vector<Candidate>& c, const std::vector<int>& agree, const std::string& who,
+                          const ClassifierOptions& options, BackendChoice* ch) {
+  const int preferred = agree[0];
+  const std::string& pref = at(c, preferred).reg->name;
+  if (!options.auto_compares_speed) {
+    ch->reason = pref + ": " + who + " agree on the probe batch (chosen without timing them)";
+    return preferred;
   }
-  if (runs.empty()) return -1;
-  int pick = runs[0];
-  if (runs.size() == 1) {
+  int fastest = preferred;
+  for (int i : agree)
+    if (at(c, i).probe.seconds < at(c, fastest).probe.seconds) fastest = i;
+  if (fastest != preferred && at(c, fastest).probe.seconds * kSpeedMargin < at(c, preferred).probe.seconds) {
+    const std::string& name = at(c, fastest).reg->name;
+    ch->reason = name + ": " + who + " agree on the probe batch and " + name + " is faster";
+    return fastest;
+  }
+  std::vector<int> others(agree.begin() + 1, agree.end());
+  ch->reason =
+      pref + ": " + who + " agree on the probe batch and " +
+      (others.size() == 1 ? names(c, others) + " is not faster" : "none of " + names(c, others) + " is faster");
+  return preferred;
+}
+
+// Auto's rules over the candidates in registry order (docs/design.md, "Choosing a backend").
+// Returns the index of the chosen one and fills *ch; -1 when none runs.
+int choose(const std::vector<Candidate>& c, const ClassifierOptions& options, BackendChoice* ch) {
+  std::vector<int> runs, fails;
+  for (std::size_t i = 0; i < c.size(); ++i) (c[i].classifier ? runs : fails).push_back(static_cast<int>(i));
+  int pick = -1;
+  if (runs.empty()) return pick;
+  if (runs.size() == 1) {  // rule 1: the only one that runs, with the others' reasons
+    pick = runs[0];
     std::string why;
-    for (const auto& f : failures) why += (why.empty() ? "" : "; ") + f;
-    ch->reason = c[static_cast<std::size_t>(pick)].reg->name + ": " + why;
-  } else {
-    // The reference: the first running backend registered as one, else the most preferred that runs.
-    int ref = runs[0];
-    for (int i : runs)
-      if (c[static_cast<std::size_t>(i)].reg->reference) {
-        ref = i;
-        break;
-      }
-    const Candidate& r = c[static_cast<std::size_t>(ref)];
-    std::vector<int> agree;
-    std::vector<std::string> disagree;
-    float worst_disagreement = 0.0f;
+    for (int i : fails)
+      why += (why.empty() ? "" : "; ") + at(c, i).reg->name + " cannot run the model (" + at(c, i).probe.error + ")";
+    ch->reason = at(c, pick).reg->name + ": " + why;
+  } else {  // rule 2: drop those that disagree with the reference
+    const int ref = reference_of(c, runs);
+    std::vector<int> agree, disagree;
+    float worst = 0.0f;
     for (int i : runs) {
-      const float d = i == ref ? 0.0f : max_abs_difference(c[static_cast<std::size_t>(i)].output, r.output);
-      if (d <= kBackendTolerance) {
-        agree.push_back(i);
-      } else {
-        disagree.push_back(c[static_cast<std::size_t>(i)].reg->name);
-        if (!(d <= worst_disagreement)) worst_disagreement = d;
-      }
+      const float d = i == ref ? 0.0f : max_abs_difference(at(c, i).output, at(c, ref).output);
+      (d <= kBackendTolerance ? agree : disagree).push_back(i);
+      if (i != ref && !(d <= kBackendTolerance) && !(d <= worst)) worst = d;
     }
     if (agree.size() == 1) {
       // The reference runs each ONNX node as the operation that defines it; the others (OpenCV's
       // importer) are the ones known to mis-compute some forms silently.
       pick = ref;
-      ch->reason = r.reg->name + ": " + joined(disagree) + (disagree.size() == 1 ? " disagrees" : " disagree") +
-                   " with it on the probe batch (max difference " + short_float(worst_disagreement) + ")";
+      ch->reason = at(c, ref).reg->name + ": " + names(c, disagree) +
+                   (disagree.size() == 1 ? " disagrees" : " disagree") +
+                   " with it on the probe batch (max difference " + short_float(worst) + ")";
     } else {
-      const std::string who = agree.size() == 2 && runs.size() == 2 ? "both" : [&] {
-        std::vector<std::string> names;
-        for (int i : agree) names.push_back(c[static_cast<std::size_t>(i)].reg->name);
-        return joined(names);
-      }();
-      const int preferred = agree[0];
-      int fastest = preferred;
-      for (int i : agree)
-        if (c[static_cast<std::size_t>(i)].probe.seconds < c[static_cast<std::size_t>(fastest)].probe.seconds)
-          fastest = i;
-      const auto& pref = *c[static_cast<std::size_t>(preferred)].reg;
-      if (!options.auto_compares_speed) {
-        pick = preferred;
-        ch->reason = pref.name + ": " + who + " agree on the probe batch (chosen without timing them)";
-      } else if (fastest != preferred && c[static_cast<std::size_t>(fastest)].probe.seconds * kSpeedMargin <
-                                             c[static_cast<std::size_t>(preferred)].probe.seconds) {
-        pick = fastest;
-        const std::string& name = c[static_cast<std::size_t>(fastest)].reg->name;
-        ch->reason = name + ": " + who + " agree on the probe batch and " + name + " is faster";
-      } else {
-        pick = preferred;
-        std::vector<std::string> others;
-        for (int i : agree)
-          if (i != preferred) others.push_back(c[static_cast<std::size_t>(i)].reg->name);
-        ch->reason = pref.name + ": " + who + " agree on the probe batch and " +
-                     (others.size() == 1 ? others[0] + " is not faster" : "none of " + joined(others) + " is faster");
-      }
+      pick = choose_among_agreeing(c, agree, agree.size() == 2 && runs.size() == 2 ? "both" : names(c, agree), options,
+                                   ch);
     }
   }
-  ch->backend = c[static_cast<std::size_t>(pick)].reg->backend;
+  ch->backend = at(c, pick).reg->backend;
   return pick;
 }
 
