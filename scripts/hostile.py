@@ -9,7 +9,12 @@ multi-line (more than one stderr line), internal (an "internal error" line), acc
 Whether an accepted input was *wrongly* accepted needs a person (or a test) to judge; the mutations
 here keep the file valid sometimes (e.g. a weight changed), so "accepted" is not a defect count.
 
-  scripts/hostile.py [--fool build/src/cli/fool] [--cases 100] [--seed 1]
+  scripts/hostile.py [--fool build/src/cli/fool] [--cases 100] [--seed 1] [--model M.onnx]
+
+The model defaults to mnist_bn_cnn.onnx among the fixtures of the fool binary's build directory
+(BUILD/fixtures/onnx); when that is absent the fixtures are made with
+tests/fixtures/make_onnx_fixtures.py (Debian's /usr/bin/python3 with python3-torch) in the work
+directory.
 """
 import argparse, json, os, random, shutil, subprocess, sys, tempfile
 
@@ -18,13 +23,20 @@ ap.add_argument("--fool", default="build/src/cli/fool")
 ap.add_argument("--cases", type=int, default=100)
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--only", default="", help="run only the rows whose name contains this (e.g. genome)")
+ap.add_argument("--model", default="", help="the ONNX model to use (default: the build's mnist_bn_cnn fixture)")
 a = ap.parse_args()
 FOOL = os.path.abspath(a.fool)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "fuzz", "corpus")
-MODEL = os.path.join(ROOT, "..", "shared", "fixtures", "onnx", "mnist_bn_cnn.onnx")
 rng = random.Random(a.seed)
 work = tempfile.mkdtemp(prefix="fool_hostile_")
+MODEL = os.path.abspath(a.model) if a.model else os.path.join(os.path.dirname(FOOL), "..", "..", "fixtures", "onnx",
+                                                              "mnist_bn_cnn.onnx")
+if not a.model and not os.path.isfile(MODEL):
+    subprocess.run([os.environ.get("FOOL_PYTHON", "/usr/bin/python3"),
+                    os.path.join(ROOT, "tests", "fixtures", "make_onnx_fixtures.py"), "--out",
+                    os.path.join(work, "fixtures")], check=True, stdout=subprocess.DEVNULL)
+    MODEL = os.path.join(work, "fixtures", "mnist_bn_cnn.onnx")
 
 
 def run(args, cwd=None):

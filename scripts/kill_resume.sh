@@ -5,24 +5,36 @@
 # uninterrupted run: identical summary (timings and command line aside), byte-identical images and
 # genomes, every directory resumable, and no stray hidden temporary files afterwards.
 #
-#   scripts/kill_resume.sh [--kills N] [--retrain-kills M] [--fool BIN] [--seed S]
+#   scripts/kill_resume.sh [--kills N] [--retrain-kills M] [--fool BIN] [--seed S] [--model M.onnx]
+# The model defaults to mnist_bn_cnn.onnx among the fixtures of BIN's build directory
+# (BUILD/fixtures/onnx, which the build writes); when that is absent the fixtures are made with
+# tests/fixtures/make_onnx_fixtures.py (Debian's python3-torch) in the temporary directory.
 # Prints one line per trial and a total; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-KILLS=3 RETRAIN_KILLS=1 FOOL=./build/src/cli/fool SEED=1
+KILLS=3 RETRAIN_KILLS=1 FOOL=./build/src/cli/fool SEED=1 MODEL=${FOOL_KILL_MODEL:-}
 while [ $# -gt 0 ]; do
   case "$1" in
     --kills) KILLS=$2; shift 2 ;;
     --retrain-kills) RETRAIN_KILLS=$2; shift 2 ;;
     --fool) FOOL=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
+    --model) MODEL=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-MODEL=${FOOL_KILL_MODEL:-../shared/fixtures/onnx/mnist_bn_cnn.onnx}
 DATA=${FOOL_DATA_DIR:-data}/mnist
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fool_kill.XXXXXX")
 [ -n "${FOOL_KILL_KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT  # FOOL_KILL_KEEP=1 keeps failed trials for a look
+if [ -z "$MODEL" ]; then
+  MODEL=$(dirname "$FOOL")/../../fixtures/onnx/mnist_bn_cnn.onnx
+  if [ ! -f "$MODEL" ]; then
+    "${FOOL_PYTHON:-/usr/bin/python3}" tests/fixtures/make_onnx_fixtures.py --out "$WORK/fixtures" >/dev/null ||
+      { echo "cannot make the fixture model (tests/fixtures/make_onnx_fixtures.py)" >&2; exit 1; }
+    MODEL=$WORK/fixtures/mnist_bn_cnn.onnx
+  fi
+fi
+[ -f "$MODEL" ] || { echo "no model $MODEL" >&2; exit 2; }
 RANDOM=$SEED
 fail=0 trials=0
 

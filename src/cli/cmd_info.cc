@@ -1,12 +1,8 @@
 // fool info: what a model file says about itself and which backends can run it.
 #include "cli/common.h"
-#include "fool/parallel/mpi_world.h"
 #include "fool/model/factory.h"
-#include "fool/core/error.h"
 #include "fool/model/onnx/onnx_model.h"
-#include "fool/core/rng.h"
-
-#include <cmath>
+#include "fool/parallel/mpi_world.h"
 
 namespace fool::cli {
 
@@ -20,43 +16,25 @@ void add_info_command(CLI::App& app, Action& action) {
       const ModelSpec s = describe_model(flags->model, opts.overrides);
       for (const auto& w : s.warnings) print_warning(w);
       opts.on_warning = nullptr;  // said once, above
-      // Run each backend on the same seeded random probe batch; where both run, say how far apart
-      // they are (OpenCV's importer gets some operator forms wrong without failing).
-      ImageBatch probe(4, s.input);
-      Rng rng(7);
-      for (std::size_t i = 0; i < probe.size() * s.input.size(); ++i) probe.data()[i] = static_cast<float>(rng.uniform());
+      // Every registered backend on the same seeded probe batch; where several run, how far apart
+      // they are (OpenCV's importer gets some operator forms wrong without failing), and what the
+      // default (--backend auto) takes, and why.
+      const BackendComparison cmp = compare_backends(flags->model, opts);
       nlohmann::json backends;
-      std::vector<Matrix> outputs;
-      for (Backend b : {Backend::OpenCv, Backend::Torch}) {
-        opts.backend = b;
-        try {
-          auto clf = load_classifier(flags->model, opts);
-          outputs.push_back(clf->probabilities(probe));
-          backends[backend_name(b)] = {{"ok", true}, {"classes", outputs.back().cols()}};
-        } catch (const Error& e) {
-          backends[backend_name(b)] = {{"ok", false}, {"error", e.what()}};
-        }
+      for (const BackendProbe& p : cmp.probes) {
+        backends[p.name] = p.runs() ? nlohmann::json{{"ok", true}, {"classes", p.classes}}
+                                    : nlohmann::json{{"ok", false}, {"error", p.error}};
       }
-      if (outputs.empty()) {
-        throw Error(flags->model + ": no backend runs this model (opencv: " +
-                    backends["opencv"]["error"].get<std::string>() + "; torch: " +
-                    backends["torch"]["error"].get<std::string>() + ")");
+      if (!cmp.chosen) throw Error(cmp.error);
+      if (cmp.max_difference >= 0.0f) {
+        backends["max_difference"] = cmp.max_difference;
+        backends["agree"] = cmp.agree;
       }
-      if (outputs.size() == 2) {
-        float worst = 0.0f;
-        for (std::size_t i = 0; i < outputs[0].rows() * outputs[0].cols(); ++i)
-          worst = std::max(worst, std::abs(outputs[0].data()[i] - outputs[1].data()[i]));
-        backends["max_difference"] = worst;
-        backends["agree"] = worst <= kBackendTolerance;
-      }
-      // What the default (--backend auto) would use, and why.
-      opts.backend = Backend::Auto;
-      try {
-        BackendChoice ch;
-        load_classifier(flags->model, opts, &ch);
-        backends["auto"] = {{"backend", backend_name(ch.backend)}, {"reason", ch.reason}, {"probe", ch.detail}};
-      } catch (const Error& e) {
-        backends["auto"] = {{"backend", nullptr}, {"reason", e.what()}};
+      if (cmp.chosen) {
+        backends["auto"] = {
+            {"backend", backend_name(cmp.choice.backend)}, {"reason", cmp.choice.reason}, {"probe", cmp.choice.detail}};
+      } else {
+        backends["auto"] = {{"backend", nullptr}, {"reason", cmp.error}};
       }
       const auto& pre = s.preprocessing;
       const auto& f = s.forms;

@@ -7,13 +7,6 @@
 
 namespace fool {
 
-const NameTable<Backend>& backend_names() {
-  static const NameTable<Backend> table = {{Backend::Auto, "auto"}, {Backend::OpenCv, "opencv"}, {Backend::Torch, "torch"}};
-  return table;
-}
-std::string backend_name(Backend b) { return name_of(backend_names(), b); }
-Backend parse_backend(const std::string& name) { return parse_name(backend_names(), name, "backend"); }
-
 const NameTable<ChannelOrder>& channel_order_names() {
   static const NameTable<ChannelOrder> table = {{ChannelOrder::Rgb, "rgb"}, {ChannelOrder::Bgr, "bgr"}};
   return table;

@@ -118,11 +118,12 @@ struct SpecOverrides {
   bool feeds_as_model_says() const;
 };
 
-// Auto: load both backends, keep those that run the model and agree on a probe batch, use the faster.
+// A registered backend (fool/model/registry.h), or Auto: probe every registered backend and choose
+// (compare_backends in fool/model/factory.h). Names come from the registry (defined in registry.cc).
 enum class Backend { OpenCv, Torch, Auto };
-const NameTable<Backend>& backend_names();  // auto, opencv, torch
+const NameTable<Backend>& backend_names();  // "auto", then the registered names: opencv, torch
 std::string backend_name(Backend b);
-Backend parse_backend(const std::string& name);  // "opencv" | "torch" | "auto"
+Backend parse_backend(const std::string& name);  // throws fool::Error naming `name` and the known ones
 
 class Classifier {
  public:

@@ -1,4 +1,5 @@
-// Contract tests every Classifier backend must pass, and the model-description rules.
+// Contract tests every registered Classifier backend must pass, auto's choice among them, and the
+// model-description rules.
 #include "fool/model/classifier.h"
 #include "fool/model/factory.h"
 
@@ -9,8 +10,10 @@
 #include <filesystem>
 
 #include "fool/core/error.h"
+#include "fool/core/rng.h"
 #include "fool/io/files.h"
 #include "fool/model/onnx/onnx_model.h"
+#include "fool/model/registry.h"
 #include "fool/testing/onnx_test_graph.h"
 #include "fool/testing/test_support.h"
 
@@ -30,12 +33,42 @@ struct Fixture {
 
 const Fixture kFixtures[] = {{"mnist_bn_cnn", {1, 28, 28}, 4, 10}, {"squeezenet1_1_random", {3, 224, 224}, 2, 1000}};
 
-class BackendContract : public ::testing::TestWithParam<Backend> {
+// The contract every registered backend must pass (fool/model/registry.h): parameterised by the
+// registry, so a new backend is tested by registering it.
+class BackendContract : public ::testing::TestWithParam<std::string> {
  protected:
+  Backend backend() const { return parse_backend(GetParam()); }
+  const BackendRegistration& registration() const { return registered_backend(backend()); }
   std::unique_ptr<Classifier> load(const std::string& path) {
     ClassifierOptions o;
-    o.backend = GetParam();
+    o.backend = backend();
     return load_classifier(path, o);
+  }
+  static ImageBatch fixture_input(const Fixture& f) {
+    const auto input = read_f32(fixtures_dir() + "/" + f.name + ".input.f32");
+    EXPECT_EQ(input.size(), f.batch * f.shape.size());
+    ImageBatch batch(f.batch, f.shape);
+    std::copy(input.begin(), input.begin() + static_cast<long>(std::min(input.size(), batch.size() * f.shape.size())),
+              batch.data());
+    return batch;
+  }
+  // Seven images: the fixture's batch, then noise.
+  static ImageBatch seven_images(const Fixture& f) {
+    const ImageBatch given = fixture_input(f);
+    ImageBatch b(7, f.shape);
+    std::copy(given.data(), given.data() + given.size() * f.shape.size(), b.data());
+    Rng rng(5);
+    for (std::size_t i = given.size() * f.shape.size(); i < 7 * f.shape.size(); ++i)
+      b.data()[i] = static_cast<float>(rng.uniform());
+    return b;
+  }
+  static float max_difference(const Matrix& a, const Matrix& b) {
+    EXPECT_EQ(a.rows(), b.rows());
+    EXPECT_EQ(a.cols(), b.cols());
+    float worst = 0.0f;
+    for (std::size_t i = 0; i < std::min(a.rows() * a.cols(), b.rows() * b.cols()); ++i)
+      worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
+    return worst;
   }
 };
 
@@ -43,33 +76,62 @@ TEST_P(BackendContract, ReproducesPyTorchFixtures) {
   for (const Fixture& f : kFixtures) {
     SCOPED_TRACE(f.name);
     auto clf = load(fixtures_dir() + "/" + f.name + ".onnx");
+    EXPECT_EQ(clf->backend(), backend());
     EXPECT_EQ(clf->spec().input, f.shape);
     EXPECT_EQ(clf->spec().num_classes, static_cast<int>(f.classes));
-    const auto input = read_f32(fixtures_dir() + "/" + f.name + ".input.f32");
     const auto want = read_f32(fixtures_dir() + "/" + f.name + ".probs.f32");
-    ASSERT_EQ(input.size(), f.batch * f.shape.size());
     ASSERT_EQ(want.size(), f.batch * f.classes);
     // The fixtures' inputs are raw model inputs; with scale 1 and no mean they are our images too.
-    ImageBatch batch(f.batch, f.shape);
-    std::copy(input.begin(), input.end(), batch.data());
-    const Matrix p = clf->probabilities(batch);
+    const Matrix p = clf->probabilities(fixture_input(f));
     ASSERT_EQ(p.rows(), f.batch);
     ASSERT_EQ(p.cols(), f.classes);
     float worst = 0.0f;
     for (std::size_t i = 0; i < want.size(); ++i) worst = std::max(worst, std::abs(p.data()[i] - want[i]));
     EXPECT_LT(worst, 1e-4f);
+    for (std::size_t r = 0; r < p.rows(); ++r) {
+      double sum = 0;
+      for (std::size_t c = 0; c < p.cols(); ++c) sum += p(r, c);
+      EXPECT_NEAR(sum, 1.0, 1e-5) << "row " << r;
+    }
   }
 }
 
-TEST_P(BackendContract, RowsAreIndependentOfBatchComposition) {
+TEST_P(BackendContract, ABatchOfSevenScoresAsTheImagesOneByOne) {
+  for (const Fixture& f : kFixtures) {
+    SCOPED_TRACE(f.name);
+    auto clf = load(fixtures_dir() + "/" + f.name + ".onnx");
+    const ImageBatch seven = seven_images(f);
+    const Matrix whole = clf->probabilities(seven);
+    ASSERT_EQ(whole.rows(), 7u);
+    for (std::size_t i = 0; i < 7; ++i) {
+      const Matrix one = clf->probabilities(seven.slice(i, i + 1));
+      ASSERT_EQ(one.rows(), 1u);
+      for (std::size_t c = 0; c < f.classes; ++c) EXPECT_NEAR(whole(i, c), one(0, c), 1e-5f) << "image " << i;
+    }
+  }
   auto clf = load(fixtures_dir() + "/mnist_bn_cnn.onnx");
-  const auto input = read_f32(fixtures_dir() + "/mnist_bn_cnn.input.f32");
-  ImageBatch all(4, {1, 28, 28});
-  std::copy(input.begin(), input.end(), all.data());
-  const Matrix whole = clf->probabilities(all);
-  const Matrix last = clf->probabilities(all.slice(3, 4));
-  for (std::size_t c = 0; c < 10; ++c) EXPECT_NEAR(whole(3, c), last(0, c), 1e-5f);
   EXPECT_EQ(clf->probabilities(ImageBatch(0, {1, 28, 28})).rows(), 0u);
+}
+
+// The fixture with its batch axis fixed to 3 (as torch.onnx.export writes a model without
+// dynamic_axes): seven images go through in calls of three and score as with the free batch axis.
+TEST_P(BackendContract, AFixedBatchModelScoresAnyNumberOfImages) {
+  onnx::ModelProto m = OnnxModel::load(fixtures_dir() + "/mnist_bn_cnn.onnx").proto();
+  for (auto* value : {m.mutable_graph()->mutable_input(0), m.mutable_graph()->mutable_output(0)})
+    value->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->set_dim_value(3);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const fs::path dir = fs::temp_directory_path() / ("fool_fixed_batch_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string path = (dir / "fixed3.onnx").string();
+  write_file_atomic(path, bytes);
+  auto fixed = load(path);
+  auto free = load(fixtures_dir() + "/mnist_bn_cnn.onnx");
+  fs::remove_all(dir);
+  EXPECT_EQ(fixed->spec().fixed_batch, 3);
+  const ImageBatch seven = seven_images(kFixtures[0]);
+  EXPECT_LT(max_difference(fixed->probabilities(seven), free->probabilities(seven)), 1e-5f);
+  EXPECT_LT(max_difference(fixed->probabilities(seven.slice(0, 2)), free->probabilities(seven.slice(0, 2))), 1e-5f);
 }
 
 TEST_P(BackendContract, RejectsImagesOfTheWrongShape) {
@@ -84,7 +146,7 @@ TEST_P(BackendContract, RejectsImagesOfTheWrongShape) {
 
 TEST_P(BackendContract, ProbabilitiesSumToOneAndLogitsGetSoftmax) {
   ClassifierOptions o;
-  o.backend = GetParam();
+  o.backend = backend();
   o.overrides.output_is_probabilities = false;  // treat the softmax output as logits: softmax again
   auto twice = load_classifier(fixtures_dir() + "/mnist_bn_cnn.onnx", o);
   auto once = load(fixtures_dir() + "/mnist_bn_cnn.onnx");
@@ -104,13 +166,24 @@ TEST_P(BackendContract, ProbabilitiesSumToOneAndLogitsGetSoftmax) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, BackendContract, ::testing::Values(Backend::OpenCv, Backend::Torch),
-                         [](const auto& info) { return backend_name(info.param); });
-
-TEST(TorchBackend, InputGradientsMatchFiniteDifferences) {
+// A backend that declares gradients gives the gradient of a class probability (checked against
+// finite differences at the pixels with the largest gradients); one that does not is refused with
+// a line naming it.
+TEST_P(BackendContract, GradientsAsDeclared) {
   ClassifierOptions o;
-  o.backend = Backend::Torch;
-  auto clf = load_differentiable_classifier(fixtures_dir() + "/mnist_bn_cnn.onnx", o);
+  o.backend = backend();
+  const std::string model = fixtures_dir() + "/mnist_bn_cnn.onnx";
+  if (!registration().gives_gradients()) {
+    try {
+      load_differentiable_classifier(model, o);
+      FAIL() << "no error for a backend without gradients";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(GetParam()), std::string::npos) << e.what();
+    }
+    return;
+  }
+  auto clf = load_differentiable_classifier(model, o);
+  EXPECT_EQ(clf->backend(), backend());
   const auto input = read_f32(fixtures_dir() + "/mnist_bn_cnn.input.f32");
   ImageBatch b(1, {1, 28, 28});
   std::copy(input.begin(), input.begin() + 784, b.data());
@@ -118,7 +191,6 @@ TEST(TorchBackend, InputGradientsMatchFiniteDifferences) {
   ImageBatch grad;
   const Matrix p = clf->probabilities_and_gradients(b, {target}, &grad);
   ASSERT_EQ(grad.size(), 1u);
-  // Compare in double-sided differences at the pixels with the largest gradients.
   std::vector<int> order(784);
   for (int i = 0; i < 784; ++i) order[static_cast<std::size_t>(i)] = i;
   std::partial_sort(order.begin(), order.begin() + 8, order.end(),
@@ -133,6 +205,92 @@ TEST(TorchBackend, InputGradientsMatchFiniteDifferences) {
     EXPECT_NEAR(grad.data()[px], fd, 1e-3 + 0.05 * std::abs(fd)) << "pixel " << px;
   }
   EXPECT_GT(p(0, target), 0.0f);
+}
+
+std::vector<std::string> registered_names() {
+  std::vector<std::string> names;
+  for (const auto& r : backend_registry()) names.push_back(r.name);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Registered, BackendContract, ::testing::ValuesIn(registered_names()),
+                         [](const auto& info) { return info.param; });
+
+TEST(BackendRegistry, NamesTheCliChoicesAndHasAReference) {
+  std::vector<std::string> want = {"auto"};
+  int references = 0;
+  for (const auto& r : backend_registry()) {
+    want.push_back(r.name);
+    references += r.reference;
+    EXPECT_FALSE(r.description.empty()) << r.name;
+    EXPECT_TRUE(static_cast<bool>(r.load)) << r.name;
+    EXPECT_EQ(parse_backend(r.name), r.backend);
+    EXPECT_EQ(&registered_backend(r.backend), &r);
+  }
+  EXPECT_EQ(names_of(backend_names()), want);
+  EXPECT_EQ(references, 1);
+  // The names files record (checkpoints, summaries, MPI broadcasts) stay what they were.
+  EXPECT_EQ(backend_name(Backend::OpenCv), "opencv");
+  EXPECT_EQ(backend_name(Backend::Torch), "torch");
+  EXPECT_THROW(parse_backend("tpu"), Error);
+}
+
+// Auto over the registered backends: on the squeezenet fixture both run and agree; without timing
+// the most preferred is taken, and the reasons are the ones earlier runs recorded in summary.json.
+TEST(CompareBackends, AgreeingBackendsGiveThePreferredOneWithoutTiming) {
+  ClassifierOptions o;
+  o.auto_compares_speed = false;
+  const BackendComparison c = compare_backends(fixtures_dir() + "/squeezenet1_1_random.onnx", o);
+  ASSERT_TRUE(c.chosen) << c.error;
+  EXPECT_EQ(c.probe_images, 4u);
+  ASSERT_EQ(c.probes.size(), backend_registry().size());
+  for (const BackendProbe& p : c.probes) {
+    EXPECT_TRUE(p.runs()) << p.name << ": " << p.error;
+    EXPECT_EQ(p.classes, 1000);
+    EXPECT_GE(p.seconds, 0.0);
+    EXPECT_LE(p.max_difference, kBackendTolerance);
+  }
+  EXPECT_TRUE(c.agree);
+  EXPECT_EQ(c.choice.backend, backend_registry().front().backend);
+  EXPECT_EQ(c.choice.reason, "opencv: both agree on the probe batch (chosen without timing them)");
+  EXPECT_EQ(c.choice.max_difference, c.max_difference);
+  EXPECT_EQ(c.choice.detail.rfind("probe batch of 4: opencv ", 0), 0u) << c.choice.detail;
+  BackendChoice loaded;
+  auto clf = load_classifier(fixtures_dir() + "/squeezenet1_1_random.onnx", o, &loaded);
+  EXPECT_EQ(clf->backend(), c.choice.backend);
+  EXPECT_EQ(loaded.reason, c.choice.reason);
+  // Timed, the choice is one of the two documented outcomes.
+  o.auto_compares_speed = true;
+  const std::string timed = compare_backends(fixtures_dir() + "/squeezenet1_1_random.onnx", o).choice.reason;
+  EXPECT_TRUE(timed == "opencv: both agree on the probe batch and torch is not faster" ||
+              timed == "torch: both agree on the probe batch and torch is faster")
+      << timed;
+}
+
+// An operator no backend knows (every Tanh renamed Tanx): nothing is chosen, and the one-line error
+// names the file and every backend's reason.
+TEST(CompareBackends, WhenNoBackendRunsEveryReasonIsNamed) {
+  const fs::path dir = fs::temp_directory_path() / ("fool_compare_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  onnx::ModelProto m = OnnxModel::load(fixtures_dir() + "/mnist_bn_cnn.onnx").proto();
+  for (auto& n : *m.mutable_graph()->mutable_node())
+    if (n.op_type() == "Tanh") n.set_op_type("Tanx");
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  const std::string path = (dir / "tanx.onnx").string();
+  write_file_atomic(path, bytes);
+  const BackendComparison c = compare_backends(path, {});
+  EXPECT_THROW(load_classifier(path, {}), Error);
+  fs::remove_all(dir);
+  EXPECT_FALSE(c.chosen);
+  EXPECT_EQ(c.max_difference, -1.0f);
+  for (const BackendProbe& p : c.probes) {
+    EXPECT_FALSE(p.runs()) << p.name;
+    EXPECT_EQ(p.seconds, -1.0);
+    EXPECT_NE(c.error.find(p.name + ": "), std::string::npos) << c.error;
+  }
+  EXPECT_EQ(c.error.rfind(path + ": no backend runs this model (", 0), 0u) << c.error;
+  EXPECT_EQ(c.error.find('\n'), std::string::npos);
 }
 
 TEST(OnnxModel, SimplifiedGraphDropsPassThroughNodes) {

@@ -1,6 +1,6 @@
-// load_classifier: one ONNX file -> the backend that runs it. Feeds models with a fixed batch axis
-// in chunks of their size, and for --backend auto loads both backends, runs each on a probe batch,
-// and keeps the faster of those that run the model and agree.
+// load_classifier: one ONNX file -> the registered backend that runs it. Feeds models with a fixed
+// batch axis in chunks of their size, and for --backend auto loads every registered backend, runs
+// each on a seeded probe batch, and chooses among those that run the model and agree.
 #include "fool/model/factory.h"
 
 #include <algorithm>
@@ -9,11 +9,10 @@
 #include <cstdio>
 
 #include "fool/core/error.h"
-#include "fool/core/rng.h"
 #include "fool/core/limits.h"
+#include "fool/core/rng.h"
 #include "fool/model/onnx/onnx_model.h"
-#include "fool/model/opencv/opencv_classifier.h"
-#include "fool/model/torch/torch_classifier.h"
+#include "fool/model/registry.h"
 #include "fool/model/torch/torchscript_classifier.h"
 
 namespace fool {
@@ -103,9 +102,9 @@ std::unique_ptr<DifferentiableClassifier> with_fixed_batch(std::unique_ptr<Diffe
   return std::make_unique<FixedBatchDifferentiable>(std::move(c));
 }
 
-std::unique_ptr<Classifier> make_backend(Backend b, const OnnxModel& model, const ClassifierOptions& options) {
-  if (b == Backend::OpenCv) return with_fixed_batch(make_opencv_classifier(model, options));
-  return with_fixed_batch(std::unique_ptr<DifferentiableClassifier>(make_torch_classifier(model.copy(), options)));
+std::unique_ptr<Classifier> make_backend(const BackendRegistration& r, OnnxModel model,
+                                         const ClassifierOptions& options) {
+  return with_fixed_batch(r.load(std::move(model), options));
 }
 
 // A backend's error without the model path that starts it (the caller's line names the file).
@@ -114,9 +113,9 @@ std::string without_path(const std::string& message, const std::string& path) {
   return message;
 }
 
-// A fast backend must beat the other by this factor to be chosen over OpenCV, so that two runs of
-// the same command do not flip between backends whose probe times are close (results are
-// byte-identical only for the same backend).
+// A backend must beat the most preferred agreeing one by this factor to be chosen over it, so that
+// two runs of the same command do not flip between backends whose probe times are close (results
+// are byte-identical only for the same backend).
 constexpr double kSpeedMargin = 1.25;
 
 std::string ms(double seconds) {
@@ -125,92 +124,196 @@ std::string ms(double seconds) {
   return buf;
 }
 
-std::unique_ptr<Classifier> load_auto(const std::string& path, const ClassifierOptions& options, BackendChoice* choice) {
-  const OnnxModel model = OnnxModel::load(path, options.overrides);
-  const ModelSpec spec = model.spec(options.overrides);  // a model that is not an image classifier fails here
-  report_warnings(spec, options);
-  // The probe: seeded uniform images, more than one (OpenCV 4.6 gets some graphs right only for
-  // batches of one).
+std::string short_float(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2g", v);
+  return buf;
+}
+
+float max_abs_difference(const Matrix& a, const Matrix& b) {
+  float worst = 0.0f;
+  for (std::size_t i = 0; i < a.rows() * a.cols(); ++i) {
+    const float d = std::abs(a.data()[i] - b.data()[i]);
+    if (!(d <= worst)) worst = d;  // a NaN difference stays NaN: never "agrees"
+  }
+  return worst;
+}
+
+// "a", "a and b", "a, b and c".
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  return out;
+}
+
+// One registered backend loaded and run on the probe batch.
+struct Candidate {
+  const BackendRegistration* reg;
+  std::unique_ptr<Classifier> classifier;  // null: it cannot run the model
+  Matrix output;
+  BackendProbe probe;
+};
+
+// The probe: seeded uniform images, more than one (OpenCV 4.6 gets some graphs right only for
+// batches of one).
+ImageBatch probe_batch(const ModelSpec& spec) {
   const std::size_t n = spec.fixed_batch > 1 ? static_cast<std::size_t>(spec.fixed_batch) : 4;
   ImageBatch probe(n, spec.input);
   Rng rng(7);
-  for (std::size_t i = 0; i < probe.size() * spec.input.size(); ++i) probe.data()[i] = static_cast<float>(rng.uniform());
+  for (std::size_t i = 0; i < probe.size() * spec.input.size(); ++i)
+    probe.data()[i] = static_cast<float>(rng.uniform());
+  return probe;
+}
 
-  struct Candidate {
-    Backend backend;
-    std::unique_ptr<Classifier> classifier;
-    Matrix output;
-    double seconds = -1.0;
-    std::string error;
-  };
-  std::vector<Candidate> c;
-  for (Backend b : {Backend::OpenCv, Backend::Torch}) {
-    Candidate k{b, nullptr, {}, -1.0, ""};
+std::vector<Candidate> run_all(const std::string& path, OnnxModel model, const ClassifierOptions& options,
+                               const ImageBatch& probe) {
+  const auto& registry = backend_registry();
+  std::vector<Candidate> out;
+  for (std::size_t i = 0; i < registry.size(); ++i) {
+    Candidate k{&registry[i], nullptr, {}, {}};
+    k.probe.backend = registry[i].backend;
+    k.probe.name = registry[i].name;
     try {
-      k.classifier = make_backend(b, model, options);
+      k.classifier = make_backend(registry[i], i + 1 == registry.size() ? std::move(model) : model.copy(), options);
       k.output = k.classifier->probabilities(probe);  // also warms the backend up
-      for (std::size_t i = 0; i < k.output.rows() * k.output.cols(); ++i)
-        if (!std::isfinite(k.output.data()[i])) throw Error("non-finite probabilities on the probe batch");
+      for (std::size_t j = 0; j < k.output.rows() * k.output.cols(); ++j)
+        if (!std::isfinite(k.output.data()[j])) throw Error("non-finite probabilities on the probe batch");
       const auto t0 = std::chrono::steady_clock::now();
       k.classifier->probabilities(probe);
-      k.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      k.probe.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      k.probe.classes = static_cast<int>(k.output.cols());
     } catch (const Error& e) {
       k.classifier.reset();
-      k.error = without_path(e.what(), path);
+      k.probe.seconds = -1.0;
+      k.probe.error = without_path(e.what(), path);
+      if (k.probe.error.empty()) k.probe.error = "failed";
     }
-    c.push_back(std::move(k));
+    out.push_back(std::move(k));
   }
-  Candidate& cv = c[0];
-  Candidate& th = c[1];
-  BackendChoice ch;
-  ch.opencv_error = cv.error;
-  ch.torch_error = th.error;
-  ch.opencv_seconds = cv.seconds;
-  ch.torch_seconds = th.seconds;
-  Candidate* pick = nullptr;
-  if (!cv.classifier && !th.classifier) {
-    throw Error(path + ": neither backend runs this model (opencv: " + cv.error + "; torch: " + th.error + ")");
-  } else if (!th.classifier) {
-    pick = &cv;
-    ch.reason = "opencv: torch cannot run the model (" + th.error + ")";
-  } else if (!cv.classifier) {
-    pick = &th;
-    ch.reason = "torch: opencv cannot run the model (" + cv.error + ")";
-  } else {
+  return out;
+}
+
+const Candidate& at(const std::vector<Candidate>& c, int i) { return c[static_cast<std::size_t>(i)]; }
+
+std::string names(const std::vector<Candidate>& c, const std::vector<int>& which) {
+  std::vector<std::string> out;
+  for (int i : which) out.push_back(at(c, i).reg->name);
+  return joined(out);
+}
+
+// The backend auto trusts among those that run: the first registered as reference, else the most
+// preferred.
+int reference_of(const std::vector<Candidate>& c, const std::vector<int>& runs) {
+  for (int i : runs)
+    if (at(c, i).reg->reference) return i;
+  return runs[0];
+}
+
+// Rule 3: of backends that agree (registry order), the most preferred, unless (timing allowed)
+// another is kSpeedMargin times faster. `who` names them in the reason ("both", or their names).
+int choose_among_agreeing(const std::vector<Candidate>& c, const std::vector<int>& agree, const std::string& who,
+                          const ClassifierOptions& options, BackendChoice* ch) {
+  const int preferred = agree[0];
+  const std::string& pref = at(c, preferred).reg->name;
+  if (!options.auto_compares_speed) {
+    ch->reason = pref + ": " + who + " agree on the probe batch (chosen without timing them)";
+    return preferred;
+  }
+  int fastest = preferred;
+  for (int i : agree)
+    if (at(c, i).probe.seconds < at(c, fastest).probe.seconds) fastest = i;
+  if (fastest != preferred && at(c, fastest).probe.seconds * kSpeedMargin < at(c, preferred).probe.seconds) {
+    const std::string& name = at(c, fastest).reg->name;
+    ch->reason = name + ": " + who + " agree on the probe batch and " + name + " is faster";
+    return fastest;
+  }
+  std::vector<int> others(agree.begin() + 1, agree.end());
+  ch->reason =
+      pref + ": " + who + " agree on the probe batch and " +
+      (others.size() == 1 ? names(c, others) + " is not faster" : "none of " + names(c, others) + " is faster");
+  return preferred;
+}
+
+// Auto's rules over the candidates in registry order (docs/design.md, "Choosing a backend").
+// Returns the index of the chosen one and fills *ch; -1 when none runs.
+int choose(const std::vector<Candidate>& c, const ClassifierOptions& options, BackendChoice* ch) {
+  std::vector<int> runs, fails;
+  for (std::size_t i = 0; i < c.size(); ++i) (c[i].classifier ? runs : fails).push_back(static_cast<int>(i));
+  int pick = -1;
+  if (runs.empty()) return pick;
+  if (runs.size() == 1) {  // rule 1: the only one that runs, with the others' reasons
+    pick = runs[0];
+    std::string why;
+    for (int i : fails)
+      why += (why.empty() ? "" : "; ") + at(c, i).reg->name + " cannot run the model (" + at(c, i).probe.error + ")";
+    ch->reason = at(c, pick).reg->name + ": " + why;
+  } else {  // rule 2: drop those that disagree with the reference
+    const int ref = reference_of(c, runs);
+    std::vector<int> agree, disagree;
     float worst = 0.0f;
-    for (std::size_t i = 0; i < cv.output.rows() * cv.output.cols(); ++i)
-      worst = std::max(worst, std::abs(cv.output.data()[i] - th.output.data()[i]));
-    ch.max_difference = worst;
-    if (!(worst <= kBackendTolerance)) {
-      // The torch backend runs each ONNX node as the ATen operation that defines it; OpenCV's
-      // importer is the one known to mis-compute some forms silently.
-      pick = &th;
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.2g", worst);
-      ch.reason = std::string("torch: opencv disagrees with it on the probe batch (max difference ") + buf + ")";
-    } else if (!options.auto_compares_speed) {
-      pick = &cv;
-      ch.reason = "opencv: both agree on the probe batch (chosen without timing them)";
-    } else if (th.seconds * kSpeedMargin < cv.seconds) {
-      pick = &th;
-      ch.reason = "torch: both agree on the probe batch and torch is faster";
+    for (int i : runs) {
+      const float d = i == ref ? 0.0f : max_abs_difference(at(c, i).output, at(c, ref).output);
+      (d <= kBackendTolerance ? agree : disagree).push_back(i);
+      if (i != ref && !(d <= kBackendTolerance) && !(d <= worst)) worst = d;
+    }
+    if (agree.size() == 1) {
+      // The reference runs each ONNX node as the operation that defines it; the others (OpenCV's
+      // importer) are the ones known to mis-compute some forms silently.
+      pick = ref;
+      ch->reason = at(c, ref).reg->name + ": " + names(c, disagree) +
+                   (disagree.size() == 1 ? " disagrees" : " disagree") +
+                   " with it on the probe batch (max difference " + short_float(worst) + ")";
     } else {
-      pick = &cv;
-      ch.reason = "opencv: both agree on the probe batch and torch is not faster";
+      pick = choose_among_agreeing(c, agree, agree.size() == 2 && runs.size() == 2 ? "both" : names(c, agree), options,
+                                   ch);
     }
   }
-  ch.backend = pick->backend;
-  ch.detail = "probe batch of " + std::to_string(n) + ": opencv " +
-              (cv.classifier ? ms(cv.seconds) : std::string("fails")) + ", torch " +
-              (th.classifier ? ms(th.seconds) : std::string("fails"));
-  if (choice) *choice = ch;
-  return std::move(pick->classifier);
+  ch->backend = at(c, pick).reg->backend;
+  return pick;
+}
+
+// Probes every backend and fills the comparison; the candidates keep their classifiers.
+std::vector<Candidate> compare(const std::string& path, const ClassifierOptions& options, BackendComparison* out) {
+  OnnxModel model = OnnxModel::load(path, options.overrides);
+  const ModelSpec spec = model.spec(options.overrides);  // a model that is not an image classifier fails here
+  report_warnings(spec, options);
+  const ImageBatch probe = probe_batch(spec);
+  std::vector<Candidate> c = run_all(path, std::move(model), options, probe);
+  out->probe_images = probe.size();
+  for (std::size_t i = 0; i < c.size(); ++i)
+    for (std::size_t j = i + 1; j < c.size(); ++j)
+      if (c[i].classifier && c[j].classifier) {
+        const float d = max_abs_difference(c[i].output, c[j].output);
+        if (!(d <= out->max_difference)) out->max_difference = d;
+      }
+  out->agree = out->max_difference >= 0.0f && out->max_difference <= kBackendTolerance;
+  BackendChoice& ch = out->choice;
+  const int pick = choose(c, options, &ch);
+  out->chosen = pick >= 0;
+  ch.detail = "probe batch of " + std::to_string(probe.size()) + ":";
+  std::string errors;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    ch.detail += (i == 0 ? " " : ", ") + c[i].reg->name + " " + (c[i].classifier ? ms(c[i].probe.seconds) : "fails");
+    errors += (i == 0 ? "" : "; ") + c[i].reg->name + ": " + c[i].probe.error;
+    if (pick >= 0 && c[i].classifier) {
+      c[i].probe.max_difference = static_cast<int>(i) == pick
+                                      ? 0.0f
+                                      : max_abs_difference(c[i].output, c[static_cast<std::size_t>(pick)].output);
+      if (static_cast<int>(i) != pick && !(c[i].probe.max_difference <= ch.max_difference))
+        ch.max_difference = c[i].probe.max_difference;
+    }
+    out->probes.push_back(c[i].probe);
+  }
+  if (pick < 0) out->error = path + ": no backend runs this model (" + errors + ")";
+  ch.probes = out->probes;
+  return c;
 }
 
 // A TorchScript file: the torch backend alone runs it.
 std::unique_ptr<DifferentiableClassifier> load_torchscript(const std::string& path, const ClassifierOptions& options,
                                                            BackendChoice* choice) {
-  if (options.backend == Backend::OpenCv) {
+  if (options.backend != Backend::Auto && options.backend != Backend::Torch) {
     throw Error(path + ": a TorchScript file runs on the torch backend only (--backend torch or auto)");
   }
   auto c = load_torchscript_classifier(path, options);
@@ -221,6 +324,47 @@ std::unique_ptr<DifferentiableClassifier> load_torchscript(const std::string& pa
   }
   report_warnings(c->spec(), options);
   return c;
+}
+
+// compare_backends for a TorchScript file: torch, or nothing.
+BackendComparison compare_torchscript(const std::string& path, const ClassifierOptions& options) {
+  BackendComparison out;
+  std::string torch_error;
+  try {
+    ClassifierOptions quiet = options;
+    quiet.backend = Backend::Torch;
+    out.probe_images = 0;
+    const auto c = load_torchscript(path, quiet, &out.choice);
+    out.chosen = true;
+    out.choice.detail = "";
+    for (const auto& r : backend_registry()) {
+      BackendProbe p;
+      p.backend = r.backend;
+      p.name = r.name;
+      if (r.backend == Backend::Torch) {
+        p.classes = c->spec().num_classes;
+        p.max_difference = 0.0f;
+      } else {
+        p.error = "a TorchScript file runs on the torch backend only";
+      }
+      out.probes.push_back(p);
+    }
+  } catch (const Error& e) {
+    out.error = e.what();
+  }
+  out.choice.probes = out.probes;
+  return out;
+}
+
+std::unique_ptr<Classifier> load_auto(const std::string& path, const ClassifierOptions& options,
+                                      BackendChoice* choice) {
+  BackendComparison cmp;
+  std::vector<Candidate> c = compare(path, options, &cmp);
+  if (!cmp.chosen) throw Error(cmp.error);
+  if (choice) *choice = cmp.choice;
+  for (auto& k : c)
+    if (k.classifier && k.reg->backend == cmp.choice.backend) return std::move(k.classifier);
+  throw Error("internal: the chosen backend has no classifier");
 }
 
 }  // namespace
@@ -234,18 +378,21 @@ ModelSpec describe_model(const std::string& path, const SpecOverrides& overrides
   return OnnxModel::load(path, overrides).spec(overrides);
 }
 
+BackendComparison compare_backends(const std::string& path, const ClassifierOptions& options) {
+  check_threads(options.threads, "threads");
+  if (is_torchscript_file(path)) return compare_torchscript(path, options);
+  BackendComparison out;
+  compare(path, options, &out);
+  return out;
+}
+
 std::unique_ptr<Classifier> load_classifier(const std::string& path, const ClassifierOptions& options,
                                             BackendChoice* choice) {
   check_threads(options.threads, "threads");
   if (is_torchscript_file(path)) return load_torchscript(path, options, choice);
   if (options.backend == Backend::Auto) return load_auto(path, options, choice);
-  OnnxModel model = OnnxModel::load(path, options.overrides);
-  std::unique_ptr<Classifier> c;
-  if (options.backend == Backend::OpenCv) {
-    c = with_fixed_batch(make_opencv_classifier(model, options));
-  } else {
-    c = with_fixed_batch(std::unique_ptr<DifferentiableClassifier>(make_torch_classifier(std::move(model), options)));
-  }
+  std::unique_ptr<Classifier> c =
+      make_backend(registered_backend(options.backend), OnnxModel::load(path, options.overrides), options);
   if (choice) {
     *choice = BackendChoice{};
     choice->backend = options.backend;
@@ -259,7 +406,19 @@ std::unique_ptr<DifferentiableClassifier> load_differentiable_classifier(const s
                                                                          const ClassifierOptions& options) {
   check_threads(options.threads, "threads");
   if (is_torchscript_file(path)) return load_torchscript(path, options, nullptr);
-  auto c = with_fixed_batch(make_torch_classifier(OnnxModel::load(path, options.overrides), options));
+  const BackendRegistration* r = nullptr;
+  if (options.backend == Backend::Auto) {
+    for (const auto& k : backend_registry())
+      if (k.gives_gradients()) {
+        r = &k;
+        break;
+      }
+    if (r == nullptr) throw Error("no registered backend gives input gradients");
+  } else {
+    r = &registered_backend(options.backend);
+    if (!r->gives_gradients()) throw Error("the " + r->name + " backend gives no input gradients");
+  }
+  auto c = with_fixed_batch(r->load_differentiable(OnnxModel::load(path, options.overrides), options));
   report_warnings(c->spec(), options);
   return c;
 }

@@ -1,33 +1,65 @@
 #pragma once
-// The one place that knows every backend: reads an ONNX file once and builds the chosen backend
-// behind the Classifier interface; for Backend::Auto, probes both and keeps the faster of those
-// that run the model and agree.
+// Loading a model: reads an ONNX file once and builds a registered backend (fool/model/registry.h)
+// behind the Classifier interface; for Backend::Auto, probes every registered backend on a seeded
+// batch and chooses among those that run the model and agree (compare_backends).
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fool/model/classifier.h"
 
 namespace fool {
 
-// What loading a model decided about its backend (for Backend::Auto: which one, and why not the other).
+// One registered backend on the seeded probe batch.
+struct BackendProbe {
+  Backend backend = Backend::OpenCv;
+  std::string name;
+  double seconds = -1.0;  // one probe batch (after a warm-up batch); -1: it did not run
+  std::string error;      // why it cannot run the model, without the model's path; "" if it runs
+  int classes = 0;        // columns of its output; 0: it did not run
+  // Largest difference of its probabilities to the chosen backend's on the probe batch; -1: not
+  // compared (it did not run, or nothing was chosen).
+  float max_difference = -1.0f;
+  bool runs() const { return error.empty(); }
+};
+
+// What loading a model decided about its backend (for Backend::Auto: which one, and why).
 struct BackendChoice {
   Backend backend = Backend::OpenCv;  // the backend that runs the model
   // One line without measurements (the same for every run of the same model and flags, so it can
   // go into summary.json): e.g. "torch: opencv cannot run the model (...)".
   std::string reason;
-  // The probe's timings for both backends, one line (progress line and fool info); "" unless Auto.
+  // The probe's timings for every backend, one line (progress line and fool info); "" unless Auto.
   std::string detail;
-  float max_difference = -1.0f;                        // between the backends on the probe batch; -1: not compared
-  double opencv_seconds = -1.0, torch_seconds = -1.0;  // one probe batch; -1: did not run
-  std::string opencv_error, torch_error;               // why a backend was not usable ("" if it was)
+  // Largest difference between the chosen backend and another that runs; -1: none compared.
+  float max_difference = -1.0f;
+  std::vector<BackendProbe> probes;  // every registered backend, in registry order; empty unless Auto
+};
+
+// Every registered backend run on the same seeded probe batch, and what --backend auto takes.
+struct BackendComparison {
+  std::size_t probe_images = 0;
+  std::vector<BackendProbe> probes;  // in registry order; max_difference relative to the choice
+  float max_difference = -1.0f;      // largest between any two backends that run; -1: fewer than two
+  bool agree = false;                // at least two run and max_difference <= kBackendTolerance
+  bool chosen = false;               // false: no backend runs the model (error says so)
+  BackendChoice choice;              // what auto takes (when chosen)
+  std::string error;                 // one line naming the file (when !chosen)
 };
 
 // Largest difference between two backends' probabilities on the probe batch for which auto still
 // takes them as agreeing.
 inline constexpr float kBackendTolerance = 1e-4f;
 
-// Reads the ONNX file once and builds the chosen backend (for Auto, see BackendChoice; *choice, if
-// given, receives the decision). Models with a fixed batch axis are fed in chunks of that size.
+// Loads the model with every registered backend, scores a seeded probe batch (4 images, or the
+// model's fixed batch) with each, and applies auto's rules (docs/design.md, "Choosing a backend"):
+// of the backends that run, those that disagree with the reference backend are dropped; of the
+// rest the most preferred one is taken unless another is 1.25x faster (timing only if
+// options.auto_compares_speed). Throws fool::Error only for a file that is not a usable model.
+BackendComparison compare_backends(const std::string& path, const ClassifierOptions& options);
+
+// Reads the ONNX file once and builds the chosen backend (for Auto, see compare_backends; *choice,
+// if given, receives the decision). Models with a fixed batch axis are fed in chunks of that size.
 // Throws fool::Error for a missing, corrupt or non-image model, naming the file.
 std::unique_ptr<Classifier> load_classifier(const std::string& path, const ClassifierOptions& options,
                                             BackendChoice* choice = nullptr);
@@ -35,6 +67,8 @@ std::unique_ptr<Classifier> load_classifier(const std::string& path, const Class
 // it with these overrides; throws fool::Error naming the file.
 ModelSpec describe_model(const std::string& path, const SpecOverrides& overrides);
 
+// The same with input gradients: options.backend must give them (Auto: the first registered
+// backend that does). Throws fool::Error naming the backend otherwise.
 std::unique_ptr<DifferentiableClassifier> load_differentiable_classifier(const std::string& path,
                                                                          const ClassifierOptions& options);
 
