@@ -65,10 +65,10 @@ EvolvePreset evolve_preset(const std::string& name, EncodingKind encoding, const
   throw Error("unknown preset '" + name + "' (known: mnist, imagenet)");
 }
 
-nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m) {
+nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m, const std::string& backend) {
   const auto& e = c.evolution;
   nlohmann::json s = {{"model_sha256", m.sha256},
-                      {"backend", backend_name(c.classifier.backend)},
+                      {"backend", backend},
                       {"encoding", encoding_name(c.encoding)},
                       {"generations", e.generations},
                       {"offspring", e.offspring},
@@ -183,22 +183,26 @@ void check_evolve_memory(const EvolveRunConfig& c, const ImageShape& image) {
   check_memory(bytes, "a generation of " + std::to_string(n) + " images of " + image.str());
 }
 
+// Processes on one machine divide its cores among them (threads < 1: all of this process's share).
+void resolve_threads(EvolveRunConfig& c, Distribution& dist) {
+  check_threads(c.evolution.threads, "threads");
+  check_threads(c.classifier.threads, "threads");
+  if (c.evolution.threads < 1) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    c.evolution.threads = std::max(1, cores / std::max(1, dist.local_processes()));
+  }
+  if (c.classifier.threads == 0) c.classifier.threads = c.evolution.threads;
+}
+
 }  // namespace
 
 EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std::atomic<bool>* stop,
                            bool keep_first_generation) {
   if (c.out_dir.empty()) throw Error("no output directory given");
   if (c.resume && c.overwrite) throw Error("--resume and --overwrite contradict each other");
-  check_threads(c.evolution.threads, "threads");
-  check_threads(c.classifier.threads, "threads");
   SingleProcess single;
   Distribution& dist = c.distribution != nullptr ? *c.distribution : single;
-  if (c.evolution.threads < 1) {
-    // Processes on one machine divide its cores among them.
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    c.evolution.threads = std::max(1, cores / std::max(1, dist.local_processes()));
-  }
-  if (c.classifier.threads == 0) c.classifier.threads = c.evolution.threads;
+  resolve_threads(c, dist);
   if (c.resume && c.classifier.backend == Backend::Auto) {
     // Resume with the backend the run started with: the choice may depend on timing, results
     // are byte-identical only for the same backend.
@@ -216,6 +220,19 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   std::shared_ptr<Classifier> model = load_evolve_classifier(c, dist, &choice);
   if (c.resume && c.classifier.backend != Backend::Auto) choice.reason = backend_name(choice.backend) + ": the checkpoint's backend";
   c.classifier.backend = choice.backend;
+  return run_evolve_with({model, backend_name(choice.backend), choice.reason, choice.detail}, std::move(c), events, stop,
+                         keep_first_generation);
+}
+
+EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c, const RunEvents& events,
+                                const std::atomic<bool>* stop, bool keep_first_generation) {
+  if (c.out_dir.empty()) throw Error("no output directory given");
+  if (c.resume && c.overwrite) throw Error("--resume and --overwrite contradict each other");
+  if (!ready.model) throw Error("no classifier given");
+  SingleProcess single;
+  Distribution& dist = c.distribution != nullptr ? *c.distribution : single;
+  resolve_threads(c, dist);
+  const std::shared_ptr<Classifier>& model = ready.model;
   const ModelSpec spec = model->spec();
   EvolvePreset p{c.evolution.generations, c.evolution.offspring, c.evolution.init, 0, 1};
   if (!c.preset.empty()) p = evolve_preset(c.preset, c.encoding, spec);
@@ -252,7 +269,7 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
 
   c.direct.shape = c.cppn.shape = image;  // recorded in the settings
   const std::unique_ptr<Encoding> encoding = make_encoding(c.encoding, image, c.direct, c.cppn);
-  const nlohmann::json settings = evolve_settings(c, spec);
+  const nlohmann::json settings = evolve_settings(c, spec, ready.backend);
 
   EvolutionConfig evolution_config = c.evolution;
   const int processes = dist.processes();
@@ -288,8 +305,8 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   }
   JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), resumed);
   // Said once the run is sure to start (a refused configuration stays a one-line error).
-  events.info("backend " + choice.reason + (choice.detail.empty() ? "" : " (" + choice.detail + ")"));
-  TaskLabel label("evolve (" + backend_name(choice.backend) + ")", events);
+  events.info("backend " + ready.reason + (ready.detail.empty() ? "" : " (" + ready.detail + ")"));
+  TaskLabel label("evolve (" + ready.backend + ")", events);
   const RunEvents all(std::vector<RunObserver*>{&label, &log});
   const CheckpointFn checkpoint = [&](const Evolution& e) {
     write_checkpoint(c.out_dir, e, settings);
@@ -297,15 +314,27 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
     dist.note_checkpoint((fs::path(c.out_dir) / "checkpoint.json").string(), e.next_generation() - 1);
   };
   EvolveRunResult result;
-  result.backend = backend_name(c.classifier.backend);
-  result.backend_choice = choice.reason;
+  result.backend = ready.backend;
+  result.backend_choice = ready.reason;
   const double seconds_before = evolution.seconds();  // a resumed run's earlier seconds
-  bool go_on = true;
-  if (keep_first_generation && evolution.next_generation() == 0) {
-    go_on = evolution.run_until(0, all, checkpoint, stop);
-    if (go_on) result.first_generation = evolution.results();
+  try {
+    bool go_on = true;
+    if (keep_first_generation && evolution.next_generation() == 0) {
+      go_on = evolution.run_until(0, all, checkpoint, stop);
+      if (go_on) result.first_generation = evolution.results();
+    }
+    result.complete = go_on && evolution.run(all, checkpoint, stop);
+  } catch (...) {
+    // A generation that failed to score left the evolution as the last one ended: save that, so
+    // that --resume continues (a failure to save must not hide the first error).
+    if (evolution.next_generation() > 0) {
+      try {
+        checkpoint(evolution);
+      } catch (const std::exception&) {
+      }
+    }
+    throw;
   }
-  result.complete = go_on && evolution.run(all, checkpoint, stop);
 
   const double search_seconds = evolution.seconds() - seconds_before;
   if (search_seconds > 0.0) {
