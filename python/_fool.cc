@@ -20,11 +20,15 @@
 #include "fool/core/limits.h"
 #include "fool/encoding/cppn.h"
 #include "fool/encoding/registry.h"
+#include "fool/experiments/analyze.h"
 #include "fool/experiments/ascend.h"
 #include "fool/experiments/evolve.h"
+#include "fool/experiments/transfer.h"
+#include "fool/io/files.h"
 #include "fool/io/image_io.h"
 #include "fool/model/classifier.h"
 #include "fool/model/factory.h"
+#include "fool/output/report.h"
 #include "fool/output/results.h"
 
 namespace py = pybind11;
@@ -517,6 +521,72 @@ PYBIND11_MODULE(_fool, m) {
         return image_to_numpy(img);
       },
       py::arg("genome"), py::arg("size"));
+
+  m.def(
+      "transfer",
+      [](const std::vector<std::string>& runs, const std::vector<std::string>& models, const std::string& backend,
+         int threads, const std::optional<std::string>& out) {
+        ClassifierOptions options;
+        options.backend = parse_backend(backend);
+        check_threads(threads, "threads");
+        options.threads = threads;
+        if (out) check_transfer_out_dir(*out);
+        nlohmann::json j;
+        {
+          py::gil_scoped_release release;
+          const TransferMatrix matrix = transfer_matrix(runs, models, options);
+          j = out ? write_transfer(*out, matrix) : matrix.to_json();
+        }
+        return json_to_py(j);
+      },
+      py::arg("runs"), py::arg("models"), py::arg("backend"), py::arg("threads"), py::arg("out"));
+
+  m.def(
+      "analyze",
+      [](const std::string& run, const std::string& kind, const py::dict& o) {
+        AnalysisModelOptions model;
+        if (auto v = get<std::string>(o, "model")) model.model = *v;
+        if (auto v = get<std::string>(o, "backend")) model.backend = *v;
+        if (auto v = get<int>(o, "threads")) model.threads = *v;
+        nlohmann::json j;
+        if (kind == "repetition") {
+          RepetitionConfig c;
+          c.model = model;
+          if (auto v = get<double>(o, "threshold")) c.threshold = *v;
+          if (auto v = get<double>(o, "prominence")) c.prominence = *v;
+          if (auto v = get<int>(o, "min_period")) c.min_period = *v;
+          if (auto v = get<int>(o, "max_steps")) c.max_steps = *v;
+          py::gil_scoped_release release;
+          j = analyze_repetition(run, c).to_json();
+        } else if (kind == "occlusion") {
+          OcclusionConfig c;
+          c.model = model;
+          if (auto v = get<int>(o, "patch")) c.patch = *v;
+          if (auto v = get<int>(o, "stride")) c.stride = *v;
+          if (auto v = get<std::vector<double>>(o, "fractions")) c.fractions = *v;
+          if (auto v = get<int>(o, "masks")) c.masks = *v;
+          if (auto v = get<std::uint64_t>(o, "seed")) c.seed = *v;
+          py::gil_scoped_release release;
+          j = analyze_occlusion(run, c).to_json();
+        } else {
+          throw Error("unknown analysis '" + kind + "' (known: repetition, occlusion)");
+        }
+        return json_to_py(j);
+      },
+      py::arg("run"), py::arg("kind"), py::arg("options"));
+
+  m.def(
+      "report",
+      [](const std::vector<std::string>& dirs, const std::string& out) {
+        std::string html;
+        {
+          py::gil_scoped_release release;
+          html = build_report(dirs);
+          write_file_atomic(out, html);
+        }
+        return html.size();
+      },
+      py::arg("dirs"), py::arg("out"));
 
   m.def("read_image", [](const std::string& path) { return image_to_numpy(read_image(path)); }, py::arg("path"));
   m.def("encoding_names", [] { return encoding_names(); });

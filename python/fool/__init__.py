@@ -19,7 +19,7 @@ from ._run import Run, callable_name as _callable_name, run_in as _run_in
 
 __all__ = [
     "load", "Model", "FunctionClassifier", "torch_classifier", "evolve", "ascend", "Run", "render",
-    "encodings", "backends",
+    "encodings", "backends", "transfer", "analyze", "report",
 ]
 __version__ = "0.1.0"
 
@@ -406,3 +406,63 @@ def render(genome, size=0):
     if not 0 <= size <= 8192:
         raise ValueError(f"size must be in [0, 8192], got {size}")
     return _fool.render(genome, size)
+
+
+def _run_dir(run, what):
+    import os
+    if isinstance(run, Run):
+        if run.directory is None:
+            raise ValueError(f"{what} reads run directories; this run was kept in memory (run it with out=...)")
+        return run.directory
+    if isinstance(run, (str, os.PathLike)):
+        return os.fspath(run)
+    raise TypeError(f"{what} takes fool.Run objects or run directories, not {type(run).__name__}")
+
+
+def _paths(items, what):
+    import os
+    if isinstance(items, (str, os.PathLike, Run)):
+        items = [items]
+    return [_run_dir(i, what) if isinstance(i, Run) else
+            (os.fspath(i) if isinstance(i, (str, os.PathLike)) else _run_dir(i, what)) for i in items]
+
+
+def transfer(runs, models, backend="auto", threads=0, out=None):
+    """Scores the champions of runs (fool.Run on disk, or run directories) with other models (ONNX
+    paths or fool.Model), as `fool transfer`: returns the matrix as transfer.json holds it; out=
+    also writes transfer.json, .csv and .png there."""
+    run_dirs = _paths(runs, "fool.transfer")
+    model_paths = [m.path if isinstance(m, Model) else m for m in ([models] if isinstance(models, (str, Model)) else models)]
+    model_paths = _paths(model_paths, "fool.transfer")
+    _check_choice(backend, backends(), "backend")
+    _check_type(threads, int, "threads")
+    import os
+    return _fool.transfer(run_dirs, model_paths, backend, threads, None if out is None else os.fspath(out))
+
+
+_ANALYZE_OPTIONS = {
+    "repetition": {"model": str, "backend": str, "threads": int, "threshold": float, "prominence": float,
+                   "min_period": int, "max_steps": int},
+    "occlusion": {"model": str, "backend": str, "threads": int, "patch": int, "stride": int, "fractions": list,
+                  "masks": int, "seed": int},
+}
+
+
+def analyze(run, kind="repetition", **options):
+    """`fool analyze repetition|occlusion` on a run on disk (fool.Run or its directory): writes
+    RUN/analysis/<kind>.json and its images, returns the JSON. Options as the CLI's flags."""
+    _check_choice(kind, list(_ANALYZE_OPTIONS), "analysis")
+    settings = _options(options, _ANALYZE_OPTIONS[kind], "analyze")
+    if "model" in settings and isinstance(options.get("model"), Model):
+        settings["model"] = options["model"].path
+    return _fool.analyze(_run_dir(run, "fool.analyze"), kind, settings)
+
+
+def report(dirs, out):
+    """One self-contained HTML page of runs, transfer matrices and experiments (as `fool report`);
+    returns the path written."""
+    import os
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a path, not {type(out).__name__}")
+    _fool.report(_paths(dirs, "fool.report"), os.fspath(out))
+    return os.fspath(out)
