@@ -131,7 +131,8 @@ class CallableClassifier : public DifferentiableClassifier {
     py::gil_scoped_acquire gil;
     if (failure_->error) throw CallbackFailed();
     try {
-      return numpy_to_matrix(score_(batch_to_numpy(images)).cast<py::array_t<float, py::array::c_style | py::array::forcecast>>());
+      return numpy_to_matrix(
+          score_(batch_to_numpy(images)).cast<py::array_t<float, py::array::c_style | py::array::forcecast>>());
     } catch (py::error_already_set& e) {
       failure_->error = e;
       throw CallbackFailed();
@@ -189,19 +190,23 @@ struct LoadedModel {
 nlohmann::json model_info(const LoadedModel& m) {
   const ModelSpec& s = m.classifier->spec();
   const auto& pre = s.preprocessing;
-  return {{"model", s.path},
-          {"sha256", s.sha256},
-          {"producer", s.producer},
-          {"opset", s.opset},
-          {"input", {{"name", s.input_name}, {"shape", {"N", s.input.channels, s.input.height, s.input.width}}}},
-          {"output", {{"name", s.output_name}, {"kind", pre.output_is_probabilities ? "probabilities" : "logits"}}},
-          {"num_classes", s.num_classes},
-          {"labels", s.labels},
-          {"background_class", s.background_class},
-          {"preprocessing",
-           {{"channel_order", channel_order_name(pre.channel_order)}, {"scale", pre.scale}, {"mean", pre.mean}, {"std", pre.std}}},
-          {"operators", s.operators},
-          {"backend", {{"name", backend_name(m.choice.backend)}, {"reason", m.choice.reason}, {"probe", m.choice.detail}}}};
+  return {
+      {"model", s.path},
+      {"sha256", s.sha256},
+      {"producer", s.producer},
+      {"opset", s.opset},
+      {"input", {{"name", s.input_name}, {"shape", {"N", s.input.channels, s.input.height, s.input.width}}}},
+      {"output", {{"name", s.output_name}, {"kind", pre.output_is_probabilities ? "probabilities" : "logits"}}},
+      {"num_classes", s.num_classes},
+      {"labels", s.labels},
+      {"background_class", s.background_class},
+      {"preprocessing",
+       {{"channel_order", channel_order_name(pre.channel_order)},
+        {"scale", pre.scale},
+        {"mean", pre.mean},
+        {"std", pre.std}}},
+      {"operators", s.operators},
+      {"backend", {{"name", backend_name(m.choice.backend)}, {"reason", m.choice.reason}, {"probe", m.choice.detail}}}};
 }
 
 // SIGINT during a run sets the run's stop flag (the run ends after its generation, checkpointed and
@@ -226,8 +231,9 @@ extern "C" void on_run_sigint(int sig) {
 class SigintStops {
  public:
   explicit SigintStops(std::atomic<bool>& stop) {
-    const bool main_thread = py::module_::import("threading").attr("current_thread")().is(
-        py::module_::import("threading").attr("main_thread")());
+    const bool main_thread = py::module_::import("threading")
+                                 .attr("current_thread")()
+                                 .is(py::module_::import("threading").attr("main_thread")());
     if (!main_thread || g_run_stop != nullptr) return;
     g_run_stop = &stop;
     g_sigint_seen = false;
@@ -291,8 +297,7 @@ struct PythonRun {
 // Runs `body` without the GIL, with SIGINT and on_generation able to stop it; re-raises a
 // callback's Python exception.
 template <typename Body>
-PythonRun run_from_python(const std::shared_ptr<PythonFailure>& failure, const py::object& on_generation,
-                                         Body body) {
+PythonRun run_from_python(const std::shared_ptr<PythonFailure>& failure, const py::object& on_generation, Body body) {
   std::atomic<bool> stop{false};
   PythonObserver observer(on_generation, stop, failure);
   PythonRun run;
@@ -334,7 +339,8 @@ EvolveRunConfig evolve_config(const py::dict& o) {
   if (auto v = get<int>(o, "image_size")) c.image_size = *v;
   if (auto v = get<int>(o, "channels")) c.channels = *v;
   if (auto v = get<int>(o, "crops")) c.crops = *v;
-  if (auto v = get<int>(o, "threads")) c.evolution.threads = *v;
+  // As the CLI: 0 (the default) is every core, for mutation, rendering and the network.
+  c.evolution.threads = get<int>(o, "threads").value_or(0);
   if (auto v = get<std::size_t>(o, "eval_batch")) c.evolution.eval_batch = *v;
   if (auto v = get<int>(o, "checkpoint_every")) c.evolution.checkpoint_every = *v;
   if (auto v = get<double>(o, "mutation_rate")) c.direct.mutation_rate = *v;
@@ -380,7 +386,8 @@ PYBIND11_MODULE(_fool, m) {
                                const ImageShape& s = l.classifier->spec().input;
                                return py::make_tuple(s.channels, s.height, s.width);
                              })
-      .def_property_readonly("background_class", [](const LoadedModel& l) { return l.classifier->spec().background_class; })
+      .def_property_readonly("background_class",
+                             [](const LoadedModel& l) { return l.classifier->spec().background_class; })
       .def_property_readonly("backend", [](const LoadedModel& l) { return backend_name(l.choice.backend); })
       .def("info", [](const LoadedModel& l) { return json_to_py(model_info(l)); })
       .def("probabilities",
@@ -394,20 +401,19 @@ PYBIND11_MODULE(_fool, m) {
              }
              return matrix_to_numpy(p);
            })
-      .def("gradients",
-           [](LoadedModel& l, const py::array_t<float, py::array::c_style | py::array::forcecast>& x,
-              const std::vector<int>& targets) {
-             const ImageBatch b = numpy_to_batch(x);
-             ImageBatch g;
-             Matrix p;
-             {
-               py::gil_scoped_release release;
-               DifferentiableClassifier& d = l.gradients_model();
-               check_batch_shape(d.spec(), b);
-               p = d.probabilities_and_gradients(b, targets, &g);
-             }
-             return py::make_tuple(matrix_to_numpy(p), batch_to_numpy(g));
-           });
+      .def("gradients", [](LoadedModel& l, const py::array_t<float, py::array::c_style | py::array::forcecast>& x,
+                           const std::vector<int>& targets) {
+        const ImageBatch b = numpy_to_batch(x);
+        ImageBatch g;
+        Matrix p;
+        {
+          py::gil_scoped_release release;
+          DifferentiableClassifier& d = l.gradients_model();
+          check_batch_shape(d.spec(), b);
+          p = d.probabilities_and_gradients(b, targets, &g);
+        }
+        return py::make_tuple(matrix_to_numpy(p), batch_to_numpy(g));
+      });
 
   m.def(
       "load",
@@ -450,9 +456,10 @@ PYBIND11_MODULE(_fool, m) {
       c.model = k->spec().path;
     }
     EvolveRunResult result;
-    const PythonRun run = run_from_python(failure, on_generation, [&](const RunEvents& events, const std::atomic<bool>* stop) {
-      result = run_evolve_with(ready, c, events, stop);
-    });
+    const PythonRun run =
+        run_from_python(failure, on_generation, [&](const RunEvents& events, const std::atomic<bool>* stop) {
+          result = run_evolve_with(ready, c, events, stop);
+        });
     return evolve_result(result, run);
   });
 
@@ -491,10 +498,11 @@ PYBIND11_MODULE(_fool, m) {
       c.model = k->spec().path;
     }
     AscendRunResult result;
-    const PythonRun run = run_from_python(failure, on_generation, [&](const RunEvents& events, const std::atomic<bool>* stop) {
-      DifferentiableClassifier& d = loaded ? loaded->gradients_model() : *clf;
-      result = run_ascend_with(d, backend, c, events, stop);
-    });
+    const PythonRun run =
+        run_from_python(failure, on_generation, [&](const RunEvents& events, const std::atomic<bool>* stop) {
+          DifferentiableClassifier& d = loaded ? loaded->gradients_model() : *clf;
+          result = run_ascend_with(d, backend, c, events, stop);
+        });
     py::dict d;
     d["complete"] = result.complete;
     d["backend"] = backend;
@@ -588,7 +596,8 @@ PYBIND11_MODULE(_fool, m) {
       },
       py::arg("dirs"), py::arg("out"));
 
-  m.def("read_image", [](const std::string& path) { return image_to_numpy(read_image(path)); }, py::arg("path"));
+  m.def(
+      "read_image", [](const std::string& path) { return image_to_numpy(read_image(path)); }, py::arg("path"));
   m.def("encoding_names", [] { return encoding_names(); });
   m.def("backend_names", [] { return names_of(backend_names()); });
   m.def("evolve_preset_names", [] { return evolve_preset_names(); });

@@ -4,8 +4,8 @@
 
 #include "fool/core/error.h"
 #include "fool/core/thresholds.h"
-#include "fool/output/json_log.h"
 #include "fool/model/factory.h"
+#include "fool/output/json_log.h"
 #include "fool/output/results.h"
 #include "fool/output/run_directory.h"
 
@@ -40,10 +40,17 @@ AscendRunResult run_ascend_with(DifferentiableClassifier& classifier, const std:
   rec.backend = backend;
   rec.method = "gradient-ascent";
   rec.seed = cfg.seed;
-  rec.settings = {{"classes", cfg.classes},         {"steps", cfg.steps},         {"start", ascent_start_name(cfg.start)},
-                  {"start_noise", cfg.start_noise}, {"max_gain", cfg.max_gain},   {"gain_fraction", cfg.gain_fraction},
-                  {"decay", cfg.decay},             {"blur_sigma", cfg.blur_sigma}, {"blur_every", cfg.blur_every},
-                  {"target", cfg.target},           {"seed", cfg.seed}};
+  rec.settings = {{"classes", cfg.classes},
+                  {"steps", cfg.steps},
+                  {"start", ascent_start_name(cfg.start)},
+                  {"start_noise", cfg.start_noise},
+                  {"max_gain", cfg.max_gain},
+                  {"gain_fraction", cfg.gain_fraction},
+                  {"decay", cfg.decay},
+                  {"blur_sigma", cfg.blur_sigma},
+                  {"blur_every", cfg.blur_every},
+                  {"target", cfg.target},
+                  {"seed", cfg.seed}};
   rec.progress_unit = ProgressUnit::Step;
   rec.thresholds = ascent_thresholds();
   rec.progress = o.steps;

@@ -1,20 +1,20 @@
-#include "fool/model/factory.h"
 #include "fool/experiments/evolve.h"
+#include "fool/model/factory.h"
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <thread>
 
-#include "fool/model/cropping_classifier.h"
 #include "fool/core/error.h"
 #include "fool/core/limits.h"
+#include "fool/io/files.h"
+#include "fool/model/cropping_classifier.h"
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/output/json_log.h"
 #include "fool/output/results.h"
 #include "fool/output/run_directory.h"
-#include "fool/io/files.h"
-#include <cstdio>
 
 namespace fool {
 
@@ -148,8 +148,10 @@ class NetworkClock : public Classifier {
 // Loads the model on every process of the job. With --backend auto, rank 0 alone chooses (the
 // choice may time the backends, and timings differ between processes) and the others load what it
 // chose, so the backend, and with it every score, is the same whatever the number of processes.
-std::shared_ptr<Classifier> load_evolve_classifier(const EvolveRunConfig& c, Distribution& dist, BackendChoice* choice) {
-  if (dist.processes() < 2 || c.classifier.backend != Backend::Auto) return load_classifier(c.model, c.classifier, choice);
+std::shared_ptr<Classifier> load_evolve_classifier(const EvolveRunConfig& c, Distribution& dist,
+                                                   BackendChoice* choice) {
+  if (dist.processes() < 2 || c.classifier.backend != Backend::Auto)
+    return load_classifier(c.model, c.classifier, choice);
   if (dist.rank() == 0) {
     std::shared_ptr<Classifier> model;
     try {
@@ -179,7 +181,8 @@ void check_evolve_memory(const EvolveRunConfig& c, const ImageShape& image) {
     bytes = std::max(bytes, mul_saturated(static_cast<std::uint64_t>(std::max(1, c.evolution.threads)) + 1,
                                           mul_saturated(pixels, 64)));
   }
-  bytes = std::max(bytes, mul_saturated(c.evolution.eval_batch, mul_saturated(pixels, 4 * static_cast<std::uint64_t>(c.crops))));
+  bytes = std::max(
+      bytes, mul_saturated(c.evolution.eval_batch, mul_saturated(pixels, 4 * static_cast<std::uint64_t>(c.crops))));
   check_memory(bytes, "a generation of " + std::to_string(n) + " images of " + image.str());
 }
 
@@ -218,10 +221,11 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   }
   BackendChoice choice;
   std::shared_ptr<Classifier> model = load_evolve_classifier(c, dist, &choice);
-  if (c.resume && c.classifier.backend != Backend::Auto) choice.reason = backend_name(choice.backend) + ": the checkpoint's backend";
+  if (c.resume && c.classifier.backend != Backend::Auto)
+    choice.reason = backend_name(choice.backend) + ": the checkpoint's backend";
   c.classifier.backend = choice.backend;
-  return run_evolve_with({model, backend_name(choice.backend), choice.reason, choice.detail}, std::move(c), events, stop,
-                         keep_first_generation);
+  return run_evolve_with({model, backend_name(choice.backend), choice.reason, choice.detail}, std::move(c), events,
+                         stop, keep_first_generation);
 }
 
 EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c, const RunEvents& events,
@@ -279,13 +283,15 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
     const std::size_t chunks = (per_generation + chunk - 1) / chunk;
     if (static_cast<std::size_t>(processes) > chunks) {
       throw Error(std::to_string(processes) + " processes but a generation of " + std::to_string(per_generation) +
-                  " offspring has only " + std::to_string(chunks) + " chunk(s) of --eval-batch " + std::to_string(chunk) +
-                  " to share; use at most " + std::to_string(chunks) + " processes or a smaller --eval-batch");
+                  " offspring has only " + std::to_string(chunks) + " chunk(s) of --eval-batch " +
+                  std::to_string(chunk) + " to share; use at most " + std::to_string(chunks) +
+                  " processes or a smaller --eval-batch");
     }
     nlohmann::json identity = settings;
     identity.erase("threads");
     const Preprocessing& pre = spec.preprocessing;
-    identity["preprocessing"] = {channel_order_name(pre.channel_order), pre.scale, pre.mean, pre.std, pre.output_is_probabilities};
+    identity["preprocessing"] = {channel_order_name(pre.channel_order), pre.scale, pre.mean, pre.std,
+                                 pre.output_is_probabilities};
     identity["labels"] = spec.labels;
     classifier = dist.share_classifier(classifier, c.evolution.eval_batch, identity.dump());
     if (!classifier) return {};  // a rank > 0 whose work is done

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "fool/model/classifier.h"
 #include "fool/encoding/registry.h"
 #include "fool/experiments/distribution.h"
+#include "fool/model/classifier.h"
 #include "fool/output/run_summary.h"
 #include "fool/search/evolution.h"
 
@@ -26,9 +26,9 @@ struct EvolveRunConfig {
   // The paper's settings ("mnist", "imagenet"; empty: none) for what is not set explicitly below.
   std::string preset;
   std::optional<int> generations, offspring, init;  // set: override the preset and `evolution`
-  int image_size = 0;    // 0: the preset's, else the model's input size
-  int channels = 0;      // 0: the model's
-  int crops = 0;         // 1 or 10 (the paper's ImageNet setting); 0: the preset's, else 1
+  int image_size = 0;                               // 0: the preset's, else the model's input size
+  int channels = 0;                                 // 0: the model's
+  int crops = 0;                                    // 1 or 10 (the paper's ImageNet setting); 0: the preset's, else 1
   std::string out_dir;
   bool resume = false;
   bool overwrite = false;
@@ -60,8 +60,8 @@ const std::vector<std::string>& evolve_preset_names();
 struct EvolveRunResult {
   std::optional<RunSummary> summary;  // none if the run stopped before any class had a champion
   bool complete = false;
-  std::string backend;                  // the backend that ran the model
-  std::string backend_choice;           // why (BackendChoice::reason)
+  std::string backend;                        // the backend that ran the model
+  std::string backend_choice;                 // why (BackendChoice::reason)
   std::vector<ClassResult> first_generation;  // generation 0's champions, if asked for and run now
 };
 
@@ -70,8 +70,8 @@ struct EvolveRunResult {
 // one at load time; a resumed run keeps the backend its checkpoint names), and the progress
 // events' task is "evolve (<backend>)". keep_first_generation: also return generation 0's champions.
 // Loads config.model and hands it to run_evolve_with.
-EvolveRunResult run_evolve(EvolveRunConfig config, const RunEvents& events = {}, const std::atomic<bool>* stop = nullptr,
-                           bool keep_first_generation = false);
+EvolveRunResult run_evolve(EvolveRunConfig config, const RunEvents& events = {},
+                           const std::atomic<bool>* stop = nullptr, bool keep_first_generation = false);
 
 // A classifier already made (a loaded model, or one a library user implements, e.g. the Python
 // package's callables), with the backend name that summary.json and the checkpoint record.
