@@ -63,3 +63,11 @@ def test_bad_input_gets_python_exceptions(mnist_onnx, tmp_path):
     with pytest.raises(ValueError, match="out of range"):
         m.gradients(np.zeros((1, 1, 28, 28), np.float32), 10)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ascend_on_a_model_file_runs_the_torch_backend(mnist_onnx):
+    m = fool.load(mnist_onnx, backend="opencv")
+    run = fool.ascend(m, steps=5, classes=[1, 7])
+    assert run.summary["backend"] == "torch" and run.summary["model"] == mnist_onnx
+    assert run.classes == [1, 7] and run.images.shape == (2, 28, 28, 1)
+    assert len(run.generations) == 5
