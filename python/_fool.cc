@@ -299,7 +299,10 @@ struct PythonRun {
 template <typename Body>
 PythonRun run_from_python(const std::shared_ptr<PythonFailure>& failure, const py::object& on_generation, Body body) {
   std::atomic<bool> stop{false};
-  PythonObserver observer(on_generation, stop, failure);
+  // on_generation's failure stops the run, which then ends normally (results written, the
+  // classifier still scoring); the classifier's own failure ends it at once.
+  const auto observer_failure = std::make_shared<PythonFailure>();
+  PythonObserver observer(on_generation, stop, observer_failure);
   PythonRun run;
   {
     SigintStops sigint(stop);
@@ -311,10 +314,12 @@ PythonRun run_from_python(const std::shared_ptr<PythonFailure>& failure, const p
     }
     run.interrupted = sigint.interrupted();
   }
-  if (failure->error) {
-    py::error_already_set e = *failure->error;
-    failure->error.reset();
-    throw e;
+  for (const auto& f : {failure, observer_failure}) {
+    if (f->error) {
+      py::error_already_set e = *f->error;
+      f->error.reset();
+      throw e;
+    }
   }
   run.lines = observer.lines();
   return run;

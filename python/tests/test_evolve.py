@@ -181,3 +181,16 @@ def test_bad_arguments_raise_and_write_nothing(linear, mnist_onnx, tmp_path):
     with pytest.raises(ValueError, match="holds another run"):
         fool.evolve(m, out=out, **SMALL)
         fool.evolve(m, out=out, **SMALL)
+
+
+def test_on_generation_exception_stops_the_run_resumably(linear, tmp_path):
+    def explode(stats):
+        if stats["generation"] == 2:
+            raise LookupError("observer failed")
+
+    out = tmp_path / "run"
+    with pytest.raises(LookupError, match="observer failed"):
+        fool.evolve(linear, image_shape=(1, 16, 16), seed=4, out=out, on_generation=explode, **SMALL)
+    assert fool.Run.open(out).summary["generations"] == 2
+    rest = fool.evolve(linear, image_shape=(1, 16, 16), seed=4, out=out, resume=True, **SMALL)
+    assert rest.images.tobytes() == fool.evolve(linear, image_shape=(1, 16, 16), seed=4, **SMALL).images.tobytes()
