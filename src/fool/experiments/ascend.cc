@@ -4,8 +4,8 @@
 
 #include "fool/core/error.h"
 #include "fool/core/thresholds.h"
-#include "fool/output/json_log.h"
 #include "fool/model/factory.h"
+#include "fool/output/json_log.h"
 #include "fool/output/results.h"
 #include "fool/output/run_directory.h"
 
@@ -18,6 +18,13 @@ AscendRunResult run_ascend(const AscendRunConfig& c, const RunEvents& events, co
   ClassifierOptions opts = c.classifier;
   opts.backend = kAscendBackend;
   auto clf = load_differentiable_classifier(c.model, opts);
+  return run_ascend_with(*clf, backend_name(kAscendBackend), c, events, stop);
+}
+
+AscendRunResult run_ascend_with(DifferentiableClassifier& classifier, const std::string& backend,
+                                const AscendRunConfig& c, const RunEvents& events, const std::atomic<bool>* stop) {
+  if (c.out_dir.empty()) throw Error("no output directory given");
+  DifferentiableClassifier* clf = &classifier;
   AscentConfig cfg = c.ascent;
   cfg.validate(clf->spec().num_classes);
   prepare_run_directory(c.out_dir, c.overwrite);
@@ -30,13 +37,20 @@ AscendRunResult run_ascend(const AscendRunConfig& c, const RunEvents& events, co
   rec.command_line = c.command_line;
   rec.model = c.model;
   rec.model_sha256 = clf->spec().sha256;
-  rec.backend = backend_name(kAscendBackend);
+  rec.backend = backend;
   rec.method = "gradient-ascent";
   rec.seed = cfg.seed;
-  rec.settings = {{"classes", cfg.classes},         {"steps", cfg.steps},         {"start", ascent_start_name(cfg.start)},
-                  {"start_noise", cfg.start_noise}, {"max_gain", cfg.max_gain},   {"gain_fraction", cfg.gain_fraction},
-                  {"decay", cfg.decay},             {"blur_sigma", cfg.blur_sigma}, {"blur_every", cfg.blur_every},
-                  {"target", cfg.target},           {"seed", cfg.seed}};
+  rec.settings = {{"classes", cfg.classes},
+                  {"steps", cfg.steps},
+                  {"start", ascent_start_name(cfg.start)},
+                  {"start_noise", cfg.start_noise},
+                  {"max_gain", cfg.max_gain},
+                  {"gain_fraction", cfg.gain_fraction},
+                  {"decay", cfg.decay},
+                  {"blur_sigma", cfg.blur_sigma},
+                  {"blur_every", cfg.blur_every},
+                  {"target", cfg.target},
+                  {"seed", cfg.seed}};
   rec.model_input = ModelInputRecord::of(clf->spec());
   rec.progress_unit = ProgressUnit::Step;
   rec.thresholds = ascent_thresholds();

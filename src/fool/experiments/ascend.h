@@ -31,7 +31,14 @@ struct AscendRunResult {
   bool complete = true;
   bool interrupted = false;
 };
+// Loads config.model into kAscendBackend and hands it to run_ascend_with.
 AscendRunResult run_ascend(const AscendRunConfig& config, const RunEvents& events = {},
                            const std::atomic<bool>* stop = nullptr);
+// run_ascend with the differentiable classifier given (a loaded model, or one a library user
+// implements, e.g. the Python package's callables); `backend` is the name summary.json records.
+// config.model names the model in summary.json; config.classifier is not read.
+AscendRunResult run_ascend_with(DifferentiableClassifier& classifier, const std::string& backend,
+                                const AscendRunConfig& config, const RunEvents& events = {},
+                                const std::atomic<bool>* stop = nullptr);
 
 }  // namespace fool

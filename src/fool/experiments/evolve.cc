@@ -1,20 +1,20 @@
-#include "fool/model/factory.h"
 #include "fool/experiments/evolve.h"
+#include "fool/model/factory.h"
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <thread>
 
-#include "fool/model/cropping_classifier.h"
 #include "fool/core/error.h"
 #include "fool/core/limits.h"
+#include "fool/io/files.h"
+#include "fool/model/cropping_classifier.h"
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/output/json_log.h"
 #include "fool/output/results.h"
 #include "fool/output/run_directory.h"
-#include "fool/io/files.h"
-#include <cstdio>
 
 namespace fool {
 
@@ -65,10 +65,10 @@ EvolvePreset evolve_preset(const std::string& name, EncodingKind encoding, const
   throw Error("unknown preset '" + name + "' (known: mnist, imagenet)");
 }
 
-nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m) {
+nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m, const std::string& backend) {
   const auto& e = c.evolution;
   nlohmann::json s = {{"model_sha256", m.sha256},
-                      {"backend", backend_name(c.classifier.backend)},
+                      {"backend", backend},
                       {"encoding", encoding_name(c.encoding)},
                       {"generations", e.generations},
                       {"offspring", e.offspring},
@@ -171,8 +171,10 @@ class NetworkClock : public Classifier {
 // Loads the model on every process of the job. With --backend auto, rank 0 alone chooses (the
 // choice may time the backends, and timings differ between processes) and the others load what it
 // chose, so the backend, and with it every score, is the same whatever the number of processes.
-std::shared_ptr<Classifier> load_evolve_classifier(const EvolveRunConfig& c, Distribution& dist, BackendChoice* choice) {
-  if (dist.processes() < 2 || c.classifier.backend != Backend::Auto) return load_classifier(c.model, c.classifier, choice);
+std::shared_ptr<Classifier> load_evolve_classifier(const EvolveRunConfig& c, Distribution& dist,
+                                                   BackendChoice* choice) {
+  if (dist.processes() < 2 || c.classifier.backend != Backend::Auto)
+    return load_classifier(c.model, c.classifier, choice);
   if (dist.rank() == 0) {
     std::shared_ptr<Classifier> model;
     try {
@@ -202,8 +204,20 @@ void check_evolve_memory(const EvolveRunConfig& c, const ImageShape& image) {
     bytes = std::max(bytes, mul_saturated(static_cast<std::uint64_t>(std::max(1, c.evolution.threads)) + 1,
                                           mul_saturated(pixels, 64)));
   }
-  bytes = std::max(bytes, mul_saturated(c.evolution.eval_batch, mul_saturated(pixels, 4 * static_cast<std::uint64_t>(c.crops))));
+  bytes = std::max(
+      bytes, mul_saturated(c.evolution.eval_batch, mul_saturated(pixels, 4 * static_cast<std::uint64_t>(c.crops))));
   check_memory(bytes, "a generation of " + std::to_string(n) + " images of " + image.str());
+}
+
+// Processes on one machine divide its cores among them (threads < 1: all of this process's share).
+void resolve_threads(EvolveRunConfig& c, Distribution& dist) {
+  check_threads(c.evolution.threads, "threads");
+  check_threads(c.classifier.threads, "threads");
+  if (c.evolution.threads < 1) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    c.evolution.threads = std::max(1, cores / std::max(1, dist.local_processes()));
+  }
+  if (c.classifier.threads == 0) c.classifier.threads = c.evolution.threads;
 }
 
 }  // namespace
@@ -212,21 +226,28 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
                            bool keep_first_generation) {
   if (c.out_dir.empty()) throw Error("no output directory given");
   if (c.resume && c.overwrite) throw Error("--resume and --overwrite contradict each other");
-  check_threads(c.evolution.threads, "threads");
-  check_threads(c.classifier.threads, "threads");
   SingleProcess single;
   Distribution& dist = c.distribution != nullptr ? *c.distribution : single;
-  if (c.evolution.threads < 1) {
-    // Processes on one machine divide its cores among them.
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    c.evolution.threads = std::max(1, cores / std::max(1, dist.local_processes()));
-  }
-  if (c.classifier.threads == 0) c.classifier.threads = c.evolution.threads;
+  resolve_threads(c, dist);
   if (c.resume) resume_model_settings(c);
   BackendChoice choice;
   std::shared_ptr<Classifier> model = load_evolve_classifier(c, dist, &choice);
-  if (c.resume && c.classifier.backend != Backend::Auto) choice.reason = backend_name(choice.backend) + ": the checkpoint's backend";
+  if (c.resume && c.classifier.backend != Backend::Auto)
+    choice.reason = backend_name(choice.backend) + ": the checkpoint's backend";
   c.classifier.backend = choice.backend;
+  return run_evolve_with({model, backend_name(choice.backend), choice.reason, choice.detail}, std::move(c), events,
+                         stop, keep_first_generation);
+}
+
+EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c, const RunEvents& events,
+                                const std::atomic<bool>* stop, bool keep_first_generation) {
+  if (c.out_dir.empty()) throw Error("no output directory given");
+  if (c.resume && c.overwrite) throw Error("--resume and --overwrite contradict each other");
+  if (!ready.model) throw Error("no classifier given");
+  SingleProcess single;
+  Distribution& dist = c.distribution != nullptr ? *c.distribution : single;
+  resolve_threads(c, dist);
+  const std::shared_ptr<Classifier>& model = ready.model;
   const ModelSpec spec = model->spec();
   EvolvePreset p{c.evolution.generations, c.evolution.offspring, c.evolution.init, 0, 1};
   if (!c.preset.empty()) p = evolve_preset(c.preset, c.encoding, spec);
@@ -267,7 +288,7 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
 
   c.direct.shape = c.cppn.shape = image;  // recorded in the settings
   const std::unique_ptr<Encoding> encoding = make_encoding(c.encoding, image, c.direct, c.cppn);
-  const nlohmann::json settings = evolve_settings(c, spec);
+  const nlohmann::json settings = evolve_settings(c, spec, ready.backend);
 
   EvolutionConfig evolution_config = c.evolution;
   const int processes = dist.processes();
@@ -277,13 +298,15 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
     const std::size_t chunks = (per_generation + chunk - 1) / chunk;
     if (static_cast<std::size_t>(processes) > chunks) {
       throw Error(std::to_string(processes) + " processes but a generation of " + std::to_string(per_generation) +
-                  " offspring has only " + std::to_string(chunks) + " chunk(s) of --eval-batch " + std::to_string(chunk) +
-                  " to share; use at most " + std::to_string(chunks) + " processes or a smaller --eval-batch");
+                  " offspring has only " + std::to_string(chunks) + " chunk(s) of --eval-batch " +
+                  std::to_string(chunk) + " to share; use at most " + std::to_string(chunks) +
+                  " processes or a smaller --eval-batch");
     }
     nlohmann::json identity = settings;
     identity.erase("threads");
     const Preprocessing& pre = spec.preprocessing;
-    identity["preprocessing"] = {channel_order_name(pre.channel_order), pre.scale, pre.mean, pre.std, pre.output_is_probabilities};
+    identity["preprocessing"] = {channel_order_name(pre.channel_order), pre.scale, pre.mean, pre.std,
+                                 pre.output_is_probabilities};
     identity["labels"] = spec.labels;
     classifier = dist.share_classifier(classifier, c.evolution.eval_batch, identity.dump());
     if (!classifier) return {};  // a rank > 0 whose work is done
@@ -303,8 +326,8 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   }
   JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), resumed);
   // Said once the run is sure to start (a refused configuration stays a one-line error).
-  events.info("backend " + choice.reason + (choice.detail.empty() ? "" : " (" + choice.detail + ")"));
-  TaskLabel label("evolve (" + backend_name(choice.backend) + ")", events);
+  events.info("backend " + ready.reason + (ready.detail.empty() ? "" : " (" + ready.detail + ")"));
+  TaskLabel label("evolve (" + ready.backend + ")", events);
   const RunEvents all(std::vector<RunObserver*>{&label, &log});
   const CheckpointFn checkpoint = [&](const Evolution& e) {
     write_checkpoint(c.out_dir, e, settings);
@@ -312,15 +335,27 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
     dist.note_checkpoint((fs::path(c.out_dir) / "checkpoint.json").string(), e.next_generation() - 1);
   };
   EvolveRunResult result;
-  result.backend = backend_name(c.classifier.backend);
-  result.backend_choice = choice.reason;
+  result.backend = ready.backend;
+  result.backend_choice = ready.reason;
   const double seconds_before = evolution.seconds();  // a resumed run's earlier seconds
-  bool go_on = true;
-  if (keep_first_generation && evolution.next_generation() == 0) {
-    go_on = evolution.run_until(0, all, checkpoint, stop);
-    if (go_on) result.first_generation = evolution.results();
+  try {
+    bool go_on = true;
+    if (keep_first_generation && evolution.next_generation() == 0) {
+      go_on = evolution.run_until(0, all, checkpoint, stop);
+      if (go_on) result.first_generation = evolution.results();
+    }
+    result.complete = go_on && evolution.run(all, checkpoint, stop);
+  } catch (...) {
+    // A generation that failed to score left the evolution as the last one ended: save that, so
+    // that --resume continues (a failure to save must not hide the first error).
+    if (evolution.next_generation() > 0) {
+      try {
+        checkpoint(evolution);
+      } catch (const std::exception&) {
+      }
+    }
+    throw;
   }
-  result.complete = go_on && evolution.run(all, checkpoint, stop);
 
   const double search_seconds = evolution.seconds() - seconds_before;
   if (search_seconds > 0.0) {

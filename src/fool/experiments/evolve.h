@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "fool/model/classifier.h"
 #include "fool/encoding/registry.h"
 #include "fool/experiments/distribution.h"
+#include "fool/model/classifier.h"
 #include "fool/output/run_summary.h"
 #include "fool/search/evolution.h"
 
@@ -61,8 +61,8 @@ const std::vector<std::string>& evolve_preset_names();
 struct EvolveRunResult {
   std::optional<RunSummary> summary;  // none if the run stopped before any class had a champion
   bool complete = false;
-  std::string backend;                  // the backend that ran the model
-  std::string backend_choice;           // why (BackendChoice::reason)
+  std::string backend;                        // the backend that ran the model
+  std::string backend_choice;                 // why (BackendChoice::reason)
   std::vector<ClassResult> first_generation;  // generation 0's champions, if asked for and run now
 };
 
@@ -70,10 +70,27 @@ struct EvolveRunResult {
 // progress bar): a message line says which backend runs the model and why (--backend auto picks
 // one at load time; a resumed run keeps the backend its checkpoint names), and the progress
 // events' task is "evolve (<backend>)". keep_first_generation: also return generation 0's champions.
-EvolveRunResult run_evolve(EvolveRunConfig config, const RunEvents& events = {}, const std::atomic<bool>* stop = nullptr,
-                           bool keep_first_generation = false);
+// Loads config.model and hands it to run_evolve_with.
+EvolveRunResult run_evolve(EvolveRunConfig config, const RunEvents& events = {},
+                           const std::atomic<bool>* stop = nullptr, bool keep_first_generation = false);
+
+// A classifier already made (a loaded model, or one a library user implements, e.g. the Python
+// package's callables), with the backend name that summary.json and the checkpoint record.
+struct ReadyClassifier {
+  std::shared_ptr<Classifier> model;
+  std::string backend;  // "opencv", "torch", or another name for a classifier fool did not load ("python")
+  std::string reason;   // why it runs the model: the progress info line "backend <reason> (<detail>)"
+  std::string detail;
+};
+
+// run_evolve with the classifier given: config.model and config.classifier are not read, except
+// that config.model names the model in messages and summary.json (config.recorded_model if set).
+// If scoring throws, the run's last complete generation is checkpointed before the exception
+// leaves, so --resume continues it.
+EvolveRunResult run_evolve_with(const ReadyClassifier& classifier, EvolveRunConfig config, const RunEvents& events = {},
+                                const std::atomic<bool>* stop = nullptr, bool keep_first_generation = false);
 
 // The settings that define a run's outcome, as recorded in its checkpoint and summary.
-nlohmann::json evolve_settings(const EvolveRunConfig& config, const ModelSpec& model);
+nlohmann::json evolve_settings(const EvolveRunConfig& config, const ModelSpec& model, const std::string& backend);
 
 }  // namespace fool
