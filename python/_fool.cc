@@ -394,6 +394,7 @@ PYBIND11_MODULE(_fool, m) {
       .def_property_readonly("background_class",
                              [](const LoadedModel& l) { return l.classifier->spec().background_class; })
       .def_property_readonly("backend", [](const LoadedModel& l) { return backend_name(l.choice.backend); })
+      .def_property_readonly("warnings", [](const LoadedModel& l) { return l.classifier->spec().warnings; })
       .def("info", [](const LoadedModel& l) { return json_to_py(model_info(l)); })
       .def("probabilities",
            [](LoadedModel& l, const py::array_t<float, py::array::c_style | py::array::forcecast>& x) {
@@ -422,17 +423,24 @@ PYBIND11_MODULE(_fool, m) {
 
   m.def(
       "load",
-      [](const std::string& path, const std::string& backend, int threads) {
+      [](const std::string& path, const std::string& backend, int threads, const std::string& preprocess,
+         const std::string& input_size, const std::string& output, const std::string& layout) {
         auto l = std::make_shared<LoadedModel>();
         l->path = path;
         l->options.backend = parse_backend(backend);
         check_threads(threads, "threads");
         l->options.threads = threads;
+        auto& ov = l->options.overrides;
+        if (!preprocess.empty()) ov.preset = parse_preprocess_preset(preprocess);
+        if (!input_size.empty()) ov.input_size = parse_input_size(input_size, "input_size");
+        if (!layout.empty()) ov.layout = parse_input_layout(layout);
+        ov.output = output;
         py::gil_scoped_release release;
         l->classifier = load_classifier(path, l->options, &l->choice);
         return l;
       },
-      py::arg("path"), py::arg("backend"), py::arg("threads"));
+      py::arg("path"), py::arg("backend"), py::arg("threads"), py::arg("preprocess"), py::arg("input_size"),
+      py::arg("output"), py::arg("layout"));
 
   py::class_<CallableClassifier, std::shared_ptr<CallableClassifier>>(m, "CallableClassifier")
       .def(py::init([](py::object score, py::object gradients, int c, int h, int w, std::vector<std::string> labels,

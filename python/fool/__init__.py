@@ -132,16 +132,35 @@ def _targets(k, n, classes):
     return [int(t) for t in ks]
 
 
-def load(path, backend="auto", threads=0):
-    """Loads an ONNX classifier once (backend "auto", "opencv" or "torch"; threads 0: the backend's
-    default) and returns a fool.Model. A missing, corrupt or non-image model raises ValueError
-    naming the file."""
+def load(path, preprocess=None, backend="auto", input_size=None, output=None, threads=0, layout=None):
+    """Loads an ONNX (or TorchScript) classifier once and returns a fool.Model.
+
+    preprocess: "none", "torchvision", "caffe", "tf" or "mnist" (None: the model's metadata, else
+    none with a warning); input_size: "HxW" or (H, W) for a dynamic or TorchScript input; output:
+    the output to read, for a model with several; layout: "nchw" or "nhwc" (None: from the shape);
+    backend "auto", "opencv" or "torch"; threads 0: the backend's default. A missing, corrupt or
+    non-image model raises ValueError naming the file; what fool assumed about the model is issued
+    as a UserWarning."""
     import os
+    import warnings
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
     _check_choice(backend, backends(), "backend")
     _check_type(threads, int, "threads")
-    return Model(_fool.load(os.fspath(path), backend, threads))
+    if preprocess is not None:
+        _check_choice(preprocess, ["none", "torchvision", "caffe", "tf", "mnist"], "preprocess")
+    if isinstance(input_size, (tuple, list)):
+        if len(input_size) != 2 or not all(isinstance(v, int) for v in input_size):
+            raise TypeError("input_size must be \"HxW\" or a pair of ints")
+        input_size = f"{input_size[0]}x{input_size[1]}"
+    for name, v in (("input_size", input_size), ("output", output), ("layout", layout)):
+        if v is not None and not isinstance(v, str):
+            raise TypeError(f"{name} must be a str, not {type(v).__name__}")
+    loaded = _fool.load(os.fspath(path), backend, threads, preprocess or "", input_size or "", output or "",
+                        layout or "")
+    for w in loaded.warnings:
+        warnings.warn(w, UserWarning, stacklevel=2)
+    return Model(loaded)
 
 
 def _softmax(z):
