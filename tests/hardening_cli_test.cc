@@ -28,7 +28,7 @@ const std::string kModel = std::string(FOOL_FIXTURES_DIR) + "/mnist_bn_cnn.onnx"
 class Hardening : public testing::CliTest {};
 
 // What fool writes first into a directory it makes (docs/hardening.md).
-const std::string kMarker = "{\"format\":\"fool-run/1\",\"command\":\"evolve\",\"version\":\"test\"}\n";
+const std::string kMarker = "{\"format\":\"fool-run-marker/1\",\"command\":\"evolve\",\"version\":\"test\"}\n";
 
 const std::vector<std::string> kTinyEvolve = {"evolve", "--model", kModel, "--generations", "2", "--offspring", "8",
                                               "--init", "8", "--classes", "0-3", "--quiet", "--out"};
@@ -189,7 +189,7 @@ TEST_F(Hardening, OverwriteRemovesOnlyFoolsOwnFiles) {
   const std::string dir = path("run");
   ASSERT_EQ(tiny_evolve(dir).code, 0);
   const auto marker = read_json_file(dir + "/.fool-run");
-  EXPECT_EQ(marker["format"], "fool-run/1");
+  EXPECT_EQ(marker["format"], "fool-run-marker/1");
   EXPECT_EQ(marker["command"], "evolve");
   write_file_atomic(dir + "/notes.txt", std::string("mine"));
   write_file_atomic(dir + "/images/mine.png", std::string("mine too"));

@@ -16,7 +16,8 @@ inline constexpr double kProbabilityTolerance = 1e-4;
 // (rows x spec.num_classes), scanning rows in order.
 void check_probabilities(const ModelSpec& spec, const Matrix& m);
 
-// The classifier with every result passed through check_probabilities.
+// The classifier with every probabilities() result passed through check_probabilities (gradient
+// ascent's probabilities_and_gradients checks each row itself, stopping only that row's class).
 std::unique_ptr<Classifier> with_checked_output(std::unique_ptr<Classifier> inner);
 std::unique_ptr<DifferentiableClassifier> with_checked_output(std::unique_ptr<DifferentiableClassifier> inner);
 

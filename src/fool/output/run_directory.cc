@@ -208,14 +208,14 @@ bool has_run_marker(const std::string& dir) {
   if (is_link(marker)) return false;  // fool writes a plain file
   try {
     const nlohmann::json j = parse_json_or_discarded(read_text_file(marker.string(), 1 << 16));
-    return j.is_object() && j.contains("format") && j["format"] == "fool-run/1";
+    return j.is_object() && j.contains("format") && j["format"] == "fool-run-marker/1";
   } catch (const Error&) {
     return false;  // missing, not a regular file, or too large: not fool's marker
   }
 }
 
 void write_run_marker(const std::string& dir, const std::string& command) {
-  const nlohmann::json j = {{"format", "fool-run/1"}, {"command", command}, {"version", FOOL_VERSION}};
+  const nlohmann::json j = {{"format", "fool-run-marker/1"}, {"command", command}, {"version", FOOL_VERSION}};
   write_file_atomic((fs::path(dir) / kRunMarker).string(), j.dump() + "\n");
 }
 

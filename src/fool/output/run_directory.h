@@ -8,7 +8,7 @@
 
 namespace fool {
 
-// fool's mark on a directory it made: ".fool-run" (JSON: format "fool-run/1", the command that
+// fool's mark on a directory it made: ".fool-run" (JSON: format "fool-run-marker/1", the command that
 // made it, fool's version), written atomically before anything else. Only a directory with it is
 // fool's to clean up; a directory fool made before the marker existed is recognised by a file of
 // fool's that parses (checkpoint.json for --resume, summary.json for analyze, experiment.json),

@@ -44,7 +44,7 @@ TEST_F(RunDirectory, ANewDirectoryIsMarkedFirst) {
   EXPECT_TRUE(lock.held());
   EXPECT_TRUE(has_run_marker(path("run")));
   const auto marker = read_json_file(path("run/.fool-run"));
-  EXPECT_EQ(marker["format"], "fool-run/1");
+  EXPECT_EQ(marker["format"], "fool-run-marker/1");
   EXPECT_EQ(marker["command"], "ascend");
   EXPECT_TRUE(marker["version"].is_string());
 }
