@@ -76,11 +76,9 @@ void add_evolve_command(CLI::App& app, Action& action) {
   // Unset, these three take the preset's value, else EvolutionConfig's (run_evolve resolves them).
   const auto preset_or = [](int fallback) { return " (unset: the preset's, else " + std::to_string(fallback) + ")"; };
   c->add_option("--generations", r.generations,
-                "generations after the initial population" + preset_or(r.evolution.generations))
-      ->check(non_negative());
-  c->add_option("--offspring", r.offspring, "children per generation" + preset_or(r.evolution.offspring))->check(positive());
-  c->add_option("--init", r.init, "random genomes in the initial population" + preset_or(r.evolution.init))
-      ->check(positive());
+                "generations after the initial population" + preset_or(r.evolution.generations));
+  c->add_option("--offspring", r.offspring, "children per generation" + preset_or(r.evolution.offspring));
+  c->add_option("--init", r.init, "random genomes in the initial population" + preset_or(r.evolution.init));
   c->add_option("--seed", r.evolution.seed, "random seed")->check(seed_number());
   c->add_option("--classes", o->classes, "target classes, e.g. 0,3,5-7 (unset: every real class)");
   c->add_option("--image-size", o->image_size, "side of the evolved images (unset: the preset's, else the model's input)")

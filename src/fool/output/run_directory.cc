@@ -2,10 +2,13 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <cctype>
 #include <filesystem>
@@ -176,6 +179,25 @@ RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);  // closing the descriptor releases the flock
 }
 
+namespace {
+// The pid holding a flock on the file (dev, ino), from /proc/locks ("1: FLOCK  ADVISORY  WRITE
+// <pid> <major hex>:<minor hex>:<inode> 0 EOF"); "" if not found. The lock file itself stays empty,
+// so that it is the same in every run directory (directories are compared byte for byte).
+std::string lock_holder(dev_t dev, ino_t ino) {
+  std::ifstream locks("/proc/locks");
+  for (std::string line; std::getline(locks, line);) {
+    std::istringstream in(line);
+    std::string id, kind, mode, access, pid, where;
+    if (!(in >> id >> kind >> mode >> access >> pid >> where) || kind != "FLOCK") continue;  // "->": a waiter
+    unsigned maj = 0, min = 0;
+    unsigned long long inode = 0;
+    if (std::sscanf(where.c_str(), "%x:%x:%llu", &maj, &min, &inode) != 3) continue;
+    if (inode == static_cast<unsigned long long>(ino) && maj == major(dev) && min == minor(dev)) return pid;
+  }
+  return "";
+}
+}  // namespace
+
 RunLock lock_run_directory(const std::string& dir) {
   const std::string file = (fs::path(dir) / kRunLockFile).string();
   if (is_link(file)) refuse_link(file);
@@ -183,22 +205,14 @@ RunLock lock_run_directory(const std::string& dir) {
   if (fd < 0) throw Error(dir + ": cannot lock (" + std::strerror(errno) + ")");
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
-    // The holder writes its pid right after taking the lock; read what is there.
-    char buf[32] = {0};
-    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    struct stat st {};
+    const bool known = ::fstat(fd, &st) == 0;
     ::close(fd);
     if (err == EWOULDBLOCK) {
-      std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-      while (!pid.empty() && !std::isdigit(static_cast<unsigned char>(pid.back()))) pid.pop_back();
+      const std::string pid = known ? lock_holder(st.st_dev, st.st_ino) : std::string();
       throw Error(dir + ": is being written by another fool process (pid " + (pid.empty() ? std::string("unknown") : pid) + ")");
     }
     throw Error(dir + ": cannot lock (" + std::strerror(err) + ")");
-  }
-  const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-    const std::string why = std::strerror(errno);
-    ::close(fd);
-    throw Error(dir + ": cannot write its lock file (" + why + ")");
   }
   return RunLock(fd);
 }

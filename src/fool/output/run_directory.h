@@ -14,7 +14,8 @@ namespace fool {
 // fool's that parses (checkpoint.json for --resume, summary.json for analyze, experiment.json),
 // and gets the marker when fool next writes there.
 inline constexpr const char* kRunMarker = ".fool-run";
-// The lock file (flock) of a directory fool is writing; left in place after the run.
+// The lock file (flock) of a directory fool is writing; empty, left in place after the run. The
+// holder's pid, for the message to a second process, comes from /proc/locks.
 inline constexpr const char* kRunLockFile = ".fool-lock";
 
 // An exclusive lock on a directory fool writes (flock on dir/.fool-lock), held while alive. A
