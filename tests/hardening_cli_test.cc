@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -30,8 +30,9 @@ class Hardening : public testing::CliTest {};
 // What fool writes first into a directory it makes (docs/hardening.md).
 const std::string kMarker = "{\"format\":\"fool-run-marker/1\",\"command\":\"evolve\",\"version\":\"test\"}\n";
 
-const std::vector<std::string> kTinyEvolve = {"evolve", "--model", kModel, "--generations", "2", "--offspring", "8",
-                                              "--init", "8", "--classes", "0-3", "--quiet", "--out"};
+const std::vector<std::string> kTinyEvolve = {"evolve", "--model", kModel, "--generations", "2",   "--offspring",
+                                              "8",      "--init",  "8",    "--classes",     "0-3", "--quiet",
+                                              "--out"};
 testing::CliResult tiny_evolve(const std::string& dir, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args = kTinyEvolve;
   args.push_back(dir);
@@ -128,7 +129,9 @@ TEST_F(Hardening, WhatAKilledRunLeavesIsAcceptedByRerunResumeAndOverwrite) {
   };
   // Killed writing its marker; killed writing its first checkpoint; the disk full at generation 0.
   const std::vector<std::vector<std::string>> debris = {
-      {".fool-run.a1B2c3"}, {".fool-run", ".fool-lock", "log.jsonl", ".checkpoint.json.Zz9yX8"}, {".fool-run", "log.jsonl"}};
+      {".fool-run.a1B2c3"},
+      {".fool-run", ".fool-lock", "log.jsonl", ".checkpoint.json.Zz9yX8"},
+      {".fool-run", "log.jsonl"}};
   for (const auto& files : debris)
     for (const std::vector<std::string>& how : {std::vector<std::string>{}, {"--resume"}, {"--overwrite"}}) {
       const std::string dir = path("killed");
@@ -161,9 +164,12 @@ TEST_F(Hardening, WhatAKilledRunLeavesIsAcceptedByRerunResumeAndOverwrite) {
 // Issue 20, data loss: a --out holding only a user's images/, genomes/, log.jsonl or grid.png was
 // taken for an unfinished run and emptied. Without fool's marker nothing there is touched.
 TEST_F(Hardening, UserFilesUnderRunFileNamesAreNeverRemoved) {
-  const std::vector<std::vector<std::string>> users = {
-      {"images/holiday/beach.png", "images/class_0.png"}, {"genomes/mine.json"}, {"log.jsonl"}, {"grid.png"},
-      {"summary.json"}, {"checkpoint.json", "notes.txt"}};
+  const std::vector<std::vector<std::string>> users = {{"images/holiday/beach.png", "images/class_0.png"},
+                                                       {"genomes/mine.json"},
+                                                       {"log.jsonl"},
+                                                       {"grid.png"},
+                                                       {"summary.json"},
+                                                       {"checkpoint.json", "notes.txt"}};
   for (const auto& files : users)
     for (const std::vector<std::string>& how : {std::vector<std::string>{}, {"--overwrite"}, {"--resume"}}) {
       const std::string dir = path("user");
@@ -295,7 +301,8 @@ TEST_F(Hardening, ReportOutIsAnHtmlFile) {
 TEST_F(Hardening, TrainChecksThatItsOutputCanBeWrittenBeforeTraining) {
   // /proc refuses new files to every user, root included; --data-dir does not exist, so an error
   // naming it would mean the data was read before the output was checked.
-  expect_only_one_line(run_fool({"train", "--data-dir", path("no-data"), "--out", "/proc/m.onnx"}), "--out /proc/m.onnx");
+  expect_only_one_line(run_fool({"train", "--data-dir", path("no-data"), "--out", "/proc/m.onnx"}),
+                       "--out /proc/m.onnx");
   expect_only_one_line(
       run_fool({"train", "--data-dir", path("no-data"), "--out", path("m.onnx"), "--report", "/proc/r.json"}),
       "--report /proc/r.json");
@@ -352,8 +359,9 @@ TEST_F(Hardening, DamagedAnalysisFilesDoNotBreakTheReport) {
   write_file_atomic(run + "/analysis/repetition.json",
                     std::string("{\"repeating\": \"x\", \"classes\": [{\"repeats\": true, \"class\": 1e300}, 5, "
                                 "{\"period\": [1], \"repeats\": true, \"one_copy_image\": 7}]}"));
-  write_file_atomic(run + "/analysis/occlusion.json",
-                    std::string("{\"config\": 3, \"filled\": [1, {\"fraction\": \"a\"}], \"classes\": [null, {\"image\": 4}]}"));
+  write_file_atomic(
+      run + "/analysis/occlusion.json",
+      std::string("{\"config\": 3, \"filled\": [1, {\"fraction\": \"a\"}], \"classes\": [null, {\"image\": 4}]}"));
   const auto r = run_fool({"report", run, "--out", path("r.html")});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(read_text_file(path("r.html")).find("no repetition"), std::string::npos);
@@ -362,11 +370,20 @@ TEST_F(Hardening, DamagedAnalysisFilesDoNotBreakTheReport) {
 // Numbers: every numeric flag is finite and in range at parse time.
 TEST_F(Hardening, NumericFlagsAreFiniteAndInRange) {
   const std::string out = path("run");
-  for (const std::vector<std::string>& flag :
-       {std::vector<std::string>{"--eta", "inf"}, {"--eta", "nan"}, {"--eta", "0"}, {"--seed", "18446744073709551616"},
-        {"--seed", "1e300"}, {"--seed", "1.5"}, {"--mutation-rate", "2"}, {"--mutation-rate", "nan"},
-        {"--checkpoint-every", "-1"}, {"--halve-every", "-3"}, {"--offspring", "inf"},
-        {"--classes", "0-2147483647"}, {"--classes", "2147483600-2147483647,0-1048576"}, {"--classes", "1,1"}}) {
+  for (const std::vector<std::string>& flag : {std::vector<std::string>{"--eta", "inf"},
+                                               {"--eta", "nan"},
+                                               {"--eta", "0"},
+                                               {"--seed", "18446744073709551616"},
+                                               {"--seed", "1e300"},
+                                               {"--seed", "1.5"},
+                                               {"--mutation-rate", "2"},
+                                               {"--mutation-rate", "nan"},
+                                               {"--checkpoint-every", "-1"},
+                                               {"--halve-every", "-3"},
+                                               {"--offspring", "inf"},
+                                               {"--classes", "0-2147483647"},
+                                               {"--classes", "2147483600-2147483647,0-1048576"},
+                                               {"--classes", "1,1"}}) {
     std::vector<std::string> args = kTinyEvolve;
     args.push_back(out);
     args.insert(args.end(), flag.begin(), flag.end());
@@ -374,7 +391,8 @@ TEST_F(Hardening, NumericFlagsAreFiniteAndInRange) {
   }
   EXPECT_FALSE(fs::exists(out));
   expect_only_one_line(run_fool({"ascend", "--model", kModel, "--classes", "0,0", "--out", out}), "twice");
-  expect_only_one_line(run_fool({"ascend", "--model", kModel, "--seed", "99999999999999999999", "--out", out}), "--seed");
+  expect_only_one_line(run_fool({"ascend", "--model", kModel, "--seed", "99999999999999999999", "--out", out}),
+                       "--seed");
   expect_only_one_line(run_fool({"train", "--lr", "inf", "--out", path("m.onnx")}), "--lr");
   expect_only_one_line(run_fool({"train", "--seed", "-1", "--out", path("m.onnx")}), "--seed");
   // The largest seed is a seed.

@@ -2,9 +2,9 @@
 #include <filesystem>
 
 #include "cli/common.h"
-#include "fool/io/files.h"
 #include "cli/progress.h"
 #include "fool/core/error.h"
+#include "fool/io/files.h"
 #include "fool/train/train.h"
 
 namespace fool::cli {

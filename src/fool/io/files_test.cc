@@ -101,7 +101,8 @@ TEST_F(FilesDir, WritesRefuseLinksLeavingTheRoot) {
   fs::create_directories(path("run"));
   fs::create_directories(path("outside"));
   fs::create_directory_symlink(path("outside"), path("run/analysis"));
-  const std::string e = error_of([&] { write_file_inside(path("run"), path("run/analysis/x.json"), std::string("{}")); });
+  const std::string e =
+      error_of([&] { write_file_inside(path("run"), path("run/analysis/x.json"), std::string("{}")); });
   EXPECT_NE(e.find("leads outside"), std::string::npos) << e;
   EXPECT_FALSE(fs::exists(path("outside/x.json")));
   EXPECT_THROW(create_directories_inside(path("run"), path("run/analysis/sub")), Error);

@@ -2,14 +2,14 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
 #include "fool/core/error.h"
-#include "fool/io/files.h"
 #include "fool/core/limits.h"
-#include <algorithm>
+#include "fool/io/files.h"
 
 namespace fool {
 

@@ -84,7 +84,8 @@ TEST(Idx, ReadsPlainAndGzippedFiles) {
 // Issue 20: a 5 MB .gz inflating to gigabytes was inflated before its header was checked; a header
 // of 4 x 2^31 x 2^31 wrapped to 0 bytes and was accepted.
 TEST(Idx, GzipIsInflatedNoFurtherThanTheHeaderDeclares) {
-  const std::string path = (std::filesystem::temp_directory_path() / ("fool_idx_bomb_" + std::to_string(::getpid()) + ".gz")).string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("fool_idx_bomb_" + std::to_string(::getpid()) + ".gz")).string();
   gzFile f = gzopen(path.c_str(), "wb9");
   ASSERT_NE(f, nullptr);
   const std::vector<std::uint8_t> header = {0, 0, 8, 1, 0, 0, 0, 4};  // 4 bytes declared

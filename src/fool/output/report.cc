@@ -124,7 +124,8 @@ std::string repetition_table(const std::string& dir, const fs::path& rep) {
     << get_or(j, "images", 0) << " champions repeat a motif; over those, median confidence with all copies "
     << esc(percent(get_or(m, "all_copies", 0.0))) << ", with half " << esc(percent(get_or(m, "half_copies", 0.0)))
     << ", with one " << esc(percent(get_or(m, "one_copy", 0.0))) << ".</p><table class=\"classes\"><tr><th>class</th>"
-    << "<th>period (dy, dx)</th><th>copies</th><th>all copies</th><th>half</th><th>one copy</th><th>one copy left</th></tr>";
+    << "<th>period (dy, dx)</th><th>copies</th><th>all copies</th><th>half</th><th>one copy</th><th>one copy "
+       "left</th></tr>";
   for (const auto& c : get_or(j, "classes", nlohmann::json::array())) {
     const nlohmann::json p = get_or(c, "period", nlohmann::json::object());
     h << "<tr><td>" << get_or(c, "class", 0) << "</td><td>";
@@ -168,9 +169,11 @@ std::string occlusion_table(const std::string& dir, const fs::path& occ) {
     const fs::path img = fs::path(dir) / get_or(c, "image", "");
     const fs::path map = fs::path(dir) / get_or(c, "heatmap", "");
     h << "<tr><td>" << get_or(c, "class", 0) << "</td><td>";
-    if (fs::is_regular_file(img)) h << "<img class=\"thumb\" alt=\"class image\" src=\"" << data_uri(dir, get_or(c, "image", "")) << "\">";
+    if (fs::is_regular_file(img))
+      h << "<img class=\"thumb\" alt=\"class image\" src=\"" << data_uri(dir, get_or(c, "image", "")) << "\">";
     h << "</td><td>";
-    if (fs::is_regular_file(map)) h << "<img class=\"thumb\" alt=\"occlusion map\" src=\"" << data_uri(dir, get_or(c, "heatmap", "")) << "\">";
+    if (fs::is_regular_file(map))
+      h << "<img class=\"thumb\" alt=\"occlusion map\" src=\"" << data_uri(dir, get_or(c, "heatmap", "")) << "\">";
     h << "</td><td>" << esc(percent(get_or(c, "confidence", 0.0))) << "</td><td>" << num(get_or(c, "max_drop", 0.0))
       << "</td><td>" << num(get_or(c, "mean_drop", 0.0)) << "</td>";
     for (const auto& f : get_or(c, "filled", nlohmann::json::array()))
@@ -215,8 +218,9 @@ std::string run_section(const std::string& dir, const std::string& heading_level
   // Champion confidence over the run.
   // Read through fool's reader: a FIFO or device in its place is an error, not a hang.
   std::error_code ec;
-  std::istringstream log(fs::exists(fs::path(dir) / "log.jsonl", ec) ? read_text_file((fs::path(dir) / "log.jsonl").string(), kMaxJsonBytes)
-                                                                       : std::string());
+  std::istringstream log(fs::exists(fs::path(dir) / "log.jsonl", ec)
+                             ? read_text_file((fs::path(dir) / "log.jsonl").string(), kMaxJsonBytes)
+                             : std::string());
   std::vector<double> xs, mn, md, mx;
   for (std::string line; std::getline(log, line);) {
     const auto j = parse_json_or_discarded(line);

@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -210,7 +210,8 @@ RunLock lock_run_directory(const std::string& dir) {
     ::close(fd);
     if (err == EWOULDBLOCK) {
       const std::string pid = known ? lock_holder(st.st_dev, st.st_ino) : std::string();
-      throw Error(dir + ": is being written by another fool process (pid " + (pid.empty() ? std::string("unknown") : pid) + ")");
+      throw Error(dir + ": is being written by another fool process (pid " +
+                  (pid.empty() ? std::string("unknown") : pid) + ")");
     }
     throw Error(dir + ": cannot lock (" + std::strerror(err) + ")");
   }
@@ -240,11 +241,12 @@ void remove_run_files(const std::string& dir) {
   if (ec) throw Error(dir + ": " + ec.message());
   for (const fs::path& p : top) {
     const std::string name = p.filename().string();
-    const bool file = std::find_if(std::begin(kTopFiles), std::end(kTopFiles), [&](const char* f) { return name == f; }) !=
-                          std::end(kTopFiles) ||
-                      is_genome_file(name) || (is_atomic_temporary(name) && name.rfind(std::string(kRunMarker) + ".", 0) != 0);
-    const bool folder = std::find_if(std::begin(kFolders), std::end(kFolders), [&](const char* f) { return name == f; }) !=
-                        std::end(kFolders);
+    const bool file = std::find_if(std::begin(kTopFiles), std::end(kTopFiles),
+                                   [&](const char* f) { return name == f; }) != std::end(kTopFiles) ||
+                      is_genome_file(name) ||
+                      (is_atomic_temporary(name) && name.rfind(std::string(kRunMarker) + ".", 0) != 0);
+    const bool folder = std::find_if(std::begin(kFolders), std::end(kFolders),
+                                     [&](const char* f) { return name == f; }) != std::end(kFolders);
     if (!file && !folder) continue;
     if (is_link(p)) refuse_link(p);
     if (file) {
@@ -256,7 +258,8 @@ void remove_run_files(const std::string& dir) {
     std::vector<fs::path> inside;
     for (const auto& entry : fs::directory_iterator(p, ec)) {
       const std::string n = entry.path().filename().string();
-      if (is_fool_file_in(name, n) && !is_link(entry.path()) && entry.is_regular_file(ec)) inside.push_back(entry.path());
+      if (is_fool_file_in(name, n) && !is_link(entry.path()) && entry.is_regular_file(ec))
+        inside.push_back(entry.path());
     }
     for (const fs::path& q : inside) remove_one(q);
     if (fs::is_empty(p, ec)) remove_one(p);
@@ -287,7 +290,8 @@ RunLock prepare_run_directory(const std::string& dir, bool overwrite, const std:
   // Judged again under the lock: another process may have written there since.
   if (!effectively_empty(dir)) {
     if (!has_run_marker(dir)) throw Error(foreign(dir));
-    const bool is_run = fs::exists(fs::path(dir) / "summary.json", ec) || fs::exists(fs::path(dir) / "checkpoint.json", ec);
+    const bool is_run =
+        fs::exists(fs::path(dir) / "summary.json", ec) || fs::exists(fs::path(dir) / "checkpoint.json", ec);
     if (is_run && !overwrite) {
       throw Error(dir + ": holds another run; use --resume to continue it or --overwrite to replace it");
     }
@@ -307,7 +311,8 @@ RunLock open_run_directory(const std::string& dir, const std::string& command, b
   if (!fs::is_directory(dir, ec)) throw Error(dir + ": no such directory");
   const bool marked = has_run_marker(dir);
   if (!marked && !recognised) {
-    throw Error(dir + ": has no " + std::string(kRunMarker) + " marker and holds no run fool can read; fool writes nothing there");
+    throw Error(dir + ": has no " + std::string(kRunMarker) +
+                " marker and holds no run fool can read; fool writes nothing there");
   }
   RunLock lock = lock_run_directory(dir);
   if (!marked) write_run_marker(dir, command);
