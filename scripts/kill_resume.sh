@@ -59,6 +59,8 @@ for d, _, files in sorted(os.walk(root)):
             print(rel, "generations", gens)
         elif f.endswith(".json"):
             print(rel, json.dumps(clean(json.load(open(p))), sort_keys=True))
+        elif f in (".fool-run", ".fool-lock"):  # fool's marker and (empty) lock file
+            print(rel, "fool's")
         elif f.startswith("."):
             print(rel, "STRAY")
         else:

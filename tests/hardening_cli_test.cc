@@ -3,11 +3,19 @@
 // no libpng or TBB chatter), and no half-made directory is left that fool then refuses.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
 #include "fool/io/files.h"
+#include "fool/io/image_io.h"
+#include "fool/testing/onnx_test_graph.h"
 
 namespace fool {
 namespace {
@@ -18,6 +26,41 @@ using testing::run_fool;
 const std::string kModel = std::string(FOOL_FIXTURES_DIR) + "/mnist_bn_cnn.onnx";
 
 class Hardening : public testing::CliTest {};
+
+// What fool writes first into a directory it makes (docs/hardening.md).
+const std::string kMarker = "{\"format\":\"fool-run-marker/1\",\"command\":\"evolve\",\"version\":\"test\"}\n";
+
+const std::vector<std::string> kTinyEvolve = {"evolve", "--model", kModel, "--generations", "2",   "--offspring",
+                                              "8",      "--init",  "8",    "--classes",     "0-3", "--quiet",
+                                              "--out"};
+testing::CliResult tiny_evolve(const std::string& dir, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = kTinyEvolve;
+  args.push_back(dir);
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_fool(args);
+}
+
+// Every regular file under dir (path relative to dir -> content).
+std::map<std::string, std::string> tree(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = read_text_file(e.path().string());
+  return out;
+}
+
+// Holds dir/.fool-lock as another fool process would (flock) while alive.
+class ForeignLock {
+ public:
+  explicit ForeignLock(const std::string& dir) {
+    fd_ = ::open((dir + "/.fool-lock").c_str(), O_RDWR | O_CREAT, 0644);
+    EXPECT_GE(fd_, 0);
+    EXPECT_EQ(::flock(fd_, LOCK_EX | LOCK_NB), 0);
+  }
+  ~ForeignLock() { ::close(fd_); }
+
+ private:
+  int fd_ = -1;
+};
 
 // Stricter than expect_one_line_error: stderr is exactly one line, the fool: error: line.
 void expect_only_one_line(const testing::CliResult& r, const std::string& needle) {
@@ -84,19 +127,27 @@ TEST_F(Hardening, WhatAKilledRunLeavesIsAcceptedByRerunResumeAndOverwrite) {
     args.insert(args.end(), extra.begin(), extra.end());
     return run_fool(args);
   };
-  // Killed in its write test; killed writing its first checkpoint; the disk full at generation 0.
+  // Killed writing its marker; killed writing its first checkpoint; the disk full at generation 0.
   const std::vector<std::vector<std::string>> debris = {
-      {"..fool-write-test.a1B2c3"}, {"log.jsonl", ".checkpoint.json.Zz9yX8"}, {"log.jsonl"}};
+      {".fool-run.a1B2c3"},
+      {".fool-run", ".fool-lock", "log.jsonl", ".checkpoint.json.Zz9yX8"},
+      {".fool-run", "log.jsonl"}};
   for (const auto& files : debris)
     for (const std::vector<std::string>& how : {std::vector<std::string>{}, {"--resume"}, {"--overwrite"}}) {
       const std::string dir = path("killed");
       fs::remove_all(dir);
       fs::create_directories(dir);
-      for (const auto& f : files) write_file_atomic(dir + "/" + f, std::string("{\"generation\": 0, \"half"));
+      for (const auto& f : files) {
+        write_file_atomic(dir + "/" + f, f == ".fool-run" ? kMarker : std::string("{\"generation\": 0, \"half"));
+      }
       const auto r = run(dir, how);
       EXPECT_EQ(r.code, 0) << files[0] << (how.empty() ? "" : " " + how[0]) << ": " << r.err;
-      for (const auto& e : fs::recursive_directory_iterator(dir))
-        EXPECT_NE(e.path().filename().string()[0], '.') << "stray " << e.path();
+      for (const auto& e : fs::recursive_directory_iterator(dir)) {
+        const std::string name = e.path().filename().string();
+        if (name != ".fool-run" && name != ".fool-lock") {
+          EXPECT_NE(name[0], '.') << "stray " << e.path();
+        }
+      }
       EXPECT_TRUE(fs::exists(dir + "/summary.json"));
     }
   // A stray temporary beside a real checkpoint is removed by --resume.
@@ -108,6 +159,291 @@ TEST_F(Hardening, WhatAKilledRunLeavesIsAcceptedByRerunResumeAndOverwrite) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_FALSE(fs::exists(dir + "/images/.class_3.png.Qw3rTy"));
   EXPECT_FALSE(fs::exists(dir + "/.checkpoint.json.Qw3rTy"));
+}
+
+// Issue 20, data loss: a --out holding only a user's images/, genomes/, log.jsonl or grid.png was
+// taken for an unfinished run and emptied. Without fool's marker nothing there is touched.
+TEST_F(Hardening, UserFilesUnderRunFileNamesAreNeverRemoved) {
+  const std::vector<std::vector<std::string>> users = {{"images/holiday/beach.png", "images/class_0.png"},
+                                                       {"genomes/mine.json"},
+                                                       {"log.jsonl"},
+                                                       {"grid.png"},
+                                                       {"summary.json"},
+                                                       {"checkpoint.json", "notes.txt"}};
+  for (const auto& files : users)
+    for (const std::vector<std::string>& how : {std::vector<std::string>{}, {"--overwrite"}, {"--resume"}}) {
+      const std::string dir = path("user");
+      fs::remove_all(dir);
+      for (const auto& f : files) {
+        fs::create_directories(fs::path(dir + "/" + f).parent_path());
+        write_file_atomic(dir + "/" + f, "the user's " + f);
+      }
+      const auto before = tree(dir);
+      const auto r = tiny_evolve(dir, how);
+      const std::string what = files[0] + (how.empty() ? "" : " " + how[0]);
+      expect_only_one_line(r, dir);
+      EXPECT_EQ(tree(dir), before) << what << ": " << r.err;
+      EXPECT_FALSE(fs::exists(dir + "/.fool-run")) << what;
+      EXPECT_FALSE(fs::exists(dir + "/.fool-lock")) << what;
+    }
+}
+
+// --overwrite on a run fool made removes fool's files only; a file the user added stays.
+TEST_F(Hardening, OverwriteRemovesOnlyFoolsOwnFiles) {
+  const std::string dir = path("run");
+  ASSERT_EQ(tiny_evolve(dir).code, 0);
+  const auto marker = read_json_file(dir + "/.fool-run");
+  EXPECT_EQ(marker["format"], "fool-run-marker/1");
+  EXPECT_EQ(marker["command"], "evolve");
+  write_file_atomic(dir + "/notes.txt", std::string("mine"));
+  write_file_atomic(dir + "/images/mine.png", std::string("mine too"));
+  fs::create_directories(dir + "/genomes/keep");
+  write_file_atomic(dir + "/genomes/keep/x.json", std::string("{}"));
+  expect_only_one_line(tiny_evolve(dir), "--overwrite");
+  write_file_atomic(dir + "/images/class_9.png", std::string("an image of an older run"));
+  const auto r = tiny_evolve(dir, {"--overwrite", "--seed", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(read_text_file(dir + "/notes.txt"), "mine");
+  EXPECT_EQ(read_text_file(dir + "/images/mine.png"), "mine too");
+  EXPECT_EQ(read_text_file(dir + "/genomes/keep/x.json"), "{}");
+  EXPECT_TRUE(fs::exists(dir + "/images/class_1.png"));
+  EXPECT_EQ(read_json_file(dir + "/summary.json")["seed"], 2);
+  EXPECT_FALSE(fs::exists(dir + "/images/class_9.png")) << "the replaced run's image stayed";
+  // A link in place of a folder fool writes is not fool's: refused, and what it points at is kept.
+  fs::create_directories(path("elsewhere"));
+  write_file_atomic(path("elsewhere/class_1.png"), std::string("not fool's"));
+  fs::remove_all(dir + "/images");
+  fs::create_directory_symlink(path("elsewhere"), dir + "/images");
+  expect_only_one_line(tiny_evolve(dir, {"--overwrite"}), "images");
+  EXPECT_EQ(read_text_file(path("elsewhere/class_1.png")), "not fool's");
+}
+
+// A run written before the marker existed (no .fool-run) is resumed when its checkpoint is fool's,
+// and gets the marker; --overwrite still refuses it.
+TEST_F(Hardening, RunsWithoutTheMarkerAreResumedWhenTheirCheckpointIsFools) {
+  const std::string dir = path("old");
+  ASSERT_EQ(tiny_evolve(dir, {"--checkpoint-every", "1"}).code, 0);
+  fs::remove(dir + "/.fool-run");
+  fs::remove(dir + "/.fool-lock");
+  expect_only_one_line(tiny_evolve(dir, {"--overwrite", "--checkpoint-every", "1"}), ".fool-run");
+  const auto r = tiny_evolve(dir, {"--resume", "--checkpoint-every", "1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir + "/.fool-run"));
+  // A checkpoint.json that is not fool's does not make the directory fool's.
+  const std::string other = path("other");
+  fs::create_directories(other);
+  write_file_atomic(other + "/checkpoint.json", std::string("{\"format\": \"someone else's\"}"));
+  expect_only_one_line(tiny_evolve(other, {"--resume"}), other);
+  EXPECT_FALSE(fs::exists(other + "/.fool-run"));
+}
+
+// Two fool processes on one --out: the second refuses, naming the first, and writes nothing.
+TEST_F(Hardening, ASecondProcessOnTheSameOutIsRefused) {
+  const std::string dir = path("busy");
+  ASSERT_EQ(tiny_evolve(dir).code, 0);
+  const auto before = tree(dir);
+  {
+    ForeignLock held(dir);
+    const std::string pid = "(pid " + std::to_string(::getpid()) + ")";
+    for (const std::vector<std::string>& how : {std::vector<std::string>{"--overwrite"}, {"--resume"}}) {
+      const auto r = tiny_evolve(dir, how);
+      expect_only_one_line(r, "is being written by another fool process " + pid);
+    }
+    expect_only_one_line(run_fool({"analyze", "repetition", dir, "--quiet"}), pid);
+    expect_only_one_line(run_fool({"report", path("x"), "--out", dir + "/report.html"}), pid);
+    EXPECT_EQ(tree(dir), before);
+    // An empty directory being started by another process.
+    fs::create_directories(path("fresh"));
+    ForeignLock fresh(path("fresh"));
+    expect_only_one_line(tiny_evolve(path("fresh")), "another fool process");
+    EXPECT_FALSE(fs::exists(path("fresh/summary.json")));
+  }
+  EXPECT_EQ(tiny_evolve(dir, {"--overwrite"}).code, 0) << "the lock outlived its holder";
+}
+
+// fool analyze wrote through an analysis/ or images/ link leading out of the run.
+TEST_F(Hardening, AnalyzeDoesNotWriteThroughLinksLeavingTheRun) {
+  const std::string run = path("run");
+  ASSERT_EQ(tiny_evolve(run).code, 0);
+  const std::string outside = path("outside");
+  fs::create_directories(outside);
+  write_file_atomic(outside + "/occlusion.json", std::string("precious"));
+  fs::create_directory_symlink(outside, run + "/analysis");
+  for (const char* kind : {"occlusion", "repetition"}) {
+    const auto r = run_fool({"analyze", kind, run, "--quiet"});
+    expect_only_one_line(r, "analysis");
+  }
+  EXPECT_EQ(tree(outside).size(), 1u);
+  EXPECT_EQ(read_text_file(outside + "/occlusion.json"), "precious");
+  // A link inside the run is followed.
+  fs::remove(run + "/analysis");
+  fs::create_directories(run + "/real");
+  fs::create_directory_symlink(run + "/real", run + "/analysis");
+  const auto ok = run_fool({"analyze", "occlusion", run, "--quiet"});
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_TRUE(fs::exists(run + "/real/occlusion.json"));
+}
+
+// report --out RUN/summary.json replaced the run's summary with HTML.
+TEST_F(Hardening, ReportOutIsAnHtmlFile) {
+  const std::string run = path("run");
+  ASSERT_EQ(tiny_evolve(run).code, 0);
+  const std::string summary = read_text_file(run + "/summary.json");
+  for (const std::string& out : {run + "/summary.json", run + "/checkpoint.json", run + "/grid.png", run}) {
+    expect_only_one_line(run_fool({"report", run, "--out", out}), "--out");
+  }
+  EXPECT_EQ(read_text_file(run + "/summary.json"), summary);
+  const auto r = run_fool({"report", run, "--out", run + "/report.html"});
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+// train --out on a directory that cannot be written failed only after the whole training.
+TEST_F(Hardening, TrainChecksThatItsOutputCanBeWrittenBeforeTraining) {
+  // /proc refuses new files to every user, root included; --data-dir does not exist, so an error
+  // naming it would mean the data was read before the output was checked.
+  expect_only_one_line(run_fool({"train", "--data-dir", path("no-data"), "--out", "/proc/m.onnx"}),
+                       "--out /proc/m.onnx");
+  expect_only_one_line(
+      run_fool({"train", "--data-dir", path("no-data"), "--out", path("m.onnx"), "--report", "/proc/r.json"}),
+      "--report /proc/r.json");
+}
+
+// Issue 20, hangs and kills on reading: a FIFO or /dev/zero where fool reads a file.
+TEST_F(Hardening, FifosAndDevicesAreRefusedNotReadForever) {
+  const std::string run = path("run");
+  ASSERT_EQ(tiny_evolve(run).code, 0);
+  ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0644), 0);
+  fs::create_symlink("/dev/zero", path("zero.onnx"));
+  expect_only_one_line(run_fool({"info", "--model", path("fifo")}), "named pipe");
+  expect_only_one_line(run_fool({"info", "--model", "/dev/zero"}), "device");
+  expect_only_one_line(run_fool({"info", "--model", path("zero.onnx")}), "device");
+  expect_only_one_line(run_fool({"score", "--model", kModel, path("fifo")}), "named pipe");
+  expect_only_one_line(run_fool({"data", "stats", "--dataset", "idx", "--train-images", path("fifo"), "--train-labels",
+                                 "/dev/zero", "--test-images", path("fifo"), "--test-labels", path("fifo")}),
+                       "not a regular file");
+  // summary.json, then log.jsonl, as a FIFO.
+  const std::string summary = read_text_file(run + "/summary.json");
+  fs::remove(run + "/summary.json");
+  ASSERT_EQ(::mkfifo((run + "/summary.json").c_str(), 0644), 0);
+  expect_only_one_line(run_fool({"report", run, "--out", path("r.html")}), "named pipe");
+  fs::remove(run + "/summary.json");
+  write_file_atomic(run + "/summary.json", summary);
+  fs::remove(run + "/log.jsonl");
+  ASSERT_EQ(::mkfifo((run + "/log.jsonl").c_str(), 0644), 0);
+  expect_only_one_line(run_fool({"report", run, "--out", path("r.html")}), "named pipe");
+}
+
+// 200,000 nested lists in a summary's settings crashed report (stack overflow in the JSON parser).
+TEST_F(Hardening, DeeplyNestedJsonIsOneLine) {
+  const std::string run = path("run");
+  ASSERT_EQ(tiny_evolve(run).code, 0);
+  std::string text = read_text_file(run + "/summary.json");
+  const std::string key = "\"settings\": {";
+  const auto at = text.find(key);
+  ASSERT_NE(at, std::string::npos);
+  text.insert(at + key.size(), "\"deep\": " + std::string(200000, '[') + std::string(200000, ']') + ", ");
+  write_file_atomic(run + "/summary.json", text);
+  expect_only_one_line(run_fool({"report", run, "--out", path("r.html")}), "nested deeper");
+  expect_only_one_line(run_fool({"analyze", "repetition", run, "--quiet"}), "nested deeper");
+  expect_only_one_line(run_fool({"render", path("deep.json"), "--out", path("x.png")}), "deep.json");
+  write_file_atomic(path("deep.json"), std::string(100000, '{'));
+  expect_only_one_line(run_fool({"render", path("deep.json"), "--out", path("x.png")}), "nested deeper");
+}
+
+// report read analysis files without checking their types: a class without "period" read out of
+// bounds, a class that is not an object was an "internal error".
+TEST_F(Hardening, DamagedAnalysisFilesDoNotBreakTheReport) {
+  const std::string run = path("run");
+  ASSERT_EQ(tiny_evolve(run).code, 0);
+  fs::create_directories(run + "/analysis");
+  write_file_atomic(run + "/analysis/repetition.json",
+                    std::string("{\"repeating\": \"x\", \"classes\": [{\"repeats\": true, \"class\": 1e300}, 5, "
+                                "{\"period\": [1], \"repeats\": true, \"one_copy_image\": 7}]}"));
+  write_file_atomic(
+      run + "/analysis/occlusion.json",
+      std::string("{\"config\": 3, \"filled\": [1, {\"fraction\": \"a\"}], \"classes\": [null, {\"image\": 4}]}"));
+  const auto r = run_fool({"report", run, "--out", path("r.html")});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(read_text_file(path("r.html")).find("no repetition"), std::string::npos);
+}
+
+// Numbers: every numeric flag is finite and in range at parse time.
+TEST_F(Hardening, NumericFlagsAreFiniteAndInRange) {
+  const std::string out = path("run");
+  for (const std::vector<std::string>& flag : {std::vector<std::string>{"--eta", "inf"},
+                                               {"--eta", "nan"},
+                                               {"--eta", "0"},
+                                               {"--seed", "18446744073709551616"},
+                                               {"--seed", "1e300"},
+                                               {"--seed", "1.5"},
+                                               {"--mutation-rate", "2"},
+                                               {"--mutation-rate", "nan"},
+                                               {"--checkpoint-every", "-1"},
+                                               {"--halve-every", "-3"},
+                                               {"--offspring", "inf"},
+                                               {"--classes", "0-2147483647"},
+                                               {"--classes", "2147483600-2147483647,0-1048576"},
+                                               {"--classes", "1,1"}}) {
+    std::vector<std::string> args = kTinyEvolve;
+    args.push_back(out);
+    args.insert(args.end(), flag.begin(), flag.end());
+    expect_only_one_line(run_fool(args), flag[0]);
+  }
+  EXPECT_FALSE(fs::exists(out));
+  expect_only_one_line(run_fool({"ascend", "--model", kModel, "--classes", "0,0", "--out", out}), "twice");
+  expect_only_one_line(run_fool({"ascend", "--model", kModel, "--seed", "99999999999999999999", "--out", out}),
+                       "--seed");
+  expect_only_one_line(run_fool({"train", "--lr", "inf", "--out", path("m.onnx")}), "--lr");
+  expect_only_one_line(run_fool({"train", "--seed", "-1", "--out", path("m.onnx")}), "--seed");
+  // The largest seed is a seed.
+  EXPECT_EQ(tiny_evolve(out, {"--seed", "18446744073709551615"}).code, 0);
+}
+
+// A model's output that is not probabilities: NaN (0 / 0) or values beyond [0, 1] (the input scaled
+// by 255 and passed through, labelled as probabilities) was accepted and printed.
+TEST_F(Hardening, OutputsThatAreNotProbabilitiesAreOneLineNamingTheModel) {
+  testing::GraphBuilder passthrough(13, {1, 2, 2});
+  auto* flat = passthrough.node("Flatten", {"x"});
+  testing::GraphBuilder::attr(flat, "axis", std::int64_t{1});
+  passthrough.metadata("fool.scale", "255");
+  passthrough.metadata("fool.output", "probabilities");  // what the model says; fool believes it
+  const std::string scaled = passthrough.write(path("scaled.onnx"), testing::out_of(flat), 4);
+  testing::GraphBuilder ratio(13, {1, 2, 2});
+  auto* f2 = ratio.node("Flatten", {"x"});
+  testing::GraphBuilder::attr(f2, "axis", std::int64_t{1});
+  auto* div = ratio.node("Div", {testing::out_of(f2), testing::out_of(f2)});
+  const std::string nan_model = ratio.write(path("nan.onnx"), testing::out_of(div), 4);
+  write_png(path("white.png"), Image8{{1, 2, 2}, {255, 255, 255, 255}});
+  write_png(path("black.png"), Image8{{1, 2, 2}, {0, 0, 0, 0}});
+  for (const char* backend : {"torch", "opencv", "auto"}) {
+    // auto's probe (random images) already fails on both backends, with its own first bad value.
+    const auto big = run_fool({"score", "--model", scaled, "--backend", backend, path("white.png")});
+    if (std::string(backend) == "auto") {  // both backends' reasons: longer than one backend's line
+      EXPECT_NE(big.code, 0);
+      EXPECT_EQ(big.err.find('\n'), big.err.size() - 1) << big.err;
+      EXPECT_EQ(big.err.rfind("fool: error: ", 0), 0u) << big.err;
+    } else {
+      expect_only_one_line(big, "scaled.onnx");
+    }
+    EXPECT_NE(big.err.find(std::string(backend) == "auto" ? ", not a probability" : "is 255, not a probability"),
+              std::string::npos)
+        << backend << ": " << big.err;
+    const auto nan = run_fool({"score", "--model", nan_model, "--backend", backend, path("black.png")});
+    expect_only_one_line(nan, "nan.onnx");
+    EXPECT_NE(nan.err.find("is NaN, not a probability"), std::string::npos) << backend << ": " << nan.err;
+  }
+  // fool info reports each backend: both refuse the model's output, and so does auto.
+  const auto info = run_fool({"info", "--model", scaled});
+  ASSERT_EQ(info.code, 0) << info.err;
+  const auto j = nlohmann::json::parse(info.out);
+  for (const char* b : {"opencv", "torch"}) {
+    EXPECT_EQ(j["backends"][b]["ok"], false) << b;
+    EXPECT_NE(j["backends"][b]["error"].get<std::string>().find("not a probability"), std::string::npos) << b;
+  }
+  EXPECT_TRUE(j["backends"]["auto"]["backend"].is_null());
+  // The same models, their outputs taken as logits: ordinary numbers are then fine.
+  const auto logits = run_fool({"score", "--model", scaled, "--logits", "--backend", "torch", path("white.png")});
+  EXPECT_EQ(logits.code, 0) << logits.err;
 }
 
 }  // namespace

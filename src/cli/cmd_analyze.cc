@@ -108,7 +108,7 @@ void add_analyze_command(CLI::App& app, Action& action) {
   o->add_option("--masks", oc->masks, "random masks per share (the median is reported)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  o->add_option("--seed", oc->seed, "seed of the random masks")->capture_default_str();
+  o->add_option("--seed", oc->seed, "seed of the random masks")->check(seed_number())->capture_default_str();
   o->callback([oo, oc, &action] {
     action = [oo, oc] {
       oc->model = model_options(*oo);

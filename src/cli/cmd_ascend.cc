@@ -22,7 +22,7 @@ void add_ascend_command(CLI::App& app, Action& action) {
   c->add_option("--out", o->run.out_dir, "output directory (summary.json, images/, grid.png, log.jsonl)")->required();
   c->add_option("--classes", o->classes, "target classes, e.g. 0,3,5-7 (unset: all)");
   c->add_option("--steps", a.steps, "gradient steps at most");
-  c->add_option("--seed", a.seed, "seed of the start image's noise")->check(non_negative());
+  c->add_option("--seed", a.seed, "seed of the start image's noise")->check(seed_number());
   add_choice(c, "--start", a.start, ascent_start_names(), parse_ascent_start, ascent_start_name,
              "start image: gray (0.5), mean (the model's mean), noise (uniform)");
   c->add_option("--start-noise", a.start_noise, "std of the Gaussian noise on a gray or mean start");

@@ -1,4 +1,6 @@
 // fool evolve: MAP-Elites fooling images for every class of a model.
+#include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <sstream>
 
@@ -9,6 +11,11 @@
 #include "fool/experiments/evolve.h"
 
 namespace fool::cli {
+
+namespace {
+// More classes than any classifier has; the list is refused beyond it.
+constexpr std::int64_t kMaxClassList = 1 << 20;
+}  // namespace
 
 std::vector<int> parse_class_list(const std::string& text) {
   std::vector<int> out;
@@ -24,11 +31,25 @@ std::vector<int> parse_class_list(const std::string& text) {
       } else {
         const int a = std::stoi(item.substr(0, dash)), b = std::stoi(item.substr(dash + 1), &used);
         if (used != item.size() - dash - 1 || b < a) throw std::invalid_argument(item);
-        for (int k = a; k <= b; ++k) out.push_back(k);
+        // Checked before it is expanded: 0-2147483647 would fill memory (and the loop never end).
+        if (static_cast<std::int64_t>(b) - a >= kMaxClassList) {
+          throw Error("--classes: the range " + item + " holds more than " + std::to_string(kMaxClassList) + " classes");
+        }
+        for (std::int64_t k = a; k <= b; ++k) out.push_back(static_cast<int>(k));
       }
+    } catch (const Error&) {
+      throw;
     } catch (const std::exception&) {
       throw Error("--classes: '" + item + "' is not a class index or range like 3-7");
     }
+    if (out.size() > static_cast<std::size_t>(kMaxClassList)) {
+      throw Error("--classes: more than " + std::to_string(kMaxClassList) + " classes");
+    }
+  }
+  std::vector<int> sorted = out;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = 1; i < sorted.size(); ++i) {
+    if (sorted[i] == sorted[i - 1]) throw Error("--classes: class " + std::to_string(sorted[i]) + " is given twice");
   }
   if (out.empty()) throw Error("--classes: no classes given");
   return out;
@@ -58,7 +79,7 @@ void add_evolve_command(CLI::App& app, Action& action) {
                 "generations after the initial population" + preset_or(r.evolution.generations));
   c->add_option("--offspring", r.offspring, "children per generation" + preset_or(r.evolution.offspring));
   c->add_option("--init", r.init, "random genomes in the initial population" + preset_or(r.evolution.init));
-  c->add_option("--seed", r.evolution.seed, "random seed")->check(non_negative());
+  c->add_option("--seed", r.evolution.seed, "random seed")->check(seed_number());
   c->add_option("--classes", o->classes, "target classes, e.g. 0,3,5-7 (unset: every real class)");
   c->add_option("--image-size", o->image_size, "side of the evolved images (unset: the preset's, else the model's input)")
       ->check(positive());
@@ -75,15 +96,19 @@ void add_evolve_command(CLI::App& app, Action& action) {
        "direct encoding: none (the paper's text) or sbx (its code)")
       ->check(CLI::IsMember({"none", "sbx"}))
       ->default_str(r.direct.sbx ? "sbx" : "none");
-  c->add_option("--mutation-rate", r.direct.mutation_rate, "direct encoding: per-gene mutation probability");
-  c->add_option("--halve-every", r.direct.halve_every, "direct encoding: halve the rate every N generations (0: never)");
-  c->add_option("--eta", r.direct.eta, "polynomial mutation index, the paper's mutation strength");
+  c->add_option("--mutation-rate", r.direct.mutation_rate, "direct encoding: per-gene mutation probability")
+      ->check(in_range(0.0, 1.0));
+  c->add_option("--halve-every", r.direct.halve_every, "direct encoding: halve the rate every N generations (0: never)")
+      ->check(non_negative());
+  c->add_option("--eta", r.direct.eta, "polynomial mutation index, the paper's mutation strength")
+      ->check(in_range(1e-6, 1e6));
   c->add_option("--eval-batch", r.evolution.eval_batch,
                 "images per network call (0: " + std::to_string(kEvalBatchSmallImages) + " for images of up to " +
                     std::to_string(kSmallImageSide) + " pixels a side, " + std::to_string(kEvalBatchLargeImages) +
                     " for larger)")
       ->check(non_negative());
-  c->add_option("--checkpoint-every", r.evolution.checkpoint_every, "generations between checkpoints (0: only at the end)");
+  c->add_option("--checkpoint-every", r.evolution.checkpoint_every, "generations between checkpoints (0: only at the end)")
+      ->check(non_negative());
   c->add_flag("--resume", r.resume, "continue the run in --out from its checkpoint");
   c->add_flag("--overwrite", r.overwrite, "replace a run already in --out");
   c->add_flag("--quiet", o->quiet, "no progress bar");

@@ -60,7 +60,7 @@ void add_experiment_command(CLI::App& app, Action& action) {
   tc->add_option("--generations", t->generations, "generations per run (the paper: 200)")->check(positive());
   tc->add_option("--offspring", t->offspring, "offspring per generation")->check(positive());
   tc->add_option("--init", t->init, "initial population")->check(positive());
-  tc->add_option("--seed", t->seed, "seed")->check(non_negative());
+  tc->add_option("--seed", t->seed, "seed")->check(seed_number());
   tc->add_option("--threads", t->threads, "threads (0: all cores)")->check(thread_count());
   tc->callback([t, &action] {
     action = [t] {
@@ -95,7 +95,7 @@ void add_experiment_command(CLI::App& app, Action& action) {
   rc->add_option("--first-images", r->first_images,
                  "fooling images added after the first network (0: as many as one real class has; later iterations add a sixth)")
       ->check(non_negative());
-  rc->add_option("--seed", r->seed, "seed")->check(non_negative());
+  rc->add_option("--seed", r->seed, "seed")->check(seed_number());
   rc->add_option("--threads", r->threads, "threads (0: all cores)")->check(thread_count());
   rc->callback([r, &action] {
     action = [r] {

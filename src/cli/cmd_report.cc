@@ -1,7 +1,10 @@
 // fool report: one self-contained HTML page for runs and experiments.
+#include <filesystem>
+
 #include "cli/common.h"
 #include "fool/io/files.h"
 #include "fool/output/report.h"
+#include "fool/output/run_directory.h"
 
 namespace fool::cli {
 
@@ -16,6 +19,15 @@ void add_report_command(CLI::App& app, Action& action) {
   c->add_option("--out", o->out, "HTML file to write")->required();
   c->callback([o, &action] {
     action = [o] {
+      // Checked before any work: an HTML file in an existing directory (so never a run's
+      // summary.json or checkpoint.json), and, inside a directory fool is writing, only while no
+      // other fool process writes there.
+      check_output_file(o->out, "--out", ".html");
+      const std::string parent = std::filesystem::path(o->out).parent_path().string();
+      const std::string where = parent.empty() ? "." : parent;
+      RunLock lock;
+      if (has_run_marker(where)) lock = lock_run_directory(where);
+      check_writable_directory(parent, "--out", o->out);
       const std::string html = build_report(o->dirs);
       write_file_atomic(o->out, html);
       emit_json({{"out", o->out}, {"bytes", html.size()}, {"sections", o->dirs.size()}});

@@ -4,6 +4,7 @@
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "fool/core/error.h"
+#include "fool/io/files.h"
 #include "fool/train/train.h"
 
 namespace fool::cli {
@@ -22,7 +23,7 @@ void add_train_command(CLI::App& app, Action& action) {
   c->add_option("--epochs", o->train.epochs, "passes over the training set")->check(positive());
   c->add_option("--batch-size", o->train.batch_size, "examples per optimisation step")->check(positive());
   c->add_option("--lr", o->train.learning_rate, "Adam learning rate")->check(positive());
-  c->add_option("--seed", o->train.seed, "random seed (weights, shuffling, augmentation)")->check(non_negative());
+  c->add_option("--seed", o->train.seed, "random seed (weights, shuffling, augmentation)")->check(seed_number());
   c->add_option("--threads", o->train.threads, "libtorch threads (0: its default)")->check(thread_count());
   c->add_option("--shift", o->train.max_shift, "augmentation: random shifts of up to N pixels (0: none)")
       ->check(CLI::Range(0, 8));
@@ -36,7 +37,11 @@ void add_train_command(CLI::App& app, Action& action) {
       o->train.validate();
       // Both outputs are checked before training, so a bad --report never follows a written model.
       check_output_file(o->out, "--out");
-      check_output_file(o->report.empty() ? o->out + ".json" : o->report, "--report");
+      const std::string report = o->report.empty() ? o->out + ".json" : o->report;
+      check_output_file(report, "--report");
+      // A read-only or full directory fails now, not after hours of training.
+      check_writable_directory(std::filesystem::path(o->out).parent_path().string(), "--out", o->out);
+      check_writable_directory(std::filesystem::path(report).parent_path().string(), "--report", report);
       const DatasetSplits data = load_dataset(source);
       ProgressObserver progress(!o->quiet);
       const TrainResult r = train_classifier(data, o->train, o->out, RunEvents({&progress}));

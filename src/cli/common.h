@@ -81,6 +81,10 @@ class InterruptGuard {
 // unsigned option silently wraps "-1" to 2^64-1).
 CLI::Validator positive();
 CLI::Validator non_negative();
+// A finite number in [lo, hi].
+CLI::Validator in_range(double lo, double hi);
+// An integer seed from 0 to 2^64 - 1 (larger values are refused, not saturated).
+CLI::Validator seed_number();
 // 0 (the default) up to fool::max_threads().
 CLI::Validator thread_count();
 

@@ -12,6 +12,7 @@
 #include "fool/io/image_io.h"
 #include "fool/model/cropping_classifier.h"
 #include "fool/model/factory.h"
+#include "fool/output/run_directory.h"
 #include "fool/output/run_summary.h"
 
 namespace fool {
@@ -150,10 +151,32 @@ void split_axis(int size, int period, std::vector<std::pair<int, int>>* cells) {
   }
 }
 
+std::string image_name(const std::string& relative, const std::string& suffix);
+
+// Analysis files stay inside the run: a folder (analysis/, images/) that is a link leading out of
+// it is refused, before any work and again when writing.
 void write_json(const std::string& run_dir, const std::string& name, const nlohmann::json& j) {
   const fs::path dir = fs::path(run_dir) / "analysis";
-  fs::create_directories(dir);
-  write_file_atomic((dir / name).string(), j.dump(2) + "\n");
+  create_directories_inside(run_dir, dir.string());
+  write_file_inside(run_dir, (dir / name).string(), j.dump(2) + "\n");
+}
+
+void write_pngs(const std::string& run_dir, const std::vector<std::pair<std::string, Image8>>& pngs) {
+  for (const auto& [name, png] : pngs) {
+    const std::vector<std::uint8_t> bytes = encode_png(png);
+    write_file_inside(run_dir, (fs::path(run_dir) / name).string(), bytes.data(), bytes.size());
+  }
+}
+
+// Checks, before the work, that the analysis can be written where it goes, and locks the run.
+RunLock lock_for_analysis(const std::string& run_dir, const LoadedRun& run, const std::string& json_name,
+                          const std::string& image_suffix) {
+  RunLock lock = open_run_directory(run_dir, run.summary.record.command, true);
+  check_no_link_leaving(run_dir, (fs::path(run_dir) / "analysis" / json_name).string());
+  for (const ClassSummary& c : run.summary.classes) {
+    check_no_link_leaving(run_dir, (fs::path(run_dir) / image_name(c.image, image_suffix)).string());
+  }
+  return lock;
 }
 
 std::string image_name(const std::string& relative, const std::string& suffix) {
@@ -297,6 +320,7 @@ RepetitionResult analyze_repetition(const std::string& run_dir, const Repetition
   if (config.min_period < 1) throw Error("--min-period must be at least 1, not " + std::to_string(config.min_period));
   if (config.max_steps < 2) throw Error("--max-steps must be at least 2, not " + std::to_string(config.max_steps));
   LoadedRun run = load_run(run_dir, config.model);
+  const RunLock lock = lock_for_analysis(run_dir, run, "repetition.json", "_one_copy");
   const std::string task = "analyze repetition";
   RepetitionResult result;
   result.run_dir = run_dir;
@@ -334,7 +358,7 @@ RepetitionResult analyze_repetition(const std::string& run_dir, const Repetition
                          (last.period.repeats() ? ": " + std::to_string(last.copies) + " copies" : ": no repetition"),
                      nullptr});
   }
-  for (const auto& [name, png] : pngs) write_png((fs::path(run_dir) / name).string(), png);
+  write_pngs(run_dir, pngs);
   const nlohmann::json j = result.to_json();
   write_json(run_dir, "repetition.json", j);
   events.finish(task,
@@ -519,6 +543,7 @@ std::vector<float> sensitivity(OcclusionImage& o, const std::vector<double>& con
 OcclusionResult analyze_occlusion(const std::string& run_dir, OcclusionConfig config, const RunEvents& events) {
   check_occlusion_config(config);
   LoadedRun run = load_run(run_dir, config.model);
+  const RunLock lock = lock_for_analysis(run_dir, run, "occlusion.json", "_occlusion");
   const OcclusionLayout layout = occlusion_layout(config, run.shape);
   const std::string task = "analyze occlusion";
   OcclusionResult result;
@@ -544,7 +569,7 @@ OcclusionResult analyze_occlusion(const std::string& run_dir, OcclusionConfig co
     events.progress({task, i + 1, n, "class " + std::to_string(c.index), nullptr});
   }
   result.config = config;
-  for (const auto& [name, png] : pngs) write_png((fs::path(run_dir) / name).string(), png);
+  write_pngs(run_dir, pngs);
   const nlohmann::json j = result.to_json();
   write_json(run_dir, "occlusion.json", j);
   events.finish(task, "median confidence " + std::to_string(j["median_confidence"].get<double>()));

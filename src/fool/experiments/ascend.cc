@@ -27,7 +27,7 @@ AscendRunResult run_ascend_with(DifferentiableClassifier& classifier, const std:
   DifferentiableClassifier* clf = &classifier;
   AscentConfig cfg = c.ascent;
   cfg.validate(clf->spec().num_classes);
-  prepare_run_directory(c.out_dir, c.overwrite);
+  const RunLock lock = prepare_run_directory(c.out_dir, c.overwrite, "ascend");  // held for the whole run
 
   JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), false);
   const AscentOutcome o = run_ascent(*clf, cfg, events.with(&log), stop);

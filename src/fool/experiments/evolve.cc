@@ -319,10 +319,16 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
   Evolution evolution(*encoding, network, evolution_config);
   // --resume on a run killed before its first checkpoint starts it again from generation 0.
   const bool resumed = c.resume && !is_unfinished_run_without_checkpoint(c.out_dir);
+  // Held until the results are written: a second fool process on the same --out is refused.
+  RunLock lock;
   if (resumed) {
+    std::error_code ec;  // without a checkpoint, resume_from_checkpoint says so
+    if (fs::exists(fs::path(c.out_dir) / "checkpoint.json", ec)) {
+      lock = open_run_directory(c.out_dir, "evolve", holds_fool_checkpoint(c.out_dir));
+    }
     resume_from_checkpoint(c.out_dir, evolution, settings);
   } else {
-    prepare_run_directory(c.out_dir, c.overwrite);
+    lock = prepare_run_directory(c.out_dir, c.overwrite, "evolve");
   }
   JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), resumed);
   // Said once the run is sure to start (a refused configuration stays a one-line error).

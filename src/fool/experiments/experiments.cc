@@ -21,6 +21,7 @@
 #include "fool/io/image_io.h"
 #include "fool/output/results.h"
 #include "fool/output/experiment_file.h"
+#include "fool/output/run_directory.h"
 #include "fool/core/stats.h"
 #include "fool/train/train.h"
 #include "fool/experiments/transfer.h"
@@ -39,8 +40,12 @@ class ExperimentDir {
     std::error_code ec;
     // A session killed mid-write leaves hidden temporaries (of experiment.json, a model, a run's
     // files); they hold nothing to keep, and must not make the directory look foreign.
-    if (fs::is_directory(dir_, ec)) remove_atomic_temporaries(dir_, true);
     if (fs::exists(file, ec)) {
+      // An experiment directory made before the marker existed is recognised by its experiment.json.
+      const bool marked = has_run_marker(dir_);
+      if (!marked) state_ = read_experiment(dir_);
+      lock_ = open_run_directory(dir_, kind, true);
+      remove_atomic_temporaries(dir_, true);
       state_ = read_experiment(dir_);
       const std::string had = state_["experiment"].get<std::string>();
       if (had != kind) throw Error(file.string() + ": holds a " + had + " experiment, not " + kind + "; choose another --out");
@@ -54,11 +59,11 @@ class ExperimentDir {
       }
       state_["config"] = config;
     } else {
-      if (fs::exists(dir_, ec) && !fs::is_empty(dir_, ec)) {
+      if (fs::exists(dir_, ec) && !fs::is_empty(dir_, ec) && !has_run_marker(dir_)) {
         throw Error(dir_ + ": directory is not empty and holds no experiment; choose another --out");
       }
-      fs::create_directories(dir_, ec);
-      if (ec) throw Error(dir_ + ": cannot create directory (" + ec.message() + ")");
+      // A marked directory without experiment.json: a session killed before its first save.
+      lock_ = prepare_run_directory(dir_, false, kind);
       state_ = {{"format", "fool-experiment/1"}, {"experiment", kind}, {"config", config}, {"steps", nlohmann::json::object()}};
     }
     save();
@@ -79,6 +84,7 @@ class ExperimentDir {
  private:
   void save() { write_file_atomic(path("experiment.json"), state_.dump(2) + "\n"); }
   std::string dir_;
+  RunLock lock_;  // held for the whole session
   nlohmann::json state_;
 };
 
@@ -139,7 +145,7 @@ ExperimentRun evolve_run(const EvolveRunConfig& cfg, bool keep_first_generation 
 FileMap collect_files(const fs::path& dir, const std::string& prefix) {
   FileMap files;
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
+    if (!entry.is_regular_file() || entry.path().filename() == kRunLockFile) continue;
     files[prefix + fs::relative(entry.path(), dir).generic_string()] = read_file(entry.path().string());
   }
   return files;

@@ -2,36 +2,64 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
 #include "fool/core/error.h"
+#include "fool/core/limits.h"
 #include "fool/io/files.h"
 
 namespace fool {
 
+namespace {
+// Appends up to `want` more decompressed bytes to `bytes`; returns false at the end of the stream.
+bool read_some(gzFile f, std::vector<std::uint8_t>& bytes, std::uint64_t want, const std::string& path) {
+  std::uint8_t buf[1 << 16];
+  while (want > 0) {
+    const int n = gzread(f, buf, static_cast<unsigned>(std::min<std::uint64_t>(want, sizeof buf)));
+    if (n < 0) throw Error(path + ": corrupt gzip stream");
+    if (n == 0) return false;
+    bytes.insert(bytes.end(), buf, buf + n);
+    want -= static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+}  // namespace
+
 IdxArray read_idx(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such IDX file");
+  if (!std::filesystem::exists(path, ec)) throw Error(path + ": no such IDX file");
+  check_regular_file(path);  // a FIFO or device would hang or never end
   gzFile f = gzopen(path.c_str(), "rb");
   if (f == nullptr) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
   std::vector<std::uint8_t> bytes;
-  std::uint8_t buf[1 << 16];
-  while (true) {
-    const int n = gzread(f, buf, sizeof buf);
-    if (n < 0) {
-      gzclose(f);
-      throw Error(path + ": corrupt gzip stream");
+  try {
+    // The header first; then no more than the size it declares (and one byte to tell a longer
+    // file), so that a small .gz inflating to gigabytes is refused before it is inflated.
+    read_some(f, bytes, 4, path);
+    if (bytes.size() == 4 && bytes[0] == 0 && bytes[1] == 0 && bytes[3] >= 1 && bytes[3] <= 4) {
+      read_some(f, bytes, 4 * std::uint64_t{bytes[3]}, path);
+      std::uint64_t total = 1;
+      for (std::size_t d = 0; 4 + 4 * d + 3 < bytes.size(); ++d) {
+        const std::uint8_t* q = &bytes[4 + 4 * d];
+        total = mul_saturated(total, (std::uint64_t{q[0]} << 24) | (std::uint64_t{q[1]} << 16) |
+                                         (std::uint64_t{q[2]} << 8) | std::uint64_t{q[3]});
+      }
+      check_memory(total, path + ": the data its IDX header declares");
+      read_some(f, bytes, total + 1, path);
+    } else {
+      read_some(f, bytes, 64, path);  // enough for parse_idx to say what is wrong
     }
-    if (n == 0) break;
-    bytes.insert(bytes.end(), buf, buf + n);
+  } catch (...) {
+    gzclose(f);
+    throw;
   }
-  const bool eof_ok = gzeof(f) != 0 || bytes.empty();
   int errnum = 0;
   gzerror(f, &errnum);
   gzclose(f);
-  if (!eof_ok || (errnum != Z_OK && errnum != Z_BUF_ERROR)) throw Error(path + ": corrupt gzip stream");
+  if (errnum != Z_OK && errnum != Z_BUF_ERROR) throw Error(path + ": corrupt gzip stream");
   return parse_idx(bytes, path);
 }
 
@@ -47,13 +75,13 @@ IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& na
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(ndims);
   if (bytes.size() < header) throw Error(name + ": truncated IDX header");
   IdxArray out;
-  std::size_t total = 1;
+  std::uint64_t total = 1;  // saturates: a header whose product overflows is never "0 bytes"
   for (int d = 0; d < ndims; ++d) {
     const std::uint8_t* p = &bytes[4 + 4 * d];
     const std::uint32_t v = (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) |
                             (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
     out.dims.push_back(v);
-    total *= v;
+    total = mul_saturated(total, v);
   }
   const std::size_t have = bytes.size() - header;
   if (have < total) {

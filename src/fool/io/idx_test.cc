@@ -1,6 +1,7 @@
 #include "fool/io/idx.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <filesystem>
@@ -78,6 +79,44 @@ TEST(Idx, ReadsPlainAndGzippedFiles) {
   EXPECT_THROW(read_idx((dir / "cut.gz").string()), Error);
   EXPECT_THROW(read_idx((dir / "missing").string()), Error);
   fs::remove_all(dir);
+}
+
+// Issue 20: a 5 MB .gz inflating to gigabytes was inflated before its header was checked; a header
+// of 4 x 2^31 x 2^31 wrapped to 0 bytes and was accepted.
+TEST(Idx, GzipIsInflatedNoFurtherThanTheHeaderDeclares) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("fool_idx_bomb_" + std::to_string(::getpid()) + ".gz")).string();
+  gzFile f = gzopen(path.c_str(), "wb9");
+  ASSERT_NE(f, nullptr);
+  const std::vector<std::uint8_t> header = {0, 0, 8, 1, 0, 0, 0, 4};  // 4 bytes declared
+  gzwrite(f, header.data(), static_cast<unsigned>(header.size()));
+  const std::vector<std::uint8_t> zeros(1 << 20, 0);
+  for (int i = 0; i < 64; ++i) gzwrite(f, zeros.data(), static_cast<unsigned>(zeros.size()));  // 64 MiB inflated
+  gzclose(f);
+  EXPECT_LT(std::filesystem::file_size(path), 1u << 20);
+  try {
+    read_idx(path);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    // One byte past the 4 declared: reading stopped there, not at the end of the 64 MiB.
+    EXPECT_NE(std::string(e.what()).find("has 1 bytes past the size in its header"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(Idx, HeaderSizesThatOverflowAreNotZero) {
+  // 4 x 2^31 x 2^31 = 2^64 bytes: wrapped to 0 in 64 bits, and then "matched" an empty body.
+  const std::vector<std::uint8_t> bytes = {0, 0, 8, 3, 0, 0, 0, 4, 0x80, 0, 0, 0, 0x80, 0, 0, 0};
+  EXPECT_NE(message_of(bytes).find("truncated"), std::string::npos) << message_of(bytes);
+}
+
+TEST(Idx, FifosAndDevicesAreRefused) {
+  try {
+    read_idx("/dev/zero");
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is a device"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -48,8 +48,8 @@ cv::Mat mat_from_image(const Image8& img) {
 
 Image8 read_image(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such image file");
-  const auto bytes = read_file(path);
+  if (!std::filesystem::exists(path, ec)) throw Error(path + ": no such image file");
+  const auto bytes = read_file(path, std::uint64_t{1} << 30);  // a FIFO or device is refused there
   if (is_png(bytes.data(), bytes.size())) return decode_png(bytes.data(), bytes.size(), path);
   // Other formats through OpenCV; its exceptions (e.g. an image too large for it) become one line.
   cv::Mat m;

@@ -2,6 +2,7 @@
 // batch axis in chunks of their size, and for --backend auto loads every registered backend, runs
 // each on a seeded probe batch, and chooses among those that run the model and agree.
 #include "fool/model/factory.h"
+#include "fool/model/checked_output.h"
 
 #include <algorithm>
 #include <chrono>
@@ -93,11 +94,13 @@ class FixedBatchDifferentiable : public FixedBatchClassifier<DifferentiableClass
 };
 
 std::unique_ptr<Classifier> with_fixed_batch(std::unique_ptr<Classifier> c) {
+  c = with_checked_output(std::move(c));  // every backend's output checked (checked_output.h)
   if (c->spec().fixed_batch <= 0) return c;
   return std::make_unique<FixedBatchClassifier<Classifier>>(std::move(c));
 }
 
 std::unique_ptr<DifferentiableClassifier> with_fixed_batch(std::unique_ptr<DifferentiableClassifier> c) {
+  c = with_checked_output(std::move(c));  // every backend's output checked (checked_output.h)
   if (c->spec().fixed_batch <= 0) return c;
   return std::make_unique<FixedBatchDifferentiable>(std::move(c));
 }

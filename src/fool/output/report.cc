@@ -85,31 +85,61 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
   return s.str();
 }
 
+// Reading fool analyze's files for the page: a key that is missing or holds another type than
+// the page shows (a damaged or hand-edited file) shows the default instead, never reads out of
+// bounds or throws.
+nlohmann::json get_or(const nlohmann::json& j, const char* key, const nlohmann::json& fallback) {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(key);
+  if (it == j.end() || it->type() != fallback.type()) return fallback;
+  return *it;
+}
+double get_or(const nlohmann::json& j, const char* key, double fallback) {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(key);
+  return it != j.end() && it->is_number() && std::isfinite(it->get<double>()) ? it->get<double>() : fallback;
+}
+long long get_or(const nlohmann::json& j, const char* key, int fallback) {
+  const double v = get_or(j, key, static_cast<double>(fallback));
+  return v >= -9e15 && v <= 9e15 ? static_cast<long long>(v) : fallback;
+}
+bool get_or(const nlohmann::json& j, const char* key, bool fallback) {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(key);
+  return it != j.end() && it->is_boolean() ? it->get<bool>() : fallback;
+}
+std::string get_or(const nlohmann::json& j, const char* key, const char* fallback) {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+}
+
 // fool analyze repetition's table (analysis/repetition.json): per class the period, the copies,
 // the confidence with all, half and one copy, and the one-copy image.
 std::string repetition_table(const std::string& dir, const fs::path& rep) {
   std::ostringstream h;
   const nlohmann::json j = read_json_file(rep.string());
-  const auto& m = j.value("repeating_median", nlohmann::json::object());
-  h << "<details open><summary>repetition (fool analyze repetition)</summary><p>" << j.value("repeating", 0) << " of "
-    << j.value("images", 0) << " champions repeat a motif; over those, median confidence with all copies "
-    << esc(percent(m.value("all_copies", 0.0))) << ", with half " << esc(percent(m.value("half_copies", 0.0)))
-    << ", with one " << esc(percent(m.value("one_copy", 0.0))) << ".</p><table class=\"classes\"><tr><th>class</th>"
-    << "<th>period (dy, dx)</th><th>copies</th><th>all copies</th><th>half</th><th>one copy</th><th>one copy left</th></tr>";
-  for (const auto& c : j.value("classes", nlohmann::json::array())) {
-    const auto& p = c["period"];
-    h << "<tr><td>" << c.value("class", 0) << "</td><td>";
-    if (c.value("repeats", false)) {
-      h << p.value("dy", 0) << ", " << p.value("dx", 0);
+  const nlohmann::json m = get_or(j, "repeating_median", nlohmann::json::object());
+  h << "<details open><summary>repetition (fool analyze repetition)</summary><p>" << get_or(j, "repeating", 0) << " of "
+    << get_or(j, "images", 0) << " champions repeat a motif; over those, median confidence with all copies "
+    << esc(percent(get_or(m, "all_copies", 0.0))) << ", with half " << esc(percent(get_or(m, "half_copies", 0.0)))
+    << ", with one " << esc(percent(get_or(m, "one_copy", 0.0))) << ".</p><table class=\"classes\"><tr><th>class</th>"
+    << "<th>period (dy, dx)</th><th>copies</th><th>all copies</th><th>half</th><th>one copy</th><th>one copy "
+       "left</th></tr>";
+  for (const auto& c : get_or(j, "classes", nlohmann::json::array())) {
+    const nlohmann::json p = get_or(c, "period", nlohmann::json::object());
+    h << "<tr><td>" << get_or(c, "class", 0) << "</td><td>";
+    if (get_or(c, "repeats", false)) {
+      h << get_or(p, "dy", 0) << ", " << get_or(p, "dx", 0);
     } else {
       h << "no repetition";
     }
-    h << "</td><td>" << c.value("copies", 1) << "</td><td>" << esc(percent(c.value("confidence_all_copies", 0.0)))
-      << "</td><td>" << esc(percent(c.value("confidence_half_copies", 0.0))) << "</td><td>"
-      << esc(percent(c.value("confidence_one_copy", 0.0))) << "</td><td>";
-    const auto img = c.value("one_copy_image", nlohmann::json());
-    if (img.is_string() && fs::exists(fs::path(dir) / img.get<std::string>())) {
-      h << "<img class=\"thumb\" alt=\"class " << c.value("class", 0) << " with one copy\" src=\""
+    h << "</td><td>" << get_or(c, "copies", 1) << "</td><td>" << esc(percent(get_or(c, "confidence_all_copies", 0.0)))
+      << "</td><td>" << esc(percent(get_or(c, "confidence_half_copies", 0.0))) << "</td><td>"
+      << esc(percent(get_or(c, "confidence_one_copy", 0.0))) << "</td><td>";
+    const nlohmann::json img = get_or(c, "one_copy_image", "");
+    if (!img.get<std::string>().empty() && fs::exists(fs::path(dir) / img.get<std::string>())) {
+      h << "<img class=\"thumb\" alt=\"class " << get_or(c, "class", 0) << " with one copy\" src=\""
         << data_uri(dir, img.get<std::string>()) << "\">";
     }
     h << "</td></tr>";
@@ -123,29 +153,31 @@ std::string repetition_table(const std::string& dir, const fs::path& rep) {
 std::string occlusion_table(const std::string& dir, const fs::path& occ) {
   std::ostringstream h;
   const nlohmann::json j = read_json_file(occ.string());
-  const auto& cfg = j.value("config", nlohmann::json::object());
-  h << "<details open><summary>occlusion (fool analyze occlusion)</summary><p>Patch " << cfg.value("patch", 0)
-    << " px, stride " << cfg.value("stride", 0) << " px; red: the confidence drops when the patch covers the region, "
-    << "blue: it rises. Median confidence " << esc(percent(j.value("median_confidence", 0.0)));
-  for (const auto& f : j.value("filled", nlohmann::json::array()))
-    h << "; with " << esc(percent(f.value("fraction", 0.0))) << " of the tiles filled "
-      << esc(percent(f.value("median_confidence", 0.0)));
+  const nlohmann::json cfg = get_or(j, "config", nlohmann::json::object());
+  h << "<details open><summary>occlusion (fool analyze occlusion)</summary><p>Patch " << get_or(cfg, "patch", 0)
+    << " px, stride " << get_or(cfg, "stride", 0) << " px; red: the confidence drops when the patch covers the region, "
+    << "blue: it rises. Median confidence " << esc(percent(get_or(j, "median_confidence", 0.0)));
+  for (const auto& f : get_or(j, "filled", nlohmann::json::array()))
+    h << "; with " << esc(percent(get_or(f, "fraction", 0.0))) << " of the tiles filled "
+      << esc(percent(get_or(f, "median_confidence", 0.0)));
   h << ".</p><table class=\"classes\"><tr><th>class</th><th>image</th><th>occlusion map</th><th>confidence</th>"
     << "<th>largest drop</th><th>mean drop</th>";
-  for (const auto& f : j.value("filled", nlohmann::json::array()))
-    h << "<th>" << esc(percent(f.value("fraction", 0.0))) << " filled</th>";
+  for (const auto& f : get_or(j, "filled", nlohmann::json::array()))
+    h << "<th>" << esc(percent(get_or(f, "fraction", 0.0))) << " filled</th>";
   h << "</tr>";
-  for (const auto& c : j.value("classes", nlohmann::json::array())) {
-    const fs::path img = fs::path(dir) / c.value("image", "");
-    const fs::path map = fs::path(dir) / c.value("heatmap", "");
-    h << "<tr><td>" << c.value("class", 0) << "</td><td>";
-    if (fs::is_regular_file(img)) h << "<img class=\"thumb\" alt=\"class image\" src=\"" << data_uri(dir, c.value("image", "")) << "\">";
+  for (const auto& c : get_or(j, "classes", nlohmann::json::array())) {
+    const fs::path img = fs::path(dir) / get_or(c, "image", "");
+    const fs::path map = fs::path(dir) / get_or(c, "heatmap", "");
+    h << "<tr><td>" << get_or(c, "class", 0) << "</td><td>";
+    if (fs::is_regular_file(img))
+      h << "<img class=\"thumb\" alt=\"class image\" src=\"" << data_uri(dir, get_or(c, "image", "")) << "\">";
     h << "</td><td>";
-    if (fs::is_regular_file(map)) h << "<img class=\"thumb\" alt=\"occlusion map\" src=\"" << data_uri(dir, c.value("heatmap", "")) << "\">";
-    h << "</td><td>" << esc(percent(c.value("confidence", 0.0))) << "</td><td>" << num(c.value("max_drop", 0.0))
-      << "</td><td>" << num(c.value("mean_drop", 0.0)) << "</td>";
-    for (const auto& f : c.value("filled", nlohmann::json::array()))
-      h << "<td>" << esc(percent(f.value("median_confidence", 0.0))) << "</td>";
+    if (fs::is_regular_file(map))
+      h << "<img class=\"thumb\" alt=\"occlusion map\" src=\"" << data_uri(dir, get_or(c, "heatmap", "")) << "\">";
+    h << "</td><td>" << esc(percent(get_or(c, "confidence", 0.0))) << "</td><td>" << num(get_or(c, "max_drop", 0.0))
+      << "</td><td>" << num(get_or(c, "mean_drop", 0.0)) << "</td>";
+    for (const auto& f : get_or(c, "filled", nlohmann::json::array()))
+      h << "<td>" << esc(percent(get_or(f, "median_confidence", 0.0))) << "</td>";
     h << "</tr>";
   }
   h << "</table></details>";
@@ -184,10 +216,14 @@ std::string run_section(const std::string& dir, const std::string& heading_level
     h << "<img class=\"grid\" alt=\"champions of every class\" src=\"" << data_uri(dir, "grid.png") << "\">";
   }
   // Champion confidence over the run.
-  std::ifstream log(fs::path(dir) / "log.jsonl");
+  // Read through fool's reader: a FIFO or device in its place is an error, not a hang.
+  std::error_code ec;
+  std::istringstream log(fs::exists(fs::path(dir) / "log.jsonl", ec)
+                             ? read_text_file((fs::path(dir) / "log.jsonl").string(), kMaxJsonBytes)
+                             : std::string());
   std::vector<double> xs, mn, md, mx;
   for (std::string line; std::getline(log, line);) {
-    const auto j = nlohmann::json::parse(line, nullptr, false);
+    const auto j = parse_json_or_discarded(line);
     // A damaged log line is left out of the chart rather than failing the page.
     auto number = [&j](const std::string& key, double& out) {
       if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return false;

@@ -62,10 +62,11 @@ Image8 make_grid(const std::vector<Image8>& images, const std::vector<std::strin
 
 RunSummary write_results(const std::string& dir, const RunRecord& record, const std::vector<ClassResult>& classes,
                          Classifier& classifier) {
-  fs::create_directories(fs::path(dir) / "images");
+  // images/ and genomes/ are plain folders of the run (never a link leading out of it).
+  create_directories_inside(dir, (fs::path(dir) / "images").string());
   bool any_genome = false;
   for (const auto& c : classes) any_genome |= !c.genome.is_null();
-  if (any_genome) fs::create_directories(fs::path(dir) / "genomes");
+  if (any_genome) create_directories_inside(dir, (fs::path(dir) / "genomes").string());
 
   // Save every image, then read the files back and score them: the reported confidence is the file's.
   RunSummary summary;

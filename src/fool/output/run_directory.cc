@@ -1,7 +1,16 @@
 #include "fool/output/run_directory.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -19,7 +28,6 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr const char* kCheckpointFormat = "fool-evolve-checkpoint/1";
-const char* kRunFiles[] = {"summary.json", "checkpoint.json", "log.jsonl", "grid.png", "images", "genomes"};
 const char* kFreeSettings[] = {"generations", "threads", "checkpoint_every"};
 
 // The elite genomes of a checkpoint live beside checkpoint.json in a binary file named after the
@@ -94,26 +102,169 @@ Elite check_checkpoint_cell(const nlohmann::json& cell, std::size_t c, const Eli
 
 namespace {
 
-// Names fool itself puts at the top of a run directory (results, checkpoint, log, write test, and
-// their temporaries); a directory holding nothing else is a run that fool may clean up and restart.
-bool is_run_file(const std::string& name) {
-  if (std::find_if(std::begin(kRunFiles), std::end(kRunFiles), [&](const char* f) { return name == f; }) !=
-      std::end(kRunFiles)) {
-    return true;
+// Files fool writes at the top of a run directory (besides checkpoint-g*.genomes and temporaries).
+const char* kTopFiles[] = {"summary.json", "checkpoint.json", "log.jsonl", "grid.png", ".fool-write-test"};
+// Folders fool writes in a run directory, and whether a file in one is fool's.
+bool is_class_file(const std::string& name, const std::string& ext) {
+  // class_<k>.<ext> or class_<k>_<what>.<ext>
+  if (name.rfind("class_", 0) != 0 || name.size() <= 6 + ext.size() || name.substr(name.size() - ext.size()) != ext) {
+    return false;
   }
-  return name == ".fool-write-test" || is_atomic_temporary(name);
+  std::size_t i = 6;
+  while (i < name.size() && std::isdigit(static_cast<unsigned char>(name[i]))) ++i;
+  if (i == 6) return false;
+  const std::string rest = name.substr(i, name.size() - ext.size() - i);
+  if (rest.empty()) return true;
+  if (rest[0] != '_') return false;
+  for (char ch : rest.substr(1))
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') return false;
+  return rest.size() > 1;
+}
+bool is_fool_file_in(const std::string& folder, const std::string& name) {
+  if (is_atomic_temporary(name)) return true;
+  if (folder == "images") return is_class_file(name, ".png");
+  if (folder == "genomes") return is_class_file(name, ".json");
+  if (folder == "analysis") return name == "repetition.json" || name == "occlusion.json";
+  return false;
+}
+const char* kFolders[] = {"images", "genomes", "analysis"};
+
+bool is_marker_temporary(const std::string& name) {
+  return is_atomic_temporary(name) && name.rfind(std::string(kRunMarker) + ".", 0) == 0;
 }
 
-bool holds_only_run_files(const std::string& dir) {
+// Empty, or holding only what an earlier start left before it wrote the marker: the lock file
+// and the marker's own temporary.
+bool effectively_empty(const std::string& dir) {
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (!is_run_file(entry.path().filename().string())) return false;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name != kRunLockFile && !is_marker_temporary(name)) return false;
+  }
   return !ec;
 }
 
-std::string fs_error(const std::string& dir, const std::error_code& ec) { return dir + ": " + ec.message(); }
+bool is_link(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_symlink(fs::symlink_status(p, ec));
+}
+
+void refuse_link(const fs::path& p) {
+  throw Error(p.string() + ": is a symbolic link, which fool never makes; it leaves it alone (remove it yourself)");
+}
+
+void remove_one(const fs::path& p) {
+  std::error_code ec;
+  fs::remove(p, ec);
+  if (ec) throw Error(p.string() + ": " + ec.message());
+}
+
+std::string foreign(const std::string& dir) {
+  return dir + ": directory is not empty and has no " + std::string(kRunMarker) +
+         " marker (fool did not make it); fool removes nothing there, even with --overwrite; choose another --out";
+}
 
 }  // namespace
+
+RunLock& RunLock::operator=(RunLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the descriptor releases the flock
+}
+
+namespace {
+// The pid holding a flock on the file (dev, ino), from /proc/locks ("1: FLOCK  ADVISORY  WRITE
+// <pid> <major hex>:<minor hex>:<inode> 0 EOF"); "" if not found. The lock file itself stays empty,
+// so that it is the same in every run directory (directories are compared byte for byte).
+std::string lock_holder(dev_t dev, ino_t ino) {
+  std::ifstream locks("/proc/locks");
+  for (std::string line; std::getline(locks, line);) {
+    std::istringstream in(line);
+    std::string id, kind, mode, access, pid, where;
+    if (!(in >> id >> kind >> mode >> access >> pid >> where) || kind != "FLOCK") continue;  // "->": a waiter
+    unsigned maj = 0, min = 0;
+    unsigned long long inode = 0;
+    if (std::sscanf(where.c_str(), "%x:%x:%llu", &maj, &min, &inode) != 3) continue;
+    if (inode == static_cast<unsigned long long>(ino) && maj == major(dev) && min == minor(dev)) return pid;
+  }
+  return "";
+}
+}  // namespace
+
+RunLock lock_run_directory(const std::string& dir) {
+  const std::string file = (fs::path(dir) / kRunLockFile).string();
+  if (is_link(file)) refuse_link(file);
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) throw Error(dir + ": cannot lock (" + std::strerror(errno) + ")");
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    struct stat st {};
+    const bool known = ::fstat(fd, &st) == 0;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      const std::string pid = known ? lock_holder(st.st_dev, st.st_ino) : std::string();
+      throw Error(dir + ": is being written by another fool process (pid " +
+                  (pid.empty() ? std::string("unknown") : pid) + ")");
+    }
+    throw Error(dir + ": cannot lock (" + std::strerror(err) + ")");
+  }
+  return RunLock(fd);
+}
+
+bool has_run_marker(const std::string& dir) {
+  const fs::path marker = fs::path(dir) / kRunMarker;
+  if (is_link(marker)) return false;  // fool writes a plain file
+  try {
+    const nlohmann::json j = parse_json_or_discarded(read_text_file(marker.string(), 1 << 16));
+    return j.is_object() && j.contains("format") && j["format"] == "fool-run-marker/1";
+  } catch (const Error&) {
+    return false;  // missing, not a regular file, or too large: not fool's marker
+  }
+}
+
+void write_run_marker(const std::string& dir, const std::string& command) {
+  const nlohmann::json j = {{"format", "fool-run-marker/1"}, {"command", command}, {"version", FOOL_VERSION}};
+  write_file_atomic((fs::path(dir) / kRunMarker).string(), j.dump() + "\n");
+}
+
+void remove_run_files(const std::string& dir) {
+  std::error_code ec;
+  std::vector<fs::path> top;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) top.push_back(entry.path());
+  if (ec) throw Error(dir + ": " + ec.message());
+  for (const fs::path& p : top) {
+    const std::string name = p.filename().string();
+    const bool file = std::find_if(std::begin(kTopFiles), std::end(kTopFiles),
+                                   [&](const char* f) { return name == f; }) != std::end(kTopFiles) ||
+                      is_genome_file(name) ||
+                      (is_atomic_temporary(name) && name.rfind(std::string(kRunMarker) + ".", 0) != 0);
+    const bool folder = std::find_if(std::begin(kFolders), std::end(kFolders),
+                                     [&](const char* f) { return name == f; }) != std::end(kFolders);
+    if (!file && !folder) continue;
+    if (is_link(p)) refuse_link(p);
+    if (file) {
+      if (fs::is_directory(p, ec)) continue;  // a folder under a file's name is not fool's
+      remove_one(p);
+      continue;
+    }
+    if (!fs::is_directory(p, ec)) continue;  // a file under a folder's name is not fool's
+    std::vector<fs::path> inside;
+    for (const auto& entry : fs::directory_iterator(p, ec)) {
+      const std::string n = entry.path().filename().string();
+      if (is_fool_file_in(name, n) && !is_link(entry.path()) && entry.is_regular_file(ec))
+        inside.push_back(entry.path());
+    }
+    for (const fs::path& q : inside) remove_one(q);
+    if (fs::is_empty(p, ec)) remove_one(p);
+  }
+}
 
 void remove_stray_temporaries(const std::string& dir) {
   std::error_code ec;
@@ -126,32 +277,57 @@ bool is_unfinished_run_without_checkpoint(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return false;
   if (fs::exists(fs::path(dir) / "checkpoint.json", ec) || fs::exists(fs::path(dir) / "summary.json", ec)) return false;
-  return holds_only_run_files(dir);
+  return effectively_empty(dir) || has_run_marker(dir);
 }
 
-void prepare_run_directory(const std::string& dir, bool overwrite) {
+RunLock prepare_run_directory(const std::string& dir, bool overwrite, const std::string& command) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw Error(dir + ": exists and is not a directory");
-  if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec)) {
-    const bool is_run = fs::exists(fs::path(dir) / "summary.json") || fs::exists(fs::path(dir) / "checkpoint.json");
-    // A run killed before its first checkpoint leaves only fool's own files: nothing to keep or resume.
-    const bool unfinished = !is_run && holds_only_run_files(dir);
-    if (!is_run && !unfinished) throw Error(dir + ": directory is not empty and holds no fool run; choose another --out");
-    if (is_run && !overwrite) throw Error(dir + ": holds another run; use --resume to continue it or --overwrite to replace it");
-    std::vector<fs::path> remove;
-    for (const auto& entry : fs::directory_iterator(dir, ec))
-      if (is_run_file(entry.path().filename().string())) remove.push_back(entry.path());
-    for (const auto& p : remove) {
-      fs::remove_all(p, ec);
-      if (ec) throw Error(fs_error(p.string(), ec));
-    }
-    remove_genome_files(dir, "");
-  }
+  if (fs::is_directory(dir, ec) && !effectively_empty(dir) && !has_run_marker(dir)) throw Error(foreign(dir));
   fs::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create directory (" + ec.message() + ")");
-  // Fail now, not after the search, if the directory is not writable.
-  write_file_atomic((fs::path(dir) / ".fool-write-test").string(), std::string("ok"));
-  fs::remove(fs::path(dir) / ".fool-write-test", ec);
+  RunLock lock = lock_run_directory(dir);
+  // Judged again under the lock: another process may have written there since.
+  if (!effectively_empty(dir)) {
+    if (!has_run_marker(dir)) throw Error(foreign(dir));
+    const bool is_run =
+        fs::exists(fs::path(dir) / "summary.json", ec) || fs::exists(fs::path(dir) / "checkpoint.json", ec);
+    if (is_run && !overwrite) {
+      throw Error(dir + ": holds another run; use --resume to continue it or --overwrite to replace it");
+    }
+    // A marked run killed before its first checkpoint holds nothing to keep or resume.
+    remove_run_files(dir);
+  }
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (is_marker_temporary(entry.path().filename().string())) fs::remove(entry.path(), ec);
+  // The marker first: whatever follows is fool's. Writing it also shows that the directory is
+  // writable, now rather than after the search.
+  write_run_marker(dir, command);
+  return lock;
+}
+
+RunLock open_run_directory(const std::string& dir, const std::string& command, bool recognised) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error(dir + ": no such directory");
+  const bool marked = has_run_marker(dir);
+  if (!marked && !recognised) {
+    throw Error(dir + ": has no " + std::string(kRunMarker) +
+                " marker and holds no run fool can read; fool writes nothing there");
+  }
+  RunLock lock = lock_run_directory(dir);
+  if (!marked) write_run_marker(dir, command);
+  return lock;
+}
+
+bool holds_fool_checkpoint(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "checkpoint.json").string();
+  if (is_link(path)) return false;
+  try {
+    const nlohmann::json j = read_json_file(path);
+    return j.is_object() && j.contains("format") && j["format"] == kCheckpointFormat;
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 namespace {
@@ -237,7 +413,7 @@ void trim_log(const std::string& dir, int next) {
   std::stringstream in(read_text_file(log.string())), out;
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
-    const auto entry = nlohmann::json::parse(line, nullptr, false);
+    const auto entry = parse_json_or_discarded(line);
     if (entry.is_object() && entry.contains("generation") && entry["generation"].is_number_integer() &&
         entry["generation"].get<std::int64_t>() < next) {
       out << line << "\n";

@@ -61,8 +61,40 @@ std::string read_limited(const std::string& path, std::uintmax_t limit, const ch
     throw Error(path + ": " + std::to_string(size) + " bytes is larger than any " + what + " fool reads (" +
                 std::to_string(limit) + ")");
   }
-  const auto bytes = read_file(path);
+  const auto bytes = read_file(path, limit);
   return std::string(bytes.begin(), bytes.end());
+}
+
+// Protobuf's text parser recurses once per nested message, known or skipped as unknown: a prototxt
+// nesting deeper than any Caffe net (a handful of levels) is refused before it is parsed.
+constexpr int kMaxPrototxtDepth = 64;
+void check_prototxt_depth(const std::string& text, const std::string& path) {
+  int depth = 0;
+  char quote = 0;
+  bool comment = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (comment) {
+      comment = ch != '\n';
+    } else if (quote != 0) {
+      if (ch == '\\') {
+        ++i;
+      } else if (ch == quote || ch == '\n') {
+        quote = 0;
+      }
+    } else if (ch == '"' || ch == '\'') {
+      quote = ch;
+    } else if (ch == '#') {
+      comment = true;
+    } else if (ch == '{' || ch == '<') {
+      if (++depth > kMaxPrototxtDepth) {
+        throw Error(path + ": messages nested deeper than " + std::to_string(kMaxPrototxtDepth) +
+                    " levels; no Caffe net does that");
+      }
+    } else if (ch == '}' || ch == '>') {
+      --depth;
+    }
+  }
 }
 
 // ---- blobs ---------------------------------------------------------------------------------------
@@ -272,7 +304,9 @@ class Converter {
   void parse_files() {
     if (src_.prototxt_text.size() > kMaxPrototxtBytes)
       throw Error(src_.prototxt_path + ": larger than any prototxt fool reads");
+    check_prototxt_depth(src_.prototxt_text, src_.prototxt_path);
     google::protobuf::TextFormat::Parser parser;
+    parser.SetRecursionLimit(kMaxPrototxtDepth);
     parser.AllowUnknownField(true);
     parser.AllowUnknownExtension(true);
     ErrorCollector errors;

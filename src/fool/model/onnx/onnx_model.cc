@@ -75,6 +75,11 @@ void inline_external_data(const std::string& model_path, onnx::TensorProto* t) {
     for (auto d : t->dims()) n *= static_cast<std::uint64_t>(d);
     length = n * element_size(t->data_type());
   }
+  std::error_code exists_ec;
+  if (!fs::exists(file, exists_ec)) {
+    throw Error(file.string() + ": external-data file of " + model_path + " is missing (tensor '" + t->name() + "')");
+  }
+  check_regular_file(file.string());  // a FIFO or device would hang or never end
   std::ifstream in(file, std::ios::binary);
   if (!in) throw Error(file.string() + ": external-data file of " + model_path + " is missing (tensor '" + t->name() + "')");
   std::string data(length, '\0');
@@ -157,6 +162,7 @@ std::string dims_str(const std::vector<std::int64_t>& dims) {
 
 std::vector<float> parse_float_list(const std::string& path, const std::string& key, const std::string& text) {
   try {
+    check_json_depth(text, path, 2);  // a list of numbers; deeper nesting would recurse in the parser
     return nlohmann::json::parse(text).get<std::vector<float>>();
   } catch (const std::exception&) {
     throw Error(path + ": metadata '" + key + "' is not a JSON list of numbers");
@@ -228,6 +234,7 @@ void OnnxModel::read_classes(const std::vector<std::int64_t>& odims, const SpecO
   std::vector<std::string> labels;
   if (const std::string l = metadata("fool.labels"); !l.empty()) {
     try {
+      check_json_depth(l, path_, 2);
       labels = nlohmann::json::parse(l).get<std::vector<std::string>>();
     } catch (const std::exception&) {
       throw Error(path_ + ": metadata 'fool.labels' is not a JSON list of strings");
