@@ -36,7 +36,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 log "building (build/)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+launcher=()
+command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)  # a compiler cache, if there is one
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
 cmake --build build -j "$(nproc)"
 
 if [ ! -f data/mnist/train-images-idx3-ubyte ]; then

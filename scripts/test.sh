@@ -8,8 +8,10 @@ bash scripts/setup.sh
 (cd build && ctest --output-on-failure --timeout 900 -j 2 "$@")
 
 echo "[test] unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)" >&2
+asan_launcher=()
+command -v ccache >/dev/null 2>&1 && asan_launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DFOOL_SANITIZE=ON -DFOOL_BUILD_CLI=OFF \
-  -DFOOL_BUILD_BENCH=OFF >/dev/null
+  -DFOOL_BUILD_BENCH=OFF -DFOOL_BUILD_PYTHON=OFF "${asan_launcher[@]}" >/dev/null
 cmake --build build-asan -j "$(nproc)"
 # libtorch and OpenCV are not instrumented; their allocations outlive main (leak reports are noise).
 export ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -145,6 +145,10 @@ TEST_P(ModelForm, EvolvesAscendsAnalysesAndReports) {
   ASSERT_EQ(rep.code, 0) << rep.err;
   const std::string html = read_text_file(evolved + ".html");
   EXPECT_NE(html.find(c.at("model").get<std::string>()), std::string::npos);
+  // The report says how each run fed its model.
+  const auto recorded = read_json_file(evolved + "/summary.json")["model_input"];
+  const std::string named = recorded["preprocess"].is_null() ? "custom" : recorded["preprocess"].get<std::string>();
+  EXPECT_NE(html.find("model input: " + named + ": " + recorded["channel_order"].get<std::string>()), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(UserExports, ModelForm,

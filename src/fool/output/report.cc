@@ -211,7 +211,12 @@ std::string run_section(const std::string& dir, const std::string& heading_level
     << "</td><td>" << esc(percent(s.median_confidence)) << "</td>";
   const std::size_t total = s.classes.size();
   for (std::size_t n : s.classes_at_or_above) h << "<td>" << n << " / " << total << "</td>";
-  h << "<td>" << (r.complete ? "yes" : "no (interrupted)") << "</td></tr></table>";
+  const bool stalled = r.extra.is_object() && r.extra.contains("stalled") && r.extra["stalled"].is_array() &&
+                      !r.extra["stalled"].empty();
+  h << "<td>" << (r.complete ? "yes" : stalled ? "no (classes stalled)" : "no (interrupted)") << "</td></tr></table>";
+  // How the run fed its model (runs of fool before 2026-12 did not record it).
+  h << "<p class=\"model-input\">backend " << esc(r.backend) << " · model input: "
+    << (r.model_input ? esc(r.model_input->describe()) : std::string("not recorded")) << "</p>";
   if (fs::exists(fs::path(dir) / "grid.png")) {
     h << "<img class=\"grid\" alt=\"champions of every class\" src=\"" << data_uri(dir, "grid.png") << "\">";
   }
