@@ -73,20 +73,26 @@ def test_ascend_on_a_model_file_runs_the_torch_backend(mnist_onnx):
     assert len(run.generations) == 5
 
 
-def test_load_names_its_preprocessing_or_warns(mnist_onnx):
-    # The fixture carries no fool metadata: loading it without a preprocessing says what fool assumes.
+def test_load_names_its_preprocessing_or_warns(mnist_onnx, tmp_path):
+    # A copy of the fixture without fool's metadata: loading it without a preprocessing says what
+    # fool assumes.
+    import onnx
+    m = onnx.load(mnist_onnx)
+    del m.metadata_props[:]
+    bare = str(tmp_path / "bare.onnx")
+    onnx.save(m, bare)
     with pytest.warns(UserWarning, match="--preprocess"):
-        plain = fool.load(mnist_onnx, backend="torch")
+        plain = fool.load(bare, backend="torch")
     assert plain.info()["preprocessing"]["mean"] == []
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        named = fool.load(mnist_onnx, preprocess="mnist", backend="torch")
+        named = fool.load(bare, preprocess="mnist", backend="torch")
     pre = named.info()["preprocessing"]
     assert pre["mean"] == pytest.approx([0.1307]) and pre["std"] == pytest.approx([0.3081])
     x = np.full((2, 1, 28, 28), 0.5, dtype=np.float32)
     assert not np.allclose(plain.probabilities(x), named.probabilities(x), atol=1e-3)
     with pytest.raises(ValueError, match="gray|preprocess"):
-        fool.load(mnist_onnx, preprocess="torchvision")
+        fool.load(bare, preprocess="torchvision")
     with pytest.raises(ValueError):
-        fool.load(mnist_onnx, preprocess="keras")
+        fool.load(bare, preprocess="keras")

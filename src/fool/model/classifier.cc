@@ -184,6 +184,13 @@ void check_batch_shape(const ModelSpec& spec, const ImageBatch& images) {
   }
 }
 
+void check_gradient_request(const ModelSpec& spec, const ImageBatch& images, const std::vector<int>& targets) {
+  check_batch_shape(spec, images);
+  if (targets.size() != images.size()) throw Error("one target class is needed per image");
+  for (int t : targets)
+    if (t < 0 || t >= spec.num_classes) throw Error("target class " + std::to_string(t) + " is out of range");
+}
+
 void preprocess_image(const Preprocessing& pre, const ImageShape& shape, const float* in, float* out) {
   const int c = shape.channels;
   const std::size_t plane = static_cast<std::size_t>(shape.height) * static_cast<std::size_t>(shape.width);

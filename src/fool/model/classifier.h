@@ -174,6 +174,8 @@ void report_warnings(const ModelSpec& spec, const ClassifierOptions& options);
 
 // Checks that a batch fits a model's input; throws fool::Error otherwise.
 void check_batch_shape(const ModelSpec& spec, const ImageBatch& images);
+// Checks a gradient request: the batch fits, one target per image, each a class of the model.
+void check_gradient_request(const ModelSpec& spec, const ImageBatch& images, const std::vector<int>& targets);
 // Applies the preprocessing to one image: writes C x H x W model-input floats to `out`.
 void preprocess_image(const Preprocessing& pre, const ImageShape& shape, const float* in, float* out);
 // Scores a batch in chunks of at most `chunk` images (0: all at once); rows stay in input order.

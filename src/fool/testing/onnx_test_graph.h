@@ -107,8 +107,13 @@ class GraphBuilder {
     p->set_key(key);
     p->set_value(value);
   }
-  // Declares `output` as the graph's N x classes output and writes the model to `path`.
+  // Declares `output` as the graph's N x classes output and writes the model to `path`. Unless the
+  // test named one, the model's metadata names its preprocessing `none` (pixels in [0, 1] as they
+  // are), so loading it prints no warning about an assumed preprocessing.
   std::string write(const std::filesystem::path& path, const std::string& output, std::int64_t classes) {
+    bool named = false;
+    for (const auto& p : m_.metadata_props()) named = named || p.key() == "fool.preprocess";
+    if (!named) metadata("fool.preprocess", "none");
     auto* out = m_.mutable_graph()->add_output();
     out->set_name(output);
     auto* tt = out->mutable_type()->mutable_tensor_type();

@@ -448,10 +448,7 @@ class TorchClassifier : public DifferentiableClassifier {
   // Probabilities and the gradient of p, or log-probabilities and the gradient of log p, at each
   // image's target class.
   Matrix with_gradients(const ImageBatch& images, const std::vector<int>& targets, ImageBatch* gradients, bool log) {
-    check_batch_shape(spec_, images);
-    if (targets.size() != images.size()) throw Error("one target class is needed per image");
-    for (int t : targets)
-      if (t < 0 || t >= spec_.num_classes) throw Error("target class " + std::to_string(t) + " is out of range");
+    check_gradient_request(spec_, images, targets);
     const std::size_t n = images.size();
     Matrix m(n, static_cast<std::size_t>(spec_.num_classes));
     *gradients = ImageBatch(n, images.shape());

@@ -3,6 +3,7 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -15,6 +16,10 @@
 namespace fool {
 
 bool is_torchscript_file(const std::string& path) {
+  // Only a regular file is opened here (a FIFO would block); anything else goes to the ONNX reader,
+  // which refuses it in one line.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
   std::ifstream in(path, std::ios::binary);
   char magic[4] = {};
   return in.read(magic, 4) && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
@@ -139,10 +144,7 @@ class TorchScriptClassifier : public DifferentiableClassifier {
 
  private:
   Matrix with_gradients(const ImageBatch& images, const std::vector<int>& targets, ImageBatch* gradients, bool log) {
-    check_batch_shape(spec_, images);
-    if (targets.size() != images.size()) throw Error("one target class is needed per image");
-    for (int t : targets)
-      if (t < 0 || t >= spec_.num_classes) throw Error("target class " + std::to_string(t) + " is out of range");
+    check_gradient_request(spec_, images, targets);
     at::Tensor x = tensor_of(images).clone().requires_grad_(true);
     const at::Tensor s = scores(x);
     at::Tensor out;
