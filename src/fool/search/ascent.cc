@@ -21,7 +21,10 @@ const NameTable<AscentStart>& start_table() {
   return t;
 }
 const std::vector<double> kThresholds = ascent_thresholds();
-// The largest gain in log p a step aims for (where the paper's gain in p would ask for more).
+// Down to this probability a step follows the paper's rule (a predicted gain in p); below it, where
+// p and its gradient underflow a float, a step aims for kMaxLogGain nats of log p instead.
+constexpr double kPaperRuleDownTo = 1e-12;
+// The gain in log p a step aims for below kPaperRuleDownTo.
 constexpr double kMaxLogGain = 5.0;
 // How often a class goes back to its best image after a NaN or infinity before it is stopped.
 constexpr int kMaxRecoveries = 3;
@@ -252,13 +255,14 @@ class Ascent {
       if (first_[i][t] < 0 && pj >= kThresholds[t]) first_[i][t] = step;
     // g is the gradient of log p. The paper's rule wants a first-order gain in p of
     // gain = min(max_gain, gain_fraction * (1 - p)), i.e. a gain of gain / p in log p: the step
-    // s * g with |g|^2 * s = gain / p is exactly the paper's step along the gradient of p. Where p
-    // is tiny (it underflows to 0 in float on peaked networks, and so does the gradient of p), the
-    // gain in log p is capped at kMaxLogGain nats a step instead of vanishing. In double: gain / |g|^2
-    // can overflow a float. Steps past the pixel range are clamped, as the paper's are.
+    // s * g with |g|^2 * s = gain / p is exactly the paper's step along the gradient of p, and is
+    // taken down to p = kPaperRuleDownTo (the paper's settings reproduce unchanged). Below it (p and
+    // its gradient underflow to 0 in float on peaked networks, after an overshoot too) a step aims
+    // for kMaxLogGain nats of log p instead of vanishing. In double: gain / |g|^2 can overflow a
+    // float. Steps past the pixel range are clamped, as the paper's are.
     const double gain = scale_[i] * std::min(cfg_.max_gain, cfg_.gain_fraction * (1.0 - pj));
     const double p = std::exp(lj);  // in double: no underflow down to log p = -745
-    const bool capped = !(p > 0.0 && gain < kMaxLogGain * p);
+    const bool capped = !(p >= kPaperRuleDownTo);
     const double log_gain = capped ? scale_[i] * kMaxLogGain : gain / p;
     float* xi = x_.image(i);
     // Far from the target (capped steps) the step leaves out pixels that the gradient pushes past
