@@ -191,16 +191,26 @@ void check_gradient_request(const ModelSpec& spec, const ImageBatch& images, con
     if (t < 0 || t >= spec.num_classes) throw Error("target class " + std::to_string(t) + " is out of range");
 }
 
+ChannelAffine channel_affine(const Preprocessing& pre, int channels) {
+  ChannelAffine out;
+  for (std::size_t ch = 0; ch < static_cast<std::size_t>(channels); ++ch) {
+    const float mean = pre.mean.empty() ? 0.0f : pre.mean[ch];
+    const float inv_std = pre.std.empty() ? 1.0f : 1.0f / pre.std[ch];
+    out.scale.push_back(pre.scale * inv_std);
+    out.shift.push_back(-mean * inv_std);
+  }
+  return out;
+}
+
 void preprocess_image(const Preprocessing& pre, const ImageShape& shape, const float* in, float* out) {
   const int c = shape.channels;
   const std::size_t plane = static_cast<std::size_t>(shape.height) * static_cast<std::size_t>(shape.width);
   const bool swap = c == 3 && pre.channel_order == ChannelOrder::Bgr;
+  const ChannelAffine affine = channel_affine(pre, c);
   for (int ch = 0; ch < c; ++ch) {
     const int src = swap ? c - 1 - ch : ch;
-    const float mean = pre.mean.empty() ? 0.0f : pre.mean[static_cast<std::size_t>(ch)];
-    const float inv_std = pre.std.empty() ? 1.0f : 1.0f / pre.std[static_cast<std::size_t>(ch)];
-    const float a = pre.scale * inv_std;
-    const float b = -mean * inv_std;
+    const float a = affine.scale[static_cast<std::size_t>(ch)];
+    const float b = affine.shift[static_cast<std::size_t>(ch)];
     const float* p = in + static_cast<std::size_t>(src) * plane;
     float* q = out + static_cast<std::size_t>(ch) * plane;
     for (std::size_t i = 0; i < plane; ++i) q[i] = p[i] * a + b;

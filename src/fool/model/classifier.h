@@ -176,6 +176,12 @@ void report_warnings(const ModelSpec& spec, const ClassifierOptions& options);
 void check_batch_shape(const ModelSpec& spec, const ImageBatch& images);
 // Checks a gradient request: the batch fits, one target per image, each a class of the model.
 void check_gradient_request(const ModelSpec& spec, const ImageBatch& images, const std::vector<int>& targets);
+// The preprocessing as one multiply-add per model-input channel: x' = x * scale[c] + shift[c]
+// (scale = pre.scale / std, shift = -mean / std), channel c of the model's order.
+struct ChannelAffine {
+  std::vector<float> scale, shift;
+};
+ChannelAffine channel_affine(const Preprocessing& pre, int channels);
 // Applies the preprocessing to one image: writes C x H x W model-input floats to `out`.
 void preprocess_image(const Preprocessing& pre, const ImageShape& shape, const float* in, float* out);
 // Scores a batch in chunks of at most `chunk` images (0: all at once); rows stay in input order.

@@ -74,8 +74,7 @@ class FixedBatchDifferentiable : public FixedBatchClassifier<DifferentiableClass
  private:
   using GradientCall = Matrix (DifferentiableClassifier::*)(const ImageBatch&, const std::vector<int>&, ImageBatch*);
   Matrix in_chunks(const ImageBatch& images, const std::vector<int>& targets, ImageBatch* gradients, GradientCall call) {
-    check_batch_shape(spec(), images);
-    if (targets.size() != images.size()) throw Error("one target class is needed per image");
+    check_gradient_request(spec(), images, targets);
     const auto b = static_cast<std::size_t>(spec().fixed_batch);
     const std::size_t per = images.shape().size();
     Matrix out(0, static_cast<std::size_t>(spec().num_classes));

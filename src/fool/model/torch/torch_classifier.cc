@@ -405,13 +405,9 @@ class TorchClassifier : public DifferentiableClassifier {
         threads_(options.threads) {
     const auto& pre = spec_.preprocessing;
     const auto c = spec_.input.channels;
-    std::vector<float> a(static_cast<std::size_t>(c)), b(static_cast<std::size_t>(c));
-    for (int ch = 0; ch < c; ++ch) {
-      const float mean = pre.mean.empty() ? 0.0f : pre.mean[static_cast<std::size_t>(ch)];
-      const float inv_std = pre.std.empty() ? 1.0f : 1.0f / pre.std[static_cast<std::size_t>(ch)];
-      a[static_cast<std::size_t>(ch)] = pre.scale * inv_std;
-      b[static_cast<std::size_t>(ch)] = -mean * inv_std;
-    }
+    const ChannelAffine affine = channel_affine(pre, c);
+    const std::vector<float>& a = affine.scale;
+    const std::vector<float>& b = affine.shift;
     scale_ = at::tensor(a).view({1, c, 1, 1});
     shift_ = at::tensor(b).view({1, c, 1, 1});
     flip_ = c == 3 && pre.channel_order == ChannelOrder::Bgr;

@@ -112,14 +112,9 @@ class TorchScriptClassifier : public DifferentiableClassifier {
     }
     spec_.warnings = assumption_warnings(spec_);
     const auto& pre = spec_.preprocessing;
-    std::vector<float> a(static_cast<std::size_t>(channels)), b(static_cast<std::size_t>(channels));
-    for (std::size_t c = 0; c < a.size(); ++c) {
-      const float inv_std = pre.std.empty() ? 1.0f : 1.0f / pre.std[c];
-      a[c] = pre.scale * inv_std;
-      b[c] = -(pre.mean.empty() ? 0.0f : pre.mean[c]) * inv_std;
-    }
-    scale_ = at::tensor(a).view({1, channels, 1, 1});
-    shift_ = at::tensor(b).view({1, channels, 1, 1});
+    const ChannelAffine affine = channel_affine(pre, channels);
+    scale_ = at::tensor(affine.scale).view({1, channels, 1, 1});
+    shift_ = at::tensor(affine.shift).view({1, channels, 1, 1});
     flip_ = channels == 3 && pre.channel_order == ChannelOrder::Bgr;
   }
 
