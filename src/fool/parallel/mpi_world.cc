@@ -96,6 +96,8 @@ constexpr int kMaxLocal = 256;
 std::int64_t local_pids[kMaxLocal];
 int local_ranks[kMaxLocal];
 std::atomic<int> local_count{0};
+// Set once rank 0 has its own error to print: mpirun's SIGTERM then ends it without a second line.
+std::atomic<bool> root_reported{false};
 
 std::size_t append(char* buf, std::size_t pos, std::size_t cap, const char* text) {
   while (*text != '\0' && pos + 1 < cap) buf[pos++] = *text++;
@@ -132,6 +134,7 @@ bool process_ended(std::int64_t pid) {
 }
 
 extern "C" void on_terminate(int) {
+  if (root_reported.load()) _exit(1);
   const int c = fault_current.load();
   char line[640];
   std::size_t n = append(line, 0, sizeof line, "fool: error: ");
@@ -300,11 +303,16 @@ std::string MpiWorld::start_up_check(bool ok, const std::string& identity, const
 
 std::string MpiWorld::fail(const std::string& message) {
   if (!active_ || size_ < 2) return message;
-  if (expect_check_ && !checked_) {
-    const std::string verdict = start_up_check(false, "", message);
-    return rank_ == 0 ? verdict : "";
+  const std::string line = expect_check_ && !checked_ ? start_up_check(false, "", message) : message;
+  if (rank_ == 0) {
+    root_reported.store(true);
+    return line;
   }
-  return rank_ == 0 ? message : "";
+  // Most errors (a bad flag value, too many processes) are found by every rank at once. A worker that
+  // ended first would make mpirun stop rank 0 before it printed the error, so a worker waits; mpirun
+  // ends it when rank 0 exits.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  return "";
 }
 
 // Rank 0's classifier: splits each batch into contiguous runs of whole chunks, one per rank, scores its own block
