@@ -556,6 +556,8 @@ PYBIND11_MODULE(_fool, m) {
         {
           py::gil_scoped_release release;
           const TransferMatrix matrix = transfer_matrix(runs, models, options);
+          RunLock lock;  // checked again, locked and marked, then written
+          if (out) lock = prepare_transfer_out_dir(*out);
           j = out ? write_transfer(*out, matrix) : matrix.to_json();
         }
         return json_to_py(j);

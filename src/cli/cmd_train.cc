@@ -59,7 +59,8 @@ void add_train_command(CLI::App& app, Action& action) {
                           {"threads", o->train.threads},
                           {"train_examples", r.train_examples},
                           {"test_examples", r.test_examples},
-                          {"test_accuracy", r.test_accuracy},
+                          // No test images: no accuracy to report (null), rather than 0.
+                          {"test_accuracy", r.test_examples > 0 ? nlohmann::json(r.test_accuracy) : nlohmann::json()},
                           {"epoch_loss", r.epoch_loss},
                           {"seconds", r.train_seconds}};
       if (source.custom()) j["dataset_source"] = source.to_json();

@@ -20,8 +20,10 @@ void add_transfer_command(CLI::App& app, Action& action) {
   c->add_option("--threads", o->classifier.threads, "threads (0: all cores)")->check(thread_count());
   c->callback([o, &action] {
     action = [o] {
-      check_transfer_out_dir(o->out);
-      emit_json(write_transfer(o->out, transfer_matrix(o->runs, o->models, o->classifier)));
+      check_transfer_out_dir(o->out);  // refused before the work; nothing is made for a transfer that fails
+      const TransferMatrix matrix = transfer_matrix(o->runs, o->models, o->classifier);
+      const RunLock lock = prepare_transfer_out_dir(o->out);  // checked again, locked and marked, then written
+      emit_json(write_transfer(o->out, matrix));
       return 0;
     };
   });

@@ -13,6 +13,7 @@
 #include "fool/core/error.h"
 #include "fool/io/files.h"
 #include "fool/core/limits.h"
+#include "fool/core/json_check.h"
 
 namespace fool::cli {
 
@@ -25,6 +26,9 @@ void ModelFlags::add_to(CLI::App* app, bool required) {
                      &backend_given);
   app->add_option("--threads", classifier.threads, "worker threads for the backend (0: its default)")
       ->check(thread_count());
+  app->add_option("--max-memory", max_memory,
+                  "memory the model's activations may need for a probe batch of 4 images, e.g. 8G or 512M (default: "
+                  "the memory available at load); a model needing more is refused before it runs");
   app->add_option("--preprocess", preprocess,
                   "how the model was trained to see pixels: none (RGB [0,1]), torchvision (ImageNet mean/std), "
                   "caffe (BGR [0,255] minus 104,117,123), tf ([-1,1]), mnist (gray, mean 0.1307, std 0.3081); "
@@ -95,6 +99,7 @@ bool ModelFlags::any_model_override() const {
 ClassifierOptions ModelFlags::options() const {
   ClassifierOptions o = classifier;
   o.on_warning = print_warning;
+  if (!max_memory.empty()) o.max_memory = parse_memory_size(max_memory, "--max-memory");
   auto& ov = o.overrides;
   if (!preprocess.empty()) ov.preset = parse_preprocess_preset(preprocess);
   if (!layout.empty()) ov.layout = parse_input_layout(layout);
@@ -110,8 +115,11 @@ ClassifierOptions ModelFlags::options() const {
   if (!labels_file.empty()) {
     std::stringstream ss(read_text_file(labels_file));
     std::vector<std::string> labels;
+    std::size_t number = 0;
     for (std::string line; std::getline(ss, line);) {
+      ++number;
       if (!line.empty() && line.back() == '\r') line.pop_back();
+      json_check::check_utf8(line, labels_file + ": line " + std::to_string(number));
       if (!line.empty()) labels.push_back(line);
     }
     if (labels.empty()) throw Error(labels_file + ": no labels in this file");

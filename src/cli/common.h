@@ -32,6 +32,7 @@ struct ModelFlags {
   std::string layout;
   std::string input_size;
   std::string output;
+  std::string max_memory;  // --max-memory, parsed by options()
   bool logits = false;
   bool probabilities = false;
 

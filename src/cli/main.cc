@@ -8,6 +8,7 @@
 
 #include "cli/app.h"
 #include "fool/core/error.h"
+#include "fool/core/json_check.h"
 #include "fool/parallel/mpi_world.h"
 
 namespace {
@@ -86,7 +87,24 @@ int run_action(const fool::cli::Action& action, fool::parallel::MpiWorld& world)
 
 }  // namespace
 
+// Paths and names on the command line end up in JSON (summary.json's command line and model path,
+// every command's output), which holds UTF-8 text only: any other argument is refused before any
+// work, naming it, rather than failing when the results are written.
+bool arguments_are_utf8(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    try {
+      fool::json_check::check_utf8(argv[i], "argument " + std::to_string(i) + " '" +
+                                                fool::json_check::printable(argv[i]) + "'");
+    } catch (const fool::Error& e) {
+      std::cerr << "fool: error: " << e.what() << "; fool writes paths and names into JSON, which is UTF-8\n";
+      return false;
+    }
+  }
+  return true;
+}
+
 int run(int argc, char** argv) {
+  if (!arguments_are_utf8(argc, argv)) return 1;
   fool::cli::Action action;
   const std::unique_ptr<CLI::App> app = fool::cli::make_app(action);
   fool::cli::set_command_line(argc, argv);

@@ -1,5 +1,7 @@
 #include "fool/core/json_check.h"
 
+#include <cstdio>
+
 #include <cmath>
 
 #include "fool/core/error.h"
@@ -18,12 +20,70 @@ std::string kind_of(const nlohmann::json& v) {
 std::string name(const std::string& where) { return where.empty() ? std::string("the document") : "'" + where + "'"; }
 }  // namespace
 
+namespace {
+// The length of the valid UTF-8 sequence starting at s[i], or 0 if none starts there.
+std::size_t utf8_sequence(const std::string& s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  std::size_t n = 0;
+  unsigned lo = 0x80, hi = 0xbf;  // the range of the second byte
+  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  else if (c == 0xe0) n = 3, lo = 0xa0;
+  else if (c >= 0xe1 && c <= 0xec) n = 3;
+  else if (c == 0xed) n = 3, hi = 0x9f;  // no surrogates
+  else if (c >= 0xee && c <= 0xef) n = 3;
+  else if (c == 0xf0) n = 4, lo = 0x90;
+  else if (c >= 0xf1 && c <= 0xf3) n = 4;
+  else if (c == 0xf4) n = 4, hi = 0x8f;
+  else return 0;
+  if (i + n > s.size() || b(i + 1) < lo || b(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k)
+    if (b(i + k) < 0x80 || b(i + k) > 0xbf) return 0;
+  return n;
+}
+}  // namespace
+
+bool is_utf8(const std::string& s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8_sequence(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+void check_utf8(const std::string& s, const std::string& what) {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8_sequence(s, i);
+    if (n == 0) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, " is not UTF-8 text (byte 0x%02x at offset %zu)",
+                    static_cast<unsigned>(static_cast<unsigned char>(s[i])), i);
+      throw Error(what + buf);
+    }
+    i += n;
+  }
+}
+
 std::string printable(const std::string& s, std::size_t max) {
   std::string out;
-  for (const char c : s.substr(0, max)) {
+  const std::string cut = s.substr(0, max);
+  for (std::size_t i = 0; i < cut.size();) {
+    const char c = cut[i];
+    const std::size_t n = utf8_sequence(cut, i);
     if (c == '\n') out += "\\n";
     else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += '?';
-    else out += c;
+    else if (n == 0) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+      out += buf;
+    } else {
+      out += cut.substr(i, n);
+      i += n;
+      continue;
+    }
+    ++i;
   }
   return s.size() > max ? out + "..." : out;
 }

@@ -9,8 +9,15 @@
 namespace fool::json_check {
 
 // `s` as it may appear in a one-line message: control characters (newlines in names taken from
-// untrusted files) escaped, at most `max` characters.
+// untrusted files) escaped, bytes that are not UTF-8 as \xNN, at most `max` characters.
 std::string printable(const std::string& s, std::size_t max = 80);
+
+// True if `s` is valid UTF-8 (what JSON text must be: nlohmann refuses to write anything else).
+bool is_utf8(const std::string& s);
+// Throws fool::Error "<what> is not UTF-8 text (byte 0xNN at offset K)" unless is_utf8(s): text
+// from files that fool writes into JSON (labels, class names, model names) is refused at the read,
+// before any work, rather than found when the results are written.
+void check_utf8(const std::string& s, const std::string& what);
 
 // `where` is the key path of `j` itself ("" for the document); messages read "<where.key> ...".
 std::string path_of(const std::string& where, const std::string& key);

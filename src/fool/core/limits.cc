@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -33,6 +34,57 @@ std::uint64_t physical_memory_bytes() {
     if (in >> v && v > 0) bytes = std::min<std::uint64_t>(bytes, v);
   }
   return bytes;
+}
+
+std::uint64_t available_memory_bytes() {
+  std::uint64_t bytes = physical_memory_bytes();
+  std::ifstream in("/proc/meminfo");
+  for (std::string key; in >> key;) {
+    unsigned long long kib = 0;
+    if (key == "MemAvailable:" && in >> kib) {
+      bytes = std::min<std::uint64_t>(bytes, mul_saturated(kib, 1024));
+      break;
+    }
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return bytes;
+}
+
+std::string memory_size_text(std::uint64_t bytes) {
+  const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
+  double v = static_cast<double>(bytes) / 1024.0;
+  int u = 0;
+  while (v >= 1024.0 && u < 5) v /= 1024.0, ++u;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::uint64_t parse_memory_size(const std::string& text, const std::string& what) {
+  const std::string bad = what + ": '" + text + "' is not a memory size (a number of bytes, or e.g. 512M, 8G)";
+  std::size_t end = 0;
+  double v = 0.0;
+  try {
+    v = std::stod(text, &end);
+  } catch (const std::exception&) {
+    throw Error(bad);
+  }
+  std::string unit = text.substr(end);
+  for (char& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
+  if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
+  double scale = 1.0;
+  if (unit == "K") scale = 1024.0;
+  else if (unit == "M") scale = 1024.0 * 1024.0;
+  else if (unit == "G") scale = 1024.0 * 1024.0 * 1024.0;
+  else if (unit == "T") scale = 1024.0 * 1024.0 * 1024.0 * 1024.0;
+  else if (!unit.empty() && unit != "B") throw Error(bad);
+  const double bytes = v * scale;
+  if (!(bytes >= 1.0 && bytes <= 1152921504606846976.0)) {  // 2^60
+    throw Error(what + ": '" + text + "' is not between 1 byte and 2^60 bytes");
+  }
+  return static_cast<std::uint64_t>(bytes);
 }
 
 std::uint64_t mul_saturated(std::uint64_t a, std::uint64_t b) {

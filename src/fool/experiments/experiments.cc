@@ -316,9 +316,21 @@ nlohmann::json summarise_transfer(const TransferMatrix& m, const std::vector<Tra
 
 }  // namespace
 
+namespace {
+// The experiments report each network's held-out accuracy: a dataset without test images is refused
+// before anything is trained (an accuracy of 0 would be reported otherwise).
+void check_test_split(const DatasetSplits& data, const DatasetSource& source) {
+  if (data.test.size() == 0) {
+    throw Error((!source.test_images.empty() ? source.test_images : source.dir.empty() ? source.name : source.dir) +
+                ": the test split has no images; the experiment reports each network's held-out accuracy");
+  }
+}
+}  // namespace
+
 nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const RunEvents& events) {
   check_transfer_config(c);
   const DatasetSplits data = load_dataset(c.data);
+  check_test_split(data, c.data);
   ExperimentDir x(c.out_dir, "transfer", c.to_json());
   fs::create_directories(x.path("networks"));
   fs::create_directories(x.path("runs"));
@@ -636,6 +648,7 @@ void report_iteration(const RunEvents& events, const std::string& tag, const nlo
 nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const RunEvents& events) {
   check_retrain_config(c);
   const DatasetSplits real = load_dataset(c.data);
+  check_test_split(real, c.data);
   const FoolingBudget budget = fooling_budget(c, real.train);
   const int n = budget.real_classes;
 

@@ -198,18 +198,17 @@ Image8 transfer_heatmap(const TransferMatrix& m) {
   return image_from_mat(img);
 }
 
-void check_transfer_out_dir(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return;
-  if (!fs::is_directory(dir, ec)) throw Error(dir + ": exists and is not a directory");
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name != "transfer.json" && name != "transfer.csv" && name != "transfer.png" && name.rfind(".transfer.", 0) != 0) {
-      throw Error(dir + ": directory holds other files than a transfer's (" + name + "); choose another --out");
-    }
-  }
-  if (ec) throw Error(dir + ": cannot read directory (" + ec.message() + ")");
+namespace {
+bool is_transfer_file(const std::string& name) {
+  return name == "transfer.json" || name == "transfer.csv" || name == "transfer.png";
 }
+}  // namespace
+
+RunLock prepare_transfer_out_dir(const std::string& dir) {
+  return prepare_output_directory(dir, "transfer", is_transfer_file);
+}
+
+void check_transfer_out_dir(const std::string& dir) { check_output_directory(dir, "transfer", is_transfer_file); }
 
 nlohmann::json write_transfer(const std::string& dir, const TransferMatrix& m) {
   std::error_code ec;

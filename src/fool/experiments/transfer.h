@@ -8,6 +8,7 @@
 
 #include "fool/model/classifier.h"
 #include "fool/core/image.h"
+#include "fool/output/run_directory.h"
 
 namespace fool {
 
@@ -41,9 +42,14 @@ Image8 transfer_heatmap(const TransferMatrix& m);
 
 // Writes transfer.json, transfer.csv and transfer.png into dir; returns the JSON.
 nlohmann::json write_transfer(const std::string& dir, const TransferMatrix& m);
-// Throws fool::Error unless `dir` is absent, empty, or holds only a previous transfer's files
-// (transfer.json/.csv/.png): `fool transfer --out` must not mix its files into an unrelated
-// directory (an experiment writes its own transfer matrix into its directory on purpose).
+// Makes `dir` ready for `fool transfer --out` and returns its lock (prepare_output_directory):
+// absent or empty (then created and marked), or marked by fool and holding only a previous
+// transfer's files (transfer.json/.csv/.png), which are replaced. Anything else throws fool::Error:
+// fool transfer never mixes its files into, or overwrites files of, a directory it did not make
+// (an experiment writes its own transfer matrix into its directory on purpose).
+RunLock prepare_transfer_out_dir(const std::string& dir);
+// The same checks without making, locking or marking anything (check_output_directory): before
+// the matrix is computed, so that a refused --out costs nothing and a failed transfer leaves nothing.
 void check_transfer_out_dir(const std::string& dir);
 
 }  // namespace fool

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fool/core/error.h"
+#include "fool/core/json_check.h"
 #include "fool/io/files.h"
 #include "fool/io/idx.h"
 
@@ -80,6 +81,7 @@ std::vector<std::string> read_class_names(const std::string& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty())
       throw Error(path + ": line " + std::to_string(names.size() + 1) + " is empty (one class name a line)");
+    json_check::check_utf8(line, path + ": line " + std::to_string(names.size() + 1));
     names.push_back(std::move(line));
     start = end + 1;
   }
@@ -112,6 +114,11 @@ Dataset load_idx_pair(const std::string& images_path, const std::string& labels_
   if (imgs.dims[0] != labs.dims[0]) {
     throw Error(labels_path + ": " + std::to_string(labs.dims[0]) + " labels for " + std::to_string(imgs.dims[0]) +
                 " images in " + images_path);
+  }
+  // 0 x 0 images (nothing to score or export) and sides beyond an int are refused here, by name.
+  if (imgs.dims[1] < 1 || imgs.dims[2] < 1 || imgs.dims[1] > 65535 || imgs.dims[2] > 65535) {
+    throw Error(images_path + ": images of " + std::to_string(imgs.dims[1]) + " x " + std::to_string(imgs.dims[2]) +
+                " pixels; fool reads images of 1 to 65535 pixels a side");
   }
   Dataset d;
   d.shape = {1, static_cast<int>(imgs.dims[1]), static_cast<int>(imgs.dims[2])};

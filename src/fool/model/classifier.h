@@ -157,6 +157,9 @@ struct ClassifierOptions {
   // an MPI job).
   bool auto_compares_speed = true;
   int threads = 0;  // 0: leave the backend's default
+  // The memory the activations of a probe batch may need, in bytes (--max-memory); 0: the memory
+  // available when the model is loaded. A model needing more is refused at load (factory.h).
+  std::uint64_t max_memory = 0;
   SpecOverrides overrides;
   // Receives ModelSpec::warnings once per load (the CLI prints them); empty: they stay in the spec.
   std::function<void(const std::string&)> on_warning;

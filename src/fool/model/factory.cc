@@ -159,13 +159,42 @@ struct Candidate {
 
 // The probe: seeded uniform images, more than one (OpenCV 4.6 gets some graphs right only for
 // batches of one).
+std::size_t probe_batch_size(const ModelSpec& spec) {
+  return spec.fixed_batch > 1 ? static_cast<std::size_t>(spec.fixed_batch) : 4;
+}
 ImageBatch probe_batch(const ModelSpec& spec) {
-  const std::size_t n = spec.fixed_batch > 1 ? static_cast<std::size_t>(spec.fixed_batch) : 4;
+  const std::size_t n = probe_batch_size(spec);
   ImageBatch probe(n, spec.input);
   Rng rng(7);
   for (std::size_t i = 0; i < probe.size() * spec.input.size(); ++i)
     probe.data()[i] = static_cast<float>(rng.uniform());
   return probe;
+}
+
+// Refuses, before any backend allocates them, a model whose activations for the probe batch (the
+// fixed batch, else 4 images: the fewest a probe or auto's choice runs) need more than the budget:
+// --max-memory, else the memory available now. The estimate adds up every node output of the
+// graph (onnx_model.h ActivationEstimate); a graph whose shapes cannot be inferred is not refused.
+void check_activation_memory(const OnnxModel& model, const ClassifierOptions& options) {
+  ModelSpec spec;
+  try {
+    spec = model.spec(options.overrides);
+  } catch (const Error&) {
+    return;  // not an image classifier: the backend's load says so
+  }
+  const ActivationEstimate e = model.activation_estimate();
+  if (!e.inferred || e.total_bytes == 0) return;
+  const std::uint64_t images = spec.fixed_batch > 0 ? 1 : probe_batch_size(spec);  // a fixed batch is in the shapes
+  const std::uint64_t need = mul_saturated(e.total_bytes, images);
+  const std::uint64_t budget = options.max_memory > 0 ? options.max_memory : available_memory_bytes();
+  if (need <= budget) return;
+  std::string dims;
+  for (std::size_t i = 0; i < e.largest_dims.size(); ++i) dims += (i ? "x" : "") + std::to_string(e.largest_dims[i]);
+  throw Error(model.path() + ": node " + e.largest_node + " outputs " + dims + " (" + memory_size_text(e.largest_bytes) +
+              (spec.fixed_batch > 0 ? " per call" : " per image") + "); the graph's activations need " +
+              memory_size_text(need) + " for " + std::to_string(spec.fixed_batch > 0 ? spec.fixed_batch : images) +
+              " images, more than the " + memory_size_text(budget) +
+              (options.max_memory > 0 ? " of --max-memory" : " available (--max-memory to change)"));
 }
 
 std::vector<Candidate> run_all(const std::string& path, OnnxModel model, const ClassifierOptions& options,
@@ -279,6 +308,7 @@ int choose(const std::vector<Candidate>& c, const ClassifierOptions& options, Ba
 std::vector<Candidate> compare(const std::string& path, const ClassifierOptions& options, BackendComparison* out) {
   OnnxModel model = OnnxModel::load(path, options.overrides);
   const ModelSpec spec = model.spec(options.overrides);  // a model that is not an image classifier fails here
+  check_activation_memory(model, options);
   report_warnings(spec, options);
   const ImageBatch probe = probe_batch(spec);
   std::vector<Candidate> c = run_all(path, std::move(model), options, probe);
@@ -393,8 +423,9 @@ std::unique_ptr<Classifier> load_classifier(const std::string& path, const Class
   check_threads(options.threads, "threads");
   if (is_torchscript_file(path)) return load_torchscript(path, options, choice);
   if (options.backend == Backend::Auto) return load_auto(path, options, choice);
-  std::unique_ptr<Classifier> c =
-      make_backend(registered_backend(options.backend), OnnxModel::load(path, options.overrides), options);
+  OnnxModel model = OnnxModel::load(path, options.overrides);
+  check_activation_memory(model, options);
+  std::unique_ptr<Classifier> c = make_backend(registered_backend(options.backend), std::move(model), options);
   if (choice) {
     *choice = BackendChoice{};
     choice->backend = options.backend;
@@ -420,7 +451,9 @@ std::unique_ptr<DifferentiableClassifier> load_differentiable_classifier(const s
     r = &registered_backend(options.backend);
     if (!r->gives_gradients()) throw Error("the " + r->name + " backend gives no input gradients");
   }
-  auto c = with_fixed_batch(r->load_differentiable(OnnxModel::load(path, options.overrides), options));
+  OnnxModel model = OnnxModel::load(path, options.overrides);
+  check_activation_memory(model, options);
+  auto c = with_fixed_batch(r->load_differentiable(std::move(model), options));
   report_warnings(c->spec(), options);
   return c;
 }

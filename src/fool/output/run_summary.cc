@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
+#include <type_traits>
 
 #include "fool/core/error.h"
 #include "fool/model/classifier.h"
@@ -25,6 +27,27 @@ std::string threshold_key(double t) { return nlohmann::json(t).dump(); }
 template <typename T>
 T field(const nlohmann::json& j, const char* key, const std::string& where) {
   if (!j.is_object() || !j.contains(key)) throw Error(where + ": missing \"" + key + "\"");
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // nlohmann converts 1e300 or -1 to an integer type without a word (to 0 or 2^64 - 1): an integer
+    // field must hold an integer that fits.
+    const nlohmann::json& v = j.at(key);
+    bool fits = false;
+    if (v.is_number_unsigned()) {
+      fits = v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+    } else if (v.is_number_integer()) {
+      const std::int64_t x = v.get<std::int64_t>();
+      if (x >= 0) {
+        fits = static_cast<std::uint64_t>(x) <= static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+      } else if constexpr (std::is_signed_v<T>) {
+        fits = x >= std::int64_t{std::numeric_limits<T>::min()};
+      }
+    }
+    if (!fits) {
+      throw Error(where + ": \"" + key + "\" is " + (v.is_number() ? v.dump() : std::string(v.type_name())) +
+                  ", not an integer from " + std::to_string(std::numeric_limits<T>::min()) + " to " +
+                  std::to_string(std::numeric_limits<T>::max()));
+    }
+  }
   try {
     return j.at(key).get<T>();
   } catch (const nlohmann::json::exception&) {

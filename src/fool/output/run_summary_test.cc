@@ -75,5 +75,29 @@ TEST(RunSummary, MalformedFieldsNameTheFileAndTheKey) {
   expect_error(j, "fool-run/1");
 }
 
+// Issue 20: a summary whose seed is 1e300 was read as seed 0 (nlohmann converts a float to an
+// integer type without a word); -1 or 2^64 likewise. An integer field holds an integer that fits.
+TEST(RunSummary, IntegerFieldsMustHoldIntegersThatFit) {
+  const nlohmann::json good = example().to_json();
+  for (const char* text : {"1e300", "18446744073709551616", "-1", "1.5", "\"7\""}) {
+    nlohmann::json j = good;
+    j["seed"] = nlohmann::json::parse(text);
+    try {
+      RunSummary::from_json(j, "s.json");
+      ADD_FAILURE() << "seed " << text << " accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("s.json: \"seed\""), std::string::npos) << e.what();
+    }
+  }
+  nlohmann::json j = good;
+  j["classes"][0]["index"] = 4294967296.0;  // 2^32: beyond an int
+  EXPECT_THROW(RunSummary::from_json(j, "s.json"), Error);
+  j = good;
+  j["seed"] = nlohmann::json::parse("18446744073709551615");  // 2^64 - 1 is a seed
+  EXPECT_EQ(RunSummary::from_json(j, "s.json").record.seed, 18446744073709551615ull);
+  j["seed"] = 5;  // a signed integer built in memory
+  EXPECT_EQ(RunSummary::from_json(j, "s.json").record.seed, 5u);
+}
+
 }  // namespace
 }  // namespace fool

@@ -213,9 +213,12 @@ class Graph {
  public:
   explicit Graph(onnx::GraphProto* g) : g_(g) {}
 
+  // `base`, or base_<k> with the next k not yet used for it: each base remembers where its suffixes
+  // stand, so that 100,000 in-place layers on one blob take linear time, not quadratic.
   std::string unique(const std::string& base) {
     std::string name = base.empty() ? "v" : base;
-    for (int k = 1; used_.count(name); ++k) name = base + "_" + std::to_string(k);
+    int& k = next_suffix_[name];
+    while (used_.count(name)) name = base + "_" + std::to_string(++k);
     used_.insert(name);
     return name;
   }
@@ -258,6 +261,7 @@ class Graph {
  private:
   onnx::GraphProto* g_;
   std::set<std::string> used_;
+  std::map<std::string, int> next_suffix_;  // per base name: the last suffix unique() gave it
   std::set<std::string> consumed_;
 };
 
@@ -297,6 +301,16 @@ class Converter {
                          &l});
     }
     if (layers_.empty()) throw Error(src_.prototxt_path + ": has no layers");
+    // Names become ONNX names and JSON text (fool convert's output, fool info): UTF-8 only, refused
+    // before anything is converted or written.
+    json_check::check_utf8(net_.name(), src_.prototxt_path + ": the net's name '" + printable(net_.name()) + "'");
+    for (const auto& in : net_.input()) json_check::check_utf8(in, src_.prototxt_path + ": input '" + printable(in) + "'");
+    for (const Layer& l : layers_) {
+      json_check::check_utf8(l.name, src_.prototxt_path + ": layer name '" + printable(l.name) + "'");
+      json_check::check_utf8(l.type, where(l) + ": its type");
+      for (const auto& b : l.bottom) json_check::check_utf8(b, where(l) + ": bottom '" + printable(b) + "'");
+      for (const auto& t : l.top) json_check::check_utf8(t, where(l) + ": top '" + printable(t) + "'");
+    }
   }
 
   // The prototxt (text, unknown fields skipped) and the .caffemodel (binary), and the weight blobs
@@ -378,6 +392,20 @@ class Converter {
 
   std::string where(const Layer& l) const {
     return src_.prototxt_path + ": layer '" + printable(l.name) + "' (" + printable(l.type) + ")";
+  }
+
+  // A parameter that would make the converted model compute NaN or infinity (a zero variance under
+  // eps 0, a negative LRN base) is refused here, naming the layer, rather than found in the output.
+  static std::string number_text(float v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
+    return buf;
+  }
+  void check_parameter(const Layer& l, const std::string& name, float value, bool ok, const std::string& need) const {
+    if (!std::isfinite(value) || !ok) {
+      throw Error(where(l) + ": " + name + " " + number_text(value) + " must be " + need +
+                  " (else the model computes NaN or infinity)");
+    }
   }
 
   const Dims& shape_of(const Layer& l, const std::string& caffe_blob) {
@@ -514,6 +542,7 @@ class Converter {
   void relu(const Layer& l) {
     expect_io(l, 1, 1);
     const float slope = l.param(&cp::LayerParameter::relu_param, &cp::V1LayerParameter::relu_param).negative_slope();
+    check_parameter(l, "negative_slope", slope, true, "a finite number");
     const std::string x = value_of(l, l.bottom[0]), y = out_name(l);
     auto* n = graph_.node(slope == 0.0f ? "Relu" : "LeakyRelu", l.name, {x}, y);
     if (slope != 0.0f) set_float(n, "alpha", slope);
@@ -698,6 +727,9 @@ class Converter {
       throw Error(where(l) + ": WITHIN_CHANNEL LRN is not supported (ACROSS_CHANNELS)");
     if (p.local_size() % 2 == 0 || p.local_size() > 4095)
       throw Error(where(l) + ": local_size must be odd (as Caffe requires) and below 4096");
+    check_parameter(l, "k", p.k(), p.k() > 0.0f, "positive");
+    check_parameter(l, "alpha", p.alpha(), p.alpha() >= 0.0f, "a finite number not below 0");
+    check_parameter(l, "beta", p.beta(), true, "a finite number");
     const std::string x = value_of(l, l.bottom[0]), y = out_name(l);
     if (shapes_.at(x).size() != 4) throw Error(where(l) + ": input is not N x C x H x W");
     // Caffe: x / (k + alpha / n * sum of squares over n channels)^beta, the window centred on the
@@ -746,6 +778,7 @@ class Converter {
         (p.operation() != cp::EltwiseParameter::SUM || p.coeff_size() != static_cast<int>(l.bottom.size()))) {
       throw Error(where(l) + ": coeff needs the SUM operation and one value per bottom");
     }
+    for (int i = 0; i < p.coeff_size(); ++i) check_parameter(l, "coeff", p.coeff(i), true, "a finite number");
     std::vector<std::string> inputs;
     Dims shape;
     for (std::size_t i = 0; i < l.bottom.size(); ++i) {
@@ -794,17 +827,26 @@ class Converter {
     const auto& b = blobs(l, 3);
     std::vector<float> mean = weight(l, b.Get(0), 0, {c}), var = weight(l, b.Get(1), 1, {c});
     const float factor = weight(l, b.Get(2), 2, {1})[0];
+    const float eps = l.v2->batch_norm_param().eps();
+    check_parameter(l, "eps", eps, eps > 0.0f, "positive");
     // Caffe stores running sums and their weight: the statistics are blob / factor (0 if factor is 0).
     const float inv = factor == 0.0f ? 0.0f : 1.0f / factor;
     for (auto& v : mean) v *= inv;
     for (auto& v : var) v *= inv;
+    for (std::size_t i = 0; i < var.size(); ++i) {
+      if (!std::isfinite(mean[i]) || !std::isfinite(var[i]) || var[i] < 0.0f) {
+        throw Error(src_.weights_path + ": layer '" + printable(l.name) + "' channel " + std::to_string(i) +
+                    " has mean " + number_text(mean[i]) + " and variance " + number_text(var[i]) +
+                    " after the scale factor; a variance must be finite and not negative");
+      }
+    }
     const std::vector<float> ones(static_cast<std::size_t>(c), 1.0f), zeros(static_cast<std::size_t>(c), 0.0f);
     auto* n =
         graph_.node("BatchNormalization", l.name,
                     {x, graph_.constant(l.name + "_gamma", {c}, ones), graph_.constant(l.name + "_beta", {c}, zeros),
                      graph_.constant(l.name + "_mean", {c}, mean), graph_.constant(l.name + "_var", {c}, var)},
                     y);
-    set_float(n, "epsilon", l.v2->batch_norm_param().eps());
+    set_float(n, "epsilon", eps);
     produce(l.top[0], y, d);
   }
 

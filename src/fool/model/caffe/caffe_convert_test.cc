@@ -398,5 +398,91 @@ TEST_F(CaffeConvertTest, BadInputsAreOneLineErrorsAndWriteNothing) {
   EXPECT_TRUE(fs::exists(out));
 }
 
+// Issue 20: parameters under which the converted model computes NaN (BatchNorm's eps 0 with a zero
+// variance, a negative LRN base, a NaN ReLU slope, an infinite Eltwise coefficient) were converted
+// and gave NaN "probabilities". Each is one line naming the layer, and nothing is written.
+TEST_F(CaffeConvertTest, ParametersThatMakeNanAreRefusedNamingTheLayer) {
+  const TinyWeights w;
+  const std::string relu = "layer { name: \"relu\" type: \"ReLU\" bottom: \"conv\" top: \"conv\" }";
+  auto with = [&](const std::string& layers) {
+    std::string text = kTinyV2;
+    return text.replace(text.find(relu), relu.size(), layers);
+  };
+  struct Case {
+    std::string layers, fragment;
+  };
+  const std::vector<Case> cases = {
+      {"layer { name: \"norm\" type: \"LRN\" bottom: \"conv\" top: \"conv\" lrn_param { local_size: 1 k: -1 } }",
+       "layer 'norm' (LRN): k -1 must be positive"},
+      {"layer { name: \"norm\" type: \"LRN\" bottom: \"conv\" top: \"conv\" lrn_param { local_size: 1 k: 0 } }",
+       "layer 'norm' (LRN): k 0 must be positive"},
+      {"layer { name: \"norm\" type: \"LRN\" bottom: \"conv\" top: \"conv\" lrn_param { local_size: 1 beta: nan } }",
+       "layer 'norm' (LRN): beta nan"},
+      {"layer { name: \"leaky\" type: \"ReLU\" bottom: \"conv\" top: \"conv\" relu_param { negative_slope: nan } }",
+       "layer 'leaky' (ReLU): negative_slope nan"},
+      {"layer { name: \"r2\" type: \"ReLU\" bottom: \"conv\" top: \"c2\" }\n"
+       "layer { name: \"sum\" type: \"Eltwise\" bottom: \"conv\" bottom: \"c2\" top: \"conv\" "
+       "eltwise_param { operation: SUM coeff: 1 coeff: inf } }",
+       "layer 'sum' (Eltwise): coeff inf"},
+      {"layer { name: \"bn\" type: \"BatchNorm\" bottom: \"conv\" top: \"conv\" batch_norm_param { eps: 0 } }",
+       "layer 'bn' (BatchNorm): eps 0 must be positive"},
+      {"layer { name: \"bn\" type: \"BatchNorm\" bottom: \"conv\" top: \"conv\" batch_norm_param { eps: -0.001 } }",
+       "layer 'bn' (BatchNorm): eps -0.001 must be positive"}};
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const std::string text = with(cases[i].layers);
+    cp::NetParameter net;
+    google::protobuf::TextFormat::Parser parser;
+    Quiet quiet;
+    parser.RecordErrorsTo(&quiet);
+    parser.AllowUnknownField(true);
+    ASSERT_TRUE(parser.ParseFromString(text, &net)) << text;
+    cp::NetParameter weights;
+    ASSERT_TRUE(weights.ParseFromString(tiny_caffemodel(text, w)));
+    for (auto& l : *weights.mutable_layer())
+      if (l.name() == "bn") {  // mean 0, variance 0, scale factor 1
+        *l.add_blobs() = make_blob({0, 0}, {2}, false);
+        *l.add_blobs() = make_blob({0, 0}, {2}, false);
+        *l.add_blobs() = make_blob({1}, {1}, false);
+      }
+    const std::string name = "case" + std::to_string(i);
+    write(name + ".prototxt", text);
+    write(name + ".caffemodel", weights.SerializeAsString());
+    CaffeConvertOptions o{path(name + ".prototxt"), path(name + ".caffemodel"), "", 1.0f, path(name + ".onnx")};
+    expect_error(o, {name + ".prototxt", cases[i].fragment});
+  }
+  // A negative variance in the weights (the running sum divided by its factor) is named too.
+  const std::string bn =
+      with("layer { name: \"bn\" type: \"BatchNorm\" bottom: \"conv\" top: \"conv\" batch_norm_param { eps: 1e-5 } }");
+  cp::NetParameter weights;
+  ASSERT_TRUE(weights.ParseFromString(tiny_caffemodel(bn, w)));
+  for (auto& l : *weights.mutable_layer())
+    if (l.name() == "bn") {
+      *l.add_blobs() = make_blob({0, 0}, {2}, false);
+      *l.add_blobs() = make_blob({1, -2}, {2}, false);
+      *l.add_blobs() = make_blob({1}, {1}, false);
+    }
+  write("bn.prototxt", bn);
+  write("bn.caffemodel", weights.SerializeAsString());
+  CaffeConvertOptions o{path("bn.prototxt"), path("bn.caffemodel"), "", 1.0f, path("bn.onnx")};
+  expect_error(o, {"bn.caffemodel", "layer 'bn' channel 1", "variance -2"});
+}
+
+// Issue 20, hang: a prototxt of 100,000 in-place layers on one blob took quadratic time, each
+// layer's output name probing every suffix given before it. Names now continue from the last suffix.
+TEST_F(CaffeConvertTest, ManyInPlaceLayersGetDistinctNamesInLinearTime) {
+  const TinyWeights w;
+  const std::string relu = "layer { name: \"relu\" type: \"ReLU\" bottom: \"conv\" top: \"conv\" }\n";
+  std::string layers;
+  for (int i = 0; i < 20000; ++i) layers += relu;
+  std::string text = kTinyV2;
+  text.replace(text.find(relu), relu.size(), layers);
+  write("deep.prototxt", text);
+  write("deep.caffemodel", tiny_caffemodel(kTinyV2, w));
+  CaffeConvertOptions o{path("deep.prototxt"), path("deep.caffemodel"), "", 1.0f, path("deep.onnx")};
+  CaffeConversion c;
+  EXPECT_EQ(convert_caffe(o, &c).num_classes, 3);
+  EXPECT_EQ(c.layers, 20004);
+}
+
 }  // namespace
 }  // namespace fool

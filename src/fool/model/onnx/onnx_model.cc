@@ -14,6 +14,8 @@
 
 #include "fool/core/bytes.h"
 #include "fool/core/error.h"
+#include "fool/core/json_check.h"
+#include "fool/core/limits.h"
 #include "fool/model/onnx/onnx_forms.h"
 #include "fool/model/onnx/onnx_writer.h"
 #include "fool/model/onnx/onnx_validate.h"
@@ -105,6 +107,26 @@ void inline_external_data(const std::string& model_path, onnx::GraphProto* g) {
     }
 }
 
+// The model's text that fool writes into JSON (fool info, run summaries, model_input): producer,
+// metadata, input and output names, operator types. Anything but UTF-8 is refused at load.
+void check_text_is_utf8(const onnx::ModelProto& m, const std::string& path) {
+  namespace jc = json_check;
+  jc::check_utf8(m.producer_name(), path + ": producer name");
+  jc::check_utf8(m.producer_version(), path + ": producer version");
+  for (const auto& p : m.metadata_props()) {
+    jc::check_utf8(p.key(), path + ": a metadata key");
+    jc::check_utf8(p.value(), path + ": metadata '" + jc::printable(p.key()) + "'");
+  }
+  for (const auto& v : m.graph().input()) jc::check_utf8(v.name(), path + ": input name '" + jc::printable(v.name()) + "'");
+  for (const auto& v : m.graph().output()) {
+    jc::check_utf8(v.name(), path + ": output name '" + jc::printable(v.name()) + "'");
+  }
+  for (const auto& n : m.graph().node()) {
+    jc::check_utf8(n.op_type(), path + ": operator type '" + jc::printable(n.op_type()) + "'");
+    jc::check_utf8(n.domain(), path + ": operator domain '" + jc::printable(n.domain()) + "'");
+  }
+}
+
 }  // namespace
 
 OnnxModel OnnxModel::load(const std::string& path, const SpecOverrides& overrides) {
@@ -118,6 +140,7 @@ OnnxModel OnnxModel::load(const std::string& path, const SpecOverrides& override
     throw Error(path + ": not an ONNX model (cannot parse it as an ONNX ModelProto)");
   }
   validate_onnx_model(*m.proto_, path);  // external-data locations checked before they are read
+  check_text_is_utf8(*m.proto_, path);
   inline_external_data(path, m.proto_->mutable_graph());
   FormChoices choices;
   choices.output = overrides.output.empty() ? m.metadata("fool.output_name") : overrides.output;
@@ -864,6 +887,57 @@ ModelSpec write_annotated_model(const std::string& path, const SpecOverrides& ov
   if (!m.SerializeToString(&data)) throw Error(out + ": cannot serialise the annotated model");
   write_file_atomic(out, data);
   return OnnxModel::load(out).spec();
+}
+
+ActivationEstimate OnnxModel::activation_estimate() const {
+  ActivationEstimate e;
+  // Inference needs the weights' shapes, not their values: a copy without large float data.
+  onnx::ModelProto inferred = *proto_;
+  auto* g = inferred.mutable_graph();
+  for (auto& t : *g->mutable_initializer())
+    if (t.data_type() == onnx::TensorProto::FLOAT && t.raw_data().size() > 4096) t.clear_raw_data();
+  for (auto& in : *g->mutable_input()) {
+    if (!in.type().has_tensor_type() || !in.type().tensor_type().has_shape()) continue;
+    auto* shape = in.mutable_type()->mutable_tensor_type()->mutable_shape();
+    if (shape->dim_size() > 0 && !shape->dim(0).has_dim_value()) shape->mutable_dim(0)->set_dim_value(1);
+  }
+  g->clear_value_info();
+  for (auto& out : *g->mutable_output()) out.mutable_type()->mutable_tensor_type()->clear_shape();
+  try {
+    onnx::shape_inference::InferShapes(inferred, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(false, 0, true));
+  } catch (const std::exception&) {
+    return e;  // shapes unknown: nothing to estimate from
+  }
+  e.inferred = true;
+  std::map<std::string, const onnx::ValueInfoProto*> info;
+  for (const auto& v : inferred.graph().value_info()) info[v.name()] = &v;
+  for (const auto& v : inferred.graph().output()) info[v.name()] = &v;
+  const auto& nodes = inferred.graph().node();
+  for (int i = 0; i < nodes.size(); ++i)
+    for (const auto& name : nodes[i].output()) {
+      const auto it = info.find(name);
+      if (it == info.end() || !it->second->type().has_tensor_type()) continue;
+      std::vector<std::int64_t> dims;
+      std::vector<std::string> params;
+      if (!inferred_shape(*it->second, &dims, &params)) continue;
+      std::uint64_t bytes = std::max<std::size_t>(element_size(it->second->type().tensor_type().elem_type()), 1);
+      bool known = true;
+      for (auto d : dims) {
+        known = known && d >= 0;
+        bytes = mul_saturated(bytes, static_cast<std::uint64_t>(std::max<std::int64_t>(d, 0)));
+      }
+      if (!known) continue;
+      e.total_bytes = e.total_bytes + bytes < e.total_bytes ? ~std::uint64_t{0} : e.total_bytes + bytes;
+      if (bytes > e.largest_bytes) {
+        e.largest_bytes = bytes;
+        const auto& n = nodes[i];
+        e.largest_node = json_check::printable(n.name().empty() ? n.op_type() + " #" + std::to_string(i) : n.name()) +
+                         " (" + json_check::printable(n.op_type()) + ")";
+        e.largest_dims = dims;
+      }
+    }
+  return e;
 }
 
 }  // namespace fool

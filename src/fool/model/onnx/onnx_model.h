@@ -1,6 +1,7 @@
 #pragma once
 // OnnxModel: one ONNX file read into memory, with what fool needs from it: its ModelSpec, a
 // copy simplified for OpenCV's importer, and the raw graph for the libtorch interpreter.
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,16 @@ namespace fool {
 struct InputOp {
   char op = '-';  // '+', '-', '*', '/'
   std::vector<float> value;
+};
+
+// What one forward pass of one image needs for the values the graph computes, from ONNX shape
+// inference (the batch axis set to 1): every node output whose shape inference can tell, in bytes.
+struct ActivationEstimate {
+  std::uint64_t total_bytes = 0;    // all node outputs of one image (saturating)
+  std::uint64_t largest_bytes = 0;  // the largest of them
+  std::string largest_node;         // its node: name (or op type and index) and op type, printable
+  std::vector<std::int64_t> largest_dims;
+  bool inferred = false;  // false: shape inference failed on the graph; nothing was counted
 };
 
 class OnnxModel {
@@ -49,6 +60,8 @@ class OnnxModel {
   // *input_ops, which the caller applies to the C x H x W input itself: OpenCV 4.6 mis-handles
   // those constants for batches of more than one image.
   std::string simplified_for_opencv(std::vector<struct InputOp>* input_ops = nullptr) const;
+  // The activation memory of one image (ActivationEstimate); never throws.
+  ActivationEstimate activation_estimate() const;
   // Metadata value for key, or "" if absent.
   std::string metadata(const std::string& key) const;
 
