@@ -560,5 +560,47 @@ TEST_F(Hardening, TextThatIsNotUtf8IsRefusedBeforeAnyWork) {
   EXPECT_NE(fine.out.find("z\xc3\xa9ro"), std::string::npos);
 }
 
+// Issue 20, hang: OpenCV on an Expand of a 28x28 image to 100,000 channels never finished (auto
+// probes OpenCV, so info and evolve hung too); torch scores it in under a second. OpenCV refuses an
+// Expand of more than 1,024 copies before importing the graph, and auto takes torch.
+TEST_F(Hardening, OpenCvRefusesExpandsItWouldNotFinish) {
+  auto expand_model = [&](std::int64_t copies, const std::string& name) {
+    testing::GraphBuilder g(13, {1, 28, 28});
+    auto* e = g.node("Expand", {"x", g.ints({1, copies, 28, 28})});
+    auto* mean = g.node("ReduceMean", {testing::out_of(e)});
+    testing::GraphBuilder::attr(mean, "axes", std::vector<std::int64_t>{1});
+    auto* flat = g.node("Flatten", {testing::out_of(mean)});
+    auto* soft = g.node("Softmax", {testing::out_of(flat)});
+    return g.write(path(name), testing::out_of(soft), 784);
+  };
+  const std::string huge = expand_model(100000, "huge.onnx");
+  write_png(path("img.png"), Image8{{1, 28, 28}, std::vector<std::uint8_t>(784, 9)});
+  expect_only_one_line(run_fool({"score", "--model", huge, "--backend", "opencv", path("img.png")}),
+                       "makes 100000 copies of its input");
+  const std::string wide = expand_model(2000, "wide.onnx");
+  const auto info = run_fool({"info", "--model", wide});
+  ASSERT_EQ(info.code, 0) << info.err;
+  const auto j = nlohmann::json::parse(info.out);
+  EXPECT_EQ(j["backends"]["auto"]["backend"], "torch") << j["backends"].dump();
+}
+
+// Issue 20, "internal error": the torch backend on a Reshape whose shape has two -1, or an entry of
+// 2^40, ended in libtorch's exception. Each is one line naming the node.
+TEST_F(Hardening, TorchReshapesThatCannotBeAreOneLineNamingTheNode) {
+  const std::vector<std::vector<std::int64_t>> shapes = {{-1, -1}, {1, std::int64_t{1} << 40}, {1, 4, 0, 0, 0},
+                                                         {1, -3}, {std::int64_t{1} << 40, std::int64_t{1} << 40, 0}};
+  write_png(path("img.png"), Image8{{1, 2, 2}, {1, 2, 3, 4}});
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    testing::GraphBuilder g(13, {1, 2, 2});
+    auto* r = g.node("Reshape", {"x", g.ints(shapes[i])});
+    auto* flat = g.node("Flatten", {testing::out_of(r)});
+    auto* soft = g.node("Softmax", {testing::out_of(flat)});
+    const std::string model = g.write(path("r" + std::to_string(i) + ".onnx"), testing::out_of(soft), 4);
+    const auto res = run_fool({"score", "--model", model, "--backend", "torch", path("img.png")});
+    expect_only_one_line(res, "Reshape");
+    EXPECT_EQ(res.err.find("internal error"), std::string::npos) << res.err;
+  }
+}
+
 }  // namespace
 }  // namespace fool

@@ -911,11 +911,29 @@ ActivationEstimate OnnxModel::activation_estimate() const {
   }
   e.inferred = true;
   std::map<std::string, const onnx::ValueInfoProto*> info;
+  for (const auto& v : inferred.graph().input()) info[v.name()] = &v;
   for (const auto& v : inferred.graph().value_info()) info[v.name()] = &v;
   for (const auto& v : inferred.graph().output()) info[v.name()] = &v;
+  auto elements = [&](const std::string& name) -> std::uint64_t {  // 0: unknown
+    const auto it = info.find(name);
+    std::vector<std::int64_t> dims;
+    std::vector<std::string> params;
+    if (it == info.end() || !inferred_shape(*it->second, &dims, &params)) return 0;
+    std::uint64_t n = 1;
+    for (auto d : dims) n = d < 0 ? 0 : mul_saturated(n, static_cast<std::uint64_t>(d));
+    return n;
+  };
   const auto& nodes = inferred.graph().node();
-  for (int i = 0; i < nodes.size(); ++i)
-    for (const auto& name : nodes[i].output()) {
+  for (int i = 0; i < nodes.size(); ++i) {
+    const auto& n = nodes[i];
+    if (n.op_type() == "Expand" && n.input_size() == 2 && n.output_size() == 1) {
+      const std::uint64_t in = elements(n.input(0)), out = elements(n.output(0));
+      if (in > 0 && out / in > e.largest_expand_repeats) {
+        e.largest_expand_repeats = out / in;
+        e.largest_expand_node = json_check::printable(n.name().empty() ? "Expand #" + std::to_string(i) : n.name());
+      }
+    }
+    for (const auto& name : n.output()) {
       const auto it = info.find(name);
       if (it == info.end() || !it->second->type().has_tensor_type()) continue;
       std::vector<std::int64_t> dims;
@@ -931,12 +949,12 @@ ActivationEstimate OnnxModel::activation_estimate() const {
       e.total_bytes = e.total_bytes + bytes < e.total_bytes ? ~std::uint64_t{0} : e.total_bytes + bytes;
       if (bytes > e.largest_bytes) {
         e.largest_bytes = bytes;
-        const auto& n = nodes[i];
         e.largest_node = json_check::printable(n.name().empty() ? n.op_type() + " #" + std::to_string(i) : n.name()) +
                          " (" + json_check::printable(n.op_type()) + ")";
         e.largest_dims = dims;
       }
     }
+  }
   return e;
 }
 

@@ -27,6 +27,10 @@ struct ActivationEstimate {
   std::uint64_t largest_bytes = 0;  // the largest of them
   std::string largest_node;         // its node: name (or op type and index) and op type, printable
   std::vector<std::int64_t> largest_dims;
+  // The Expand node whose output holds the most copies of its input (output / input elements):
+  // OpenCV 4.6's importer takes time that grows faster than linearly in it.
+  std::uint64_t largest_expand_repeats = 0;
+  std::string largest_expand_node;
   bool inferred = false;  // false: shape inference failed on the graph; nothing was counted
 };
 

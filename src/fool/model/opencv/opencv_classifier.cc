@@ -17,6 +17,7 @@ class OpenCvClassifier : public Classifier {
     // OpenCV's importer logs its own failures to stderr; fool reports them as one-line errors.
     cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
     if (options.threads > 0) cv::setNumThreads(options.threads);
+    refuse_large_expand(model);
     const std::string bytes = model.simplified_for_opencv(&input_ops_);
     try {
       net_ = cv::dnn::readNetFromONNX(bytes.data(), bytes.size());
@@ -30,6 +31,19 @@ class OpenCvClassifier : public Classifier {
 
   const ModelSpec& spec() const override { return spec_; }
   Backend backend() const override { return Backend::OpenCv; }
+
+  // OpenCV 4.6's importer and forward pass take time that grows faster than linearly in the copies an
+  // Expand makes of its input (1,000 copies of a 28x28 image: about 1 s; 10,000: about a minute;
+  // 100,000: no end seen), where torch takes well under a second. Refused here, so that auto picks torch.
+  static constexpr std::uint64_t kMaxExpandRepeats = 1024;
+  static void refuse_large_expand(const OnnxModel& model) {
+    const ActivationEstimate e = model.activation_estimate();
+    if (e.largest_expand_repeats > kMaxExpandRepeats) {
+      throw Error(model.path() + ": Expand node " + e.largest_expand_node + " makes " +
+                  std::to_string(e.largest_expand_repeats) + " copies of its input; OpenCV DNN runs an Expand of more than " +
+                  std::to_string(kMaxExpandRepeats) + " copies too slowly (--backend torch)");
+    }
+  }
 
   Matrix probabilities(const ImageBatch& images) override {
     check_batch_shape(spec_, images);

@@ -56,8 +56,35 @@ Tensors op_reshape(const Node& n, const Tensors& x) {
   const auto& X = in(n, x, 0);
   auto shape = to_ints(in(n, x, 1));
   const bool allowzero = n.i("allowzero", 0) != 0;
-  for (std::size_t d = 0; d < shape.size(); ++d)
-    if (shape[d] == 0 && !allowzero) shape[d] = X.size(static_cast<std::int64_t>(d));
+  // Checked here, naming the node: libtorch's own checks of a shape with two -1 or a product
+  // beyond 64 bits end in an exception without the node, or worse.
+  int inferred = 0;
+  std::uint64_t product = 1;
+  bool overflow = false;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 0 && !allowzero) {
+      if (static_cast<std::int64_t>(d) >= X.dim())
+        throw n.error("shape entry " + std::to_string(d) + " is 0 (copy the input's size), beyond the input's " +
+                      std::to_string(X.dim()) + " axes");
+      shape[d] = X.size(static_cast<std::int64_t>(d));
+    }
+    if (shape[d] < -1) throw n.error("shape entry " + std::to_string(d) + " is " + std::to_string(shape[d]));
+    if (shape[d] == -1) {
+      ++inferred;
+      continue;
+    }
+    const auto v = static_cast<std::uint64_t>(shape[d]);
+    if (v != 0 && product > std::numeric_limits<std::uint64_t>::max() / v) overflow = true;
+    product *= v;
+  }
+  if (inferred > 1) throw n.error("shape has " + std::to_string(inferred) + " entries of -1; at most one is inferred");
+  const auto numel = static_cast<std::uint64_t>(X.numel());
+  const bool fits = !overflow && (inferred == 0 ? product == numel : product != 0 && numel % product == 0);
+  if (!fits) {
+    std::string text;
+    for (std::size_t d = 0; d < shape.size(); ++d) text += (d ? "," : "") + std::to_string(shape[d]);
+    throw n.error("cannot reshape " + std::to_string(numel) + " elements to [" + text + "]");
+  }
   return {X.reshape(shape)};
 }
 
