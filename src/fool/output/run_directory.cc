@@ -327,7 +327,18 @@ void check_output_directory(const std::string& dir, const std::string& command,
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw Error(dir + ": exists and is not a directory");
   if (!fs::is_directory(dir, ec) || effectively_empty(dir)) return;
-  if (!has_run_marker(dir)) throw Error(foreign(dir));
+  if (!has_run_marker(dir)) {
+    std::string first;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name != kRunLockFile && !is_marker_temporary(name)) {
+        first = name;
+        break;
+      }
+    }
+    throw Error(dir + ": holds " + json_check::printable(first) + " and has no " + std::string(kRunMarker) +
+                " marker (fool did not make it); fool overwrites nothing there; choose another --out");
+  }
   const std::string other = first_foreign_entry(dir, owned);
   if (!other.empty()) {
     throw Error(dir + ": holds files that are not fool " + command + "'s (" + json_check::printable(other) +
