@@ -3,6 +3,7 @@
 // copy simplified for OpenCV's importer, and the raw graph for the libtorch interpreter.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,9 @@ class OnnxModel {
   std::string simplified_for_opencv(std::vector<struct InputOp>* input_ops = nullptr) const;
   // The activation memory of one image (ActivationEstimate); never throws.
   ActivationEstimate activation_estimate() const;
+  // A copy that takes any batch (free_batch_axis in onnx_forms.h), or nothing when the batch axis is
+  // already free. Unchecked: the caller compares both on a probe batch before it uses the copy.
+  std::optional<OnnxModel> with_free_batch() const;
   // Metadata value for key, or "" if absent.
   std::string metadata(const std::string& key) const;
 
