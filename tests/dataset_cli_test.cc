@@ -171,16 +171,16 @@ TEST_F(DatasetCli, EmptyImagesEmptySplitsAndNonUtf8NamesAreNamed) {
   const std::vector<std::string> base = {"--dataset", "idx", "--data-dir", path("bars")};
   // 0 x 0 images.
   write_idx(path("empty-images"), IdxArray{{30, 0, 0}, {}});
-  const auto zero = run_fool(plus({"data", "export", "--count", "3", "--out", path("png"), "--test-images",
-                                   path("empty-images")}, base));
+  const auto zero = run_fool(
+      plus({"data", "export", "--count", "3", "--out", path("png"), "--test-images", path("empty-images")}, base));
   expect_one_line_error(zero, "empty-images: images of 0 x 0 pixels");
   EXPECT_FALSE(fs::exists(path("png")));
   // No test images: training reports no accuracy (null), the experiments refuse before training.
   write_idx(path("no-images"), IdxArray{{0, 28, 28}, {}});
   write_idx(path("no-labels"), IdxArray{{0}, {}});
   const std::vector<std::string> no_test = {"--test-images", path("no-images"), "--test-labels", path("no-labels")};
-  const auto t = run_fool(plus(plus({"train", "--arch", "mlp", "--epochs", "1", "--quiet", "--out", path("m.onnx")},
-                                    base), no_test));
+  const auto t = run_fool(
+      plus(plus({"train", "--arch", "mlp", "--epochs", "1", "--quiet", "--out", path("m.onnx")}, base), no_test));
   ASSERT_EQ(t.code, 0) << t.err;
   const auto report = nlohmann::json::parse(read_text_file(path("m.onnx.json")));
   EXPECT_EQ(report["test_examples"], 0);
@@ -189,7 +189,8 @@ TEST_F(DatasetCli, EmptyImagesEmptySplitsAndNonUtf8NamesAreNamed) {
                         "no-images: the test split has no images");
   EXPECT_FALSE(fs::exists(path("x")));
   // Class names in Latin-1: refused when read, before training.
-  write_file_atomic(path("latin1.txt"), std::string("haut\nmilieu\nbas de la pi\xe8" "ce\n"));
+  write_file_atomic(path("latin1.txt"), std::string("haut\nmilieu\nbas de la pi\xe8"
+                                                    "ce\n"));
   expect_one_line_error(run_fool(plus(plus({"train", "--quiet", "--epochs", "1", "--out", path("n.onnx")}, base),
                                       {"--class-names", path("latin1.txt")})),
                         "latin1.txt: line 3 is not UTF-8 text");

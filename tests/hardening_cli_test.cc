@@ -492,8 +492,8 @@ TEST_F(Hardening, TransferOutIsFoolsOwnDirectoryOrRefused) {
   }
   EXPECT_EQ(tree(out), before);
   // A transfer that fails (a run that does not exist) makes no directory.
-  expect_only_one_line(
-      run_fool({"transfer", "--runs", path("none"), "--models", kModel, "--out", path("never")}), "none");
+  expect_only_one_line(run_fool({"transfer", "--runs", path("none"), "--models", kModel, "--out", path("never")}),
+                       "none");
   EXPECT_FALSE(fs::exists(path("never")));
 }
 
@@ -526,7 +526,8 @@ TEST_F(Hardening, ActivationsBeyondTheMemoryBudgetAreRefusedAtLoad) {
   EXPECT_FALSE(fs::exists(path("a")));
   EXPECT_FALSE(fs::exists(path("e")));
   // --max-memory sets the budget: an ordinary model refused under 1 KiB, accepted under 8 GiB.
-  expect_only_one_line(run_fool({"info", "--model", kModel, "--max-memory", "1K"}), "more than the 1.0 KiB of --max-memory");
+  expect_only_one_line(run_fool({"info", "--model", kModel, "--max-memory", "1K"}),
+                       "more than the 1.0 KiB of --max-memory");
   const auto ok = run_fool({"info", "--model", kModel, "--max-memory", "8G"});
   EXPECT_EQ(ok.code, 0) << ok.err;
   expect_only_one_line(run_fool({"info", "--model", kModel, "--max-memory", "lots"}), "--max-memory");
@@ -538,8 +539,8 @@ TEST_F(Hardening, ActivationsBeyondTheMemoryBudgetAreRefusedAtLoad) {
 // nlohmann's writer, which refuses them. Each is refused when read, before any work, by name.
 TEST_F(Hardening, TextThatIsNotUtf8IsRefusedBeforeAnyWork) {
   write_file_atomic(path("labels.txt"), std::string("zero\none\ntw\xff\n"));
-  const auto labels = run_fool({"evolve", "--model", kModel, "--labels", path("labels.txt"), "--quiet", "--out",
-                                path("run")});
+  const auto labels =
+      run_fool({"evolve", "--model", kModel, "--labels", path("labels.txt"), "--quiet", "--out", path("run")});
   expect_only_one_line(labels, "labels.txt: line 3 is not UTF-8 text (byte 0xff at offset 2)");
   EXPECT_FALSE(fs::exists(path("run")));
   const auto arg = run_fool({"evolve", "--model", kModel, "--quiet", "--out", path("run\xfe")});
@@ -554,7 +555,8 @@ TEST_F(Hardening, TextThatIsNotUtf8IsRefusedBeforeAnyWork) {
   const std::string model = g.write(path("latin1.onnx"), testing::out_of(soft), 4);
   expect_only_one_line(run_fool({"info", "--model", model}), "metadata 'fool.note' is not UTF-8 text (byte 0xe9");
   // UTF-8 names are fine.
-  write_file_atomic(path("utf8.txt"), std::string("z\xc3\xa9ro\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n"));
+  write_file_atomic(path("utf8.txt"),
+                    std::string("z\xc3\xa9ro\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n"));
   const auto fine = run_fool({"info", "--model", kModel, "--labels", path("utf8.txt")});
   EXPECT_EQ(fine.code, 0) << fine.err;
   EXPECT_NE(fine.out.find("z\xc3\xa9ro"), std::string::npos);
@@ -587,8 +589,11 @@ TEST_F(Hardening, OpenCvRefusesExpandsItWouldNotFinish) {
 // Issue 20, "internal error": the torch backend on a Reshape whose shape has two -1, or an entry of
 // 2^40, ended in libtorch's exception. Each is one line naming the node.
 TEST_F(Hardening, TorchReshapesThatCannotBeAreOneLineNamingTheNode) {
-  const std::vector<std::vector<std::int64_t>> shapes = {{-1, -1}, {1, std::int64_t{1} << 40}, {1, 4, 0, 0, 0},
-                                                         {1, -3}, {std::int64_t{1} << 40, std::int64_t{1} << 40, 0}};
+  const std::vector<std::vector<std::int64_t>> shapes = {{-1, -1},
+                                                         {1, std::int64_t{1} << 40},
+                                                         {1, 4, 0, 0, 0},
+                                                         {1, -3},
+                                                         {std::int64_t{1} << 40, std::int64_t{1} << 40, 0}};
   write_png(path("img.png"), Image8{{1, 2, 2}, {1, 2, 3, 4}});
   for (std::size_t i = 0; i < shapes.size(); ++i) {
     testing::GraphBuilder g(13, {1, 2, 2});

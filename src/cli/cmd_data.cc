@@ -5,8 +5,8 @@
 #include <filesystem>
 
 #include "cli/common.h"
-#include "fool/io/dataset.h"
 #include "fool/core/error.h"
+#include "fool/io/dataset.h"
 #include "fool/io/image_io.h"
 #include "fool/output/run_directory.h"
 
@@ -25,9 +25,12 @@ bool is_digits(const std::string& s) {
 // <split>_<index>_label<class>.png
 bool is_export_output(const std::string& name) {
   std::string rest;
-  if (name.rfind("train_", 0) == 0) rest = name.substr(6);
-  else if (name.rfind("test_", 0) == 0) rest = name.substr(5);
-  else return false;
+  if (name.rfind("train_", 0) == 0)
+    rest = name.substr(6);
+  else if (name.rfind("test_", 0) == 0)
+    rest = name.substr(5);
+  else
+    return false;
   if (rest.size() < 4 || rest.substr(rest.size() - 4) != ".png") return false;
   rest.resize(rest.size() - 4);
   const auto label = rest.find("_label");

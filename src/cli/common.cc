@@ -11,9 +11,9 @@
 #include <sstream>
 
 #include "fool/core/error.h"
-#include "fool/io/files.h"
-#include "fool/core/limits.h"
 #include "fool/core/json_check.h"
+#include "fool/core/limits.h"
+#include "fool/io/files.h"
 
 namespace fool::cli {
 

@@ -93,8 +93,8 @@ int run_action(const fool::cli::Action& action, fool::parallel::MpiWorld& world)
 bool arguments_are_utf8(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     try {
-      fool::json_check::check_utf8(argv[i], "argument " + std::to_string(i) + " '" +
-                                                fool::json_check::printable(argv[i]) + "'");
+      fool::json_check::check_utf8(argv[i],
+                                   "argument " + std::to_string(i) + " '" + fool::json_check::printable(argv[i]) + "'");
     } catch (const fool::Error& e) {
       std::cerr << "fool: error: " << e.what() << "; fool writes paths and names into JSON, which is UTF-8\n";
       return false;

@@ -28,15 +28,24 @@ std::size_t utf8_sequence(const std::string& s, std::size_t i) {
   if (c < 0x80) return 1;
   std::size_t n = 0;
   unsigned lo = 0x80, hi = 0xbf;  // the range of the second byte
-  if (c >= 0xc2 && c <= 0xdf) n = 2;
-  else if (c == 0xe0) n = 3, lo = 0xa0;
-  else if (c >= 0xe1 && c <= 0xec) n = 3;
-  else if (c == 0xed) n = 3, hi = 0x9f;  // no surrogates
-  else if (c >= 0xee && c <= 0xef) n = 3;
-  else if (c == 0xf0) n = 4, lo = 0x90;
-  else if (c >= 0xf1 && c <= 0xf3) n = 4;
-  else if (c == 0xf4) n = 4, hi = 0x8f;
-  else return 0;
+  if (c >= 0xc2 && c <= 0xdf)
+    n = 2;
+  else if (c == 0xe0)
+    n = 3, lo = 0xa0;
+  else if (c >= 0xe1 && c <= 0xec)
+    n = 3;
+  else if (c == 0xed)
+    n = 3, hi = 0x9f;  // no surrogates
+  else if (c >= 0xee && c <= 0xef)
+    n = 3;
+  else if (c == 0xf0)
+    n = 4, lo = 0x90;
+  else if (c >= 0xf1 && c <= 0xf3)
+    n = 4;
+  else if (c == 0xf4)
+    n = 4, hi = 0x8f;
+  else
+    return 0;
   if (i + n > s.size() || b(i + 1) < lo || b(i + 1) > hi) return 0;
   for (std::size_t k = 2; k < n; ++k)
     if (b(i + k) < 0x80 || b(i + k) > 0xbf) return 0;

@@ -11,11 +11,11 @@ TEST(Utf8, ValidSequencesOnly) {
   EXPECT_TRUE(is_utf8(""));
   EXPECT_TRUE(is_utf8("plain ascii"));
   EXPECT_TRUE(is_utf8("z\xc3\xa9ro \xe2\x82\xac \xf0\x9f\x98\x80"));  // é, €, an emoji
-  EXPECT_FALSE(is_utf8("caf\xe9"));                                  // Latin-1
-  EXPECT_FALSE(is_utf8("\xc3"));                                     // cut short
-  EXPECT_FALSE(is_utf8("\xc0\xaf"));                                 // overlong
-  EXPECT_FALSE(is_utf8("\xed\xa0\x80"));                             // a surrogate
-  EXPECT_FALSE(is_utf8("\xf4\x90\x80\x80"));                         // beyond U+10FFFF
+  EXPECT_FALSE(is_utf8("caf\xe9"));                                   // Latin-1
+  EXPECT_FALSE(is_utf8("\xc3"));                                      // cut short
+  EXPECT_FALSE(is_utf8("\xc0\xaf"));                                  // overlong
+  EXPECT_FALSE(is_utf8("\xed\xa0\x80"));                              // a surrogate
+  EXPECT_FALSE(is_utf8("\xf4\x90\x80\x80"));                          // beyond U+10FFFF
   try {
     check_utf8("ab\xff", "labels.txt: line 3");
     ADD_FAILURE() << "accepted";

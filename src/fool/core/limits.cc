@@ -75,11 +75,16 @@ std::uint64_t parse_memory_size(const std::string& text, const std::string& what
   if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
   if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
   double scale = 1.0;
-  if (unit == "K") scale = 1024.0;
-  else if (unit == "M") scale = 1024.0 * 1024.0;
-  else if (unit == "G") scale = 1024.0 * 1024.0 * 1024.0;
-  else if (unit == "T") scale = 1024.0 * 1024.0 * 1024.0 * 1024.0;
-  else if (!unit.empty() && unit != "B") throw Error(bad);
+  if (unit == "K")
+    scale = 1024.0;
+  else if (unit == "M")
+    scale = 1024.0 * 1024.0;
+  else if (unit == "G")
+    scale = 1024.0 * 1024.0 * 1024.0;
+  else if (unit == "T")
+    scale = 1024.0 * 1024.0 * 1024.0 * 1024.0;
+  else if (!unit.empty() && unit != "B")
+    throw Error(bad);
   const double bytes = v * scale;
   if (!(bytes >= 1.0 && bytes <= 1152921504606846976.0)) {  // 2^60
     throw Error(what + ": '" + text + "' is not between 1 byte and 2^60 bytes");

@@ -321,7 +321,9 @@ namespace {
 // before anything is trained (an accuracy of 0 would be reported otherwise).
 void check_test_split(const DatasetSplits& data, const DatasetSource& source) {
   if (data.test.size() == 0) {
-    throw Error((!source.test_images.empty() ? source.test_images : source.dir.empty() ? source.name : source.dir) +
+    throw Error((!source.test_images.empty() ? source.test_images
+                 : source.dir.empty()        ? source.name
+                                             : source.dir) +
                 ": the test split has no images; the experiment reports each network's held-out accuracy");
   }
 }

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "fool/model/classifier.h"
 #include "fool/core/image.h"
+#include "fool/model/classifier.h"
 #include "fool/output/run_directory.h"
 
 namespace fool {

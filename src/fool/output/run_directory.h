@@ -62,8 +62,7 @@ RunLock prepare_output_directory(const std::string& dir, const std::string& comm
                                  bool (*owned)(const std::string& name));
 // The checks of prepare_output_directory without its side effects (nothing is made, locked or
 // written): for a command to refuse its --out before the work, then prepare it once the work is done.
-void check_output_directory(const std::string& dir, const std::string& command,
-                            bool (*owned)(const std::string& name));
+void check_output_directory(const std::string& dir, const std::string& command, bool (*owned)(const std::string& name));
 
 // Locks an existing directory fool continues to write (--resume, analyze, an experiment's next
 // session): it must carry the marker, or `recognised` (the caller has read a file of fool's there:

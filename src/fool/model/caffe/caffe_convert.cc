@@ -304,7 +304,8 @@ class Converter {
     // Names become ONNX names and JSON text (fool convert's output, fool info): UTF-8 only, refused
     // before anything is converted or written.
     json_check::check_utf8(net_.name(), src_.prototxt_path + ": the net's name '" + printable(net_.name()) + "'");
-    for (const auto& in : net_.input()) json_check::check_utf8(in, src_.prototxt_path + ": input '" + printable(in) + "'");
+    for (const auto& in : net_.input())
+      json_check::check_utf8(in, src_.prototxt_path + ": input '" + printable(in) + "'");
     for (const Layer& l : layers_) {
       json_check::check_utf8(l.name, src_.prototxt_path + ": layer name '" + printable(l.name) + "'");
       json_check::check_utf8(l.type, where(l) + ": its type");

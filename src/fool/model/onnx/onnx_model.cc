@@ -16,10 +16,10 @@
 #include "fool/core/error.h"
 #include "fool/core/json_check.h"
 #include "fool/core/limits.h"
-#include "fool/model/onnx/onnx_forms.h"
-#include "fool/model/onnx/onnx_writer.h"
-#include "fool/model/onnx/onnx_validate.h"
 #include "fool/io/files.h"
+#include "fool/model/onnx/onnx_forms.h"
+#include "fool/model/onnx/onnx_validate.h"
+#include "fool/model/onnx/onnx_writer.h"
 
 namespace fool {
 
@@ -123,7 +123,8 @@ void check_text_is_utf8(const onnx::ModelProto& m, const std::string& path) {
     jc::check_utf8(p.key(), path + ": a metadata key");
     jc::check_utf8(p.value(), path + ": metadata '" + jc::printable(p.key()) + "'");
   }
-  for (const auto& v : m.graph().input()) jc::check_utf8(v.name(), path + ": input name '" + jc::printable(v.name()) + "'");
+  for (const auto& v : m.graph().input())
+    jc::check_utf8(v.name(), path + ": input name '" + jc::printable(v.name()) + "'");
   for (const auto& v : m.graph().output()) {
     jc::check_utf8(v.name(), path + ": output name '" + jc::printable(v.name()) + "'");
   }

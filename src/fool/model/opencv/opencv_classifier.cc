@@ -40,8 +40,9 @@ class OpenCvClassifier : public Classifier {
     const ActivationEstimate e = model.activation_estimate();
     if (e.largest_expand_repeats > kMaxExpandRepeats) {
       throw Error(model.path() + ": Expand node " + e.largest_expand_node + " makes " +
-                  std::to_string(e.largest_expand_repeats) + " copies of its input; OpenCV DNN runs an Expand of more than " +
-                  std::to_string(kMaxExpandRepeats) + " copies too slowly (--backend torch)");
+                  std::to_string(e.largest_expand_repeats) +
+                  " copies of its input; OpenCV DNN runs an Expand of more than " + std::to_string(kMaxExpandRepeats) +
+                  " copies too slowly (--backend torch)");
     }
   }
 
