@@ -245,26 +245,38 @@ class Planner {
         return set_output(l, md, d);
       }
       case Kind::Binary: {
-        const int b = l.inputs[1];
-        memory::desc s0 = md_[static_cast<std::size_t>(in)], s1 = md_[static_cast<std::size_t>(b)];
-        int b0 = buf_[static_cast<std::size_t>(in)], b1 = buf_[static_cast<std::size_t>(b)];
+        const bool constant = l.inputs.size() == 1;
+        const int b = constant ? -1 : l.inputs[1];
+        memory::desc s0 = md_[static_cast<std::size_t>(in)];
+        memory::desc s1 = constant ? plain(l.constant_dims) : md_[static_cast<std::size_t>(b)];
+        int b0 = buf_[static_cast<std::size_t>(in)], b1 = constant ? -1 : buf_[static_cast<std::size_t>(b)];
         std::unique_ptr<dnnl::binary::primitive_desc> pd;
         try {
           pd = std::make_unique<dnnl::binary::primitive_desc>(dnnl::binary::desc(l.alg, s0, s1, s0), user_scratchpad(),
                                                               eng_);
         } catch (const dnnl::error&) {
-          // Operands in different layouts (a broadcast N x C x 1 x 1): the second as the first.
-          const memory::desc s1b = s0.dims() == s1.dims() ? s0 : plain(s1.dims());
-          const memory::desc s0b = s0.dims() == s1.dims() ? s0 : plain(s0.dims());
+          // Operands in different layouts (a broadcast N x C x 1 x 1): both in plain order.
+          const memory::desc s0b = plain(s0.dims());
           b0 = as(in, s0b);
-          b1 = as(b, s1b);
           s0 = s0b;
-          s1 = s1b;
+          if (!constant) {
+            s1 = plain(s1.dims());
+            b1 = as(b, s1);
+          }
           pd = std::make_unique<dnnl::binary::primitive_desc>(dnnl::binary::desc(l.alg, s0, s1, s0), user_scratchpad(),
                                                               eng_);
         }
         const int d = dies_here(in) && b0 == buf_[static_cast<std::size_t>(in)] ? b0 : new_buffer(s0);
-        add_step(*pd, dnnl::binary(*pd), {{DNNL_ARG_SRC_0, b0, s0}, {DNNL_ARG_SRC_1, b1, s1}, {DNNL_ARG_DST, d, s0}});
+        std::vector<Step::Arg> args = {{DNNL_ARG_SRC_0, b0, s0}, {DNNL_ARG_DST, d, s0}};
+        std::unordered_map<int, memory> fixed;
+        if (constant) {
+          memory m(s1, eng_);
+          std::copy(l.constant.begin(), l.constant.end(), static_cast<float*>(m.get_data_handle()));
+          fixed.emplace(DNNL_ARG_SRC_1, m);
+        } else {
+          args.push_back({DNNL_ARG_SRC_1, b1, s1});
+        }
+        add_step(*pd, dnnl::binary(*pd), std::move(args), std::move(fixed));
         return set_output(l, s0, d);
       }
       case Kind::Concat: {

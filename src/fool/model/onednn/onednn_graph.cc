@@ -361,7 +361,7 @@ class Lowering {
       }
       return eltwise(value(0), {{algorithm::eltwise_clip, lo, hi}}, op);
     }
-    if (op == "Add" || op == "Mul") return binary(op);
+    if (op == "Add" || op == "Mul" || op == "Sub" || op == "Div") return binary(op);
     if (op == "MaxPool" || op == "AveragePool") return pool(op);
     if (op == "GlobalAveragePool" || op == "GlobalMaxPool") return global_pool(op);
     if (op == "Flatten") {
@@ -477,8 +477,36 @@ class Lowering {
         rename(v, "Add");
         return;
       }
-      decline(op + " of a constant is supported only as a fully connected layer's bias");
+      // A constant broadcast over the tensor (a mean image or per-channel mean subtracted from the
+      // input, a scale): x op c, or c op x for the commutative Add and Mul.
+      if ((op == "Sub" || op == "Div") && is_const(a)) decline(op + " of a tensor from a constant is not supported");
+      if (c.is_int) decline("an int64 operand is not supported");
+      std::vector<std::int64_t> cd = c.dims;
+      const auto& vd = dims(v);
+      while (cd.size() > vd.size() + 1 && cd.front() == 1) cd.erase(cd.begin());
+      if (cd.size() == vd.size() + 1) {
+        if (cd.front() != 1) decline("a constant operand with a batch axis is not supported");
+        cd.erase(cd.begin());
+      }
+      if (cd.size() > vd.size()) decline("the constant operand has more axes than the tensor");
+      cd.insert(cd.begin(), vd.size() - cd.size(), 1);
+      for (std::size_t i = 0; i < vd.size(); ++i)
+        if (cd[i] != vd[i] && cd[i] != 1) decline("the constant operand does not broadcast over the tensor");
+      Layer l;
+      l.kind = Kind::Binary;
+      l.what = op;
+      l.alg = op == "Add"   ? algorithm::binary_add
+              : op == "Sub" ? algorithm::binary_sub
+              : op == "Mul" ? algorithm::binary_mul
+                            : algorithm::binary_div;
+      l.inputs = {v};
+      l.constant = c.f;
+      l.constant_dims = cd;
+      l.constant_dims.insert(l.constant_dims.begin(), 1);
+      add_layer(std::move(l), vd);
+      return;
     }
+    if (op == "Sub" || op == "Div") decline(op + " of two tensors is not supported");
     int va = value(0), vb = value(1);
     if (op == "Add" && dims(va) == dims(vb)) {
       // A residual Add: the sum post-op of the convolution computed later of the two, reading the

@@ -51,6 +51,10 @@ struct Layer {
   std::vector<Eltwise> chain;                       // Eltwise: applied in order
   int axis = 1;                                     // Concat, Softmax
   std::vector<float> mean, variance, scale, shift;  // BatchNorm
+  // Binary with a constant second operand (inputs has one value): its values and dimensions,
+  // batch axis included (1), broadcast over the input.
+  std::vector<float> constant;
+  std::vector<std::int64_t> constant_dims;
   float epsilon = 1e-5f;
 };
 

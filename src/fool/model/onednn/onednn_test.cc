@@ -164,6 +164,21 @@ TEST_F(Onednn, RunsMobileForms) {
   EXPECT_LT(versus_torch(m, {3, 13, 13}), 1e-5f);
 }
 
+// Preprocessing baked into the graph: a mean image subtracted from the input, a per-channel std
+// divided out (constants broadcast over the tensor).
+TEST_F(Onednn, RunsConstantOperandsBroadcastOverTheInput) {
+  GraphBuilder g(13, {3, 12, 12});
+  const std::string m = head(g, "x", "mean.onnx", 8, [](GraphBuilder& g, const std::string& x) {
+    auto* sub = g.node("Sub", {x, g.weight({1, 3, 12, 12}, 0.3f, 0.6f)});
+    auto* div = g.node("Div", {out_of(sub), g.weight({3, 1, 1}, 0.2f, 0.3f)});
+    auto* c = conv(g, out_of(div), 3, 8, 3);
+    return out_of(g.node("Mul", {g.weight({8, 1, 1}, 0.5f, 2.0f), out_of(c)}));
+  });
+  EXPECT_EQ(plan(m),
+            (std::vector<std::string>{"Sub", "Div", "Conv", "Mul", "GlobalAveragePool", "Flatten", "Gemm", "Softmax"}));
+  EXPECT_LT(versus_torch(m, {3, 12, 12}), 1e-5f);
+}
+
 // Operators and attributes it does not cover: declined at load with one line naming the node,
 // and auto takes another backend.
 TEST_F(Onednn, DeclinesWhatItDoesNotCover) {
