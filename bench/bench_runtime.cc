@@ -34,7 +34,12 @@ int main(int argc, char** argv) {
   app.add_option(
          "--backend", backend,
          "a registered backend (torch, opencv, onednn), torch-grad (input gradients) or bare (OpenCV DNN forward)")
-      ->check(CLI::IsMember({"torch", "torch-grad", "opencv", "bare"}));
+      ->check(CLI::IsMember([] {
+        std::vector<std::string> names = {"torch-grad", "bare"};
+        for (const auto& n : fool::names_of(fool::backend_names()))
+          if (n != "auto") names.push_back(n);
+        return names;
+      }()));
   app.add_option("--batch", batch, "images per call");
   app.add_option("--threads", threads, "backend threads");
   app.add_option("--seconds", seconds, "minimum seconds per measurement");
