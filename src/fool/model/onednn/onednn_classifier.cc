@@ -187,7 +187,13 @@ class Planner {
     auto& cache = packed_[static_cast<std::size_t>(layer_)];
     for (const auto& p : cache)
       if (p.desc == want) return p.mem;
-    memory src(user, eng_, const_cast<float*>(data.data()));
+    // After the first plan the layer's own copy is released (OnednnClassifier): later layouts are
+    // reordered from the first packed one.
+    const Packed* first = nullptr;
+    for (const auto& p : cache)
+      if (!first && p.desc.dims() == user.dims()) first = &p;
+    if (data.empty() && !first) throw Error(g_.path + ": internal: the onednn backend lost a layer's weights");
+    memory src = data.empty() ? first->mem : memory(user, eng_, const_cast<float*>(data.data()));
     memory dst(want, eng_);
     dnnl::stream s(eng_);
     dnnl::reorder(src, dst).execute(s, src, dst);
@@ -359,7 +365,7 @@ class Planner {
     } else {
       d = new_buffer(dst);
     }
-    auto& bias = bias_of(l);
+    const memory bias = bias_of(l);
     add_step(pd, dnnl::convolution_forward(pd), {{DNNL_ARG_SRC, s, pd.src_desc()}, {DNNL_ARG_DST, d, dst}},
              {{DNNL_ARG_WEIGHTS, weights(wuser, pd.weights_desc(), l.weights)}, {DNNL_ARG_BIAS, bias}});
     set_output(l, dst, d);
@@ -375,14 +381,14 @@ class Planner {
         post_ops(l), eng_);
     const int s = as(in, pd.src_desc());
     const int d = new_buffer(pd.dst_desc());
-    auto& bias = bias_of(l);
+    const memory bias = bias_of(l);
     add_step(pd, dnnl::inner_product_forward(pd), {{DNNL_ARG_SRC, s, pd.src_desc()}, {DNNL_ARG_DST, d, pd.dst_desc()}},
              {{DNNL_ARG_WEIGHTS, weights(wuser, pd.weights_desc(), l.weights)}, {DNNL_ARG_BIAS, bias}});
     set_output(l, pd.dst_desc(), d);
   }
 
   // The bias vector of layer l (the first packed entry with a zero-dim desc holds it).
-  memory& bias_of(const Layer& l) {
+  memory bias_of(const Layer& l) {
     auto& cache = packed_[static_cast<std::size_t>(layer_)];
     const memory::desc key = plain({static_cast<memory::dim>(l.bias.size())});
     for (auto& p : cache)
@@ -450,6 +456,10 @@ class OnednnClassifier : public Classifier {
     shift_ = affine.shift;
     flip_ = spec_.input.channels == 3 && spec_.preprocessing.channel_order == ChannelOrder::Bgr;
     plan_for(1);  // declines at load what oneDNN cannot plan
+    // The weights now live packed (packed_); the lowered copies are not needed again.
+    for (auto& l : graph_.layers)
+      if (!l.weights.empty() && !packed_[static_cast<std::size_t>(&l - graph_.layers.data())].empty())
+        std::vector<float>().swap(l.weights);
   }
 
   const ModelSpec& spec() const override { return spec_; }
