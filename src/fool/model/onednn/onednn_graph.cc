@@ -364,6 +364,7 @@ class Lowering {
     if (op == "Add" || op == "Mul" || op == "Sub" || op == "Div") return binary(op);
     if (op == "MaxPool" || op == "AveragePool") return pool(op);
     if (op == "GlobalAveragePool" || op == "GlobalMaxPool") return global_pool(op);
+    if (op == "ReduceMean") return reduce_mean();
     if (op == "Flatten") {
       only_attrs({"axis"});
       if (attr_i("axis", 1) != 1) decline("only axis 1 is supported");
@@ -620,6 +621,31 @@ class Lowering {
     add_layer(std::move(l), {in[0], 1, 1});
   }
 
+  // ReduceMean over H and W (MnasNet's head): a global average pooling, then N x C unless keepdims.
+  void reduce_mean() {
+    only_attrs({"axes", "keepdims", "noop_with_empty_axes"});
+    std::vector<std::int64_t> axes = attr_ints("axes", {});
+    if (node_->input_size() > 1 && !node_->input(1).empty()) axes = constant(1).i;
+    const int v = value(0);
+    const auto& in = dims(v);
+    if (in.size() != 3) decline("only N x C x H x W inputs are supported");
+    for (auto& a : axes)
+      if (a < 0) a += 4;
+    std::sort(axes.begin(), axes.end());
+    if (axes != std::vector<std::int64_t>{2, 3}) decline("only the mean over H and W is supported");
+    Layer l;
+    l.kind = Kind::Pool;
+    l.what = "ReduceMean";
+    l.alg = algorithm::pooling_avg_exclude_padding;
+    l.inputs = {v};
+    l.kernel = {in[1], in[2]};
+    l.strides = {1, 1};
+    l.pad_l = {0, 0};
+    l.pad_r = {0, 0};
+    const int pooled = add_layer(std::move(l), {in[0], 1, 1});
+    if (attr_i("keepdims", 1) == 0) flatten(pooled, "ReduceMean");
+  }
+
   void flatten(int v, const std::string& what) {
     std::int64_t k = 1;
     for (auto d : dims(v)) k *= d;
@@ -778,30 +804,15 @@ class Lowering {
 Graph lower_graph(const OnnxModel& model, const ModelSpec& spec) { return Lowering(model, spec).run(spec); }
 
 const std::vector<std::string>& supported_operators() {
-  static const std::vector<std::string> ops = {"Add",
-                                               "AveragePool",
-                                               "BatchNormalization",
-                                               "Clip",
-                                               "Concat",
-                                               "Constant",
-                                               "Conv",
-                                               "Dropout",
-                                               "Flatten",
-                                               "Gemm",
-                                               "GlobalAveragePool",
-                                               "GlobalMaxPool",
-                                               "HardSigmoid",
-                                               "HardSwish",
-                                               "Identity",
-                                               "LeakyRelu",
-                                               "MatMul",
-                                               "MaxPool",
-                                               "Mul",
-                                               "Pad",
-                                               "Relu",
-                                               "Reshape",
-                                               "Sigmoid",
-                                               "Softmax",
+  static const std::vector<std::string> ops = {"Add",           "AveragePool", "BatchNormalization",
+                                               "Clip",          "Concat",      "Constant",
+                                               "Conv",          "Div",         "Dropout",
+                                               "Flatten",       "Gemm",        "GlobalAveragePool",
+                                               "GlobalMaxPool", "HardSigmoid", "HardSwish",
+                                               "Identity",      "LeakyRelu",   "MatMul",
+                                               "MaxPool",       "Mul",         "Pad",
+                                               "ReduceMean",    "Relu",        "Reshape",
+                                               "Sigmoid",       "Softmax",     "Sub",
                                                "Tanh"};
   return ops;
 }

@@ -179,6 +179,20 @@ TEST_F(Onednn, RunsConstantOperandsBroadcastOverTheInput) {
   EXPECT_LT(versus_torch(m, {3, 12, 12}), 1e-5f);
 }
 
+// MnasNet's head: ReduceMean over H and W without keepdims, a global average pooling to N x C.
+TEST_F(Onednn, RunsReduceMeanOverTheImage) {
+  GraphBuilder g(13, {3, 12, 12});
+  auto* c = g.node("Relu", {out_of(conv(g, "x", 3, 8, 3))});
+  auto* mean = g.node("ReduceMean", {out_of(c)});
+  GraphBuilder::attr(mean, "axes", std::vector<std::int64_t>{2, 3});
+  GraphBuilder::attr(mean, "keepdims", std::int64_t{0});
+  auto* fc = g.node("Gemm", {out_of(mean), g.weight({5, 8}, -2.0f, 2.0f), g.weight({5})});
+  GraphBuilder::attr(fc, "transB", std::int64_t{1});
+  const std::string m = g.write(path("reduce.onnx"), out_of(fc), 5);
+  EXPECT_EQ(plan(m), (std::vector<std::string>{"Conv+Relu", "ReduceMean", "ReduceMean", "Gemm"}));
+  EXPECT_LT(versus_torch(m, {3, 12, 12}), 1e-5f);
+}
+
 // Operators and attributes it does not cover: declined at load with one line naming the node,
 // and auto takes another backend.
 TEST_F(Onednn, DeclinesWhatItDoesNotCover) {
