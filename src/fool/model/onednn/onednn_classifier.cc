@@ -343,11 +343,14 @@ class Planner {
     const memory::dims wdims = grouped ? memory::dims{l.groups, wd[0] / l.groups, wd[1], wd[2], wd[3]} : wd;
     const memory::desc wuser(wdims, memory::data_type::f32, grouped ? tag::goihw : tag::oihw);
     const memory::dims bias_dims = {wd[0]};
-    dnnl::convolution_forward::primitive_desc pd(
-        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                        any(full(in)), any(wdims), plain(bias_dims), any(full(l.output)), l.strides,
-                                        l.dilates, l.pad_l, l.pad_r),
-        post_ops(l), eng_);
+    auto make = [&](const memory::desc& w) {
+      return dnnl::convolution_forward::primitive_desc(
+          dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                          any(full(in)), w, plain(bias_dims), any(full(l.output)), l.strides, l.dilates,
+                                          l.pad_l, l.pad_r),
+          post_ops(l), eng_);
+    };
+    const dnnl::convolution_forward::primitive_desc pd = with_packed_weights(wdims, make);
     const int s = as(in, pd.src_desc());
     const memory::desc dst = pd.dst_desc();
     int d = -1;
@@ -375,16 +378,35 @@ class Planner {
     const memory::dims& wd = l.weight_dims;  // K x In
     const memory::desc wuser(wd, memory::data_type::f32, l.weights_io ? tag::io : tag::oi);
     const memory::desc src = plain(full(in));
-    dnnl::inner_product_forward::primitive_desc pd(
-        dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src, any(wd), plain({wd[0]}),
-                                          any(full(l.output))),
-        post_ops(l), eng_);
+    auto make = [&](const memory::desc& w) {
+      return dnnl::inner_product_forward::primitive_desc(
+          dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src, w, plain({wd[0]}),
+                                            any(full(l.output))),
+          post_ops(l), eng_);
+    };
+    const dnnl::inner_product_forward::primitive_desc pd = with_packed_weights(wd, make);
     const int s = as(in, pd.src_desc());
     const int d = new_buffer(pd.dst_desc());
     const memory bias = bias_of(l);
     add_step(pd, dnnl::inner_product_forward(pd), {{DNNL_ARG_SRC, s, pd.src_desc()}, {DNNL_ARG_DST, d, pd.dst_desc()}},
              {{DNNL_ARG_WEIGHTS, weights(wuser, pd.weights_desc(), l.weights)}, {DNNL_ARG_BIAS, bias}});
     set_output(l, pd.dst_desc(), d);
+  }
+
+  // The primitive for this batch size reading the weights as an earlier plan packed them (one packed
+  // copy for every batch size: AlexNet's fully connected weights would otherwise be held once per
+  // layout oneDNN prefers for a batch size), or in the layout it prefers where it cannot.
+  template <class Make>
+  auto with_packed_weights(const memory::dims& dims, Make make) -> decltype(make(any(dims))) {
+    for (const auto& p : packed_[static_cast<std::size_t>(layer_)]) {
+      if (p.desc.dims() != dims) continue;
+      try {
+        return make(p.desc);
+      } catch (const dnnl::error&) {
+        break;
+      }
+    }
+    return make(any(dims));
   }
 
   // The bias vector of layer l (the first packed entry with a zero-dim desc holds it).
@@ -455,6 +477,9 @@ class OnednnClassifier : public Classifier {
     scale_ = affine.scale;
     shift_ = affine.shift;
     flip_ = spec_.input.channels == 3 && spec_.preprocessing.channel_order == ChannelOrder::Bgr;
+    {
+      const OnnxModel release = std::move(model);  // the file's weights: the lowered graph has its own copy
+    }
     plan_for(1);  // declines at load what oneDNN cannot plan
     // The weights now live packed (packed_); the lowered copies are not needed again.
     for (auto& l : graph_.layers)

@@ -41,7 +41,9 @@ class Lowering {
 
   Graph run(const ModelSpec& spec) {
     const auto& graph = model_.proto().graph();
-    for (const auto& t : graph.initializer()) consts_[t.name()] = read_tensor(t, "initializer '" + t.name() + "'");
+    // Initializers are decoded where a layer takes them (and moved into it), so that the model's
+    // weights are held at most twice at once (the file's and the layer's) while lowering.
+    for (const auto& t : graph.initializer()) inits_[t.name()] = &t;
     for (const auto& n : graph.node())
       for (const auto& in : n.input())
         if (!in.empty()) ++uses_[in];
@@ -146,9 +148,16 @@ class Lowering {
   }
   const std::vector<std::int64_t>& dims(int v) const { return g_.values[static_cast<std::size_t>(v)].dims; }
 
-  bool is_const(const std::string& name) const { return consts_.count(name) > 0; }
-  const Const& constant(int input) const {
+  bool is_const(const std::string& name) const { return consts_.count(name) > 0 || inits_.count(name) > 0; }
+  Const constant(int input) const {
     const std::string& name = node_->input(input);
+    auto init = inits_.find(name);
+    if (init != inits_.end()) {
+      Const c = read_tensor(*init->second, "initializer '" + json_check::printable(name) + "'");
+      if (!c.dims.empty() && c.dims.back() == -1)
+        decline("constant '" + json_check::printable(name) + "' has an element type other than float32 or int64");
+      return c;
+    }
     auto it = consts_.find(name);
     if (it == consts_.end()) decline("input '" + json_check::printable(name) + "' must be a constant");
     if (!it->second.dims.empty() && it->second.dims.back() == -1)
@@ -311,7 +320,10 @@ class Lowering {
       }
       const std::string& in = n.input(0);
       if (is_const(in)) {
-        consts_[n.output(0)] = consts_[in];
+        if (inits_.count(in))
+          inits_[n.output(0)] = inits_.at(in);
+        else
+          consts_[n.output(0)] = consts_.at(in);
       } else {
         const int v = value(0);
         bind(n.output(0), v);
@@ -393,7 +405,7 @@ class Lowering {
     const int v = it->second;
     const auto& in = dims(v);
     if (in.size() != 3) decline("only 2-D convolutions of N x C x H x W tensors are supported");
-    const Const& w = constant(1);
+    Const w = constant(1);
     if (w.is_int || w.dims.size() != 4) decline("the weights must be a float O x C/g x kh x kw constant");
     const std::int64_t groups = attr_i("group", 1);
     if (groups < 1 || in[0] % groups != 0 || w.dims[0] % groups != 0 || w.dims[1] * groups != in[0])
@@ -405,7 +417,7 @@ class Lowering {
     l.kind = Kind::Conv;
     l.what = extra != std::vector<std::int64_t>(4, 0) ? "Pad+Conv" : "Conv";
     l.inputs = {v};
-    l.weights = w.f;
+    l.weights = std::move(w.f);
     l.weight_dims = w.dims;
     l.groups = groups;
     l.bias.assign(static_cast<std::size_t>(w.dims[0]), 0.0f);
@@ -674,7 +686,7 @@ class Lowering {
     flatten(v, "Reshape");
   }
 
-  void inner_product(int v, const Const& w, bool transposed, float alpha, const std::vector<float>* bias,
+  void inner_product(int v, Const w, bool transposed, float alpha, const std::vector<float>* bias,
                      const std::string& what) {
     if (dims(v).size() != 1) decline("the input must be N x K");
     const std::int64_t in = dims(v)[0];
@@ -685,7 +697,7 @@ class Lowering {
     l.kind = Kind::InnerProduct;
     l.what = what;
     l.inputs = {v};
-    l.weights = w.f;
+    l.weights = std::move(w.f);
     if (alpha != 1.0f)
       for (auto& x : l.weights) x *= alpha;
     l.weight_dims = {k, in};
@@ -789,7 +801,8 @@ class Lowering {
   int k_ = 0;                           // index of node_
   std::unordered_map<int, int> vuses_;  // value id -> its readers
   std::string where_;
-  std::unordered_map<std::string, Const> consts_;
+  std::unordered_map<std::string, Const> consts_;  // Constant nodes' values
+  std::unordered_map<std::string, const onnx::TensorProto*> inits_;
   std::unordered_map<std::string, int> ids_;              // value name -> value id
   std::unordered_map<std::string, int> uses_;             // readers of each name (graph output: one)
   std::unordered_map<std::string, int> producer_;         // name -> node index
