@@ -501,6 +501,8 @@ class OnednnClassifier : public Classifier {
     const std::size_t parts = std::clamp<std::size_t>(n / kMinPartRows, 1, kBatchParts);
     const std::size_t workers = std::min(threads, parts);
     // Plans and worker instances are made here, on the calling thread; workers only run them.
+    // At most two part sizes; room for both first, so that no plan taken below is dropped.
+    if (plans_.size() + 2 > kMaxPlans) plans_.clear();  // calls are not concurrent: no plan is in use
     std::vector<std::pair<Plan*, Instance*>> work(parts);
     for (std::size_t p = 0; p < parts; ++p) {
       Plan& plan = plan_for(static_cast<int>((p + 1) * n / parts - p * n / parts));
@@ -542,7 +544,6 @@ class OnednnClassifier : public Classifier {
   Plan& plan_for(int n) {
     auto it = plans_.find(n);
     if (it != plans_.end()) return *it->second;
-    if (plans_.size() >= kMaxPlans) plans_.clear();  // calls are not concurrent: no plan is in use here
     Planner planner(graph_, packed_, eng_, n);
     auto plan = std::make_unique<Plan>(planner.build());
     return *plans_.emplace(n, std::move(plan)).first->second;

@@ -235,6 +235,20 @@ TEST_F(Onednn, ResultsDoNotDependOnTheThreadCount) {
   for (std::size_t i = 0; i < one.rows() * one.cols(); ++i) ASSERT_EQ(one.data()[i], two.data()[i]) << i;
 }
 
+// Plans are kept per batch size (up to 8, then dropped): many sizes in turn still score every image
+// as it scores alone.
+TEST_F(Onednn, ManyBatchSizesInTurnScoreAsOneByOne) {
+  auto clf = load(testing::fixtures_dir() + "/mnist_bn_cnn.onnx", Backend::Onednn, 2);
+  const ImageBatch all = noise(23, {1, 28, 28});
+  Matrix alone(0, 10);
+  for (std::size_t i = 0; i < all.size(); ++i) alone.append_rows(clf->probabilities(all.slice(i, i + 1)));
+  for (std::size_t n : {2, 3, 4, 5, 6, 7, 9, 10, 11, 13, 17, 23}) {
+    const Matrix p = clf->probabilities(all.slice(0, n));
+    ASSERT_EQ(p.rows(), n);
+    for (std::size_t i = 0; i < n * 10; ++i) EXPECT_NEAR(p.data()[i], alone.data()[i], 1e-5f) << "batch " << n;
+  }
+}
+
 TEST_F(Onednn, PlansTheFixtures) {
   EXPECT_EQ(plan(testing::fixtures_dir() + "/mnist_bn_cnn.onnx"),
             (std::vector<std::string>{"Conv+Relu", "MaxPool", "Conv+Relu", "Pad+AveragePool", "Flatten", "Gemm+Tanh",
