@@ -252,9 +252,11 @@ OnnxModel batch_checked(OnnxModel model, const BackendRegistration& r, const Cla
     }
     *note = std::to_string(spec.fixed_batch) + " a call: " + fixed + ", and larger batches change " + r.name +
             "'s scores (max difference " + short_float(d) + ")";
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // the backend's own exceptions too: the relaxed graph is fool's guess
+    std::string why = without_path(e.what(), model.path());
+    why = why.substr(0, why.find('\n'));
     *note = std::to_string(spec.fixed_batch) + " a call: " + fixed + ", and " + r.name +
-            " cannot run it on larger batches (" + without_path(e.what(), model.path()) + ")";
+            " cannot run it on larger batches (" + why + ")";
   }
   return model;
 }
