@@ -24,6 +24,12 @@ std::string format_duration(double s) {
   return buf;
 }
 
+std::string format_rate(double per_second) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, per_second >= 100 ? "%.0f" : "%.3g", per_second);
+  return buf;
+}
+
 std::string progress_numbers(const ProgressEvent& e, double elapsed, double rate) {
   std::string out;
   char buf[128];
@@ -36,12 +42,9 @@ std::string progress_numbers(const ProgressEvent& e, double elapsed, double rate
     out += buf;
   }
   if (rate > 0) {
-    std::snprintf(buf, sizeof buf, " · %.3g evals/s", rate);
-    out += buf;
-    if (e.crops > 1) {
-      std::snprintf(buf, sizeof buf, " (%.3g crops/s)", rate * e.crops);
-      out += buf;
-    }
+    // The mean since this process started (the status line's rate is the last generation's).
+    out += " · " + format_rate(rate) + " evals/s avg";
+    if (e.crops > 1) out += " (" + format_rate(rate * e.crops) + " crops/s)";
   }
   out += " · " + format_duration(elapsed);
   if (rate > 0 && e.evaluations_total > e.evaluations) {

@@ -14,8 +14,11 @@ namespace fool::cli {
 // "45s", "3m07s", "2h05m": a duration for a progress line (negative or not finite: "?").
 std::string format_duration(double seconds);
 
-// The progress line's numbers after the bar: "gen 3/200 · 1200/40200 evals · 85 evals/s (850
-// crops/s) · 12.3s · ETA 7m50s". `rate` is evaluations per second (0: not known yet).
+// "2097", "85.3", "0.412": a rate for a progress line.
+std::string format_rate(double per_second);
+
+// The progress line's numbers after the bar: "3/200 · 1200/40200 evals · 85.3 evals/s avg (853
+// crops/s) · 12s · ETA 7m50s". `rate` is evaluations per second (0: not known yet).
 std::string progress_numbers(const ProgressEvent& e, double elapsed, double rate);
 
 class ProgressBar {
