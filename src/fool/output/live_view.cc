@@ -50,6 +50,17 @@ const char* kLiveStyle =
     "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 6px;font-size:.85em;text-align:left}"
     "img.thumb{width:48px;height:48px;image-rendering:pixelated}";
 
+// Atomic but not synced: the live files are rewritten every few seconds (see write_file_replace).
+void replace_file(const std::string& root, const std::string& path, const std::string& text) {
+  check_no_link_leaving(root, path);
+  write_file_replace(path, text.data(), text.size());
+}
+void replace_png(const std::string& root, const std::string& path, const Image8& image) {
+  check_no_link_leaving(root, path);
+  const auto bytes = encode_png(image);
+  write_file_replace(path, bytes.data(), bytes.size());
+}
+
 }  // namespace
 
 std::string live_page(const LiveStatus& status, const std::vector<LivePageRow>& rows, int refresh_seconds,
@@ -101,17 +112,17 @@ void LiveView::write(const std::vector<LiveChampion>& champions, const LiveStatu
     const std::string rel = "images/class_" + std::to_string(c.index) + ".png";
     if (it == tiles_.end() || it->second.version != c.version) {
       Tile t{c.version, c.render()};
-      write_png((fs::path(dir_) / rel).string(), t.image);
+      replace_png(dir_, (fs::path(dir_) / rel).string(), t.image);
       it = tiles_.insert_or_assign(c.index, std::move(t)).first;
     }
     images.push_back(it->second.image);
     captions.push_back(c.label + "\n" + percent(c.confidence));
     rows.push_back({c.index, c.label, rel, c.confidence});
   }
-  write_png((fs::path(dir_) / "grid.png").string(), make_grid(images, captions));
+  replace_png(dir_, (fs::path(dir_) / "grid.png").string(), make_grid(images, captions));
   ++writes_;
   const int refresh = static_cast<int>(std::clamp(std::ceil(every_), 2.0, 600.0));
-  write_file_inside(dir_, (fs::path(dir_) / kLivePage).string(), live_page(status, rows, refresh, writes_, false));
+  replace_file(dir_, (fs::path(dir_) / kLivePage).string(), live_page(status, rows, refresh, writes_, false));
 }
 
 void LiveView::finish(const RunSummary& summary) {
