@@ -86,7 +86,8 @@ std::string live_page(const LiveStatus& status, const std::vector<LivePageRow>& 
   if (!rows.empty()) h << "<img class=\"grid\" alt=\"current champions\" src=\"grid.png" << v << "\">";
   h << "<table><tr><th>class</th><th>label</th><th>image</th><th>confidence</th></tr>";
   for (const auto& r : rows) {
-    h << "<tr><td>" << r.index << "</td><td>" << esc(r.label) << "</td><td><img class=\"thumb\" alt=\"class "
+    // A label that only repeats the number (a model without labels) is left out.
+    h << "<tr><td>" << r.index << "</td><td>" << (r.label == std::to_string(r.index) ? std::string() : esc(r.label)) << "</td><td><img class=\"thumb\" alt=\"class "
       << r.index << "\" src=\"" << esc(r.image) << v << "\"></td><td>" << esc(percent(r.confidence)) << "</td></tr>";
   }
   h << "</table></body></html>\n";
