@@ -2,8 +2,11 @@
 # The cost of the live view (live.html, grid.png, images/ during a run): fool evolve --preset mnist
 # (200 generations x 200 offspring) on a LeNet, with the live view at its defaults (every
 # checkpoint, i.e. every 25 generations, and at most every 10 s) and with --no-live, in alternating
-# pairs so that the machine's load hits both alike. Prints each pair's wall seconds, then the
-# medians and their ratio per encoding.
+# pairs so that the machine's load hits both alike. Prints each run's wall and CPU (user + sys)
+# seconds and, with the live view, the seconds fool spent writing it (its own "live view: N updates
+# in X s" line); then per encoding the medians, their ratios, and the live view's share of the run.
+# On a loaded machine wall times vary by tens of percent between identical runs; the CPU times and
+# the live view's own seconds are the steadier measures.
 # Usage: bash scripts/bench_live.sh [lenet.onnx] [pairs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,11 +21,11 @@ for enc in direct cppn; do
     for mode in live nolive; do
       flag=""
       [ "$mode" = nolive ] && flag="--no-live"
-      start=$(date +%s.%N)
-      $F evolve --model "$LENET" --encoding $enc --preset mnist --seed "$i" --quiet --overwrite $flag \
-        --out "$WORK/$mode" >/dev/null
-      end=$(date +%s.%N)
-      echo "$enc $mode $(echo "$end - $start" | bc)" | tee -a "$WORK/times"
+      /usr/bin/time -f "%e %U %S" -o "$WORK/t" $F evolve --model "$LENET" --encoding $enc --preset mnist \
+        --seed "$i" --overwrite $flag --out "$WORK/$mode" >/dev/null 2>"$WORK/err"
+      read -r wall user sys <"$WORK/t"
+      live=$(sed -n 's/.*live view: [0-9]* updates in \([0-9.]*\) s.*/\1/p' "$WORK/err")
+      echo "$enc $mode $wall $(echo "$user + $sys" | bc) ${live:-0}" | tee -a "$WORK/times"
     done
   done
 done
@@ -30,12 +33,16 @@ python3 - "$WORK/times" <<'PY'
 import statistics, sys
 t = {}
 for line in open(sys.argv[1]):
-    enc, mode, s = line.split()
-    t.setdefault((enc, mode), []).append(float(s))
+    enc, mode, wall, cpu, live = line.split()
+    t.setdefault((enc, mode), []).append((float(wall), float(cpu), float(live)))
+med = lambda xs: statistics.median(xs)
 for enc in ("direct", "cppn"):
-    a, b = statistics.median(t[(enc, "live")]), statistics.median(t[(enc, "nolive")])
-    pairs = [x / y for x, y in zip(t[(enc, "live")], t[(enc, "nolive")])]
-    print(f"{enc}: live {a:.3f} s, no live {b:.3f} s (medians of {len(pairs)}), ratio {a / b:.4f}; "
-          f"median of pair ratios {statistics.median(pairs):.4f}")
+    on, off = t[(enc, "live")], t[(enc, "nolive")]
+    w1, w0 = med([x[0] for x in on]), med([x[0] for x in off])
+    c1, c0 = med([x[1] for x in on]), med([x[1] for x in off])
+    share = med([x[2] / x[0] for x in on])
+    print(f"{enc}: wall {w1:.2f} s live / {w0:.2f} s no live = {w1 / w0:.3f}; CPU {c1:.2f} / {c0:.2f} s = "
+          f"{c1 / c0:.3f}; live view's own time {med([x[2] for x in on]):.3f} s = {100 * share:.2f}% of the run "
+          f"(medians of {len(on)} pairs)")
 PY
 uptime

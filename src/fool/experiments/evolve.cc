@@ -413,7 +413,8 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
   const RunEvents all(observers);
   const CheckpointFn checkpoint = [&](const Evolution& e) {
     write_checkpoint(c.out_dir, e, settings);
-    if (live) write_live(*live, e, live_title);
+    // Not at the end of the run: the results and the final page follow at once.
+    if (live && e.next_generation() <= e.config().generations) write_live(*live, e, live_title);
     // Where to resume from if another process dies.
     dist.note_checkpoint((fs::path(c.out_dir) / "checkpoint.json").string(), e.next_generation() - 1);
   };
@@ -474,6 +475,11 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
   result.summary = write_results(c.out_dir, record, champions, *classifier, all, task);
   if (live) live->finish(*result.summary);
   if (!network_line.empty()) events.info(network_line);
+  if (live) {
+    char line[160];
+    std::snprintf(line, sizeof line, "live view: %zu updates in %.3f s", live->writes(), live->seconds());
+    events.info(line);
+  }
   return result;
 }
 

@@ -101,8 +101,18 @@ bool LiveView::due() const {
   return every_ > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - last_).count() >= every_;
 }
 
+namespace {
+// Adds the time from its making to its end to `total`.
+struct Stopwatch {
+  double& total;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  ~Stopwatch() { total += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
+};
+}  // namespace
+
 void LiveView::write(const std::vector<LiveChampion>& champions, const LiveStatus& status) {
-  last_ = std::chrono::steady_clock::now();
+  const Stopwatch watch{seconds_};
+  last_ = watch.start;
   if (champions.empty()) return;
   create_directories_inside(dir_, (fs::path(dir_) / "images").string());
   std::vector<Image8> images;
@@ -127,6 +137,7 @@ void LiveView::write(const std::vector<LiveChampion>& champions, const LiveStatu
 }
 
 void LiveView::finish(const RunSummary& summary) {
+  const Stopwatch watch{seconds_};
   const RunRecord& r = summary.record;
   LiveStatus status;
   status.title = r.command + " · " + r.method + " · " + fs::path(r.model).filename().string();
@@ -135,7 +146,7 @@ void LiveView::finish(const RunSummary& summary) {
   status.thresholds = r.thresholds;
   std::vector<LivePageRow> rows;
   for (const auto& c : summary.classes) rows.push_back({c.index, c.label, c.image, c.confidence});
-  write_file_inside(dir_, (fs::path(dir_) / kLivePage).string(), live_page(status, rows, 0, 0, true));
+  replace_file(dir_, (fs::path(dir_) / kLivePage).string(), live_page(status, rows, 0, 0, true));
 }
 
 }  // namespace fool

@@ -49,12 +49,15 @@ class LiveView {
   // write_results); the page depends only on the summary, so equal runs leave equal pages.
   void finish(const RunSummary& summary);
   std::size_t writes() const { return writes_; }
+  // Wall seconds spent in write() and finish() so far: what the live view cost the run.
+  double seconds() const { return seconds_; }
 
  private:
   std::string dir_;
   double every_;
   std::chrono::steady_clock::time_point last_;
   std::size_t writes_ = 0;
+  double seconds_ = 0.0;
   struct Tile {
     long long version;
     Image8 image;

@@ -111,7 +111,7 @@ std::string confidence_chart(const std::string& title, const std::string& xlabel
   s << "<svg class=\"chart\" width=\"" << w << "\" height=\"" << h << "\" viewBox=\"0 0 " << w << " " << h
     << "\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"" << esc(title) << "\">";
   s << "<text x=\"" << l << "\" y=\"16\" class=\"ct\">" << esc(title)
-    << " <tspan class=\"ax\">(log-odds scale: each step is ten times closer to 100% or 0%)</tspan></text>";
+    << " <tspan class=\"ax\">(log-odds scale)</tspan></text>";
   // Ticks at 50% and at 10^-k and 1 - 10^-k, as many as fit (at most one per scale unit).
   std::vector<double> ticks = {0.5};
   for (int k = 1; k <= 12; ++k) {
@@ -447,13 +447,13 @@ std::string comparison_section(const std::vector<std::string>& runs) {
   for (const auto& dir : runs) {
     const RunSummary s = read_summary(dir);
     const RunRecord& r = s.record;
-    h << "<tr><td>" << esc(dir) << "</td><td>";
+    h << "<tr><td title=\"" << esc(dir) << "\">" << esc(fs::path(dir).filename().string()) << "</td><td>";
     if (fs::exists(fs::path(dir) / "grid.png"))
       h << "<img class=\"cmpgrid\" alt=\"grid of " << esc(dir) << "\" src=\"" << data_uri(dir, "grid.png") << "\">";
     h << "</td><td>" << esc(r.command) << " · " << esc(r.method) << "</td><td>" << esc(fs::path(r.model).filename().string())
       << "<br><code>" << esc(short_hash(r.model_sha256)) << "</code></td><td>" << esc(r.backend) << "</td><td>"
-      << (r.model_input ? esc(r.model_input->describe()) : std::string("not recorded")) << "</td><td>" << r.seed
-      << "</td><td>" << r.progress << " " << esc(progress_unit_name(r.progress_unit)) << "s"
+      << "<small>" << (r.model_input ? esc(r.model_input->describe()) : std::string("not recorded"))
+      << "</small></td><td>" << r.seed << "</td><td>" << r.progress << " " << esc(progress_unit_name(r.progress_unit)) << "s"
       << (r.complete ? "" : " (incomplete)") << "</td><td>" << r.evaluations << "</td><td>" << num(r.seconds, 1)
       << "</td><td>" << esc(percent(s.median_confidence)) << "</td><td>";
     for (std::size_t t = 0; t < r.thresholds.size() && t < s.classes_at_or_above.size(); ++t)
@@ -473,6 +473,7 @@ img.grid, img.heatmap { max-width: 100%; display: block; margin: 8px 0; }
 img.thumb { width: 56px; height: 56px; image-rendering: pixelated; }
 svg.chart { display: block; margin: 8px 0; } .grid { stroke: #eee; } .ax { font-size: 11px; fill: #555; } .ct { font-size: 13px; }
 .threshold { stroke: #d95f02; stroke-dasharray: 5 4; } img.cmpgrid { max-width: 260px; display: block; }
+table.compare td { max-width: 180px; overflow-wrap: anywhere; vertical-align: top; }
 td.confidence { font-variant-numeric: tabular-nums; text-align: right; }
 )";
 
