@@ -6,6 +6,9 @@ the paper's MNIST setting) once through fool.torch_classifier and once with `foo
 prints each class's confidence side by side.
 
     PYTHONPATH=build/python python3 bench/python_lenet_fooling.py --data data/mnist --fool build/src/cli/fool
+
+With --weights LENET.onnx (a LeNet from `fool train --dataset mnist --arch lenet`) the torch module
+takes that network's weights instead of being trained, and the CLI runs on that file itself.
 """
 import argparse
 import json
@@ -55,6 +58,19 @@ def train(data, epochs, seed):
     return net, acc
 
 
+def from_fool_lenet(path):
+    """The LeNet of `fool train --arch lenet` as a torch module (its Softmax left to fool)."""
+    import onnx
+    from onnx import numpy_helper
+    w = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in onnx.load(path).graph.initializer}
+    net = lenet()
+    with torch.no_grad():
+        for i, name in ((0, "l0"), (2, "l2"), (5, "l5"), (7, "l7")):
+            net[i].weight.copy_(w[name + ".weight"])
+            net[i].bias.copy_(w[name + ".bias"])
+    return net.eval()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="data/mnist")
@@ -64,15 +80,20 @@ def main():
     p.add_argument("--offspring", type=int, default=200)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default=None, help="keep the runs here (default: a temporary directory)")
+    p.add_argument("--weights", default=None, help="a LeNet ONNX file from `fool train --arch lenet` to use")
     args = p.parse_args()
     out = args.out or tempfile.mkdtemp(prefix="fool-lenet-")
     os.makedirs(out, exist_ok=True)
     t = time.time()
-    net, acc = train(args.data, args.epochs, seed=0)
-    print(f"LeNet trained with PyTorch: {acc:.4f} on the held-out digits ({time.time() - t:.0f} s)")
-    onnx_path = os.path.join(out, "lenet.onnx")
-    torch.onnx.export(net, torch.zeros(1, 1, 28, 28), onnx_path, input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, opset_version=13)
+    if args.weights:
+        net, onnx_path = from_fool_lenet(args.weights), args.weights
+        print(f"LeNet weights from {args.weights}")
+    else:
+        net, acc = train(args.data, args.epochs, seed=0)
+        print(f"LeNet trained with PyTorch: {acc:.4f} on the held-out digits ({time.time() - t:.0f} s)")
+        onnx_path = os.path.join(out, "lenet.onnx")
+        torch.onnx.export(net, torch.zeros(1, 1, 28, 28), onnx_path, input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, opset_version=13)
     t = time.time()
     run = fool.evolve(fool.torch_classifier(net, image_shape=(1, 28, 28)), encoding="direct",
                       generations=args.generations, offspring=args.offspring, init=args.offspring, seed=args.seed,
@@ -81,7 +102,7 @@ def main():
     t = time.time()
     subprocess.run([args.fool, "evolve", "--model", onnx_path, "--encoding", "direct", "--generations",
                     str(args.generations), "--offspring", str(args.offspring), "--init", str(args.offspring),
-                    "--seed", str(args.seed), "--logits", "--out", os.path.join(out, "cli"), "--quiet"],
+                    "--seed", str(args.seed)] + ([] if args.weights else ["--logits"]) + ["--out", os.path.join(out, "cli"), "--quiet"],
                    check=True, stdout=subprocess.DEVNULL)
     cli_seconds = time.time() - t
     with open(os.path.join(out, "cli", "summary.json"), encoding="utf-8") as f:

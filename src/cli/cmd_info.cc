@@ -62,6 +62,9 @@ void add_info_command(CLI::App& app, Action& action) {
                  {"input",
                   {{"name", s.input_name},
                    {"shape", {"N", s.input.channels, s.input.height, s.input.width}},
+                   {"batch", !cmp.batch.empty()  ? cmp.batch
+                             : s.fixed_batch > 0 ? std::to_string(s.fixed_batch) + " a call: the file fixes it"
+                                                 : std::string("any")},
                    {"layout", input_layout_name(f.layout)},
                    {"layout_from", f.layout_origin},
                    {"size_from", f.input_size_origin},

@@ -57,14 +57,11 @@ void check_probabilities(const ModelSpec& spec, const Matrix& m) {
     const float* row = m.row(r);
     for (std::size_t k = 0; k < m.cols(); ++k) {
       const float v = row[k];
+      const bool finite = std::isfinite(v);
+      if (finite && (!says_probabilities || (v >= -kProbabilityTolerance && v <= 1.0 + kProbabilityTolerance))) continue;
       const std::string where =
-          spec.path + ": output [image " + std::to_string(r) + ", class " + std::to_string(k) + "] is ";
-      if (!std::isfinite(v)) {
-        throw Error(where + shown(v) + ", not a probability");
-      }
-      if (says_probabilities && (v < -kProbabilityTolerance || v > 1.0 + kProbabilityTolerance)) {
-        throw Error(where + shown(v) + ", not a probability (--logits if the model gives logits)");
-      }
+          spec.path + ": output [image " + std::to_string(r) + ", class " + std::to_string(k) + "] is " + shown(v);
+      throw Error(where + (finite ? ", not a probability (--logits if the model gives logits)" : ", not a probability"));
     }
   }
 }

@@ -114,24 +114,83 @@ TEST_P(BackendContract, ABatchOfSevenScoresAsTheImagesOneByOne) {
 }
 
 // The fixture with its batch axis fixed to 3 (as torch.onnx.export writes a model without
-// dynamic_axes): seven images go through in calls of three and score as with the free batch axis.
-TEST_P(BackendContract, AFixedBatchModelScoresAnyNumberOfImages) {
+// dynamic_axes), written to a temporary file; `mix` appends a node that averages each row with the
+// batch's mean row (a graph whose scores depend on the other images of its batch).
+std::string fixed_batch_model(const std::string& dir, bool mix) {
   onnx::ModelProto m = OnnxModel::load(fixtures_dir() + "/mnist_bn_cnn.onnx").proto();
-  for (auto* value : {m.mutable_graph()->mutable_input(0), m.mutable_graph()->mutable_output(0)})
+  auto* g = m.mutable_graph();
+  for (auto* value : {g->mutable_input(0), g->mutable_output(0)})
     value->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->set_dim_value(3);
+  if (mix) {
+    const std::string p = g->output(0).name();
+    auto node = [&](const std::string& op, std::vector<std::string> in, const std::string& out) {
+      auto* n = g->add_node();
+      n->set_op_type(op);
+      n->set_name("mix_" + out);
+      for (const auto& i : in) n->add_input(i);
+      n->add_output(out);
+      return n;
+    };
+    auto* mean = node("ReduceMean", {p}, "mix_mean");
+    auto* axes = mean->add_attribute();
+    axes->set_name("axes");
+    axes->set_type(onnx::AttributeProto::INTS);
+    axes->add_ints(0);
+    node("Add", {p, "mix_mean"}, "mix_sum");
+    auto* half = g->add_initializer();
+    half->set_name("mix_half");
+    half->set_data_type(onnx::TensorProto::FLOAT);
+    half->add_float_data(0.5f);
+    node("Mul", {"mix_sum", "mix_half"}, "mix_out");
+    g->mutable_output(0)->set_name("mix_out");
+  }
   std::string bytes;
   m.SerializeToString(&bytes);
+  const std::string path = dir + (mix ? "/mixing3.onnx" : "/fixed3.onnx");
+  write_file_atomic(path, bytes);
+  return path;
+}
+
+// A fixed batch of 3 whose graph scores each image on its own takes any batch (checked on a probe
+// batch at load): seven images score as with the free batch axis, in calls of any size.
+TEST_P(BackendContract, AFixedBatchModelScoresAnyNumberOfImages) {
   const fs::path dir = fs::temp_directory_path() / ("fool_fixed_batch_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  const std::string path = (dir / "fixed3.onnx").string();
-  write_file_atomic(path, bytes);
-  auto fixed = load(path);
+  auto fixed = load(fixed_batch_model(dir.string(), false));
   auto free = load(fixtures_dir() + "/mnist_bn_cnn.onnx");
   fs::remove_all(dir);
-  EXPECT_EQ(fixed->spec().fixed_batch, 3);
+  EXPECT_EQ(fixed->spec().fixed_batch, 0);  // relaxed: it takes any batch
   const ImageBatch seven = seven_images(kFixtures[0]);
   EXPECT_LT(max_difference(fixed->probabilities(seven), free->probabilities(seven)), 1e-5f);
   EXPECT_LT(max_difference(fixed->probabilities(seven.slice(0, 2)), free->probabilities(seven.slice(0, 2))), 1e-5f);
+}
+
+// A fixed batch of 3 whose graph mixes the images of a batch keeps it: images go in calls of three
+// (the last one padded), so the first three score as those three alone.
+TEST_P(BackendContract, AFixedBatchThatMixesImagesIsFedItsOwnBatch) {
+  const fs::path dir = fs::temp_directory_path() / ("fool_mixing_batch_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string path = fixed_batch_model(dir.string(), true);
+  std::unique_ptr<Classifier> fixed;
+  try {
+    fixed = load(path);
+  } catch (const Error& e) {
+    fs::remove_all(dir);
+    GTEST_SKIP() << backend_name(backend()) << " cannot load the mixing graph: " << e.what();
+  }
+  fs::remove_all(dir);
+  EXPECT_EQ(fixed->spec().fixed_batch, 3);
+  const ImageBatch seven = seven_images(kFixtures[0]);
+  const Matrix all = fixed->probabilities(seven);
+  auto rows = [](const Matrix& m, std::size_t b, std::size_t e) {
+    Matrix r(e - b, m.cols());
+    std::copy(m.data() + b * m.cols(), m.data() + e * m.cols(), r.data());
+    return r;
+  };
+  EXPECT_EQ(max_difference(rows(all, 0, 3), fixed->probabilities(seven.slice(0, 3))), 0.0f);
+  EXPECT_EQ(max_difference(rows(all, 3, 6), fixed->probabilities(seven.slice(3, 6))), 0.0f);
+  // Alone (padded with copies of itself) the first image scores otherwise: the graph does mix.
+  EXPECT_GT(max_difference(rows(all, 0, 1), fixed->probabilities(seven.slice(0, 1))), 1e-6f);
 }
 
 TEST_P(BackendContract, RejectsImagesOfTheWrongShape) {

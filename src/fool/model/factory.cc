@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "fool/core/error.h"
 #include "fool/core/limits.h"
@@ -196,6 +197,47 @@ std::vector<Candidate> run_all(const std::string& path, OnnxModel model, const C
   return out;
 }
 
+// A model whose file fixes the batch axis at B images: the copy that takes any batch
+// (OnnxModel::with_free_batch) if backend `r` gives it the same scores as the file's graph fed B
+// images a call, on 2B + 1 seeded probe images; else the model as it is. *note says which, for
+// `fool info`.
+OnnxModel batch_checked(OnnxModel model, const BackendRegistration& r, const ClassifierOptions& options,
+                        std::string* note) {
+  const ModelSpec spec = model.spec(options.overrides);
+  if (spec.fixed_batch <= 0) return model;
+  const std::string fixed = "the file fixes a batch of " + std::to_string(spec.fixed_batch);
+  std::optional<OnnxModel> free = model.with_free_batch();
+  if (!free) return model;
+  ImageBatch probe(2 * static_cast<std::size_t>(spec.fixed_batch) + 1, spec.input);
+  Rng rng(11);
+  for (std::size_t i = 0; i < probe.size() * spec.input.size(); ++i)
+    probe.data()[i] = static_cast<float>(rng.uniform());
+  try {
+    const Matrix want = make_backend(r, model.copy(), options)->probabilities(probe);
+    const Matrix got = make_backend(r, free->copy(), options)->probabilities(probe);
+    const float d = max_abs_difference(want, got);
+    if (d <= kBackendTolerance) {
+      *note = "any: " + fixed + "; " + r.name + " gives the same scores for " + std::to_string(probe.size()) +
+              " probe images at once (max difference " + short_float(d) + ")";
+      return std::move(*free);
+    }
+    *note = std::to_string(spec.fixed_batch) + " a call: " + fixed + ", and larger batches change " + r.name +
+            "'s scores (max difference " + short_float(d) + ")";
+  } catch (const std::exception& e) {  // the backend's own exceptions too: the relaxed graph is fool's guess
+    std::string why = without_path(e.what(), model.path());
+    why = why.substr(0, why.find('\n'));
+    *note = std::to_string(spec.fixed_batch) + " a call: " + fixed + ", and " + r.name +
+            " cannot run it on larger batches (" + why + ")";
+  }
+  return model;
+}
+
+const BackendRegistration& reference_backend() {
+  for (const auto& r : backend_registry())
+    if (r.reference) return r;
+  return backend_registry().front();
+}
+
 const Candidate& at(const std::vector<Candidate>& c, int i) { return c[static_cast<std::size_t>(i)]; }
 
 std::string names(const std::vector<Candidate>& c, const std::vector<int>& which) {
@@ -278,8 +320,9 @@ int choose(const std::vector<Candidate>& c, const ClassifierOptions& options, Ba
 // Probes every backend and fills the comparison; the candidates keep their classifiers.
 std::vector<Candidate> compare(const std::string& path, const ClassifierOptions& options, BackendComparison* out) {
   OnnxModel model = OnnxModel::load(path, options.overrides);
-  const ModelSpec spec = model.spec(options.overrides);  // a model that is not an image classifier fails here
-  report_warnings(spec, options);
+  report_warnings(model.spec(options.overrides), options);  // a model that is not an image classifier fails here
+  model = batch_checked(std::move(model), reference_backend(), options, &out->batch);
+  const ModelSpec spec = model.spec(options.overrides);
   const ImageBatch probe = probe_batch(spec);
   std::vector<Candidate> c = run_all(path, std::move(model), options, probe);
   out->probe_images = probe.size();
@@ -393,8 +436,10 @@ std::unique_ptr<Classifier> load_classifier(const std::string& path, const Class
   check_threads(options.threads, "threads");
   if (is_torchscript_file(path)) return load_torchscript(path, options, choice);
   if (options.backend == Backend::Auto) return load_auto(path, options, choice);
+  const BackendRegistration& r = registered_backend(options.backend);
+  std::string batch;
   std::unique_ptr<Classifier> c =
-      make_backend(registered_backend(options.backend), OnnxModel::load(path, options.overrides), options);
+      make_backend(r, batch_checked(OnnxModel::load(path, options.overrides), r, options, &batch), options);
   if (choice) {
     *choice = BackendChoice{};
     choice->backend = options.backend;
@@ -420,7 +465,9 @@ std::unique_ptr<DifferentiableClassifier> load_differentiable_classifier(const s
     r = &registered_backend(options.backend);
     if (!r->gives_gradients()) throw Error("the " + r->name + " backend gives no input gradients");
   }
-  auto c = with_fixed_batch(r->load_differentiable(OnnxModel::load(path, options.overrides), options));
+  std::string batch;
+  auto c = with_fixed_batch(
+      r->load_differentiable(batch_checked(OnnxModel::load(path, options.overrides), *r, options, &batch), options));
   report_warnings(c->spec(), options);
   return c;
 }

@@ -45,6 +45,9 @@ struct BackendComparison {
   bool chosen = false;               // false: no backend runs the model (error says so)
   BackendChoice choice;              // what auto takes (when chosen)
   std::string error;                 // one line naming the file (when !chosen)
+  // For a file that fixes its batch axis: whether fool feeds it any batch ("any: ...", checked on a
+  // probe batch against the file's own form) or that many images a call, and why; "" otherwise.
+  std::string batch;
 };
 
 // Largest difference between two backends' probabilities on the probe batch for which auto still
@@ -59,7 +62,8 @@ inline constexpr float kBackendTolerance = 1e-4f;
 BackendComparison compare_backends(const std::string& path, const ClassifierOptions& options);
 
 // Reads the ONNX file once and builds the chosen backend (for Auto, see compare_backends; *choice,
-// if given, receives the decision). Models with a fixed batch axis are fed in chunks of that size.
+// if given, receives the decision). A model whose file fixes the batch axis takes any batch when
+// the backend gives the same scores that way on a probe batch; else it is fed chunks of that size.
 // Throws fool::Error for a missing, corrupt or non-image model, naming the file.
 std::unique_ptr<Classifier> load_classifier(const std::string& path, const ClassifierOptions& options,
                                             BackendChoice* choice = nullptr);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "fool/core/error.h"
@@ -306,7 +307,73 @@ int first_input_type(const onnx::GraphProto& g) {
   return TensorProto::FLOAT;
 }
 
+// The int64 values of a shape tensor, or nothing when it holds another type or external data.
+std::optional<std::vector<std::int64_t>> int64_values(const TensorProto& t) {
+  if (t.data_type() != TensorProto::INT64 || t.data_location() == TensorProto::EXTERNAL) return std::nullopt;
+  std::vector<std::int64_t> v(t.int64_data().begin(), t.int64_data().end());
+  if (!t.raw_data().empty()) {
+    if (t.raw_data().size() % sizeof(std::int64_t) != 0) return std::nullopt;
+    v.resize(t.raw_data().size() / sizeof(std::int64_t));
+    std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
+  }
+  return v;
+}
+
+void set_int64_values(TensorProto* t, const std::vector<std::int64_t>& v) {
+  t->clear_int64_data();
+  t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(std::int64_t)));
+}
+
+// The first axis of a value's shape made symbolic.
+void symbolic_batch(onnx::ValueInfoProto* v) {
+  if (!v->type().has_tensor_type() || !v->type().tensor_type().has_shape()) return;
+  auto* shape = v->mutable_type()->mutable_tensor_type()->mutable_shape();
+  if (shape->dim_size() == 0) return;
+  shape->mutable_dim(0)->set_dim_param("batch");
+}
+
 }  // namespace
+
+bool free_batch_axis(onnx::ModelProto* model) {
+  auto* g = model->mutable_graph();
+  std::set<std::string> inits;
+  for (const auto& t : g->initializer()) inits.insert(t.name());
+  onnx::ValueInfoProto* input = nullptr;
+  for (auto& in : *g->mutable_input())
+    if (!inits.count(in.name())) input = &in;
+  if (input == nullptr) return false;
+  const std::vector<std::int64_t> dims = dims_of(*input);
+  if (dims.empty() || dims[0] <= 0) return false;
+  const std::int64_t batch = dims[0];
+  symbolic_batch(input);
+  for (auto& out : *g->mutable_output()) symbolic_batch(&out);
+  g->clear_value_info();
+  // Which values feed a Reshape's shape, and whether they feed anything else (left alone then).
+  std::map<std::string, int> as_shape, uses;
+  for (const auto& n : g->node()) {
+    for (int i = 0; i < n.input_size(); ++i) {
+      ++uses[n.input(i)];
+      bool allowzero = false;
+      for (const auto& a : n.attribute()) allowzero = allowzero || (a.name() == "allowzero" && a.i() != 0);
+      if (n.op_type() == "Reshape" && i == 1 && !allowzero) ++as_shape[n.input(i)];
+    }
+  }
+  auto rewrite = [&](const std::string& name, TensorProto* t) {
+    if (as_shape[name] == 0 || as_shape[name] != uses[name]) return;
+    auto v = int64_values(*t);
+    if (!v || v->size() < 2 || (*v)[0] != batch) return;
+    (*v)[0] = 0;
+    set_int64_values(t, *v);
+  };
+  for (auto& t : *g->mutable_initializer()) rewrite(t.name(), &t);
+  for (auto& n : *g->mutable_node()) {
+    if (n.op_type() != "Constant" || n.output_size() != 1) continue;
+    for (auto& a : *n.mutable_attribute()) {
+      if (a.name() == "value" && a.has_t()) rewrite(n.output(0), a.mutable_t());
+    }
+  }
+  return true;
+}
 
 ModelForms normalise_forms(onnx::ModelProto* model, const std::string& path, const FormChoices& choices) {
   ModelForms forms;

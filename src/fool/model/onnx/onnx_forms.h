@@ -38,4 +38,12 @@ struct FormChoices {
 // had (ModelForms: layout, element types, outputs) for the ModelSpec.
 ModelForms normalise_forms(onnx::ModelProto* model, const std::string& path, const FormChoices& choices);
 
+// A graph exported with a fixed batch axis (B images a call), rewritten to take any batch: the input's
+// and output's first axis become symbolic, inferred shapes are dropped, and constant Reshape targets
+// that start with B (`x.view(B, -1)` exported) start with 0 (copy the input's axis) instead. Returns
+// false, leaving `model` as it was, when the batch axis is not fixed. The result is a guess that only
+// running both forms can confirm (the caller compares them on a probe batch): a graph may also
+// build tensors of B rows in other ways.
+bool free_batch_axis(onnx::ModelProto* model);
+
 }  // namespace fool

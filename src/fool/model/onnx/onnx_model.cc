@@ -34,6 +34,12 @@ OnnxModel OnnxModel::copy() const {
   return m;
 }
 
+std::optional<OnnxModel> OnnxModel::with_free_batch() const {
+  OnnxModel m = copy();
+  if (!free_batch_axis(m.proto_.get())) return std::nullopt;
+  return m;
+}
+
 namespace {
 
 std::size_t element_size(int data_type) {

@@ -2,6 +2,7 @@
 // OnnxModel: one ONNX file read into memory, with what fool needs from it: its ModelSpec, a
 // copy simplified for OpenCV's importer, and the raw graph for the libtorch interpreter.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,9 @@ class OnnxModel {
   // *input_ops, which the caller applies to the C x H x W input itself: OpenCV 4.6 mis-handles
   // those constants for batches of more than one image.
   std::string simplified_for_opencv(std::vector<struct InputOp>* input_ops = nullptr) const;
+  // A copy that takes any batch (free_batch_axis in onnx_forms.h), or nothing when the batch axis is
+  // already free. Unchecked: the caller compares both on a probe batch before it uses the copy.
+  std::optional<OnnxModel> with_free_batch() const;
   // Metadata value for key, or "" if absent.
   std::string metadata(const std::string& key) const;
 

@@ -180,6 +180,11 @@ class Interpreter {
       return st.op->run(st.node, args);
     } catch (const c10::Error& e) {
       throw st.node.error(json_check::printable(e.what_without_backtrace(), 300));  // ATen: several lines
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {  // some ATen checks (reshape's) throw other types
+      const std::string what = e.what();
+      throw st.node.error(json_check::printable(what.substr(0, what.find('\n')), 300));
     }
   }
 
