@@ -1,8 +1,8 @@
 // End-to-end tests of watching a run: the progress phases on stderr, the live view (live.html,
 // grid.png, images/) during a run and after kill -9, --classes by label name, and fool info's label
 // summary.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -36,7 +36,8 @@ class Live : public ::testing::Test {
     model_ = testing::cached_test_lenet();
     // Names for the LeNet's digits, to give --labels and --classes.
     std::ofstream names(path("names.txt"));
-    for (const char* n : {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}) names << n << "\n";
+    for (const char* n : {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"})
+      names << n << "\n";
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
   static std::string path(const std::string& name) { return (dir_ / name).string(); }
@@ -68,9 +69,27 @@ std::size_t check_live_images(const std::string& run, const std::string& html) {
 TEST_F(Live, LiveViewAppearsDuringARunSurvivesKill9AndEndsAsTheResults) {
   ASSERT_FALSE(model_.empty());
   const std::string out = path("killed");
-  std::vector<std::string> argv_s = {FOOL_BIN, "evolve", "--model", model_, "--encoding", "direct", "--generations",
-                                     "100000", "--offspring", "20", "--init", "20", "--checkpoint-every", "1",
-                                     "--live-every", "0", "--seed", "4", "--out", out, "--quiet"};
+  std::vector<std::string> argv_s = {FOOL_BIN,
+                                     "evolve",
+                                     "--model",
+                                     model_,
+                                     "--encoding",
+                                     "direct",
+                                     "--generations",
+                                     "100000",
+                                     "--offspring",
+                                     "20",
+                                     "--init",
+                                     "20",
+                                     "--checkpoint-every",
+                                     "1",
+                                     "--live-every",
+                                     "0",
+                                     "--seed",
+                                     "4",
+                                     "--out",
+                                     out,
+                                     "--quiet"};
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -105,9 +124,9 @@ TEST_F(Live, LiveViewAppearsDuringARunSurvivesKill9AndEndsAsTheResults) {
 
   // Resume to the end: the results replace the live view, which ends as a still page of them.
   const int next = read_json_file(out + "/checkpoint.json")["next_generation"].get<int>();
-  const auto r = run_fool({"evolve", "--model", model_, "--encoding", "direct", "--generations", std::to_string(next + 1),
-                           "--offspring", "20", "--init", "20", "--checkpoint-every", "1", "--seed", "4", "--out", out,
-                           "--resume", "--quiet"});
+  const auto r = run_fool({"evolve", "--model", model_, "--encoding", "direct", "--generations",
+                           std::to_string(next + 1), "--offspring", "20", "--init", "20", "--checkpoint-every", "1",
+                           "--seed", "4", "--out", out, "--resume", "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string done = read_text_file(out + "/live.html");
   EXPECT_EQ(done.find("http-equiv=\"refresh\""), std::string::npos);
@@ -131,7 +150,7 @@ TEST_F(Live, ProgressShowsEveryPhaseInOrderWithRates) {
                            "--eval-batch", "50", "--out", path("phases")});
   ASSERT_EQ(r.code, 0) << r.err;
   const std::vector<std::string> order = {"load model", "fool: backend", "initial population 0/200",
-                                          "evals/s", "100%", "re-score"};
+                                          "evals/s",    "100%",          "re-score"};
   std::size_t at = 0;
   for (const auto& needle : order) {
     const std::size_t found = r.err.find(needle, at);
@@ -144,8 +163,9 @@ TEST_F(Live, ProgressShowsEveryPhaseInOrderWithRates) {
 
 TEST_F(Live, ClassesByLabelNameAndInfoSummarisesLongLabelLists) {
   ASSERT_FALSE(model_.empty());
-  const auto r = run_fool({"evolve", "--model", model_, "--labels", path("names.txt"), "--classes", "three,7,nine",
-                           "--generations", "1", "--offspring", "10", "--init", "10", "--out", path("named"), "--quiet"});
+  const auto r =
+      run_fool({"evolve", "--model", model_, "--labels", path("names.txt"), "--classes", "three,7,nine",
+                "--generations", "1", "--offspring", "10", "--init", "10", "--out", path("named"), "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto s = read_json_file(path("named") + "/summary.json");
   ASSERT_EQ(s["classes"].size(), 3u);

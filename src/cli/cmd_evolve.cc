@@ -66,8 +66,8 @@ void add_evolve_command(CLI::App& app, Action& action) {
   c->add_option("--checkpoint-every", r.evolution.checkpoint_every, "generations between checkpoints (0: only at the end)")
       ->check(non_negative());
   c->add_option("--live-every", r.live_every,
-                "seconds between updates of the live view (live.html, grid.png, images/) besides checkpoints "
-                "(0: at checkpoints only)")
+                "least seconds between updates of the live view (live.html, grid.png, images/), made after a "
+                "generation or at a checkpoint once due (0: at every checkpoint)")
       ->check(in_range(0.0, 86400.0));
   c->add_flag_function(
       "--no-live", [o](std::int64_t) { o->run.live = false; }, "no live view: images/, grid.png and live.html at the end only");

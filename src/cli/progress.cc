@@ -132,7 +132,8 @@ void ProgressBar::draw(bool final_line) {
   std::string phase;
   if (!last_.phase.empty()) {
     phase = " · " + last_.phase;
-    if (last_.phase_total > 0) phase += " " + std::to_string(last_.phase_done) + "/" + std::to_string(last_.phase_total);
+    if (last_.phase_total > 0)
+      phase += " " + std::to_string(last_.phase_done) + "/" + std::to_string(last_.phase_total);
   }
   const std::string numbers = progress_numbers(last_, secs, rate);
   std::fprintf(stderr, "%s%s [%s] %3d%% %s%s%s%s%s", tty_ ? "\r\033[2K" : "", label_.c_str(), bar.c_str(),

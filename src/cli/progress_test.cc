@@ -22,7 +22,8 @@ TEST(Progress, NumbersShowEvaluationsRateCropsAndTimeLeft) {
   e.evaluations_total = 40200;
   e.crops = 10;
   // 39000 evaluations left at 100/s: 390 s.
-  EXPECT_EQ(progress_numbers(e, 12.0, 100.0), "3/200 · 1200/40200 evals · 100 evals/s avg (1000 crops/s) · 12s · ETA 6m30s");
+  EXPECT_EQ(progress_numbers(e, 12.0, 100.0),
+            "3/200 · 1200/40200 evals · 100 evals/s avg (1000 crops/s) · 12s · ETA 6m30s");
   e.crops = 1;
   EXPECT_EQ(progress_numbers(e, 12.0, 0.0), "3/200 · 1200/40200 evals · 12s");  // no rate yet: no ETA
   e.evaluations = e.evaluations_total;

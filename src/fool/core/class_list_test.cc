@@ -30,7 +30,7 @@ TEST(ClassList, LabelNamesExactlyAsTheModelHasThem) {
   const std::vector<std::string> labels = {"tench, Tinca tinca", "goldfish", "great white shark", "7", "goldfish x"};
   EXPECT_EQ(parse_class_list("goldfish,0,great white shark", labels), (std::vector<int>{1, 0, 2}));
   EXPECT_EQ(parse_class_list("tench, Tinca tinca", labels), (std::vector<int>{0}));  // a label with a comma, alone
-  EXPECT_EQ(parse_class_list("3", labels), (std::vector<int>{3}));                    // an index before a label
+  EXPECT_EQ(parse_class_list("3", labels), (std::vector<int>{3}));                   // an index before a label
   EXPECT_NE(error_of("Goldfish", labels).find("'Goldfish' is not a class index, a range like 3-7 or a label"),
             std::string::npos);  // exact: case matters
   EXPECT_NE(error_of("goldfish,1", labels).find("class 1 is given twice"), std::string::npos);

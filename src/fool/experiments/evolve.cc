@@ -413,8 +413,10 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
   const RunEvents all(observers);
   const CheckpointFn checkpoint = [&](const Evolution& e) {
     write_checkpoint(c.out_dir, e, settings);
-    // Not at the end of the run: the results and the final page follow at once.
-    if (live && e.next_generation() <= e.config().generations) write_live(*live, e, live_title);
+    // At a checkpoint when due (--live-every 0: at every one), never at the end of the run (the
+    // results and the final page follow at once).
+    if (live && e.next_generation() <= e.config().generations && (c.live_every <= 0 || live->due()))
+      write_live(*live, e, live_title);
     // Where to resume from if another process dies.
     dist.note_checkpoint((fs::path(c.out_dir) / "checkpoint.json").string(), e.next_generation() - 1);
   };

@@ -34,8 +34,9 @@ struct EvolveRunConfig {
   int channels = 0;      // 0: the model's
   int crops = 0;         // 1 or 10 (the paper's ImageNet setting); 0: the preset's, else 1
   std::string out_dir;
-  // The live view (LiveView): current champions, grid.png and live.html in out_dir at every
-  // checkpoint and at most every live_every seconds between them (0: at checkpoints only).
+  // The live view (LiveView): current champions, grid.png and live.html in out_dir after a
+  // generation or at a checkpoint once live_every seconds have passed since the last update (0: at
+  // every checkpoint and only there).
   bool live = true;
   double live_every = 10.0;
   bool resume = false;

@@ -20,11 +20,20 @@ std::string esc(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -70,9 +79,10 @@ std::string live_page(const LiveStatus& status, const std::vector<LivePageRow>& 
   h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fool live: " << esc(status.title)
     << "</title>";
   if (refresh_seconds > 0 && !finished) h << "<meta http-equiv=\"refresh\" content=\"" << refresh_seconds << "\">";
-  h << "<style>" << kLiveStyle << "</style>" << page_self_check() << "</head><body data-finished=\"" << (finished ? "yes" : "no")
-    << "\" data-version=\"" << version << "\" data-classes=\"" << rows.size() << "\"><h1>" << esc(status.title)
-    << "</h1><p class=\"status\">" << (finished ? "finished: " : "running: ") << esc(status.progress);
+  h << "<style>" << kLiveStyle << "</style>" << page_self_check() << "</head><body data-finished=\""
+    << (finished ? "yes" : "no") << "\" data-version=\"" << version << "\" data-classes=\"" << rows.size() << "\"><h1>"
+    << esc(status.title) << "</h1><p class=\"status\">" << (finished ? "finished: " : "running: ")
+    << esc(status.progress);
   if (!finished) {
     h << " · " << status.evaluations << " evaluations · " << duration(status.seconds);
     if (refresh_seconds > 0) h << " · this page reloads every " << refresh_seconds << " s";
@@ -87,8 +97,9 @@ std::string live_page(const LiveStatus& status, const std::vector<LivePageRow>& 
   h << "<table><tr><th>class</th><th>label</th><th>image</th><th>confidence</th></tr>";
   for (const auto& r : rows) {
     // A label that only repeats the number (a model without labels) is left out.
-    h << "<tr><td>" << r.index << "</td><td>" << (r.label == std::to_string(r.index) ? std::string() : esc(r.label)) << "</td><td><img class=\"thumb\" alt=\"class "
-      << r.index << "\" src=\"" << esc(r.image) << v << "\"></td><td>" << esc(percent(r.confidence)) << "</td></tr>";
+    h << "<tr><td>" << r.index << "</td><td>" << (r.label == std::to_string(r.index) ? std::string() : esc(r.label))
+      << "</td><td><img class=\"thumb\" alt=\"class " << r.index << "\" src=\"" << esc(r.image) << v << "\"></td><td>"
+      << esc(percent(r.confidence)) << "</td></tr>";
   }
   h << "</table></body></html>\n";
   return h.str();
