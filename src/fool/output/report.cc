@@ -472,8 +472,8 @@ table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #
 img.grid, img.heatmap { max-width: 100%; display: block; margin: 8px 0; }
 img.thumb { width: 56px; height: 56px; image-rendering: pixelated; }
 svg.chart { display: block; margin: 8px 0; } .grid { stroke: #eee; } .ax { font-size: 11px; fill: #555; } .ct { font-size: 13px; }
-.threshold { stroke: #d95f02; stroke-dasharray: 5 4; } img.cmpgrid { max-width: 260px; display: block; }
-table.compare td { max-width: 180px; overflow-wrap: anywhere; vertical-align: top; }
+.threshold { stroke: #d95f02; stroke-dasharray: 5 4; } img.cmpgrid { max-width: 170px; display: block; }
+table.compare td { max-width: 180px; overflow-wrap: break-word; vertical-align: top; }
 td.confidence { font-variant-numeric: tabular-nums; text-align: right; }
 )";
 
