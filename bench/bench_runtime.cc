@@ -9,10 +9,10 @@
 #include <string>
 
 #include "bench_util.h"
-#include "fool/model/classifier.h"
-#include "fool/model/factory.h"
 #include "fool/core/error.h"
 #include "fool/io/files.h"
+#include "fool/model/classifier.h"
+#include "fool/model/factory.h"
 #include "fool/model/opencv/opencv_classifier.h"
 
 // VmHWM of this process: its own peak (getrusage's ru_maxrss survives exec, so a child started by a
@@ -31,8 +31,15 @@ int main(int argc, char** argv) {
   double seconds = 2.0;
   int batch = 10, threads = 2, rounds = 3;
   app.add_option("--model", model, "ONNX model")->required();
-  app.add_option("--backend", backend, "torch, torch-grad (input gradients), opencv or bare (OpenCV DNN forward)")
-      ->check(CLI::IsMember({"torch", "torch-grad", "opencv", "bare"}));
+  app.add_option(
+         "--backend", backend,
+         "a registered backend (torch, opencv, onednn), torch-grad (input gradients) or bare (OpenCV DNN forward)")
+      ->check(CLI::IsMember([] {
+        std::vector<std::string> names = {"torch-grad", "bare"};
+        for (const auto& n : fool::names_of(fool::backend_names()))
+          if (n != "auto") names.push_back(n);
+        return names;
+      }()));
   app.add_option("--batch", batch, "images per call");
   app.add_option("--threads", threads, "backend threads");
   app.add_option("--seconds", seconds, "minimum seconds per measurement");
@@ -45,10 +52,14 @@ int main(int argc, char** argv) {
   try {
     fool::ClassifierOptions o;
     o.threads = threads;
-    o.backend = backend == "torch" || backend == "torch-grad" ? fool::Backend::Torch : fool::Backend::OpenCv;
+    o.backend = backend == "torch" || backend == "torch-grad" ? fool::Backend::Torch
+                : backend == "bare"                           ? fool::Backend::OpenCv
+                                                              : fool::parse_backend(backend);
     std::unique_ptr<fool::Classifier> c;
-    if (o.backend == fool::Backend::Torch) c = fool::load_differentiable_classifier(model, o);
-    else c = fool::load_classifier(model, o);
+    if (o.backend == fool::Backend::Torch)
+      c = fool::load_differentiable_classifier(model, o);
+    else
+      c = fool::load_classifier(model, o);
     const fool::ImageShape shape = c->spec().input;
     if (!compare.empty()) {
       auto read = [](const std::string& path) {
@@ -70,7 +81,8 @@ int main(int argc, char** argv) {
         for (std::size_t k = 0; k < p.cols(); ++k) m = std::max(m, want[r * p.cols() + k]);
         top += m / static_cast<double>(p.rows());
       }
-      std::printf("{\"backend\": \"%s\", \"max_abs_diff\": %.3g, \"mean_top_probability\": %.3f}\n", backend.c_str(), diff, top);
+      std::printf("{\"backend\": \"%s\", \"max_abs_diff\": %.3g, \"mean_top_probability\": %.3f}\n", backend.c_str(),
+                  diff, top);
       return diff <= 1e-4 ? 0 : 3;
     }
     fool::ImageBatch images(static_cast<std::size_t>(batch), shape);

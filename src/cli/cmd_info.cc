@@ -4,6 +4,7 @@
 #include "cli/common.h"
 #include "fool/model/factory.h"
 #include "fool/model/onnx/onnx_model.h"
+#include "fool/model/registry.h"
 #include "fool/parallel/mpi_world.h"
 
 namespace fool::cli {
@@ -38,9 +39,11 @@ void add_info_command(CLI::App& app, Action& action) {
       // default (--backend auto) takes, and why.
       const BackendComparison cmp = compare_backends(flags->model, opts);
       nlohmann::json backends;
+      // "gradients": whether the backend gives input gradients (fool ascend runs on one that does).
       for (const BackendProbe& p : cmp.probes) {
-        backends[p.name] = p.runs() ? nlohmann::json{{"ok", true}, {"classes", p.classes}}
-                                    : nlohmann::json{{"ok", false}, {"error", p.error}};
+        const bool gradients = registered_backend(p.backend).gives_gradients();
+        backends[p.name] = p.runs() ? nlohmann::json{{"ok", true}, {"classes", p.classes}, {"gradients", gradients}}
+                                    : nlohmann::json{{"ok", false}, {"error", p.error}, {"gradients", gradients}};
       }
       if (!cmp.chosen) throw Error(cmp.error);
       if (cmp.max_difference >= 0.0f) {

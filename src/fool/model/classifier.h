@@ -120,8 +120,8 @@ struct SpecOverrides {
 
 // A registered backend (fool/model/registry.h), or Auto: probe every registered backend and choose
 // (compare_backends in fool/model/factory.h). Names come from the registry (defined in registry.cc).
-enum class Backend { OpenCv, Torch, Auto };
-const NameTable<Backend>& backend_names();  // "auto", then the registered names: opencv, torch
+enum class Backend { OpenCv, Torch, Onednn, Auto };  // Onednn: registered only where fool was built with oneDNN
+const NameTable<Backend>& backend_names();  // "auto", then the registered names: opencv, torch[, onednn]
 std::string backend_name(Backend b);
 Backend parse_backend(const std::string& name);  // throws fool::Error naming `name` and the known ones
 

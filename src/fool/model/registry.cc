@@ -5,6 +5,9 @@
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/model/opencv/opencv_classifier.h"
 #include "fool/model/torch/torch_classifier.h"
+#ifdef FOOL_HAVE_ONEDNN
+#include "fool/model/onednn/onednn_classifier.h"
+#endif
 
 namespace fool {
 
@@ -18,6 +21,15 @@ const std::vector<BackendRegistration>& backend_registry() {
          return make_torch_classifier(std::move(m), o);
        },
        [](OnnxModel m, const ClassifierOptions& o) { return make_torch_classifier(std::move(m), o); }, true},
+#ifdef FOOL_HAVE_ONEDNN
+      // Last: auto takes it only where it is kSpeedMargin times faster than the preferred backend
+      // that agrees (and never without timing, as under MPI).
+      {Backend::Onednn, "onednn",
+       "fool's planner for oneDNN: blocked layouts, weights packed once, BatchNorm folded, convolution + "
+       "activation + residual add fused; CNNs only (declines other operators), no gradients",
+       [](OnnxModel m, const ClassifierOptions& o) { return make_onednn_classifier(std::move(m), o); }, nullptr,
+       false},
+#endif
   };
   return registry;
 }
