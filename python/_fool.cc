@@ -262,7 +262,8 @@ class PythonObserver : public RunObserver {
   PythonObserver(py::object fn, std::atomic<bool>& stop, std::shared_ptr<PythonFailure> failure)
       : fn_(std::move(fn)), stop_(stop), failure_(std::move(failure)) {}
   void on_progress(const ProgressEvent& e) override {
-    if (fn_.is_none()) return;
+    // Phase events (loading, images of a generation scored so far) are not generations or steps.
+    if (fn_.is_none() || !e.phase.empty()) return;
     py::gil_scoped_acquire gil;
     if (failure_->error) return;
     try {

@@ -1,5 +1,6 @@
 // fool ascend: gradient-ascent fooling images (the paper's white-box method).
 #include "cli/common.h"
+#include "fool/core/class_list.h"
 #include "cli/progress.h"
 #include "fool/experiments/ascend.h"
 #include "fool/core/error.h"
@@ -20,7 +21,7 @@ void add_ascend_command(CLI::App& app, Action& action) {
   o->model.add_to(c);
   AscentConfig& a = o->run.ascent;
   c->add_option("--out", o->run.out_dir, "output directory (summary.json, images/, grid.png, log.jsonl)")->required();
-  c->add_option("--classes", o->classes, "target classes, e.g. 0,3,5-7 (unset: all)");
+  c->add_option("--classes", o->classes, "target classes: indices, ranges or the model's labels, e.g. 0,3,5-7 or goldfish (unset: all)");
   c->add_option("--steps", a.steps, "gradient steps at most");
   c->add_option("--seed", a.seed, "seed of the start image's noise")->check(seed_number());
   add_choice(c, "--start", a.start, ascent_start_names(), parse_ascent_start, ascent_start_name,
@@ -33,6 +34,11 @@ void add_ascend_command(CLI::App& app, Action& action) {
   c->add_option("--blur-every", a.blur_every, "blur every N steps (0: never)");
   c->add_option("--target", a.target, "stop a class once its saved 8-bit image reaches this confidence (0: never)");
   c->add_flag("--overwrite", o->run.overwrite, "replace a run already in --out");
+  c->add_option("--live-every", o->run.live_every,
+                "seconds between updates of the live view (live.html, grid.png, images/; 0: at the end only)")
+      ->check(in_range(0.0, 86400.0));
+  c->add_flag_function(
+      "--no-live", [o](std::int64_t) { o->run.live = false; }, "no live view: images/, grid.png and live.html at the end only");
   c->add_flag("--quiet", o->quiet, "no progress bar");
   c->callback([o, &action] {
     action = [o] {
@@ -43,7 +49,13 @@ void add_ascend_command(CLI::App& app, Action& action) {
         throw Error("fool ascend needs gradients: it runs on the " + backend_name(kAscendBackend) + " backend, not " +
                     backend_name(r.classifier.backend));
       }
-      if (!o->classes.empty()) r.ascent.classes = parse_class_list(o->classes);
+      if (!o->classes.empty()) {
+        if (class_list_is_numeric(o->classes)) {
+          r.ascent.classes = parse_class_list(o->classes);
+        } else {
+          r.class_list = o->classes;  // label names: resolved once the model is loaded
+        }
+      }
       r.command_line = command_line();
       ProgressObserver progress(!o->quiet);
       const InterruptGuard interrupt;

@@ -1,59 +1,15 @@
 // fool evolve: MAP-Elites fooling images for every class of a model.
-#include <algorithm>
 #include <cstdint>
 #include <optional>
-#include <sstream>
 
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "fool/parallel/mpi_world.h"
+#include "fool/core/class_list.h"
 #include "fool/core/error.h"
 #include "fool/experiments/evolve.h"
 
 namespace fool::cli {
-
-namespace {
-// More classes than any classifier has; the list is refused beyond it.
-constexpr std::int64_t kMaxClassList = 1 << 20;
-}  // namespace
-
-std::vector<int> parse_class_list(const std::string& text) {
-  std::vector<int> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      const auto dash = item.find('-', 1);
-      std::size_t used = 0;
-      if (dash == std::string::npos) {
-        out.push_back(std::stoi(item, &used));
-        if (used != item.size()) throw std::invalid_argument(item);
-      } else {
-        const int a = std::stoi(item.substr(0, dash)), b = std::stoi(item.substr(dash + 1), &used);
-        if (used != item.size() - dash - 1 || b < a) throw std::invalid_argument(item);
-        // Checked before it is expanded: 0-2147483647 would fill memory (and the loop never end).
-        if (static_cast<std::int64_t>(b) - a >= kMaxClassList) {
-          throw Error("--classes: the range " + item + " holds more than " + std::to_string(kMaxClassList) + " classes");
-        }
-        for (std::int64_t k = a; k <= b; ++k) out.push_back(static_cast<int>(k));
-      }
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception&) {
-      throw Error("--classes: '" + item + "' is not a class index or range like 3-7");
-    }
-    if (out.size() > static_cast<std::size_t>(kMaxClassList)) {
-      throw Error("--classes: more than " + std::to_string(kMaxClassList) + " classes");
-    }
-  }
-  std::vector<int> sorted = out;
-  std::sort(sorted.begin(), sorted.end());
-  for (std::size_t i = 1; i < sorted.size(); ++i) {
-    if (sorted[i] == sorted[i - 1]) throw Error("--classes: class " + std::to_string(sorted[i]) + " is given twice");
-  }
-  if (out.empty()) throw Error("--classes: no classes given");
-  return out;
-}
 
 void add_evolve_command(CLI::App& app, Action& action) {
   struct Opts {
@@ -80,7 +36,7 @@ void add_evolve_command(CLI::App& app, Action& action) {
   c->add_option("--offspring", r.offspring, "children per generation" + preset_or(r.evolution.offspring));
   c->add_option("--init", r.init, "random genomes in the initial population" + preset_or(r.evolution.init));
   c->add_option("--seed", r.evolution.seed, "random seed")->check(seed_number());
-  c->add_option("--classes", o->classes, "target classes, e.g. 0,3,5-7 (unset: every real class)");
+  c->add_option("--classes", o->classes, "target classes: indices, ranges or the model's labels, e.g. 0,3,5-7 or goldfish,tench (unset: every real class)");
   c->add_option("--image-size", o->image_size, "side of the evolved images (unset: the preset's, else the model's input)")
       ->check(positive());
   c->add_option("--color", o->color, "gray or color images (unset: the model's)")->check(CLI::IsMember({"gray", "color"}));
@@ -109,6 +65,12 @@ void add_evolve_command(CLI::App& app, Action& action) {
       ->check(non_negative());
   c->add_option("--checkpoint-every", r.evolution.checkpoint_every, "generations between checkpoints (0: only at the end)")
       ->check(non_negative());
+  c->add_option("--live-every", r.live_every,
+                "least seconds between updates of the live view (live.html, grid.png, images/), made after a "
+                "generation or at a checkpoint once due (0: at every checkpoint)")
+      ->check(in_range(0.0, 86400.0));
+  c->add_flag_function(
+      "--no-live", [o](std::int64_t) { o->run.live = false; }, "no live view: images/, grid.png and live.html at the end only");
   c->add_flag("--resume", r.resume, "continue the run in --out from its checkpoint");
   c->add_flag("--overwrite", r.overwrite, "replace a run already in --out");
   c->add_flag("--quiet", o->quiet, "no progress bar");
@@ -123,7 +85,14 @@ void add_evolve_command(CLI::App& app, Action& action) {
       r.evolution.threads = r.classifier.threads;  // 0: all cores, for the network, mutation and rendering
       r.image_size = o->image_size.value_or(0);
       if (!o->color.empty()) r.channels = o->color == "gray" ? 1 : 3;
-      if (!o->classes.empty()) r.evolution.classes = parse_class_list(o->classes);
+      // Indices are checked now; label names once the model (and its labels) is loaded.
+      if (!o->classes.empty()) {
+        if (class_list_is_numeric(o->classes)) {
+          r.evolution.classes = parse_class_list(o->classes);
+        } else {
+          r.class_list = o->classes;
+        }
+      }
       r.cppn.eta = r.direct.eta;
       r.command_line = command_line();
 

@@ -1,4 +1,6 @@
 // fool experiment: the paper's transfer and retraining experiments.
+#include <unistd.h>
+
 #include <thread>
 
 #include "cli/common.h"
@@ -67,7 +69,7 @@ void add_experiment_command(CLI::App& app, Action& action) {
       t->data = with_default_dir(t->data);
       if (!share_experiment("transfer", *t)) return 0;
       const ReleaseRanks release;
-      ProgressObserver say(false, "[experiment] ");
+      ProgressObserver say(::isatty(STDERR_FILENO) != 0, "[experiment] ");  // bars on a terminal
       t->command_line = command_line();
       const auto state = run_transfer_experiment(*t, RunEvents({&say}));
       emit_json({{"out", t->out_dir}, {"results", state["results"]}});
@@ -102,7 +104,7 @@ void add_experiment_command(CLI::App& app, Action& action) {
       r->data = with_default_dir(r->data);
       if (!share_experiment("retrain", *r)) return 0;
       const ReleaseRanks release;
-      ProgressObserver say(false, "[experiment] ");
+      ProgressObserver say(::isatty(STDERR_FILENO) != 0, "[experiment] ");  // bars on a terminal
       r->command_line = command_line();
       const auto state = run_retrain_experiment(*r, RunEvents({&say}));
       emit_json({{"out", r->out_dir}, {"iterations", state["iterations"]}});

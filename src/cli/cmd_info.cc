@@ -1,4 +1,6 @@
 // fool info: what a model file says about itself and which backends can run it.
+#include <algorithm>
+
 #include "cli/common.h"
 #include "fool/model/factory.h"
 #include "fool/model/onnx/onnx_model.h"
@@ -7,12 +9,27 @@
 
 namespace fool::cli {
 
+namespace {
+// A model with up to kLabelsInFull labels lists them all; one with more (ImageNet's 1000) the first
+// kLabelsShown, unless --all-labels.
+constexpr std::size_t kLabelsInFull = 20;
+constexpr std::size_t kLabelsShown = 10;
+std::vector<std::string> shown_labels(const std::vector<std::string>& labels, bool all) {
+  if (all || labels.size() <= kLabelsInFull) return labels;
+  return {labels.begin(), labels.begin() + kLabelsShown};
+}
+}  // namespace
+
 void add_info_command(CLI::App& app, Action& action) {
   auto flags = std::make_shared<ModelFlags>();
+  auto all_labels = std::make_shared<bool>(false);
   auto* c = app.add_subcommand("info", "describe an ONNX classifier as JSON");
   flags->add_to(c);
-  c->callback([flags, &action] {
-    action = [flags] {
+  c->add_flag("--all-labels", *all_labels,
+              "list every label (default: all of them up to " + std::to_string(kLabelsInFull) + ", else the first " +
+                  std::to_string(kLabelsShown) + " and the count)");
+  c->callback([flags, all_labels, &action] {
+    action = [flags, all_labels] {
       ClassifierOptions opts = flags->options();
       const ModelSpec s = describe_model(flags->model, opts.overrides);
       for (const auto& w : s.warnings) print_warning(w);
@@ -62,7 +79,9 @@ void add_info_command(CLI::App& app, Action& action) {
                    {"outputs", f.outputs}}},
                  {"weights", f.weights_type},
                  {"num_classes", s.num_classes},
-                 {"labels", s.labels},
+                 {"labels", shown_labels(s.labels, *all_labels)},
+                 {"labels_count", s.labels.size()},
+                 {"labels_shown", std::min(s.labels.size(), shown_labels(s.labels, *all_labels).size())},
                  {"preprocessing",
                   {{"named", pre.preset.empty() ? nlohmann::json(nullptr) : nlohmann::json(pre.preset)},
                    {"channel_order", channel_order_name(pre.channel_order)},

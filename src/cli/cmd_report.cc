@@ -1,7 +1,9 @@
 // fool report: one self-contained HTML page for runs and experiments.
 #include <filesystem>
+#include <sstream>
 
 #include "cli/common.h"
+#include "fool/core/error.h"
 #include "fool/io/files.h"
 #include "fool/output/report.h"
 #include "fool/output/run_directory.h"
@@ -12,11 +14,13 @@ void add_report_command(CLI::App& app, Action& action) {
   struct Opts {
     std::vector<std::string> dirs;
     std::string out;
+    std::string labels;
   };
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("report", "write one self-contained HTML page for run, transfer and experiment directories");
   c->add_option("dirs", o->dirs, "directories made by fool evolve, ascend, transfer or experiment")->required();
   c->add_option("--out", o->out, "HTML file to write")->required();
+  c->add_option("--labels", o->labels, "class labels to show, one per line (default: those the runs recorded)");
   c->callback([o, &action] {
     action = [o] {
       // Checked before any work: an HTML file in an existing directory (so never a run's
@@ -28,7 +32,16 @@ void add_report_command(CLI::App& app, Action& action) {
       RunLock lock;
       if (has_run_marker(where)) lock = lock_run_directory(where);
       check_writable_directory(parent, "--out", o->out);
-      const std::string html = build_report(o->dirs);
+      ReportOptions options;
+      if (!o->labels.empty()) {
+        std::stringstream in(read_text_file(o->labels));
+        for (std::string line; std::getline(in, line);) {
+          if (!line.empty() && line.back() == '\r') line.pop_back();
+          if (!line.empty()) options.labels.push_back(line);
+        }
+        if (options.labels.empty()) throw Error("--labels " + o->labels + ": no labels in this file");
+      }
+      const std::string html = build_report(o->dirs, options);
       write_file_atomic(o->out, html);
       emit_json({{"out", o->out}, {"bytes", html.size()}, {"sections", o->dirs.size()}});
       return 0;

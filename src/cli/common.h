@@ -109,9 +109,6 @@ CLI::Option* add_choice(CLI::App* app, const std::string& flag, E& target, const
       ->default_str(name(target));
 }
 
-// Parses class lists like "0,3,5-7".
-std::vector<int> parse_class_list(const std::string& text);
-
 void add_evolve_command(CLI::App& app, Action& action);
 void add_ascend_command(CLI::App& app, Action& action);
 void add_transfer_command(CLI::App& app, Action& action);

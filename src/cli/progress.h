@@ -1,6 +1,7 @@
 #pragma once
 // ProgressBar: a one-line progress display on stderr for long work. On a terminal it redraws
-// in place (at most ten times a second); otherwise it prints a line at every tenth of the work.
+// in place (at most ten times a second); otherwise it prints a line at every tenth of the work and
+// one when a long phase starts (loading, the initial population, re-scoring).
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -10,19 +11,35 @@
 
 namespace fool::cli {
 
+// "45s", "3m07s", "2h05m": a duration for a progress line (negative or not finite: "?").
+std::string format_duration(double seconds);
+
+// "2097", "85.3", "0.412": a rate for a progress line.
+std::string format_rate(double per_second);
+
+// The progress line's numbers after the bar: "3/200 · 1200/40200 evals · 85.3 evals/s avg (853
+// crops/s) · 12s · ETA 7m50s". `rate` is evaluations per second (0: not known yet).
+std::string progress_numbers(const ProgressEvent& e, double elapsed, double rate);
+
 class ProgressBar {
  public:
-  ProgressBar(std::string label, std::size_t total, bool enabled = true);
-  void update(std::size_t done, const std::string& status = "");
-  void finish(const std::string& status = "");
+  ProgressBar(std::string label, bool enabled = true);
+  void update(const ProgressEvent& e);
+  void finish();
 
  private:
-  void draw(std::size_t done, const std::string& status, bool final_line);
+  void draw(bool final_line);
+  double fraction() const;
   std::string label_;
-  std::size_t total_;
   bool enabled_;
   bool tty_;
   int last_decile_ = -1;
+  std::string last_phase_;
+  ProgressEvent last_;
+  bool have_ = false;
+  // Evaluations at the first event and when it came: the rate counts only this process's work
+  // (a resumed run starts with the earlier runs' evaluations).
+  std::size_t first_evaluations_ = 0;
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool finished_ = false;
 };
@@ -46,7 +63,7 @@ class ProgressObserver : public RunObserver {
  private:
   bool enabled_;
   std::string prefix_;
-  std::string task_, last_;
+  std::string task_;
   std::unique_ptr<ProgressBar> bar_;
 };
 

@@ -1,11 +1,15 @@
 #include "fool/experiments/ascend.h"
 
 #include <filesystem>
+#include <memory>
+#include <optional>
 
+#include "fool/core/class_list.h"
 #include "fool/core/error.h"
 #include "fool/core/thresholds.h"
 #include "fool/model/factory.h"
 #include "fool/output/json_log.h"
+#include "fool/output/live_view.h"
 #include "fool/output/results.h"
 #include "fool/output/run_directory.h"
 
@@ -26,11 +30,29 @@ AscendRunResult run_ascend_with(DifferentiableClassifier& classifier, const std:
   if (c.out_dir.empty()) throw Error("no output directory given");
   DifferentiableClassifier* clf = &classifier;
   AscentConfig cfg = c.ascent;
+  if (!c.class_list.empty()) cfg.classes = parse_class_list(c.class_list, clf->spec().labels);
   cfg.validate(clf->spec().num_classes);
   const RunLock lock = prepare_run_directory(c.out_dir, c.overwrite, "ascend");  // held for the whole run
 
   JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), false);
-  const AscentOutcome o = run_ascent(*clf, cfg, events.with(&log), stop);
+  std::optional<LiveView> live;
+  if (c.live) live.emplace(c.out_dir, c.live_every);
+  const std::string title = "ascend · gradient-ascent · " + fs::path(c.model).filename().string();
+  const AscentWatch watch = [&](int step, const std::function<std::vector<ClassResult>()>& current) {
+    if (!live || !live->due()) return;
+    std::vector<LiveChampion> champions;
+    for (ClassResult& r : current()) {
+      auto image = std::make_shared<Image8>(std::move(r.image));
+      champions.push_back({r.index, r.label, r.search_confidence, step, [image] { return *image; }});
+    }
+    LiveStatus status;
+    status.title = title;
+    status.progress = "step " + std::to_string(step) + " of " + std::to_string(cfg.steps);
+    status.thresholds = ascent_thresholds();
+    live->write(champions, status);
+  };
+  const RunEvents with_log = events.with(&log);
+  const AscentOutcome o = run_ascent(*clf, cfg, with_log, stop, watch);
 
   RunRecord rec;
   rec.command = "ascend";
@@ -60,7 +82,8 @@ AscendRunResult run_ascend_with(DifferentiableClassifier& classifier, const std:
   rec.complete = o.complete;
   rec.extra = {{"steps_per_second", o.seconds > 0 ? o.steps / o.seconds : 0.0}, {"errors", o.errors}, {"stalled", o.stalled}};
   AscendRunResult result;
-  result.summary = write_results(c.out_dir, rec, o.classes, *clf);
+  result.summary = write_results(c.out_dir, rec, o.classes, *clf, with_log, "ascend");
+  if (live) live->finish(result.summary);
   result.errors = o.errors;
   result.stalled = o.stalled;
   result.complete = o.complete;

@@ -20,9 +20,16 @@ struct AscendRunConfig {
   std::string model;
   ClassifierOptions classifier;  // its backend is replaced by kAscendBackend
   AscentConfig ascent;
+  // Target classes as the user wrote them, label names allowed (parse_class_list); set, it replaces
+  // ascent.classes once the model's labels are known.
+  std::string class_list;
   std::string out_dir;
   bool overwrite = false;
   std::string command_line;
+  // The live view (LiveView): the current images, grid.png and live.html in out_dir at most every
+  // live_every seconds (0: at the end only).
+  bool live = true;
+  double live_every = 10.0;
 };
 struct AscendRunResult {
   RunSummary summary;

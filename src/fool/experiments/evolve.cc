@@ -5,14 +5,17 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "fool/core/class_list.h"
 #include "fool/core/error.h"
 #include "fool/core/limits.h"
 #include "fool/io/files.h"
 #include "fool/model/cropping_classifier.h"
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/output/json_log.h"
+#include "fool/output/live_view.h"
 #include "fool/output/results.h"
 #include "fool/output/run_directory.h"
 
@@ -23,12 +26,15 @@ namespace fs = std::filesystem;
 namespace {
 
 // Passes events on with the progress task renamed (the progress line names the backend).
+// Passes events on with the progress task renamed (the progress line names the backend) and the
+// crops each evaluation costs.
 class TaskLabel : public RunObserver {
  public:
-  TaskLabel(std::string task, const RunEvents& to) : task_(std::move(task)), to_(to) {}
+  TaskLabel(std::string task, const RunEvents& to, int crops) : task_(std::move(task)), to_(to), crops_(crops) {}
   void on_progress(const ProgressEvent& e) override {
     ProgressEvent renamed = e;
     renamed.task = task_;
+    renamed.crops = crops_;
     to_.progress(renamed);
   }
   void on_message(const std::string& line) override { to_.message(line); }
@@ -38,12 +44,56 @@ class TaskLabel : public RunObserver {
  private:
   std::string task_;
   const RunEvents& to_;
+  int crops_;
+};
+
+// The live view of an evolution: its champions (rendered again only when a cell's elite changed)
+// and where the run stands.
+void write_live(LiveView& live, const Evolution& evolution, const std::string& title) {
+  const EliteArchive& archive = evolution.archive();
+  const auto& labels = evolution.classifier_spec().labels;
+  std::vector<LiveChampion> champions;
+  for (std::size_t c = 0; c < archive.cells(); ++c) {
+    const Elite& e = archive.elite(c);
+    if (!e.genome) continue;
+    LiveChampion ch;
+    ch.index = archive.class_of(c);
+    ch.label = labels[static_cast<std::size_t>(ch.index)];
+    ch.confidence = e.fitness;
+    ch.version = e.generation;
+    const GenomePtr genome = e.genome;
+    ch.render = [&evolution, genome] { return evolution.encoding().render(*genome); };
+    champions.push_back(std::move(ch));
+  }
+  LiveStatus status;
+  status.title = title;
+  status.progress = "generation " + std::to_string(std::max(0, evolution.next_generation() - 1)) + " of " +
+                    std::to_string(evolution.config().generations);
+  status.evaluations = evolution.evaluations();
+  status.seconds = evolution.seconds();
+  status.thresholds = archive.thresholds();
+  live.write(champions, status);
+}
+
+// Writes the live view after a generation when it is due.
+class LiveTrigger : public RunObserver {
+ public:
+  LiveTrigger(LiveView* live, const Evolution& evolution, std::string title)
+      : live_(live), evolution_(evolution), title_(std::move(title)) {}
+  void on_progress(const ProgressEvent& e) override {
+    if (live_ != nullptr && e.phase.empty() && live_->due()) write_live(*live_, evolution_, title_);
+  }
+
+ private:
+  LiveView* live_;
+  const Evolution& evolution_;
+  std::string title_;
 };
 
 }  // namespace
 
 const std::vector<std::string>& evolve_preset_names() {
-  static const std::vector<std::string> names = {"mnist", "imagenet"};
+  static const std::vector<std::string> names = {"mnist", "imagenet", "imagenet-quick"};
   return names;
 }
 
@@ -62,7 +112,13 @@ EvolvePreset evolve_preset(const std::string& name, EncodingKind encoding, const
     const int pop = encoding == EncodingKind::Cppn ? 400 : 200;
     return {5000, pop, pop, 256, 10};
   }
-  throw Error("unknown preset '" + name + "' (known: mnist, imagenet)");
+  if (name == "imagenet-quick") {
+    if (m.input.channels != 3 || m.input.height < 64 || m.input.height > 512) {
+      throw Error("preset imagenet-quick needs a colour model of 64 to 512 pixels; " + m.path + " takes " + m.input.str());
+    }
+    return {20, 20, 20, 0, 1, 10};
+  }
+  throw Error("unknown preset '" + name + "' (known: mnist, imagenet, imagenet-quick)");
 }
 
 nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m, const std::string& backend) {
@@ -231,7 +287,16 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   resolve_threads(c, dist);
   if (c.resume) resume_model_settings(c);
   BackendChoice choice;
+  // Loading (and, with --backend auto, probing the backends on a batch) can take a while.
+  ProgressEvent load{"load model", 0, 1, "", nullptr};
+  load.phase = "load";
+  load.status = fs::path(c.model).filename().string() + " (backend " + backend_name(c.classifier.backend) +
+                (c.classifier.backend == Backend::Auto ? ": loading and probing the backends)" : ")");
+  events.progress(load);
   std::shared_ptr<Classifier> model = load_evolve_classifier(c, dist, &choice);
+  load.done = 1;
+  events.progress(load);
+  events.finish(load.task, load.status);
   if (c.resume && c.classifier.backend != Backend::Auto)
     choice.reason = backend_name(choice.backend) + ": the checkpoint's backend";
   c.classifier.backend = choice.backend;
@@ -272,10 +337,13 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
   if (image != spec.input || c.crops != 1) {
     classifier = make_cropping_classifier(model, image, c.crops);
   }
+  if (!c.class_list.empty()) c.evolution.classes = parse_class_list(c.class_list, spec.labels);
   if (c.evolution.classes.empty()) {
-    // Every real class: an extra class of fooling images is not a target.
-    for (int k = 0; k < spec.num_classes; ++k)
+    // Every real class (or the preset's first few): an extra class of fooling images is not a target.
+    for (int k = 0; k < spec.num_classes; ++k) {
+      if (p.classes > 0 && static_cast<int>(c.evolution.classes.size()) >= p.classes) break;
       if (k != spec.background_class) c.evolution.classes.push_back(k);
+    }
   }
   c.evolution.validate(spec.num_classes);
   // Chunks small enough that a generation has work for several processes; a chunk is also the unit
@@ -333,10 +401,22 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
   JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), resumed);
   // Said once the run is sure to start (a refused configuration stays a one-line error).
   events.info("backend " + ready.reason + (ready.detail.empty() ? "" : " (" + ready.detail + ")"));
-  TaskLabel label("evolve (" + ready.backend + ")", events);
-  const RunEvents all(std::vector<RunObserver*>{&label, &log});
+  const std::string task = "evolve (" + ready.backend + ")";
+  TaskLabel label(task, events, c.crops);
+  std::optional<LiveView> live;
+  if (c.live) live.emplace(c.out_dir, c.live_every);
+  const std::string live_title = "evolve · " + encoding_name(c.encoding) + " · " +
+                                 fs::path(c.recorded_model.empty() ? c.model : c.recorded_model).filename().string();
+  LiveTrigger live_trigger(live ? &*live : nullptr, evolution, live_title);
+  std::vector<RunObserver*> observers{&label, &log};
+  if (live) observers.push_back(&live_trigger);
+  const RunEvents all(observers);
   const CheckpointFn checkpoint = [&](const Evolution& e) {
     write_checkpoint(c.out_dir, e, settings);
+    // At a checkpoint when due (--live-every 0: at every one), never at the end of the run (the
+    // results and the final page follow at once).
+    if (live && e.next_generation() <= e.config().generations && (c.live_every <= 0 || live->due()))
+      write_live(*live, e, live_title);
     // Where to resume from if another process dies.
     dist.note_checkpoint((fs::path(c.out_dir) / "checkpoint.json").string(), e.next_generation() - 1);
   };
@@ -364,14 +444,18 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
   }
 
   const double search_seconds = evolution.seconds() - seconds_before;
+  std::string network_line;  // said after the results, so that re-scoring stays on the progress line
   if (search_seconds > 0.0) {
     char line[160];
     std::snprintf(line, sizeof line, "network %.1f s of %.1f s searched (%.1f%%)", network.seconds(), search_seconds,
                   100.0 * network.seconds() / search_seconds);
-    events.info(line);
+    network_line = line;
   }
   const std::vector<ClassResult> champions = evolution.results();
-  if (champions.empty()) return result;
+  if (champions.empty()) {
+    if (!network_line.empty()) events.info(network_line);
+    return result;
+  }
   RunRecord record;
   record.command = "evolve";
   record.command_line = c.command_line;
@@ -390,7 +474,14 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
   record.complete = result.complete;
   record.extra = {{"processes", processes}};
   // Re-scored from the saved PNGs, after the search.
-  result.summary = write_results(c.out_dir, record, champions, *classifier);
+  result.summary = write_results(c.out_dir, record, champions, *classifier, all, task);
+  if (live) live->finish(*result.summary);
+  if (!network_line.empty()) events.info(network_line);
+  if (live) {
+    char line[160];
+    std::snprintf(line, sizeof line, "live view: %zu updates in %.3f s", live->writes(), live->seconds());
+    events.info(line);
+  }
   return result;
 }
 

@@ -26,11 +26,19 @@ struct EvolveRunConfig {
   // The paper's settings ("mnist", "imagenet"; empty: none) for what is not set explicitly below.
   std::string preset;
   std::optional<int> generations, offspring, init;  // set: override the preset and `evolution`
+  // Target classes as the user wrote them, label names allowed (parse_class_list); set, it replaces
+  // evolution.classes once the model's labels are known.
+  std::string class_list;
   int image_size = 0;    // height (and width) of the images; 0: the preset's, else the model's input size
   int image_width = 0;   // 0: image_size; a non-square model's own width when image_size is 0
   int channels = 0;      // 0: the model's
   int crops = 0;         // 1 or 10 (the paper's ImageNet setting); 0: the preset's, else 1
   std::string out_dir;
+  // The live view (LiveView): current champions, grid.png and live.html in out_dir after a
+  // generation or at a checkpoint once live_every seconds have passed since the last update (0: at
+  // every checkpoint and only there).
+  bool live = true;
+  double live_every = 10.0;
   bool resume = false;
   bool overwrite = false;
   std::string command_line;  // recorded in summary.json
@@ -50,9 +58,12 @@ constexpr std::size_t kEvalBatchSmallImages = 50;
 constexpr std::size_t kEvalBatchLargeImages = 10;
 
 // The paper's settings: "mnist" (200 x 200, 200 generations) and "imagenet" (256x256 colour images,
-// 10 crops, 5000 generations; 400 offspring and initial genomes for CPPN, 200 for direct).
+// 10 crops, 5000 generations; 400 offspring and initial genomes for CPPN, 200 for direct); and
+// "imagenet-quick", a first look at an ImageNet-sized model in about a minute on two cores: the
+// first 10 classes at the model's own input size, one crop, 20 generations of 20.
 struct EvolvePreset {
   int generations, offspring, init, image_size, crops;
+  int classes = 0;  // without --classes: the first this many real classes (0: all)
 };
 // Throws fool::Error if the preset does not fit the model.
 EvolvePreset evolve_preset(const std::string& name, EncodingKind encoding, const ModelSpec& model);

@@ -132,7 +132,8 @@ nlohmann::json read_json_file(const std::string& path) {
   }
 }
 
-void write_file_atomic(const std::string& path, const void* data, std::size_t size) {
+namespace {
+void write_via_rename(const std::string& path, const void* data, std::size_t size, bool sync) {
   namespace fs = std::filesystem;
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
@@ -155,7 +156,7 @@ void write_file_atomic(const std::string& path, const void* data, std::size_t si
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  if ((sync && ::fsync(fd) != 0) || ::close(fd) != 0) {
     ::unlink(name.data());
     throw Error(path + ": write failed (" + std::strerror(errno) + ")");
   }
@@ -165,6 +166,15 @@ void write_file_atomic(const std::string& path, const void* data, std::size_t si
     ::unlink(name.data());
     throw Error(path + ": cannot write (" + why + ")");
   }
+}
+}  // namespace
+
+void write_file_atomic(const std::string& path, const void* data, std::size_t size) {
+  write_via_rename(path, data, size, true);
+}
+
+void write_file_replace(const std::string& path, const void* data, std::size_t size) {
+  write_via_rename(path, data, size, false);
 }
 
 bool is_atomic_temporary(const std::string& name) {

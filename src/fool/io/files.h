@@ -41,6 +41,10 @@ nlohmann::json parse_json_or_discarded(const std::string& text);
 
 void write_file_atomic(const std::string& path, const void* data, std::size_t size);
 void write_file_atomic(const std::string& path, const std::string& text);
+// write_file_atomic without the fsync: readers (and a kill -9) still see the old file or the new one,
+// never half of one, but a power failure may lose it. For files rewritten every few seconds whose
+// loss costs nothing (the live view), where an fsync per file would slow the run.
+void write_file_replace(const std::string& path, const void* data, std::size_t size);
 // write_file_atomic for a file that must stay inside `root` (a run directory): throws before
 // writing if a directory on the way to `path` is a symbolic link leaving root.
 void write_file_inside(const std::string& root, const std::string& path, const void* data, std::size_t size);

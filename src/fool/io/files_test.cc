@@ -23,6 +23,10 @@ TEST(Files, AtomicWriteReplacesAndLeavesNoTemporaries) {
   write_file_atomic(path, std::string("first"));
   write_file_atomic(path, std::string("second"));
   EXPECT_EQ(read_text_file(path), "second");
+  // The unsynced variant replaces the same way (temporary + rename).
+  write_file_replace(path, "third", 5);
+  EXPECT_EQ(read_text_file(path), "third");
+  EXPECT_THROW(write_file_replace((dir / "no" / "b.txt").string(), "x", 1), Error);
   int entries = 0;
   for (const auto& e : fs::directory_iterator(dir)) entries += e.is_regular_file() ? 1 : 0;
   EXPECT_EQ(entries, 1);

@@ -1,5 +1,6 @@
 #include "fool/output/report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -84,6 +85,72 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
   s << "</svg>";
   return s.str();
 }
+
+}  // namespace
+
+std::string confidence_chart(const std::string& title, const std::string& xlabel,
+                             const std::vector<ConfidenceSeries>& series, const std::vector<double>& xs,
+                             const std::vector<double>& thresholds) {
+  const int w = 640, h = 300, l = 86, r = 130, t = 28, b = 40;
+  const double pw = w - l - r, ph = h - t - b;
+  // The axis spans the data and at least 1% to 99.99% (every threshold of the paper in view).
+  double lo = confidence_scale(0.01), hi = confidence_scale(0.9999);
+  for (const auto& se : series)
+    for (double p : se.p)
+      if (!std::isnan(p)) {
+        lo = std::min(lo, confidence_scale(p));
+        hi = std::max(hi, confidence_scale(p));
+      }
+  for (double th : thresholds) hi = std::max(hi, confidence_scale(th));
+  lo = std::floor(lo);
+  hi = std::ceil(hi + 0.25);
+  const double x0 = xs.empty() ? 0 : xs.front(), x1 = xs.empty() || xs.back() == xs.front() ? x0 + 1 : xs.back();
+  auto X = [&](double x) { return l + (x - x0) / (x1 - x0) * pw; };
+  auto Y = [&](double p) { return t + (1.0 - (confidence_scale(p) - lo) / (hi - lo)) * ph; };
+  std::ostringstream s;
+  s << "<svg class=\"chart\" width=\"" << w << "\" height=\"" << h << "\" viewBox=\"0 0 " << w << " " << h
+    << "\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"" << esc(title) << "\">";
+  s << "<text x=\"" << l << "\" y=\"16\" class=\"ct\">" << esc(title)
+    << " <tspan class=\"ax\">(log-odds scale)</tspan></text>";
+  // Ticks at 50% and at 10^-k and 1 - 10^-k, as many as fit (at most one per scale unit).
+  std::vector<double> ticks = {0.5};
+  for (int k = 1; k <= 12; ++k) {
+    ticks.push_back(std::pow(10.0, -k));
+    ticks.push_back(1.0 - std::pow(10.0, -k));
+  }
+  const double step = std::max(1.0, std::ceil((hi - lo) / 10.0));
+  for (double p : ticks) {
+    const double v = confidence_scale(p);
+    if (v < lo - 1e-9 || v > hi + 1e-9) continue;
+    if (p != 0.5 && std::fmod(std::round(std::fabs(v)), step) != 0.0) continue;
+    s << "<line x1=\"" << l << "\" x2=\"" << l + pw << "\" y1=\"" << num(Y(p), 1) << "\" y2=\"" << num(Y(p), 1)
+      << "\" class=\"grid\"/><text x=\"" << l - 6 << "\" y=\"" << num(Y(p) + 4, 1)
+      << "\" text-anchor=\"end\" class=\"ax\">" << esc(percent(p)) << "</text>";
+  }
+  for (double th : thresholds) {
+    s << "<line x1=\"" << l << "\" x2=\"" << l + pw << "\" y1=\"" << num(Y(th), 1) << "\" y2=\"" << num(Y(th), 1)
+      << "\" class=\"threshold\"/><text x=\"" << l + pw + 4 << "\" y=\"" << num(Y(th) + 4, 1)
+      << "\" class=\"ax\">&ge; " << esc(percent(th)) << "</text>";
+  }
+  s << "<text x=\"" << l << "\" y=\"" << h - 8 << "\" class=\"ax\">" << num(x0, 0) << "</text>";
+  s << "<text x=\"" << l + pw << "\" y=\"" << h - 8 << "\" text-anchor=\"end\" class=\"ax\">" << num(x1, 0) << "</text>";
+  s << "<text x=\"" << l + pw / 2 << "\" y=\"" << h - 8 << "\" text-anchor=\"middle\" class=\"ax\">" << esc(xlabel)
+    << "</text>";
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const auto& se = series[k];
+    s << "<polyline fill=\"none\" stroke=\"" << se.colour << "\" stroke-width=\"2\" points=\"";
+    for (std::size_t i = 0; i < se.p.size() && i < xs.size(); ++i)
+      if (!std::isnan(se.p[i])) s << num(X(xs[i]), 1) << "," << num(Y(se.p[i]), 1) << " ";
+    s << "\"/>";
+    const int ly = t + 40 + 18 * static_cast<int>(k);
+    s << "<rect x=\"" << l + pw + 60 << "\" y=\"" << ly << "\" width=\"12\" height=\"4\" fill=\"" << se.colour
+      << "\"/><text x=\"" << l + pw + 78 << "\" y=\"" << ly + 6 << "\" class=\"ax\">" << esc(se.name) << "</text>";
+  }
+  s << "</svg>";
+  return s.str();
+}
+
+namespace {
 
 // Reading fool analyze's files for the page: a key that is missing or holds another type than
 // the page shows (a damaged or hand-edited file) shows the default instead, never reads out of
@@ -195,7 +262,16 @@ std::string analysis_section(const std::string& dir) {
   return h;
 }
 
-std::string run_section(const std::string& dir, const std::string& heading_level = "h2") {
+// The label to show for class k: --labels' if given, else the run's, unless that only repeats the
+// number (a model without labels).
+std::string label_of(int k, const std::string& recorded, const ReportOptions& o) {
+  if (k >= 0 && static_cast<std::size_t>(k) < o.labels.size()) return o.labels[static_cast<std::size_t>(k)];
+  return recorded == std::to_string(k) ? std::string() : recorded;
+}
+
+std::string short_hash(const std::string& sha) { return sha.size() > 12 ? sha.substr(0, 12) : sha; }
+
+std::string run_section(const std::string& dir, const ReportOptions& options = {}, const std::string& heading_level = "h2") {
   const RunSummary s = read_summary(dir);
   const RunRecord& r = s.record;
   const std::string unit = progress_unit_name(r.progress_unit);
@@ -215,7 +291,8 @@ std::string run_section(const std::string& dir, const std::string& heading_level
                       !r.extra["stalled"].empty();
   h << "<td>" << (r.complete ? "yes" : stalled ? "no (classes stalled)" : "no (interrupted)") << "</td></tr></table>";
   // How the run fed its model (runs of fool before 2026-12 did not record it).
-  h << "<p class=\"model-input\">backend " << esc(r.backend) << " · model input: "
+  h << "<p class=\"model-input\">backend " << esc(r.backend) << " · model sha256 <code title=\"" << esc(r.model_sha256)
+    << "\">" << esc(short_hash(r.model_sha256)) << "</code> · seed " << r.seed << " · model input: "
     << (r.model_input ? esc(r.model_input->describe()) : std::string("not recorded")) << "</p>";
   if (fs::exists(fs::path(dir) / "grid.png")) {
     h << "<img class=\"grid\" alt=\"champions of every class\" src=\"" << data_uri(dir, "grid.png") << "\">";
@@ -244,8 +321,9 @@ std::string run_section(const std::string& dir, const std::string& heading_level
   }
   if (!xs.empty()) {
     const bool evolve = r.progress_unit == ProgressUnit::Generation;
-    h << line_chart(evolve ? "champion confidence per generation" : "target probability of the current images per step", unit,
-                    {{"max", "#b2182b", mx}, {"median", "#2166ac", md}, {"min", "#999999", mn}}, 0.0, 1.0, xs);
+    h << confidence_chart(evolve ? "champion confidence per generation" : "target probability of the current images per step",
+                          unit, {{"max", "#b2182b", mx}, {"median", "#2166ac", md}, {"min", "#999999", mn}}, xs,
+                          r.thresholds);
   }
   h << analysis_section(dir);
   h << "<details open><summary>classes</summary><table class=\"classes\"><tr><th>class</th><th>label</th>"
@@ -253,9 +331,11 @@ std::string run_section(const std::string& dir, const std::string& heading_level
   for (double t : r.thresholds) h << "<th>first " << esc(unit) << " &ge; " << esc(percent(t)) << "</th>";
   h << "</tr>";
   for (const auto& c : s.classes) {
-    h << "<tr><td>" << c.index << "</td><td>" << esc(c.label) << "</td><td><img class=\"thumb\" alt=\"class " << c.index
-      << "\" src=\"" << data_uri(dir, c.image) << "\"></td><td>" << esc(percent(c.confidence))
-      << "</td><td>" << c.top_class << "</td>";
+    const std::string top_label = label_of(c.top_class, c.top_class == c.index ? c.label : std::to_string(c.top_class), options);
+    h << "<tr><td>" << c.index << "</td><td>" << esc(label_of(c.index, c.label, options))
+      << "</td><td><img class=\"thumb\" alt=\"class " << c.index << "\" src=\"" << data_uri(dir, c.image)
+      << "\"></td><td class=\"confidence\">" << esc(percent(c.confidence)) << "</td><td>" << c.top_class
+      << (top_label.empty() ? std::string() : " " + esc(top_label)) << "</td>";
     for (const auto& v : c.first_reached) h << "<td>" << (v ? std::to_string(*v) : std::string("&ndash;")) << "</td>";
     h << "</tr>";
   }
@@ -353,8 +433,34 @@ std::string transfer_experiment_section(const std::string& dir, const nlohmann::
     for (const auto& e : fs::directory_iterator(fs::path(dir) / "runs"))
       if (fs::exists(e.path() / "summary.json")) runs.push_back(e.path().string());
   std::sort(runs.begin(), runs.end());
-  for (const auto& r : runs) h << "<details><summary>" << esc(fs::path(r).filename().string()) << "</summary>" << run_section(r, "h3") << "</details>";
+  for (const auto& r : runs) h << "<details><summary>" << esc(fs::path(r).filename().string()) << "</summary>" << run_section(r, {}, "h3") << "</details>";
   h << "</section>";
+  return h.str();
+}
+
+// Runs side by side: one row per run directory, what it ran and how far it got.
+std::string comparison_section(const std::vector<std::string>& runs) {
+  std::ostringstream h;
+  h << "<section class=\"compare\"><h2>runs side by side</h2><table class=\"classes compare\"><tr><th>run</th>"
+       "<th>grid</th><th>method</th><th>model</th><th>backend</th><th>model input</th><th>seed</th><th>progress</th>"
+       "<th>evaluations</th><th>seconds</th><th>median confidence</th><th>classes at thresholds</th></tr>";
+  for (const auto& dir : runs) {
+    const RunSummary s = read_summary(dir);
+    const RunRecord& r = s.record;
+    h << "<tr><td title=\"" << esc(dir) << "\">" << esc(fs::path(dir).filename().string()) << "</td><td>";
+    if (fs::exists(fs::path(dir) / "grid.png"))
+      h << "<img class=\"cmpgrid\" alt=\"grid of " << esc(dir) << "\" src=\"" << data_uri(dir, "grid.png") << "\">";
+    h << "</td><td>" << esc(r.command) << " · " << esc(r.method) << "</td><td>" << esc(fs::path(r.model).filename().string())
+      << "<br><code>" << esc(short_hash(r.model_sha256)) << "</code></td><td>" << esc(r.backend) << "</td><td>"
+      << "<small>" << (r.model_input ? esc(r.model_input->describe()) : std::string("not recorded"))
+      << "</small></td><td>" << r.seed << "</td><td>" << r.progress << " " << esc(progress_unit_name(r.progress_unit)) << "s"
+      << (r.complete ? "" : " (incomplete)") << "</td><td>" << r.evaluations << "</td><td>" << num(r.seconds, 1)
+      << "</td><td>" << esc(percent(s.median_confidence)) << "</td><td>";
+    for (std::size_t t = 0; t < r.thresholds.size() && t < s.classes_at_or_above.size(); ++t)
+      h << "&ge; " << esc(percent(r.thresholds[t])) << ": " << s.classes_at_or_above[t] << "/" << s.classes.size() << "<br>";
+    h << "</td></tr>";
+  }
+  h << "</table></section>";
   return h.str();
 }
 
@@ -366,6 +472,9 @@ table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #
 img.grid, img.heatmap { max-width: 100%; display: block; margin: 8px 0; }
 img.thumb { width: 56px; height: 56px; image-rendering: pixelated; }
 svg.chart { display: block; margin: 8px 0; } .grid { stroke: #eee; } .ax { font-size: 11px; fill: #555; } .ct { font-size: 13px; }
+.threshold { stroke: #d95f02; stroke-dasharray: 5 4; } img.cmpgrid { max-width: 170px; display: block; }
+table.compare td { max-width: 180px; overflow-wrap: break-word; vertical-align: top; }
+td.confidence { font-variant-numeric: tabular-nums; text-align: right; }
 )";
 
 // Counts, once the page has loaded, the images that failed and the script errors, and leaves the
@@ -392,9 +501,12 @@ const char* kSelfCheck = R"(<script>
 
 }  // namespace
 
-std::string build_report(const std::vector<std::string>& dirs) {
+const char* page_self_check() { return kSelfCheck; }
+
+std::string build_report(const std::vector<std::string>& dirs, const ReportOptions& options) {
   if (dirs.empty()) throw Error("no directories to report on");
   std::ostringstream body;
+  std::vector<std::string> runs;
   for (const auto& dir : dirs) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) throw Error(dir + ": no such directory");
@@ -403,7 +515,8 @@ std::string build_report(const std::vector<std::string>& dirs) {
       const std::string kind = x["experiment"].get<std::string>();
       body << (kind == "retrain" ? retrain_section(dir, x) : transfer_experiment_section(dir, x));
     } else if (fs::exists(fs::path(dir) / "summary.json")) {
-      body << run_section(dir);
+      body << run_section(dir, options);
+      runs.push_back(dir);
     } else if (fs::exists(fs::path(dir) / "transfer.json")) {
       body << transfer_section(dir);
     } else {
@@ -415,7 +528,7 @@ std::string build_report(const std::vector<std::string>& dirs) {
        << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>" << kStyle << "</style>"
        << kSelfCheck << "</head><body><h1>fool report</h1><p>Fooling images and the experiments around them. "
        << "Confidences are those of the saved 8-bit PNGs. Whether an image is recognisable is for you to judge.</p>"
-       << body.str() << "</body></html>\n";
+       << (runs.size() >= 2 ? comparison_section(runs) : std::string()) << body.str() << "</body></html>\n";
   return page.str();
 }
 

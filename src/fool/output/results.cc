@@ -18,12 +18,35 @@ namespace fool {
 namespace fs = std::filesystem;
 
 std::string percent(double p) {
-  // Rounded down, so that 99.995% never shows as 100.00% (the tolerance keeps 0.17, stored as
-  // 0.16999..., at 17.00%).
-  const double v = std::floor(p * 10000.0 + 1e-6) / 100.0;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f%%", v);
-  return buf;
+  if (std::isnan(p)) return "nan";
+  if (p <= 0.0) return "0%";
+  if (p >= 1.0) return "100%";
+  char buf[48];
+  // Near 0: scientific, so that 1.8e-16 is never "0.00%".
+  if (p < 1e-4) {
+    std::snprintf(buf, sizeof buf, "%.1e%%", p * 100.0);
+    return buf;
+  }
+  // Enough decimals for two significant digits of the distance to 100% (at least 2, at most 10):
+  // 99.99%, 99.9999%, 99.999998%. Rounded down, so that 99.995% never shows as 100.00% (the
+  // tolerance keeps 0.17, stored as 0.16999..., at 17.00%).
+  const double gap = 100.0 * (1.0 - p);
+  const int digits = std::clamp(static_cast<int>(std::ceil(-std::log10(gap))) + 1, 2, 10);
+  const double scale = std::pow(10.0, digits);
+  double v = std::floor(p * 100.0 * scale + 1e-6) / scale;
+  if (v >= 100.0) v = 100.0 - 1.0 / scale;  // below 1: never "100"
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  std::string out = buf;
+  // Trailing zeros beyond the second decimal say nothing.
+  const std::size_t dot = out.find('.');
+  while (out.size() > dot + 3 && out.back() == '0') out.pop_back();
+  return out + "%";
+}
+
+double confidence_scale(double p) {
+  constexpr double kLimit = 1e-12;  // past 99.9999999999% (and below 1e-12) the chart is flat
+  const double q = std::clamp(p, kLimit, 1.0 - kLimit);
+  return std::log10(q / (1.0 - q));
 }
 
 Image8 make_grid(const std::vector<Image8>& images, const std::vector<std::string>& captions) {
@@ -61,7 +84,7 @@ Image8 make_grid(const std::vector<Image8>& images, const std::vector<std::strin
 }
 
 RunSummary write_results(const std::string& dir, const RunRecord& record, const std::vector<ClassResult>& classes,
-                         Classifier& classifier) {
+                         Classifier& classifier, const RunEvents& events, const std::string& task) {
   // images/ and genomes/ are plain folders of the run (never a link leading out of it).
   create_directories_inside(dir, (fs::path(dir) / "images").string());
   bool any_genome = false;
@@ -91,7 +114,20 @@ RunSummary write_results(const std::string& dir, const RunRecord& record, const 
     s.extra = classes[i].extra;
     summary.classes.push_back(std::move(s));
   }
-  const Matrix rescored = score_in_chunks(classifier, saved, 64);
+  // In chunks of 64, each told to `events` (1000 ImageNet classes with 10 crops take minutes).
+  constexpr std::size_t kChunk = 64;
+  Matrix rescored;
+  ProgressEvent e;
+  e.task = task;
+  e.phase = "re-score";
+  e.phase_total = saved.size();
+  events.progress(e);
+  for (std::size_t b = 0; b < saved.size(); b += kChunk) {
+    const std::size_t end = std::min(saved.size(), b + kChunk);
+    rescored.append_rows(classifier.probabilities(saved.slice(b, end)));
+    e.phase_done = end;
+    events.progress(e);
+  }
 
   std::vector<double> conf;
   std::vector<Image8> tiles;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "fool/core/error.h"
@@ -16,11 +17,39 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(Results, PercentRoundsDown) {
-  EXPECT_EQ(percent(0.99995), "99.99%");
-  EXPECT_EQ(percent(1.0), "100.00%");
+  EXPECT_EQ(percent(0.99995), "99.995%");
+  EXPECT_EQ(percent(0.999949), "99.9949%");
+  EXPECT_EQ(percent(1.0), "100%");
   EXPECT_EQ(percent(0.5), "50.00%");
   EXPECT_EQ(percent(0.17), "17.00%");
   EXPECT_EQ(percent(0.1 + 0.07), "17.00%");
+  EXPECT_EQ(percent(0.0), "0%");
+}
+
+TEST(Results, PercentKeepsTheDistanceTo100VisibleAnd0Scientific) {
+  EXPECT_EQ(percent(0.99), "99.00%");
+  EXPECT_EQ(percent(0.999), "99.90%");
+  EXPECT_EQ(percent(0.9999), "99.99%");
+  EXPECT_EQ(percent(0.999999), "99.9999%");
+  EXPECT_EQ(percent(0.99999998), "99.999998%");
+  // As a float (what the archive keeps) 0.9999 is 0.99989998...: shown as it is, not rounded up.
+  EXPECT_EQ(percent(static_cast<double>(0.9999f)), "99.989%");
+  EXPECT_NE(percent(0.9999), percent(0.99999));
+  EXPECT_EQ(percent(1.8e-16), "1.8e-14%");
+  EXPECT_EQ(percent(0.00012), "0.01%");
+  EXPECT_EQ(percent(0.00005), "5.0e-03%");
+  EXPECT_EQ(percent(std::nextafter(1.0, 0.0)), "99.9999999999%");
+}
+
+TEST(Results, ConfidenceScaleSeparatesTheNinesAndTheZeros) {
+  EXPECT_NEAR(confidence_scale(0.5), 0.0, 1e-12);
+  EXPECT_NEAR(confidence_scale(0.99), std::log10(99.0), 1e-9);
+  EXPECT_GT(confidence_scale(0.9999) - confidence_scale(0.999), 0.9);
+  EXPECT_GT(confidence_scale(0.999) - confidence_scale(0.99), 0.9);
+  EXPECT_NEAR(confidence_scale(0.01), -confidence_scale(0.99), 1e-9);
+  EXPECT_NEAR(confidence_scale(1.0), 12.0, 1e-3);  // clamped, finite
+  EXPECT_NEAR(confidence_scale(0.0), -12.0, 1e-3);
+  EXPECT_LT(confidence_scale(1.8e-16), confidence_scale(1e-6));
 }
 
 TEST(Results, WritesTheLayoutAndReportsTheSavedFilesConfidence) {

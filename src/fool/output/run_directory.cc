@@ -103,7 +103,7 @@ Elite check_checkpoint_cell(const nlohmann::json& cell, std::size_t c, const Eli
 namespace {
 
 // Files fool writes at the top of a run directory (besides checkpoint-g*.genomes and temporaries).
-const char* kTopFiles[] = {"summary.json", "checkpoint.json", "log.jsonl", "grid.png", ".fool-write-test"};
+const char* kTopFiles[] = {"summary.json", "checkpoint.json", "log.jsonl", "grid.png", "live.html", ".fool-write-test"};
 // Folders fool writes in a run directory, and whether a file in one is fool's.
 bool is_class_file(const std::string& name, const std::string& ext) {
   // class_<k>.<ext> or class_<k>_<what>.<ext>

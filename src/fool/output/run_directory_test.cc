@@ -72,23 +72,23 @@ TEST_F(RunDirectory, WithoutTheMarkerNothingIsRemovedEvenWithOverwrite) {
 TEST_F(RunDirectory, OverwriteRemovesFoolsNamesOnly) {
   { const RunLock lock = prepare_run_directory(path("run"), false); }
   for (const char* name : {"summary.json", "checkpoint.json", "checkpoint-g3.genomes", "log.jsonl", "grid.png",
-                           "images/class_0.png", "images/class_12_one_copy.png", "genomes/class_0.json",
-                           "analysis/occlusion.json", "images/.class_1.png.Ab12Cd"}) {
+                           "live.html", ".live.html.Xy12Zw", "images/class_0.png", "images/class_12_one_copy.png",
+                           "genomes/class_0.json", "analysis/occlusion.json", "images/.class_1.png.Ab12Cd"}) {
     put(std::string("run/") + name);
   }
   for (const char* name : {"notes.txt", "images/mine.png", "images/class_x.png", "genomes/keep/class_0.json",
-                           "analysis/mine.json", "summary.json.bak"}) {
+                           "analysis/mine.json", "summary.json.bak", "live.html.old"}) {
     put(std::string("run/") + name, "mine");
   }
   EXPECT_NE(error_of([&] { prepare_run_directory(path("run"), false); }).find("holds another run"), std::string::npos);
   { const RunLock lock = prepare_run_directory(path("run"), true); }
   for (const char* name : {"summary.json", "checkpoint.json", "checkpoint-g3.genomes", "log.jsonl", "grid.png",
-                           "images/class_0.png", "images/class_12_one_copy.png", "genomes/class_0.json",
-                           "analysis/occlusion.json", "images/.class_1.png.Ab12Cd"}) {
+                           "live.html", ".live.html.Xy12Zw", "images/class_0.png", "images/class_12_one_copy.png",
+                           "genomes/class_0.json", "analysis/occlusion.json", "images/.class_1.png.Ab12Cd"}) {
     EXPECT_FALSE(fs::exists(path(std::string("run/") + name))) << name;
   }
   for (const char* name : {"notes.txt", "images/mine.png", "images/class_x.png", "genomes/keep/class_0.json",
-                           "analysis/mine.json", "summary.json.bak"}) {
+                           "analysis/mine.json", "summary.json.bak", "live.html.old"}) {
     EXPECT_EQ(read_text_file(path(std::string("run/") + name)), "mine") << name;
   }
   EXPECT_TRUE(has_run_marker(path("run")));

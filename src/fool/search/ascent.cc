@@ -353,7 +353,7 @@ class Ascent {
 }  // namespace
 
 AscentOutcome run_ascent(DifferentiableClassifier& classifier, AscentConfig config, const RunEvents& events,
-                         const std::atomic<bool>* stop) {
+                         const std::atomic<bool>* stop, const AscentWatch& watch) {
   config.validate(classifier.spec().num_classes);
   Ascent ascent(classifier, config);
   AscentOutcome out;
@@ -370,6 +370,7 @@ AscentOutcome run_ascent(DifferentiableClassifier& classifier, AscentConfig conf
     const AscentStepStats s = ascent.stats(step, seconds());
     events.progress({"ascend", static_cast<std::size_t>(step + 1), static_cast<std::size_t>(config.steps), s.status(),
                      s.record()});
+    if (watch) watch(step + 1, [&ascent] { return ascent.results(); });
   }
   out.steps = step;
   out.seconds = seconds();

@@ -7,6 +7,7 @@
 // the best image it showed. All target classes ascend together, one
 // batched forward and backward pass per step.
 #include <atomic>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -60,8 +61,13 @@ struct AscentOutcome {
 };
 
 // Runs the ascent. `classifier` is the differentiable model; images are of its input shape.
+// Told after every step: the step just done and a way to get the current images (ClassResult per
+// class, as run_ascent returns them), which costs a render, so a watcher calls it only when it wants
+// pictures (the live view).
+using AscentWatch = std::function<void(int step, const std::function<std::vector<ClassResult>()>& current)>;
 AscentOutcome run_ascent(DifferentiableClassifier& classifier, AscentConfig config, const RunEvents& events = {},
-                         const std::atomic<bool>* stop = nullptr);
+                         const std::atomic<bool>* stop = nullptr,
+                         const AscentWatch& watch = {});
 
 // Separable Gaussian blur of one C x H x W image in place (edges replicated).
 void gaussian_blur(float* chw, const ImageShape& shape, double sigma);

@@ -98,10 +98,42 @@ std::size_t Evolution::tell(const std::vector<GenomePtr>& genomes, const Matrix&
   return improved;
 }
 
+std::size_t Evolution::planned_evaluations() const {
+  return static_cast<std::size_t>(config_.init) +
+         static_cast<std::size_t>(config_.generations) * static_cast<std::size_t>(config_.offspring);
+}
+
+Matrix Evolution::score(const ImageBatch& images) {
+  const std::size_t chunk = config_.eval_batch;
+  if (events_ == nullptr) return score_in_chunks(classifier_, images, chunk);
+  ProgressEvent e;
+  e.task = "evolve";
+  e.done = static_cast<std::size_t>(std::max(0, next_generation_ - 1));
+  e.total = static_cast<std::size_t>(config_.generations);
+  e.phase = next_generation_ == 0 ? "initial population" : "generation";
+  e.evaluations_total = planned_evaluations();
+  e.phase_total = images.size();
+  const auto tell_events = [&](std::size_t scored) {
+    e.phase_done = scored;
+    e.evaluations = evaluations_ + scored;
+    events_->progress(e);
+  };
+  // The initial population is the first long wait of a run: say so before its first image.
+  if (next_generation_ == 0) tell_events(0);
+  if (chunk == 0 || images.size() <= chunk) return classifier_.probabilities(images);
+  Matrix out;
+  for (std::size_t b = 0; b < images.size(); b += chunk) {
+    const std::size_t end = std::min(images.size(), b + chunk);
+    out.append_rows(classifier_.probabilities(images.slice(b, end)));
+    if (end < images.size()) tell_events(end);
+  }
+  return out;
+}
+
 GenerationStats Evolution::step() {
   const auto start = std::chrono::steady_clock::now();
   const auto genomes = ask();
-  const Matrix scores = score_in_chunks(classifier_, render(genomes), config_.eval_batch);
+  const Matrix scores = score(render(genomes));
   const int g = next_generation_;
   const std::size_t improved = tell(genomes, scores);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -140,14 +172,22 @@ bool Evolution::run(const RunEvents& events, const CheckpointFn& checkpoint, con
 bool Evolution::run_until(int last, const RunEvents& events, const CheckpointFn& checkpoint,
                           const std::atomic<bool>* stop) {
   bool interrupted = false;
+  events_ = &events;
+  struct Reset {
+    const RunEvents*& events;
+    ~Reset() { events = nullptr; }
+  } reset{events_};
   while (next_generation_ <= last) {
     if (stop != nullptr && stop->load()) {
       interrupted = true;
       break;
     }
     const GenerationStats s = step();
-    events.progress({"evolve", static_cast<std::size_t>(std::max(0, s.generation)),
-                     static_cast<std::size_t>(config_.generations), s.status(archive_.cells()), s.record()});
+    ProgressEvent e{"evolve", static_cast<std::size_t>(std::max(0, s.generation)),
+                    static_cast<std::size_t>(config_.generations), s.status(archive_.cells()), s.record()};
+    e.evaluations = evaluations_;
+    e.evaluations_total = planned_evaluations();
+    events.progress(e);
     const bool at_end = next_generation_ > last;
     if (!at_end && checkpoint && config_.checkpoint_every > 0 && s.generation % config_.checkpoint_every == 0) {
       checkpoint(*this);

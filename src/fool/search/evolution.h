@@ -75,9 +75,13 @@ class Evolution {
   const EliteArchive& archive() const { return archive_; }
   const EvolutionConfig& config() const { return config_; }
   const Encoding& encoding() const { return encoding_; }
+  const ModelSpec& classifier_spec() const { return classifier_.spec(); }
   int next_generation() const { return next_generation_; }
   std::size_t evaluations() const { return evaluations_; }
   double seconds() const { return seconds_; }
+
+  // Evaluations a run to config.generations makes in all: init + generations x offspring.
+  std::size_t planned_evaluations() const;
 
   // Continues from a checkpoint's state.
   void restore(int next_generation, std::size_t evaluations, double seconds, EliteArchive archive);
@@ -85,6 +89,9 @@ class Evolution {
  private:
   template <typename Fn>
   void parallel_for(std::size_t n, Fn fn) const;
+  // score_in_chunks(classifier, images, config.eval_batch), telling events_ (if set) after each
+  // chunk how many of the generation's images are scored ("initial population"/"generation" phase).
+  Matrix score(const ImageBatch& images);
 
   const Encoding& encoding_;
   Classifier& classifier_;
@@ -93,6 +100,7 @@ class Evolution {
   int next_generation_ = 0;
   std::size_t evaluations_ = 0;
   double seconds_ = 0.0;
+  const RunEvents* events_ = nullptr;  // while run_until runs: where phase events go
 };
 
 }  // namespace fool
