@@ -1,6 +1,8 @@
 #pragma once
 // Runs the real `fool` binary for end-to-end tests: captures exit code, stdout and stderr.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -11,7 +13,25 @@
 
 #include "fool/io/files.h"
 
+extern "C" char** environ;
+
 namespace fool::testing {
+
+// Starts `argv` (argv[0] the program) in the background with stdout, and unless keep_stderr also
+// stderr, going to /dev/null. Returns its pid, or -1 if it could not be started.
+inline pid_t spawn_quiet(std::vector<std::string> argv, bool keep_stderr = false) {
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  if (!keep_stderr) posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
 
 struct CliResult {
   int code = -1;

@@ -20,7 +20,6 @@
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
 
-extern char** environ;
 
 namespace fool {
 namespace {
@@ -118,16 +117,8 @@ TEST_F(Experiments, LivePageShowsARunningEvolveInChromium) {
   std::vector<std::string> argv_s = {FOOL_BIN, "evolve", "--model", model, "--encoding", "cppn", "--generations",
                                      "100000", "--offspring", "20", "--init", "20", "--checkpoint-every", "1",
                                      "--live-every", "0", "--out", out, "--quiet"};
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, FOOL_BIN, &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t pid = fool::testing::spawn_quiet(argv_s, /*keep_stderr=*/false);
+  ASSERT_GT(pid, 0);
   const auto generations = [&] {
     std::ifstream log(out + "/log.jsonl");
     std::size_t n = 0;

@@ -15,7 +15,6 @@
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
 
-extern char** environ;
 
 namespace fool {
 namespace {
@@ -159,15 +158,8 @@ TEST_F(Search, ResumeAfterCtrlCEndsWhereAnUninterruptedRunEnds) {
   const std::string out = path("interrupted");
   std::vector<std::string> argv_s = evolve_args(out, args);
   argv_s.insert(argv_s.begin(), FOOL_BIN);
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, FOOL_BIN, &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t pid = fool::testing::spawn_quiet(argv_s, /*keep_stderr=*/true);
+  ASSERT_GT(pid, 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream log(out + "/log.jsonl");

@@ -16,29 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string esc(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   char buf[48];
@@ -76,13 +53,13 @@ std::string live_page(const LiveStatus& status, const std::vector<LivePageRow>& 
                       std::size_t version, bool finished) {
   const std::string v = finished ? "" : "?v=" + std::to_string(version);
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fool live: " << esc(status.title)
+  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fool live: " << html_escape(status.title)
     << "</title>";
   if (refresh_seconds > 0 && !finished) h << "<meta http-equiv=\"refresh\" content=\"" << refresh_seconds << "\">";
   h << "<style>" << kLiveStyle << "</style>" << page_self_check() << "</head><body data-finished=\""
     << (finished ? "yes" : "no") << "\" data-version=\"" << version << "\" data-classes=\"" << rows.size() << "\"><h1>"
-    << esc(status.title) << "</h1><p class=\"status\">" << (finished ? "finished: " : "running: ")
-    << esc(status.progress);
+    << html_escape(status.title) << "</h1><p class=\"status\">" << (finished ? "finished: " : "running: ")
+    << html_escape(status.progress);
   if (!finished) {
     h << " · " << status.evaluations << " evaluations · " << duration(status.seconds);
     if (refresh_seconds > 0) h << " · this page reloads every " << refresh_seconds << " s";
@@ -90,16 +67,16 @@ std::string live_page(const LiveStatus& status, const std::vector<LivePageRow>& 
   for (double t : status.thresholds) {
     std::size_t n = 0;
     for (const auto& r : rows) n += r.confidence >= t ? 1 : 0;
-    h << " · &ge; " << esc(percent(t)) << ": " << n << "/" << rows.size();
+    h << " · &ge; " << html_escape(percent(t)) << ": " << n << "/" << rows.size();
   }
   h << "</p>";
   if (!rows.empty()) h << "<img class=\"grid\" alt=\"current champions\" src=\"grid.png" << v << "\">";
   h << "<table><tr><th>class</th><th>label</th><th>image</th><th>confidence</th></tr>";
   for (const auto& r : rows) {
     // A label that only repeats the number (a model without labels) is left out.
-    h << "<tr><td>" << r.index << "</td><td>" << (r.label == std::to_string(r.index) ? std::string() : esc(r.label))
-      << "</td><td><img class=\"thumb\" alt=\"class " << r.index << "\" src=\"" << esc(r.image) << v << "\"></td><td>"
-      << esc(percent(r.confidence)) << "</td></tr>";
+    h << "<tr><td>" << r.index << "</td><td>" << (r.label == std::to_string(r.index) ? std::string() : html_escape(r.label))
+      << "</td><td><img class=\"thumb\" alt=\"class " << r.index << "\" src=\"" << html_escape(r.image) << v << "\"></td><td>"
+      << html_escape(percent(r.confidence)) << "</td></tr>";
   }
   h << "</table></body></html>\n";
   return h.str();

@@ -17,11 +17,7 @@
 
 namespace fool {
 
-namespace fs = std::filesystem;
-
-namespace {
-
-std::string esc(const std::string& s) {
+std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
@@ -34,6 +30,11 @@ std::string esc(const std::string& s) {
   }
   return out;
 }
+
+
+namespace fs = std::filesystem;
+
+namespace {
 
 // Only files inside the directory being reported on are embedded (a summary naming /etc/hostname,
 // or a grid.png linking to it, must not put that file in the page).
@@ -63,8 +64,8 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
   auto Y = [&](double y) { return t + (1.0 - (y - y0) / (y1 - y0)) * ph; };
   std::ostringstream s;
   s << "<svg class=\"chart\" width=\"" << w << "\" height=\"" << h << "\" viewBox=\"0 0 " << w << " " << h
-    << "\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"" << esc(title) << "\">";
-  s << "<text x=\"" << l << "\" y=\"16\" class=\"ct\">" << esc(title) << "</text>";
+    << "\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"" << html_escape(title) << "\">";
+  s << "<text x=\"" << l << "\" y=\"16\" class=\"ct\">" << html_escape(title) << "</text>";
   for (int k = 0; k <= 4; ++k) {
     const double yv = y0 + (y1 - y0) * k / 4.0;
     s << "<line x1=\"" << l << "\" x2=\"" << l + pw << "\" y1=\"" << Y(yv) << "\" y2=\"" << Y(yv) << "\" class=\"grid\"/>";
@@ -72,7 +73,7 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
   }
   s << "<text x=\"" << l << "\" y=\"" << h - 8 << "\" class=\"ax\">" << num(x0, 0) << "</text>";
   s << "<text x=\"" << l + pw << "\" y=\"" << h - 8 << "\" text-anchor=\"end\" class=\"ax\">" << num(x1, 0) << "</text>";
-  s << "<text x=\"" << l + pw / 2 << "\" y=\"" << h - 8 << "\" text-anchor=\"middle\" class=\"ax\">" << esc(xlabel) << "</text>";
+  s << "<text x=\"" << l + pw / 2 << "\" y=\"" << h - 8 << "\" text-anchor=\"middle\" class=\"ax\">" << html_escape(xlabel) << "</text>";
   for (std::size_t k = 0; k < series.size(); ++k) {
     const auto& se = series[k];
     s << "<polyline fill=\"none\" stroke=\"" << se.colour << "\" stroke-width=\"2\" points=\"";
@@ -80,7 +81,7 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
       if (!std::isnan(se.y[i])) s << num(X(xs[i]), 1) << "," << num(Y(se.y[i]), 1) << " ";  // NaN: no data
     s << "\"/>";
     s << "<rect x=\"" << l + pw + 12 << "\" y=\"" << t + 18 * k << "\" width=\"12\" height=\"4\" fill=\"" << se.colour << "\"/>";
-    s << "<text x=\"" << l + pw + 30 << "\" y=\"" << t + 18 * k + 6 << "\" class=\"ax\">" << esc(se.name) << "</text>";
+    s << "<text x=\"" << l + pw + 30 << "\" y=\"" << t + 18 * k + 6 << "\" class=\"ax\">" << html_escape(se.name) << "</text>";
   }
   s << "</svg>";
   return s.str();
@@ -109,8 +110,8 @@ std::string confidence_chart(const std::string& title, const std::string& xlabel
   auto Y = [&](double p) { return t + (1.0 - (confidence_scale(p) - lo) / (hi - lo)) * ph; };
   std::ostringstream s;
   s << "<svg class=\"chart\" width=\"" << w << "\" height=\"" << h << "\" viewBox=\"0 0 " << w << " " << h
-    << "\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"" << esc(title) << "\">";
-  s << "<text x=\"" << l << "\" y=\"16\" class=\"ct\">" << esc(title)
+    << "\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"" << html_escape(title) << "\">";
+  s << "<text x=\"" << l << "\" y=\"16\" class=\"ct\">" << html_escape(title)
     << " <tspan class=\"ax\">(log-odds scale)</tspan></text>";
   // Ticks at 50% and at 10^-k and 1 - 10^-k, as many as fit (at most one per scale unit).
   std::vector<double> ticks = {0.5};
@@ -125,16 +126,16 @@ std::string confidence_chart(const std::string& title, const std::string& xlabel
     if (p != 0.5 && std::fmod(std::round(std::fabs(v)), step) != 0.0) continue;
     s << "<line x1=\"" << l << "\" x2=\"" << l + pw << "\" y1=\"" << num(Y(p), 1) << "\" y2=\"" << num(Y(p), 1)
       << "\" class=\"grid\"/><text x=\"" << l - 6 << "\" y=\"" << num(Y(p) + 4, 1)
-      << "\" text-anchor=\"end\" class=\"ax\">" << esc(percent(p)) << "</text>";
+      << "\" text-anchor=\"end\" class=\"ax\">" << html_escape(percent(p)) << "</text>";
   }
   for (double th : thresholds) {
     s << "<line x1=\"" << l << "\" x2=\"" << l + pw << "\" y1=\"" << num(Y(th), 1) << "\" y2=\"" << num(Y(th), 1)
       << "\" class=\"threshold\"/><text x=\"" << l + pw + 4 << "\" y=\"" << num(Y(th) + 4, 1)
-      << "\" class=\"ax\">&ge; " << esc(percent(th)) << "</text>";
+      << "\" class=\"ax\">&ge; " << html_escape(percent(th)) << "</text>";
   }
   s << "<text x=\"" << l << "\" y=\"" << h - 8 << "\" class=\"ax\">" << num(x0, 0) << "</text>";
   s << "<text x=\"" << l + pw << "\" y=\"" << h - 8 << "\" text-anchor=\"end\" class=\"ax\">" << num(x1, 0) << "</text>";
-  s << "<text x=\"" << l + pw / 2 << "\" y=\"" << h - 8 << "\" text-anchor=\"middle\" class=\"ax\">" << esc(xlabel)
+  s << "<text x=\"" << l + pw / 2 << "\" y=\"" << h - 8 << "\" text-anchor=\"middle\" class=\"ax\">" << html_escape(xlabel)
     << "</text>";
   for (std::size_t k = 0; k < series.size(); ++k) {
     const auto& se = series[k];
@@ -144,7 +145,7 @@ std::string confidence_chart(const std::string& title, const std::string& xlabel
     s << "\"/>";
     const int ly = t + 40 + 18 * static_cast<int>(k);
     s << "<rect x=\"" << l + pw + 60 << "\" y=\"" << ly << "\" width=\"12\" height=\"4\" fill=\"" << se.colour
-      << "\"/><text x=\"" << l + pw + 78 << "\" y=\"" << ly + 6 << "\" class=\"ax\">" << esc(se.name) << "</text>";
+      << "\"/><text x=\"" << l + pw + 78 << "\" y=\"" << ly + 6 << "\" class=\"ax\">" << html_escape(se.name) << "</text>";
   }
   s << "</svg>";
   return s.str();
@@ -189,8 +190,8 @@ std::string repetition_table(const std::string& dir, const fs::path& rep) {
   const nlohmann::json m = get_or(j, "repeating_median", nlohmann::json::object());
   h << "<details open><summary>repetition (fool analyze repetition)</summary><p>" << get_or(j, "repeating", 0) << " of "
     << get_or(j, "images", 0) << " champions repeat a motif; over those, median confidence with all copies "
-    << esc(percent(get_or(m, "all_copies", 0.0))) << ", with half " << esc(percent(get_or(m, "half_copies", 0.0)))
-    << ", with one " << esc(percent(get_or(m, "one_copy", 0.0))) << ".</p><table class=\"classes\"><tr><th>class</th>"
+    << html_escape(percent(get_or(m, "all_copies", 0.0))) << ", with half " << html_escape(percent(get_or(m, "half_copies", 0.0)))
+    << ", with one " << html_escape(percent(get_or(m, "one_copy", 0.0))) << ".</p><table class=\"classes\"><tr><th>class</th>"
     << "<th>period (dy, dx)</th><th>copies</th><th>all copies</th><th>half</th><th>one copy</th><th>one copy "
        "left</th></tr>";
   for (const auto& c : get_or(j, "classes", nlohmann::json::array())) {
@@ -201,9 +202,9 @@ std::string repetition_table(const std::string& dir, const fs::path& rep) {
     } else {
       h << "no repetition";
     }
-    h << "</td><td>" << get_or(c, "copies", 1) << "</td><td>" << esc(percent(get_or(c, "confidence_all_copies", 0.0)))
-      << "</td><td>" << esc(percent(get_or(c, "confidence_half_copies", 0.0))) << "</td><td>"
-      << esc(percent(get_or(c, "confidence_one_copy", 0.0))) << "</td><td>";
+    h << "</td><td>" << get_or(c, "copies", 1) << "</td><td>" << html_escape(percent(get_or(c, "confidence_all_copies", 0.0)))
+      << "</td><td>" << html_escape(percent(get_or(c, "confidence_half_copies", 0.0))) << "</td><td>"
+      << html_escape(percent(get_or(c, "confidence_one_copy", 0.0))) << "</td><td>";
     const nlohmann::json img = get_or(c, "one_copy_image", "");
     if (!img.get<std::string>().empty() && fs::exists(fs::path(dir) / img.get<std::string>())) {
       h << "<img class=\"thumb\" alt=\"class " << get_or(c, "class", 0) << " with one copy\" src=\""
@@ -223,14 +224,14 @@ std::string occlusion_table(const std::string& dir, const fs::path& occ) {
   const nlohmann::json cfg = get_or(j, "config", nlohmann::json::object());
   h << "<details open><summary>occlusion (fool analyze occlusion)</summary><p>Patch " << get_or(cfg, "patch", 0)
     << " px, stride " << get_or(cfg, "stride", 0) << " px; red: the confidence drops when the patch covers the region, "
-    << "blue: it rises. Median confidence " << esc(percent(get_or(j, "median_confidence", 0.0)));
+    << "blue: it rises. Median confidence " << html_escape(percent(get_or(j, "median_confidence", 0.0)));
   for (const auto& f : get_or(j, "filled", nlohmann::json::array()))
-    h << "; with " << esc(percent(get_or(f, "fraction", 0.0))) << " of the tiles filled "
-      << esc(percent(get_or(f, "median_confidence", 0.0)));
+    h << "; with " << html_escape(percent(get_or(f, "fraction", 0.0))) << " of the tiles filled "
+      << html_escape(percent(get_or(f, "median_confidence", 0.0)));
   h << ".</p><table class=\"classes\"><tr><th>class</th><th>image</th><th>occlusion map</th><th>confidence</th>"
     << "<th>largest drop</th><th>mean drop</th>";
   for (const auto& f : get_or(j, "filled", nlohmann::json::array()))
-    h << "<th>" << esc(percent(get_or(f, "fraction", 0.0))) << " filled</th>";
+    h << "<th>" << html_escape(percent(get_or(f, "fraction", 0.0))) << " filled</th>";
   h << "</tr>";
   for (const auto& c : get_or(j, "classes", nlohmann::json::array())) {
     const fs::path img = fs::path(dir) / get_or(c, "image", "");
@@ -241,10 +242,10 @@ std::string occlusion_table(const std::string& dir, const fs::path& occ) {
     h << "</td><td>";
     if (fs::is_regular_file(map))
       h << "<img class=\"thumb\" alt=\"occlusion map\" src=\"" << data_uri(dir, get_or(c, "heatmap", "")) << "\">";
-    h << "</td><td>" << esc(percent(get_or(c, "confidence", 0.0))) << "</td><td>" << num(get_or(c, "max_drop", 0.0))
+    h << "</td><td>" << html_escape(percent(get_or(c, "confidence", 0.0))) << "</td><td>" << num(get_or(c, "max_drop", 0.0))
       << "</td><td>" << num(get_or(c, "mean_drop", 0.0)) << "</td>";
     for (const auto& f : get_or(c, "filled", nlohmann::json::array()))
-      h << "<td>" << esc(percent(get_or(f, "median_confidence", 0.0))) << "</td>";
+      h << "<td>" << html_escape(percent(get_or(f, "median_confidence", 0.0))) << "</td>";
     h << "</tr>";
   }
   h << "</table></details>";
@@ -276,24 +277,24 @@ std::string run_section(const std::string& dir, const ReportOptions& options = {
   const RunRecord& r = s.record;
   const std::string unit = progress_unit_name(r.progress_unit);
   std::ostringstream h;
-  h << "<section class=\"run\"><" << heading_level << ">" << esc(r.command) << " · " << esc(r.method) << " · "
-    << esc(fs::path(r.model).filename().string()) << " · seed " << r.seed << " <small>" << esc(dir) << "</small></"
+  h << "<section class=\"run\"><" << heading_level << ">" << html_escape(r.command) << " · " << html_escape(r.method) << " · "
+    << html_escape(fs::path(r.model).filename().string()) << " · seed " << r.seed << " <small>" << html_escape(dir) << "</small></"
     << heading_level << ">";
-  h << "<p><code>" << esc(r.command_line) << "</code></p>";
-  h << "<table class=\"facts\"><tr><th>" << esc(unit) << "s</th><th>evaluations</th><th>seconds</th><th>median "
+  h << "<p><code>" << html_escape(r.command_line) << "</code></p>";
+  h << "<table class=\"facts\"><tr><th>" << html_escape(unit) << "s</th><th>evaluations</th><th>seconds</th><th>median "
     << "confidence</th>";
-  for (double t : r.thresholds) h << "<th>classes &ge; " << esc(percent(t)) << "</th>";
+  for (double t : r.thresholds) h << "<th>classes &ge; " << html_escape(percent(t)) << "</th>";
   h << "<th>complete</th></tr><tr><td>" << r.progress << "</td><td>" << r.evaluations << "</td><td>" << num(r.seconds, 2)
-    << "</td><td>" << esc(percent(s.median_confidence)) << "</td>";
+    << "</td><td>" << html_escape(percent(s.median_confidence)) << "</td>";
   const std::size_t total = s.classes.size();
   for (std::size_t n : s.classes_at_or_above) h << "<td>" << n << " / " << total << "</td>";
   const bool stalled = r.extra.is_object() && r.extra.contains("stalled") && r.extra["stalled"].is_array() &&
                       !r.extra["stalled"].empty();
   h << "<td>" << (r.complete ? "yes" : stalled ? "no (classes stalled)" : "no (interrupted)") << "</td></tr></table>";
   // How the run fed its model (runs of fool before 2026-12 did not record it).
-  h << "<p class=\"model-input\">backend " << esc(r.backend) << " · model sha256 <code title=\"" << esc(r.model_sha256)
-    << "\">" << esc(short_hash(r.model_sha256)) << "</code> · seed " << r.seed << " · model input: "
-    << (r.model_input ? esc(r.model_input->describe()) : std::string("not recorded")) << "</p>";
+  h << "<p class=\"model-input\">backend " << html_escape(r.backend) << " · model sha256 <code title=\"" << html_escape(r.model_sha256)
+    << "\">" << html_escape(short_hash(r.model_sha256)) << "</code> · seed " << r.seed << " · model input: "
+    << (r.model_input ? html_escape(r.model_input->describe()) : std::string("not recorded")) << "</p>";
   if (fs::exists(fs::path(dir) / "grid.png")) {
     h << "<img class=\"grid\" alt=\"champions of every class\" src=\"" << data_uri(dir, "grid.png") << "\">";
   }
@@ -328,14 +329,14 @@ std::string run_section(const std::string& dir, const ReportOptions& options = {
   h << analysis_section(dir);
   h << "<details open><summary>classes</summary><table class=\"classes\"><tr><th>class</th><th>label</th>"
        "<th>image</th><th>confidence</th><th>top class</th>";
-  for (double t : r.thresholds) h << "<th>first " << esc(unit) << " &ge; " << esc(percent(t)) << "</th>";
+  for (double t : r.thresholds) h << "<th>first " << html_escape(unit) << " &ge; " << html_escape(percent(t)) << "</th>";
   h << "</tr>";
   for (const auto& c : s.classes) {
     const std::string top_label = label_of(c.top_class, c.top_class == c.index ? c.label : std::to_string(c.top_class), options);
-    h << "<tr><td>" << c.index << "</td><td>" << esc(label_of(c.index, c.label, options))
+    h << "<tr><td>" << c.index << "</td><td>" << html_escape(label_of(c.index, c.label, options))
       << "</td><td><img class=\"thumb\" alt=\"class " << c.index << "\" src=\"" << data_uri(dir, c.image)
-      << "\"></td><td class=\"confidence\">" << esc(percent(c.confidence)) << "</td><td>" << c.top_class
-      << (top_label.empty() ? std::string() : " " + esc(top_label)) << "</td>";
+      << "\"></td><td class=\"confidence\">" << html_escape(percent(c.confidence)) << "</td><td>" << c.top_class
+      << (top_label.empty() ? std::string() : " " + html_escape(top_label)) << "</td>";
     for (const auto& v : c.first_reached) h << "<td>" << (v ? std::to_string(*v) : std::string("&ndash;")) << "</td>";
     h << "</tr>";
   }
@@ -348,20 +349,20 @@ std::string transfer_section(const std::string& dir) {
   const nlohmann::json j = read_json_file(path);
   validate_transfer(j, path);
   std::ostringstream h;
-  h << "<section class=\"transfer\"><h2>transfer between networks <small>" << esc(dir) << "</small></h2>";
+  h << "<section class=\"transfer\"><h2>transfer between networks <small>" << html_escape(dir) << "</small></h2>";
   h << "<p>Rows: the network the images were evolved against. Columns: the network scoring them, for the class they "
        "were evolved for.</p>";
   if (fs::exists(fs::path(dir) / "transfer.png")) {
     h << "<img class=\"heatmap\" alt=\"transfer heatmap\" src=\"" << data_uri(dir, "transfer.png") << "\">";
   }
   h << "<table class=\"classes\"><tr><th>evolved against</th><th>runs</th>";
-  for (const auto& c : j["scorers"]) h << "<th>" << esc(c.value("model", "")) << "</th>";
+  for (const auto& c : j["scorers"]) h << "<th>" << html_escape(c.value("model", "")) << "</th>";
   h << "</tr>";
   for (const auto& row : j["sources"]) {
-    h << "<tr><td>" << esc(row.value("source", "")) << "</td><td>" << row.value("runs", 0) << "</td>";
+    h << "<tr><td>" << html_escape(row.value("source", "")) << "</td><td>" << row.value("runs", 0) << "</td>";
     for (const auto& cell : row["scores"]) {
-      h << "<td>&ge;99.99%: " << esc(percent(cell.value("at_9999", 0.0))) << "<br>&ge;99%: " << esc(percent(cell.value("at_99", 0.0)))
-        << "<br>median " << esc(percent(cell.value("median_confidence", 0.0))) << "</td>";
+      h << "<td>&ge;99.99%: " << html_escape(percent(cell.value("at_9999", 0.0))) << "<br>&ge;99%: " << html_escape(percent(cell.value("at_99", 0.0)))
+        << "<br>median " << html_escape(percent(cell.value("median_confidence", 0.0))) << "</td>";
     }
     h << "</tr>";
   }
@@ -371,8 +372,8 @@ std::string transfer_section(const std::string& dir) {
 
 std::string retrain_section(const std::string& dir, const nlohmann::json& x) {
   std::ostringstream h;
-  h << "<section class=\"retrain\"><h2>retraining with fooling images as an extra class <small>" << esc(dir)
-    << "</small></h2><p>Settings: <code>" << esc(x["config"].dump()) << "</code></p>";
+  h << "<section class=\"retrain\"><h2>retraining with fooling images as an extra class <small>" << html_escape(dir)
+    << "</small></h2><p>Settings: <code>" << html_escape(x["config"].dump()) << "</code></p>";
   const auto its = x.value("iterations", nlohmann::json::array());
   std::vector<double> xs, acc, caught, median, top;
   h << "<table class=\"classes\"><tr><th>network</th><th>training examples</th><th>fooling images among them</th>"
@@ -388,9 +389,9 @@ std::string retrain_section(const std::string& dir, const nlohmann::json& x) {
     median.push_back(r.value("median_confidence", 0.0));
     top.push_back(r.value("fraction_at_9999", 0.0));
     h << "<tr><td>DNN_" << i << "</td><td>" << r.value("train_examples", 0) << "</td><td>"
-      << r.value("fooling_examples_in_training", 0) << "</td><td>" << esc(percent(acc.back())) << "</td><td>"
-      << (std::isnan(frac) ? std::string("&ndash;") : esc(percent(frac))) << "</td><td>" << esc(percent(median.back()))
-      << "</td><td>" << esc(percent(top.back())) << "</td></tr>";
+      << r.value("fooling_examples_in_training", 0) << "</td><td>" << html_escape(percent(acc.back())) << "</td><td>"
+      << (std::isnan(frac) ? std::string("&ndash;") : html_escape(percent(frac))) << "</td><td>" << html_escape(percent(median.back()))
+      << "</td><td>" << html_escape(percent(top.back())) << "</td></tr>";
   }
   h << "</table>";
   if (!xs.empty()) {
@@ -407,22 +408,22 @@ std::string retrain_section(const std::string& dir, const nlohmann::json& x) {
 
 std::string transfer_experiment_section(const std::string& dir, const nlohmann::json& x) {
   std::ostringstream h;
-  h << "<section class=\"experiment\"><h2>transfer experiment <small>" << esc(dir) << "</small></h2>";
-  h << "<p>Settings: <code>" << esc(x["config"].dump()) << "</code></p>";
+  h << "<section class=\"experiment\"><h2>transfer experiment <small>" << html_escape(dir) << "</small></h2>";
+  h << "<p>Settings: <code>" << html_escape(x["config"].dump()) << "</code></p>";
   if (x.contains("results")) {
     const auto& r = x["results"];
     h << "<table class=\"facts\"><tr><th>set-up</th><th>pairs</th><th>mean fraction &ge; 99%</th><th>mean fraction &ge; "
          "99.99%</th></tr>";
     for (const char* key : {"same_architecture", "other_architecture"}) {
       const auto& v = r[key];
-      auto cell = [&](const char* k) { return v[k].is_null() ? std::string("&ndash;") : esc(percent(v[k].get<double>())); };
+      auto cell = [&](const char* k) { return v[k].is_null() ? std::string("&ndash;") : html_escape(percent(v[k].get<double>())); };
       h << "<tr><td>" << (std::string(key) == "same_architecture" ? "same architecture, other seed" : "other architecture")
         << "</td><td>" << v.value("pairs", 0) << "</td><td>" << cell("mean_fraction_at_99") << "</td><td>"
         << cell("mean_fraction_at_9999") << "</td></tr>";
     }
     h << "</table><table class=\"classes\"><tr><th>network</th><th>held-out accuracy</th><th>training seconds</th></tr>";
     for (const auto& n : r["networks"]) {
-      h << "<tr><td>" << esc(n.value("model", "")) << "</td><td>" << esc(percent(n.value("test_accuracy", 0.0)))
+      h << "<tr><td>" << html_escape(n.value("model", "")) << "</td><td>" << html_escape(percent(n.value("test_accuracy", 0.0)))
         << "</td><td>" << num(n.value("seconds", 0.0), 1) << "</td></tr>";
     }
     h << "</table>";
@@ -433,7 +434,7 @@ std::string transfer_experiment_section(const std::string& dir, const nlohmann::
     for (const auto& e : fs::directory_iterator(fs::path(dir) / "runs"))
       if (fs::exists(e.path() / "summary.json")) runs.push_back(e.path().string());
   std::sort(runs.begin(), runs.end());
-  for (const auto& r : runs) h << "<details><summary>" << esc(fs::path(r).filename().string()) << "</summary>" << run_section(r, {}, "h3") << "</details>";
+  for (const auto& r : runs) h << "<details><summary>" << html_escape(fs::path(r).filename().string()) << "</summary>" << run_section(r, {}, "h3") << "</details>";
   h << "</section>";
   return h.str();
 }
@@ -447,17 +448,17 @@ std::string comparison_section(const std::vector<std::string>& runs) {
   for (const auto& dir : runs) {
     const RunSummary s = read_summary(dir);
     const RunRecord& r = s.record;
-    h << "<tr><td title=\"" << esc(dir) << "\">" << esc(fs::path(dir).filename().string()) << "</td><td>";
+    h << "<tr><td title=\"" << html_escape(dir) << "\">" << html_escape(fs::path(dir).filename().string()) << "</td><td>";
     if (fs::exists(fs::path(dir) / "grid.png"))
-      h << "<img class=\"cmpgrid\" alt=\"grid of " << esc(dir) << "\" src=\"" << data_uri(dir, "grid.png") << "\">";
-    h << "</td><td>" << esc(r.command) << " · " << esc(r.method) << "</td><td>" << esc(fs::path(r.model).filename().string())
-      << "<br><code>" << esc(short_hash(r.model_sha256)) << "</code></td><td>" << esc(r.backend) << "</td><td>"
-      << "<small>" << (r.model_input ? esc(r.model_input->describe()) : std::string("not recorded"))
-      << "</small></td><td>" << r.seed << "</td><td>" << r.progress << " " << esc(progress_unit_name(r.progress_unit)) << "s"
+      h << "<img class=\"cmpgrid\" alt=\"grid of " << html_escape(dir) << "\" src=\"" << data_uri(dir, "grid.png") << "\">";
+    h << "</td><td>" << html_escape(r.command) << " · " << html_escape(r.method) << "</td><td>" << html_escape(fs::path(r.model).filename().string())
+      << "<br><code>" << html_escape(short_hash(r.model_sha256)) << "</code></td><td>" << html_escape(r.backend) << "</td><td>"
+      << "<small>" << (r.model_input ? html_escape(r.model_input->describe()) : std::string("not recorded"))
+      << "</small></td><td>" << r.seed << "</td><td>" << r.progress << " " << html_escape(progress_unit_name(r.progress_unit)) << "s"
       << (r.complete ? "" : " (incomplete)") << "</td><td>" << r.evaluations << "</td><td>" << num(r.seconds, 1)
-      << "</td><td>" << esc(percent(s.median_confidence)) << "</td><td>";
+      << "</td><td>" << html_escape(percent(s.median_confidence)) << "</td><td>";
     for (std::size_t t = 0; t < r.thresholds.size() && t < s.classes_at_or_above.size(); ++t)
-      h << "&ge; " << esc(percent(r.thresholds[t])) << ": " << s.classes_at_or_above[t] << "/" << s.classes.size() << "<br>";
+      h << "&ge; " << html_escape(percent(r.thresholds[t])) << ": " << s.classes_at_or_above[t] << "/" << s.classes.size() << "<br>";
     h << "</td></tr>";
   }
   h << "</table></section>";

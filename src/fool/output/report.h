@@ -11,6 +11,9 @@ namespace fool {
 // data-errors, data-checked="yes"), for people and tests.
 const char* page_self_check();
 
+// Text made safe inside HTML elements and attribute values (& < > ").
+std::string html_escape(const std::string& s);
+
 struct ReportOptions {
   // Class labels to show instead of those the runs recorded (e.g. a model without labels, whose
   // classes are named by their number); empty: the runs' own.

@@ -43,7 +43,9 @@ TEST(Ascent, RaisesTheTargetProbabilityAndStopsAtTheTarget) {
   // The progress events carry each step's log record.
   struct Medians : RunObserver {
     std::vector<double> values;
-    void on_progress(const ProgressEvent& e) override { values.push_back(e.record["median"].get<double>()); }
+    void on_progress(const ProgressEvent& e) override {
+      if (e.phase.empty()) values.push_back(e.record["median"].get<double>());
+    }
   } observer;
   const AscentOutcome out = run_ascent(*clf, c, RunEvents({&observer}));
   const std::vector<double>& medians = observer.values;
