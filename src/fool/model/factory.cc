@@ -163,14 +163,14 @@ struct Candidate {
 std::size_t probe_batch_size(const ModelSpec& spec) {
   return spec.fixed_batch > 1 ? static_cast<std::size_t>(spec.fixed_batch) : 4;
 }
-ImageBatch probe_batch(const ModelSpec& spec) {
-  const std::size_t n = probe_batch_size(spec);
-  ImageBatch probe(n, spec.input);
-  Rng rng(7);
-  for (std::size_t i = 0; i < probe.size() * spec.input.size(); ++i)
-    probe.data()[i] = static_cast<float>(rng.uniform());
-  return probe;
+// n seeded uniform images of `shape`.
+ImageBatch seeded_images(const ImageShape& shape, std::size_t n, std::uint64_t seed) {
+  ImageBatch images(n, shape);
+  Rng rng(seed);
+  for (std::size_t i = 0; i < images.size() * shape.size(); ++i) images.data()[i] = static_cast<float>(rng.uniform());
+  return images;
 }
+ImageBatch probe_batch(const ModelSpec& spec) { return seeded_images(spec.input, probe_batch_size(spec), 7); }
 
 // Refuses, before any backend allocates them, a model whose activations for the probe batch (the
 // fixed batch, else 4 images: the fewest a probe or auto's choice runs) need more than the budget:
@@ -237,10 +237,7 @@ OnnxModel batch_checked(OnnxModel model, const BackendRegistration& r, const Cla
   const std::string fixed = "the file fixes a batch of " + std::to_string(spec.fixed_batch);
   std::optional<OnnxModel> free = model.with_free_batch();
   if (!free) return model;
-  ImageBatch probe(2 * static_cast<std::size_t>(spec.fixed_batch) + 1, spec.input);
-  Rng rng(11);
-  for (std::size_t i = 0; i < probe.size() * spec.input.size(); ++i)
-    probe.data()[i] = static_cast<float>(rng.uniform());
+  const ImageBatch probe = seeded_images(spec.input, 2 * static_cast<std::size_t>(spec.fixed_batch) + 1, 11);
   try {
     const Matrix want = make_backend(r, model.copy(), options)->probabilities(probe);
     const Matrix got = make_backend(r, free->copy(), options)->probabilities(probe);
