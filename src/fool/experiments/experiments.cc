@@ -110,7 +110,7 @@ nlohmann::json train_step(ExperimentDir& x, const std::string& step, const Datas
   return j;
 }
 
-EvolveRunConfig evolve_config(const std::string& model, const std::string& out, EncodingKind encoding,
+EvolveRunConfig evolve_config(const std::string& model, const std::string& out, const std::string& encoding,
                               int generations, int offspring, int init, std::uint64_t seed, int threads,
                               const std::string& command_line) {
   EvolveRunConfig c;
@@ -187,7 +187,7 @@ class TaskDir {
 // The evolution settings of an "evolve" or "fooling" task, run on `model_file` into `out`; the
 // summary records the experiment's own paths.
 EvolveRunConfig task_evolve_config(const nlohmann::json& p, const fs::path& model_file, const fs::path& out) {
-  EvolveRunConfig cfg = evolve_config(p.at("recorded_model").get<std::string>(), out.string(), parse_encoding(p.at("encoding").get<std::string>()),
+  EvolveRunConfig cfg = evolve_config(p.at("recorded_model").get<std::string>(), out.string(), p.at("encoding").get<std::string>(),
                                       p.at("generations").get<int>(), p.at("offspring").get<int>(), p.at("init").get<int>(),
                                       p.at("seed").get<std::uint64_t>(), p.at("threads").get<int>(),
                                       p.at("command_line").get<std::string>());
@@ -216,7 +216,7 @@ nlohmann::json TransferExperimentConfig::to_json() const {
                       {"other_archs", other_archs},
                       {"epochs", epochs},
                       {"runs_per_network", runs_per_network},
-                      {"encoding", encoding_name(encoding)},
+                      {"encoding", encoding},
                       {"generations", generations},
                       {"offspring", offspring},
                       {"init", init},
@@ -285,7 +285,7 @@ StageTasks evolution_tasks(const TransferExperimentConfig& c, const std::vector<
       events.message("evolving " + rel);
       const std::string model = "networks/" + nets[i].name + ".onnx";
       out.tasks.push_back({{{"kind", "evolve"}, {"model", model}, {"run", rel}, {"recorded_model", models[i]},
-                            {"encoding", encoding_name(c.encoding)}, {"generations", c.generations}, {"offspring", c.offspring},
+                            {"encoding", c.encoding}, {"generations", c.generations}, {"offspring", c.offspring},
                             {"init", c.init}, {"seed", c.seed + static_cast<std::uint64_t>(k)}, {"threads", c.threads},
                             {"command_line", c.command_line}},
                            {{model, read_file(models[i])}}});
@@ -378,7 +378,7 @@ nlohmann::json RetrainExperimentConfig::to_json() const {
                       {"arch", arch},
                       {"iterations", iterations},
                       {"epochs", epochs},
-                      {"encoding", encoding_name(encoding)},
+                      {"encoding", encoding},
                       {"generations", generations},
                       {"offspring", offspring},
                       {"init", init},
@@ -572,7 +572,7 @@ void evolve_iteration(ExperimentDir& x, const RetrainExperimentConfig& c, Distri
                       {"model", model},
                       {"run", rel},
                       {"recorded_model", x.path(model)},
-                      {"encoding", encoding_name(c.encoding)},
+                      {"encoding", c.encoding},
                       {"generations", c.generations},
                       {"offspring", c.offspring},
                       {"init", c.init},
