@@ -13,6 +13,7 @@
 namespace fool {
 // Interleaved (OpenCV, BGR) <-> planar (fool, RGB).
 Image8 image_from_mat(const cv::Mat& m) {
+  if (m.depth() != CV_8U) throw Error("image_from_mat: not an 8-bit image");
   Image8 out;
   out.shape = {m.channels(), m.rows, m.cols};
   out.pixels.resize(out.shape.size());
