@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """fool's backends against ONNX Runtime's CPU engine and PyTorch eager on the same ONNX files:
-images/s (median of interleaved rounds) and peak RSS, for each thread count and batch size.
+images/s (median of interleaved rounds) and peak RSS, for each thread count and batch size; then
+fool's and ONNX Runtime's images per CPU second of their process (steadier on a shared machine).
 
 Every contender runs in its own process per measurement (so each peak RSS is its own) and rounds are
 interleaved (each round runs every contender once), so that a change in the shared machine's load
@@ -48,7 +49,9 @@ def median(results):
     ok = sorted((x for x in results if "images_per_s" in x), key=lambda x: x["images_per_s"])
     if not ok:
         return results[-1] if results else {"error": "not run"}
-    return {"images_per_s": ok[len(ok) // 2]["images_per_s"], "peak_rss_mb": max(x.get("peak_rss_mb", 0) for x in ok)}
+    cpu = sorted(x["images_per_cpu_s"] for x in ok if "images_per_cpu_s" in x)
+    return {"images_per_s": ok[len(ok) // 2]["images_per_s"], "peak_rss_mb": max(x.get("peak_rss_mb", 0) for x in ok),
+            **({"images_per_cpu_s": cpu[len(cpu) // 2]} if cpu else {})}
 
 
 def main():
@@ -120,6 +123,20 @@ def main():
         ratio = f"{best / ort:.2f}" if best and ort else "-"
         print(f"| {r['model']} | {r['threads']} | {r['batch']} | " + " | ".join(fmt(rate(r, c)) for c in cols) +
               f" | {ratio} | " + " / ".join(fmt(rss(r, c)) for c in cols) + " |")
+    # Images per CPU second of each contender's process (every thread's time): on a shared machine it
+    # depends far less on the other work than the wall rate; at one thread it is the fairer ratio
+    # (at two, time a thread spends spinning at a barrier counts against its engine).
+    cpu_cols = [c for c in cols if c != "pytorch"]
+    print(f"\nimages per CPU second (process user + system time), median of {a.rounds}")
+    print("| model | threads | batch | " + " | ".join(names.get(c, "fool " + c) for c in cpu_cols) +
+          " | fool's best / ORT |")
+    print("|---" * (len(cpu_cols) + 4) + "|")
+    for r in rows:
+        best = max((r.get(c, {}).get("images_per_cpu_s") or 0) for c in fool_backends) if fool_backends else None
+        ort = r.get("ort", {}).get("images_per_cpu_s")
+        ratio = f"{best / ort:.2f}" if best and ort else "-"
+        print(f"| {r['model']} | {r['threads']} | {r['batch']} | " +
+              " | ".join(fmt(r.get(c, {}).get("images_per_cpu_s")) for c in cpu_cols) + f" | {ratio} |")
     for r in rows:
         for c in cols:
             if "error" in r.get(c, {}):

@@ -457,13 +457,30 @@ class Planner {
   std::vector<int> last_read_;
 };
 
-// OpenMP's thread count of the calling thread set to 1 (oneDNN's OpenMP runtime reads it), found at
-// run time so that the backend links no OpenMP library itself; a no-op for a oneDNN built on
-// another threading runtime.
-void single_threaded() {
-  static const auto set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-  if (set) set(1);
-}
+// OpenMP's thread count of the calling thread (oneDNN's OpenMP runtime reads it) set to 1 while it
+// lives and restored after, so that oneDNN runs sequentially in the thread and the caller's own
+// setting (the torch backend's, in the same thread) is kept. The functions are found at run time
+// so that the backend links no OpenMP library itself; a no-op for a oneDNN built on another
+// threading runtime.
+class SingleThreaded {
+ public:
+  SingleThreaded() {
+    if (set_ && get_) {
+      saved_ = get_();
+      set_(1);
+    }
+  }
+  ~SingleThreaded() {
+    if (set_ && get_ && saved_ > 0) set_(saved_);
+  }
+  SingleThreaded(const SingleThreaded&) = delete;
+  SingleThreaded& operator=(const SingleThreaded&) = delete;
+
+ private:
+  static inline const auto set_ = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  static inline const auto get_ = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
+  int saved_ = 0;
+};
 
 class OnednnClassifier : public Classifier {
  public:
@@ -509,20 +526,22 @@ class OnednnClassifier : public Classifier {
       work[p] = {&plan, &instance(plan, p % workers)};
     }
     std::vector<std::exception_ptr> failures(workers);
+    auto work_on = [&](std::size_t w) {
+      try {
+        const SingleThreaded sequential;  // oneDNN runs sequentially in this worker
+        for (std::size_t p = w; p < parts; p += workers)
+          run(*work[p].first, *work[p].second, images, p * n / parts, (p + 1) * n / parts, &m);
+      } catch (const dnnl::error& e) {
+        failures[w] = std::make_exception_ptr(Error(spec_.path + ": onednn backend failed (" + e.what() + ")"));
+      } catch (...) {
+        failures[w] = std::current_exception();
+      }
+    };
+    // Worker 0 is the calling thread: a call with one range (a small batch, one thread) hands
+    // nothing to another thread, whose start-up would cost more than a small network's pass.
     std::vector<std::thread> pool;
-    for (std::size_t w = 0; w < workers; ++w) {
-      pool.emplace_back([&, w] {
-        try {
-          single_threaded();  // per calling thread: oneDNN runs sequentially in this worker
-          for (std::size_t p = w; p < parts; p += workers)
-            run(*work[p].first, *work[p].second, images, p * n / parts, (p + 1) * n / parts, &m);
-        } catch (const dnnl::error& e) {
-          failures[w] = std::make_exception_ptr(Error(spec_.path + ": onednn backend failed (" + e.what() + ")"));
-        } catch (...) {
-          failures[w] = std::current_exception();
-        }
-      });
-    }
+    for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work_on, w);
+    work_on(0);
     for (auto& t : pool) t.join();
     for (auto& f : failures)
       if (f) std::rethrow_exception(f);
@@ -544,6 +563,9 @@ class OnednnClassifier : public Classifier {
   Plan& plan_for(int n) {
     auto it = plans_.find(n);
     if (it != plans_.end()) return *it->second;
+    // Made single-threaded: oneDNN sizes a primitive's work split by the threads OpenMP offers when
+    // it is created and starts that many when it runs, whatever the running thread's setting.
+    const SingleThreaded sequential;
     Planner planner(graph_, packed_, eng_, n);
     auto plan = std::make_unique<Plan>(planner.build());
     return *plans_.emplace(n, std::move(plan)).first->second;
