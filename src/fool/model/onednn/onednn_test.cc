@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <dlfcn.h>
 #include <unistd.h>
 #include <cmath>
 #include <filesystem>
@@ -233,6 +234,24 @@ TEST_F(Onednn, ResultsDoNotDependOnTheThreadCount) {
   const Matrix two = load(m, Backend::Onednn, 2)->probabilities(b);
   ASSERT_EQ(one.rows(), 10u);
   for (std::size_t i = 0; i < one.rows() * one.cols(); ++i) ASSERT_EQ(one.data()[i], two.data()[i]) << i;
+}
+
+// The backend runs oneDNN single-threaded in each worker, the calling thread among them, and leaves
+// the calling thread's OpenMP setting (which the torch backend in the same thread relies on) as it
+// found it.
+TEST_F(Onednn, KeepsTheCallersOpenMpThreadCount) {
+  const auto set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  const auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
+  if (!set || !get) GTEST_SKIP() << "oneDNN is not built on OpenMP here";
+  const int before = get();
+  set(3);
+  auto clf = load(testing::fixtures_dir() + "/mnist_bn_cnn.onnx", Backend::Onednn, 1);
+  EXPECT_EQ(get(), 3);  // planning at load
+  clf->probabilities(noise(2, {1, 28, 28}));
+  EXPECT_EQ(get(), 3);  // a call with one range, on this thread
+  clf->probabilities(noise(40, {1, 28, 28}));
+  EXPECT_EQ(get(), 3);  // a new plan and several ranges
+  set(before);
 }
 
 // Plans are kept per batch size (up to 8, then dropped): many sizes in turn still score every image
