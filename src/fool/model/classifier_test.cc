@@ -322,7 +322,12 @@ TEST(CompareBackends, AgreeingBackendsGiveThePreferredOneWithoutTiming) {
   }
   if (backend_registry().size() == 2) who = "both";
   EXPECT_EQ(c.choice.reason, "opencv: " + who + " agree on the probe batch (chosen without timing them)");
-  EXPECT_EQ(c.choice.max_difference, c.max_difference);
+  // The chosen backend's largest difference from the others; over every pair (with three backends
+  // the largest may be between two that were not chosen) it can only be larger.
+  if (backend_registry().size() == 2)
+    EXPECT_EQ(c.choice.max_difference, c.max_difference);
+  else
+    EXPECT_LE(c.choice.max_difference, c.max_difference);
   EXPECT_EQ(c.choice.detail.rfind("probe batch of 4: opencv ", 0), 0u) << c.choice.detail;
   BackendChoice loaded;
   auto clf = load_classifier(fixtures_dir() + "/squeezenet1_1_random.onnx", o, &loaded);

@@ -33,6 +33,15 @@ memory::desc plain(const memory::dims& d) {
   return memory::desc(d, memory::data_type::f32, d.size() == 4 ? tag::nchw : d.size() == 2 ? tag::nc : tag::x);
 }
 memory::desc any(const memory::dims& d) { return memory::desc(d, memory::data_type::f32, tag::any); }
+// A convolution's input and output: channels in blocks of 16 (nChw16c) where the channels fill
+// whole blocks, else the layout oneDNN prefers (NHWC for its brgemm kernels on AVX-512). Measured
+// at one thread, batch 10 (images per CPU second): MobileNetV2 +33%, EfficientNet-B0 +15%,
+// ResNet-50 and AlexNet within the noise; blocks padded for other channel counts cost the paper's
+// LeNet (20 and 50 channels) 15%.
+memory::desc act(const memory::dims& d) {
+  if (d.size() == 4 && d[1] % 16 == 0) return memory::desc(d, memory::data_type::f32, tag::nChw16c);
+  return any(d);
+}
 
 // Every primitive's scratchpad is a buffer of the plan: oneDNN's own is shared by all threads,
 // and workers run primitives side by side.
@@ -346,7 +355,7 @@ class Planner {
     auto make = [&](const memory::desc& w) {
       return dnnl::convolution_forward::primitive_desc(
           dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                          any(full(in)), w, plain(bias_dims), any(full(l.output)), l.strides, l.dilates,
+                                          act(full(in)), w, plain(bias_dims), act(full(l.output)), l.strides, l.dilates,
                                           l.pad_l, l.pad_r),
           post_ops(l), eng_);
     };
