@@ -55,6 +55,7 @@ dnnl::primitive_attr user_scratchpad() {
 struct Packed {
   memory::desc desc;
   memory mem;
+  std::shared_ptr<std::vector<float>> owner;  // the layer's own weights where the primitive reads them as they are
 };
 
 // One primitive call: runtime arguments name arena buffers, fixed ones are weights.
@@ -93,7 +94,7 @@ struct Plan {
 
 class Planner {
  public:
-  Planner(const onednn::Graph& g, std::vector<std::vector<Packed>>& packed, const dnnl::engine& eng, int n)
+  Planner(onednn::Graph& g, std::vector<std::vector<Packed>>& packed, const dnnl::engine& eng, int n)
       : g_(g), packed_(packed), eng_(eng), n_(n) {}
 
   Plan build() {
@@ -192,22 +193,32 @@ class Planner {
     md_[static_cast<std::size_t>(l.output)] = md;
     buf_[static_cast<std::size_t>(l.output)] = buffer;
   }
-  memory weights(const memory::desc& user, const memory::desc& want, const std::vector<float>& data) {
+  // Layer layer_'s weights laid out as `want`: packed once and shared by every plan. The layer's own
+  // copy is released as soon as it is packed (or adopted as it is, where `want` is its layout), so
+  // that the weights are held about once while planning; later layouts are reordered from the
+  // first packed one.
+  memory weights(const memory::desc& user, const memory::desc& want) {
     auto& cache = packed_[static_cast<std::size_t>(layer_)];
     for (const auto& p : cache)
       if (p.desc == want) return p.mem;
-    // After the first plan the layer's own copy is released (OnednnClassifier): later layouts are
-    // reordered from the first packed one.
+    std::vector<float>& data = g_.layers[static_cast<std::size_t>(layer_)].weights;
     const Packed* first = nullptr;
     for (const auto& p : cache)
       if (!first && p.desc.dims() == user.dims()) first = &p;
     if (data.empty() && !first) throw Error(g_.path + ": internal: the onednn backend lost a layer's weights");
-    memory src = data.empty() ? first->mem : memory(user, eng_, const_cast<float*>(data.data()));
+    if (!data.empty() && want == user) {
+      auto owner = std::make_shared<std::vector<float>>(std::move(data));
+      data = std::vector<float>();
+      cache.push_back({want, memory(want, eng_, owner->data()), owner});
+      return cache.back().mem;
+    }
+    memory src = data.empty() ? first->mem : memory(user, eng_, data.data());
     memory dst(want, eng_);
     dnnl::stream s(eng_);
     dnnl::reorder(src, dst).execute(s, src, dst);
     s.wait();
-    cache.push_back({want, dst});
+    std::vector<float>().swap(data);
+    cache.push_back({want, dst, nullptr});
     return dst;
   }
   memory vector_memory(const std::vector<float>& data) {
@@ -379,7 +390,7 @@ class Planner {
     }
     const memory bias = bias_of(l);
     add_step(pd, dnnl::convolution_forward(pd), {{DNNL_ARG_SRC, s, pd.src_desc()}, {DNNL_ARG_DST, d, dst}},
-             {{DNNL_ARG_WEIGHTS, weights(wuser, pd.weights_desc(), l.weights)}, {DNNL_ARG_BIAS, bias}});
+             {{DNNL_ARG_WEIGHTS, weights(wuser, pd.weights_desc())}, {DNNL_ARG_BIAS, bias}});
     set_output(l, dst, d);
   }
 
@@ -393,26 +404,36 @@ class Planner {
                                             any(full(l.output))),
           post_ops(l), eng_);
     };
-    const dnnl::inner_product_forward::primitive_desc pd = with_packed_weights(wd, make);
+    const dnnl::inner_product_forward::primitive_desc pd = with_packed_weights(wd, make, &wuser);
     const int s = as(in, pd.src_desc());
     const int d = new_buffer(pd.dst_desc());
     const memory bias = bias_of(l);
     add_step(pd, dnnl::inner_product_forward(pd), {{DNNL_ARG_SRC, s, pd.src_desc()}, {DNNL_ARG_DST, d, pd.dst_desc()}},
-             {{DNNL_ARG_WEIGHTS, weights(wuser, pd.weights_desc(), l.weights)}, {DNNL_ARG_BIAS, bias}});
+             {{DNNL_ARG_WEIGHTS, weights(wuser, pd.weights_desc())}, {DNNL_ARG_BIAS, bias}});
     set_output(l, pd.dst_desc(), d);
   }
 
   // The primitive for this batch size reading the weights as an earlier plan packed them (one packed
   // copy for every batch size: AlexNet's fully connected weights would otherwise be held once per
   // layout oneDNN prefers for a batch size), or in the layout it prefers where it cannot.
+  // `stored` (fully connected layers): the weights as the layer holds them, taken where an optimised
+  // kernel reads them so (no packed copy; AlexNet's first one is 151 MB).
   template <class Make>
-  auto with_packed_weights(const memory::dims& dims, Make make) -> decltype(make(any(dims))) {
+  auto with_packed_weights(const memory::dims& dims, Make make, const memory::desc* stored = nullptr)
+      -> decltype(make(any(dims))) {
     for (const auto& p : packed_[static_cast<std::size_t>(layer_)]) {
       if (p.desc.dims() != dims) continue;
       try {
         return make(p.desc);
       } catch (const dnnl::error&) {
         break;
+      }
+    }
+    if (stored) {
+      try {
+        auto pd = make(*stored);
+        if (std::string(pd.impl_info_str()).find("ref") == std::string::npos) return pd;
+      } catch (const dnnl::error&) {
       }
     }
     return make(any(dims));
@@ -424,7 +445,7 @@ class Planner {
     const memory::desc key = plain({static_cast<memory::dim>(l.bias.size())});
     for (auto& p : cache)
       if (p.desc == key) return p.mem;
-    cache.push_back({key, vector_memory(l.bias)});
+    cache.push_back({key, vector_memory(l.bias), nullptr});
     return cache.back().mem;
   }
 
@@ -455,7 +476,7 @@ class Planner {
     }
   }
 
-  const onednn::Graph& g_;
+  onednn::Graph& g_;  // the layers' weights are released as they are packed
   std::vector<std::vector<Packed>>& packed_;
   const dnnl::engine& eng_;
   memory::dim n_;
@@ -495,7 +516,7 @@ class OnednnClassifier : public Classifier {
  public:
   OnednnClassifier(OnnxModel model, const ClassifierOptions& options)
       : spec_(model.spec(options.overrides)),
-        graph_(onednn::lower_graph(model, spec_)),
+        graph_(onednn::lower_graph_consuming(model, spec_)),
         eng_(dnnl::engine::kind::cpu, 0),
         packed_(graph_.layers.size()),
         threads_(options.threads) {
@@ -504,13 +525,9 @@ class OnednnClassifier : public Classifier {
     shift_ = affine.shift;
     flip_ = spec_.input.channels == 3 && spec_.preprocessing.channel_order == ChannelOrder::Bgr;
     {
-      const OnnxModel release = std::move(model);  // the file's weights: the lowered graph has its own copy
+      const OnnxModel release = std::move(model);  // the lowering took the weights out of it
     }
-    plan_for(1);  // declines at load what oneDNN cannot plan
-    // The weights now live packed (packed_); the lowered copies are not needed again.
-    for (auto& l : graph_.layers)
-      if (!l.weights.empty() && !packed_[static_cast<std::size_t>(&l - graph_.layers.data())].empty())
-        std::vector<float>().swap(l.weights);
+    plan_for(1);  // declines at load what oneDNN cannot plan; the weights now live packed (packed_)
   }
 
   const ModelSpec& spec() const override { return spec_; }

@@ -125,6 +125,25 @@ TEST_F(Onednn, FusesTheResidualAddIntoTheLaterConvolution) {
   EXPECT_LT(versus_torch(m, {3, 12, 12}), 1e-5f);
 }
 
+// The backend takes each initializer's bytes out of the model as its last reader lowers it (so that
+// the weights are held about once at load): weights and a bias shared by two convolutions are
+// still read whole by both.
+TEST_F(Onednn, SharedWeightsAreReadByEveryReader) {
+  GraphBuilder g(13, {3, 12, 12});
+  const std::string m = head(g, "x", "shared.onnx", 8, [](GraphBuilder& g, const std::string& x) {
+    auto* stem = g.node("Relu", {out_of(conv(g, x, 3, 8, 3))});
+    const std::string w = g.weight({8, 8, 3, 3}), b = g.weight({8});
+    auto twice = [&](const std::string& in) {
+      auto* n = g.node("Conv", {in, w, b});
+      GraphBuilder::attr(n, "kernel_shape", std::vector<std::int64_t>{3, 3});
+      GraphBuilder::attr(n, "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+      return g.node("Relu", {out_of(n)});
+    };
+    return out_of(twice(out_of(twice(out_of(stem)))));
+  });
+  EXPECT_LT(versus_torch(m, {3, 12, 12}), 1e-5f);
+}
+
 // MobileNet / EfficientNet forms: depthwise convolution, Clip (ReLU6), swish as x * Sigmoid(x), a
 // squeeze-and-excitation product broadcast over H x W, hard swish as x * HardSigmoid(x), a strided
 // convolution, Concat, max pooling with ceil_mode and a Pad folded into an average pooling.
