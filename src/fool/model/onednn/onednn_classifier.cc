@@ -1,5 +1,5 @@
 // OnednnClassifier: the lowered graph (onednn_graph.h) planned for oneDNN once per batch size:
-// primitives created with format_tag::any so that each convolution picks its own (blocked) layout,
+// convolutions on channels in blocks of 16 where they fill whole blocks (else oneDNN's choice),
 // later layers taking the layout they are given, a reorder only where a primitive wants another;
 // weights reordered into the layout their primitive reads once and shared by every plan; one arena
 // per plan and worker, each tensor at an offset assigned by liveness so that buffers are reused.
