@@ -39,7 +39,9 @@ const onnx::AttributeProto* find_attr(const onnx::NodeProto& n, const std::strin
 
 class Lowering {
  public:
-  Lowering(const OnnxModel& model, const ModelSpec& spec) : model_(model) { g_.path = model.path(); }
+  Lowering(const OnnxModel& model, const ModelSpec& spec) : model_(model), fixed_batch_(spec.fixed_batch) {
+    g_.path = model.path();
+  }
 
   // Lets constant() take an initializer's bytes out of the model once its last reader has them.
   void consume(onnx::ModelProto* proto) {
@@ -724,7 +726,8 @@ class Lowering {
     if (!s.is_int || s.i.size() != 2) decline("only a reshape to N x K is supported");
     std::int64_t k = 1;
     for (auto d : dims(v)) k *= d;
-    const bool batch_kept = s.i[0] == 0 || s.i[0] == -1;
+    // The batch axis kept: 0, -1, or the file's fixed batch (every call then holds that many images).
+    const bool batch_kept = s.i[0] == 0 || s.i[0] == -1 || (fixed_batch_ > 0 && s.i[0] == fixed_batch_);
     const bool rest = s.i[1] == k || (s.i[1] == -1 && s.i[0] != -1);
     if (!batch_kept || !rest) decline("only a reshape to N x K is supported");
     flatten(v, "Reshape");
@@ -840,6 +843,7 @@ class Lowering {
   }
 
   const OnnxModel& model_;
+  std::int64_t fixed_batch_ = 0;  // the file's fixed batch size, 0 if the batch axis is free
   Graph g_;
   const onnx::NodeProto* node_ = nullptr;
   int k_ = 0;                           // index of node_
