@@ -1,10 +1,12 @@
 // One backend of fool (or OpenCV DNN's bare forward) on one ONNX model at one batch size:
-// prints images per second and the process's peak resident memory as one JSON line. Run once per
+// prints images per second (wall and CPU time) and the process's peak resident memory as one JSON line. Run once per
 // backend (bench/bench_runtime.py does, next to PyTorch eager) so that each peak RSS is its own.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <string>
 
@@ -23,6 +25,13 @@ double peak_rss_mb() {
   while (std::getline(f, line))
     if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
   return -1.0;
+}
+
+// User + system CPU time of the whole process so far (every thread).
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 int main(int argc, char** argv) {
@@ -106,13 +115,28 @@ int main(int argc, char** argv) {
     } else {
       step = [&] { c->probabilities(images); };
     }
-    std::vector<std::function<double()>> m(static_cast<std::size_t>(rounds),
-                                           [&] { return batch * fool::bench::rate(step, seconds); });
-    std::vector<double> rates;
-    for (auto& f : m) rates.push_back(f());
+    // Per round: images per wall second, and per CPU second of the whole process (every thread's
+    // user + system time), which on a shared machine depends far less on the other work.
+    std::vector<double> rates, cpu_rates;
+    step();  // warm-up
+    for (int r = 0; r < rounds; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const double c0 = process_cpu_seconds();
+      std::size_t calls = 0;
+      double elapsed = 0.0;
+      while (elapsed < seconds || calls == 0) {
+        step();
+        ++calls;
+        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      }
+      const double images = static_cast<double>(calls) * batch;
+      rates.push_back(images / elapsed);
+      cpu_rates.push_back(images / std::max(process_cpu_seconds() - c0, 1e-9));
+    }
     std::sort(rates.begin(), rates.end());
-    std::printf("{\"backend\": \"%s\", \"images_per_s\": %.3f, \"peak_rss_mb\": %.1f}\n", backend.c_str(),
-                rates[rates.size() / 2], peak_rss_mb());
+    std::sort(cpu_rates.begin(), cpu_rates.end());
+    std::printf("{\"backend\": \"%s\", \"images_per_s\": %.3f, \"images_per_cpu_s\": %.3f, \"peak_rss_mb\": %.1f}\n",
+                backend.c_str(), rates[rates.size() / 2], cpu_rates[cpu_rates.size() / 2], peak_rss_mb());
   } catch (const std::exception& e) {  // fool::Error, or OpenCV's own from the bare path
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """fool's backends against ONNX Runtime's CPU engine and PyTorch eager on the same ONNX files:
-images/s (median of interleaved rounds) and peak RSS, for each thread count and batch size.
+images/s (median of interleaved rounds) and peak RSS, for each thread count and batch size; then
+fool's and ONNX Runtime's images per CPU second of their process (steadier on a shared machine).
 
 Every contender runs in its own process per measurement (so each peak RSS is its own) and rounds are
 interleaved (each round runs every contender once), so that a change in the shared machine's load
@@ -28,6 +29,37 @@ def input_size(path):
     return f"{dims[1]}x{dims[2]}x{dims[3]}"
 
 
+def model_gflop(path):
+    """Multiply-adds x 2 per image of the model's Conv, Gemm and MatMul nodes (ONNX shape inference),
+    in GFLOP: what FLOP/s per engine and the fraction of the measured fp32 peak are counted from."""
+    import onnx
+    m = onnx.shape_inference.infer_shapes(onnx.load(path))
+    shapes = {}
+    for v in list(m.graph.value_info) + list(m.graph.output) + list(m.graph.input):
+        shapes[v.name] = [d.dim_value for d in v.type.tensor_type.shape.dim]
+    for t in m.graph.initializer:
+        shapes[t.name] = list(t.dims)
+    macs = 0
+    for n in m.graph.node:
+        out = shapes.get(n.output[0])
+        if not out:
+            continue
+        per_image = 1
+        for d in out[1:]:
+            per_image *= d
+        if n.op_type == "Conv":
+            w = shapes[n.input[1]]
+            k = 1
+            for d in w[1:]:
+                k *= d  # C/group x kh x kw
+            macs += per_image * k
+        elif n.op_type in ("Gemm", "MatMul"):
+            w = shapes[n.input[1]]
+            trans_b = any(a.name == "transB" and a.i for a in n.attribute)
+            macs += per_image * (w[1] if trans_b else w[0])
+    return 2 * macs / 1e9
+
+
 def run_ort(ort_dir, path, batch, threads, seconds):
     env = dict(os.environ, NODE_PATH=ort_dir)
     out = subprocess.run(["node", os.path.join(HERE, "ort_bench.js"), path, str(batch), str(threads), str(seconds), "1",
@@ -48,7 +80,9 @@ def median(results):
     ok = sorted((x for x in results if "images_per_s" in x), key=lambda x: x["images_per_s"])
     if not ok:
         return results[-1] if results else {"error": "not run"}
-    return {"images_per_s": ok[len(ok) // 2]["images_per_s"], "peak_rss_mb": max(x.get("peak_rss_mb", 0) for x in ok)}
+    cpu = sorted(x["images_per_cpu_s"] for x in ok if "images_per_cpu_s" in x)
+    return {"images_per_s": ok[len(ok) // 2]["images_per_s"], "peak_rss_mb": max(x.get("peak_rss_mb", 0) for x in ok),
+            **({"images_per_cpu_s": cpu[len(cpu) // 2]} if cpu else {})}
 
 
 def main():
@@ -65,6 +99,8 @@ def main():
     ap.add_argument("--ort", default="/work/ort/node_modules", help="node_modules holding onnxruntime-node")
     ap.add_argument("--no-pytorch", action="store_true")
     ap.add_argument("--json", help="also write every measurement here")
+    ap.add_argument("--peak", type=float, help="the measured fp32 peak in GFLOP per CPU second (build/bench/bench_gemm's "
+                    "gflop_per_cpu_s at 1 thread): the CPU table then says the fraction of it each engine reaches")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     have_ort = os.path.isdir(os.path.join(a.ort, "onnxruntime-node"))
@@ -78,6 +114,7 @@ def main():
         if torchvision and not os.path.exists(path):
             br.export(model, path, a.opset, 2)
         label = model if torchvision else os.path.basename(model)
+        gflop = model_gflop(path)
         for threads in [int(t) for t in a.threads.split(",")]:
             for batch in [int(b) for b in a.batch.split(",")]:
                 contenders = fool_backends + (["ort"] if have_ort else []) + (
@@ -93,7 +130,7 @@ def main():
                             res = br.run_fool(a.build, path, c, batch, threads, a.seconds, 1)
                         per[c].append(res)
                         print(f"  {label} t{threads} b{batch} round {k + 1} {c}: {res}", file=sys.stderr, flush=True)
-                rows.append({"model": label, "threads": threads, "batch": batch,
+                rows.append({"model": label, "threads": threads, "batch": batch, "gflop_per_image": gflop,
                              **{c: median(r) for c, r in per.items()}})
     if a.json:
         with open(a.json, "w") as f:
@@ -120,6 +157,29 @@ def main():
         ratio = f"{best / ort:.2f}" if best and ort else "-"
         print(f"| {r['model']} | {r['threads']} | {r['batch']} | " + " | ".join(fmt(rate(r, c)) for c in cols) +
               f" | {ratio} | " + " / ".join(fmt(rss(r, c)) for c in cols) + " |")
+    # Images per CPU second of each contender's process (every thread's time): on a shared machine it
+    # depends far less on the other work than the wall rate; at one thread it is the fairer ratio
+    # (at two, time a thread spends spinning at a barrier counts against its engine).
+    cpu_cols = [c for c in cols if c != "pytorch"]
+    print(f"\nimages per CPU second (process user + system time), median of {a.rounds}; GFLOP per CPU second of "
+          "fool's best and ORT (model GFLOP per image x images per CPU second)" +
+          (f", as a fraction of the measured peak {a.peak:g}" if a.peak else ""))
+    print("| model | threads | batch | " + " | ".join(names.get(c, "fool " + c) for c in cpu_cols) +
+          " | fool's best / ORT | GFLOP/CPU-s fool's best / ORT |")
+    print("|---" * (len(cpu_cols) + 5) + "|")
+    for r in rows:
+        best = max((r.get(c, {}).get("images_per_cpu_s") or 0) for c in fool_backends) if fool_backends else None
+        ort = r.get("ort", {}).get("images_per_cpu_s")
+        ratio = f"{best / ort:.2f}" if best and ort else "-"
+
+        def flops(v):
+            if not v:
+                return "-"
+            g = v * r["gflop_per_image"]
+            return f"{g:.1f}" + (f" ({g / a.peak:.0%})" if a.peak else "")
+        print(f"| {r['model']} | {r['threads']} | {r['batch']} | " +
+              " | ".join(fmt(r.get(c, {}).get("images_per_cpu_s")) for c in cpu_cols) +
+              f" | {ratio} | {flops(best)} / {flops(ort)} |")
     for r in rows:
         for c in cols:
             if "error" in r.get(c, {}):

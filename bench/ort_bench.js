@@ -1,5 +1,6 @@
-// ONNX Runtime's CPU engine (onnxruntime-node) on one ONNX model at one batch size: images/s and
-// peak RSS, one JSON line; bench/bench_vs_ort.py runs it as a yardstick next to fool's backends.
+// ONNX Runtime's CPU engine (onnxruntime-node) on one ONNX model at one batch size: images/s (per
+// wall second and per CPU second of the process) and peak RSS, one JSON line; bench/bench_vs_ort.py
+// runs it as a yardstick next to fool's backends.
 //   node bench/ort_bench.js MODEL BATCH THREADS SECONDS ROUNDS
 // ONNX Runtime is found through NODE_PATH (e.g. /work/ort/node_modules after
 // `cd /work/ort && npm install --ignore-scripts onnxruntime-node@1.30.0`).
@@ -28,10 +29,11 @@ async function main() {
   }
   const feeds = {[name]: new ort.Tensor("float32", data, [batch, ...shape])};
   await session.run(feeds);  // warm-up
-  const rates = [];
+  const rates = [], cpuRates = [];
   for (let r = 0; r < rounds; ++r) {
     let calls = 0;
     const start = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     let elapsed = 0;
     while (elapsed < seconds) {
       await session.run(feeds);
@@ -39,9 +41,12 @@ async function main() {
       elapsed = Number(process.hrtime.bigint() - start) / 1e9;
     }
     rates.push(batch * calls / elapsed);
+    const cpu = process.cpuUsage(cpu0);  // the whole process's user + system time, every thread
+    cpuRates.push(batch * calls / Math.max((cpu.user + cpu.system) / 1e6, 1e-9));
   }
-  rates.sort((a, b) => a - b);
-  console.log(JSON.stringify({backend: "ort", images_per_s: rates[Math.floor(rates.length / 2)], peak_rss_mb: peakRssMb()}));
+  const median = (v) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  console.log(JSON.stringify({backend: "ort", images_per_s: median(rates), images_per_cpu_s: median(cpuRates),
+                              peak_rss_mb: peakRssMb()}));
 }
 
 main().catch((e) => {

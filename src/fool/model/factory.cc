@@ -74,7 +74,8 @@ class FixedBatchDifferentiable : public FixedBatchClassifier<DifferentiableClass
 
  private:
   using GradientCall = Matrix (DifferentiableClassifier::*)(const ImageBatch&, const std::vector<int>&, ImageBatch*);
-  Matrix in_chunks(const ImageBatch& images, const std::vector<int>& targets, ImageBatch* gradients, GradientCall call) {
+  Matrix in_chunks(const ImageBatch& images, const std::vector<int>& targets, ImageBatch* gradients,
+                   GradientCall call) {
     check_gradient_request(spec(), images, targets);
     const auto b = static_cast<std::size_t>(spec().fixed_batch);
     const std::size_t per = images.shape().size();
@@ -172,6 +173,21 @@ ImageBatch seeded_images(const ImageShape& shape, std::size_t n, std::uint64_t s
 }
 ImageBatch probe_batch(const ModelSpec& spec) { return seeded_images(spec.input, probe_batch_size(spec), 7); }
 
+// The batch auto times: the probe batch, or for a small network (the probe batch's activations
+// under kTimingBytes by the graph's estimate) as many probe batches as that allows, up to
+// kMaxTimingImages images, so that a call's fixed cost does not decide for a network that evolve
+// feeds hundreds of images a call (the paper's LeNet: 4 images take a fraction of a millisecond).
+constexpr std::uint64_t kTimingBytes = 16ull << 20;
+constexpr std::size_t kMaxTimingImages = 64;
+std::size_t timing_batch_size(const OnnxModel& model, const ModelSpec& spec) {
+  const std::size_t probe = probe_batch_size(spec);
+  if (spec.fixed_batch > 0) return probe;
+  const ActivationEstimate e = model.activation_estimate();
+  if (!e.inferred || e.total_bytes == 0) return probe;
+  const std::uint64_t batches = kTimingBytes / mul_saturated(e.total_bytes, probe);
+  return probe * static_cast<std::size_t>(std::clamp<std::uint64_t>(batches, 1, kMaxTimingImages / probe));
+}
+
 // Refuses, before any backend allocates them, a model whose activations for the probe batch (the
 // fixed batch, else 4 images: the fewest a probe or auto's choice runs) need more than the budget:
 // --max-memory, else the memory available now. The estimate adds up every node output of the
@@ -191,15 +207,16 @@ void check_activation_memory(const OnnxModel& model, const ClassifierOptions& op
   if (need <= budget) return;
   std::string dims;
   for (std::size_t i = 0; i < e.largest_dims.size(); ++i) dims += (i ? "x" : "") + std::to_string(e.largest_dims[i]);
-  throw Error(model.path() + ": node " + e.largest_node + " outputs " + dims + " (" + memory_size_text(e.largest_bytes) +
-              (spec.fixed_batch > 0 ? " per call" : " per image") + "); the graph's activations need " +
-              memory_size_text(need) + " for " + std::to_string(spec.fixed_batch > 0 ? spec.fixed_batch : images) +
-              " images, more than the " + memory_size_text(budget) +
+  throw Error(model.path() + ": node " + e.largest_node + " outputs " + dims + " (" +
+              memory_size_text(e.largest_bytes) + (spec.fixed_batch > 0 ? " per call" : " per image") +
+              "); the graph's activations need " + memory_size_text(need) + " for " +
+              std::to_string(spec.fixed_batch > 0 ? spec.fixed_batch : images) + " images, more than the " +
+              memory_size_text(budget) +
               (options.max_memory > 0 ? " of --max-memory" : " available (--max-memory to change)"));
 }
 
 std::vector<Candidate> run_all(const std::string& path, OnnxModel model, const ClassifierOptions& options,
-                               const ImageBatch& probe) {
+                               const ImageBatch& probe, const ImageBatch& timed) {
   const auto& registry = backend_registry();
   std::vector<Candidate> out;
   for (std::size_t i = 0; i < registry.size(); ++i) {
@@ -211,8 +228,9 @@ std::vector<Candidate> run_all(const std::string& path, OnnxModel model, const C
       k.output = k.classifier->probabilities(probe);  // also warms the backend up
       for (std::size_t j = 0; j < k.output.rows() * k.output.cols(); ++j)
         if (!std::isfinite(k.output.data()[j])) throw Error("non-finite probabilities on the probe batch");
+      if (timed.size() != probe.size()) k.classifier->probabilities(timed);  // warms up for that size
       const auto t0 = std::chrono::steady_clock::now();
-      k.classifier->probabilities(probe);
+      k.classifier->probabilities(timed);
       k.probe.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       k.probe.classes = static_cast<int>(k.output.cols());
     } catch (const Error& e) {
@@ -347,11 +365,13 @@ int choose(const std::vector<Candidate>& c, const ClassifierOptions& options, Ba
 std::vector<Candidate> compare(const std::string& path, const ClassifierOptions& options, BackendComparison* out) {
   OnnxModel model = OnnxModel::load(path, options.overrides);
   report_warnings(model.spec(options.overrides), options);  // a model that is not an image classifier fails here
-  check_activation_memory(model, options);                   // before anything runs it
+  check_activation_memory(model, options);                  // before anything runs it
   model = batch_checked(std::move(model), reference_backend(), options, &out->batch);
   const ModelSpec spec = model.spec(options.overrides);
   const ImageBatch probe = probe_batch(spec);
-  std::vector<Candidate> c = run_all(path, std::move(model), options, probe);
+  const std::size_t timed_images = options.auto_compares_speed ? timing_batch_size(model, spec) : probe.size();
+  const ImageBatch timed = timed_images == probe.size() ? probe : seeded_images(spec.input, timed_images, 7);
+  std::vector<Candidate> c = run_all(path, std::move(model), options, probe, timed);
   out->probe_images = probe.size();
   for (std::size_t i = 0; i < c.size(); ++i)
     for (std::size_t j = i + 1; j < c.size(); ++j)
@@ -363,7 +383,8 @@ std::vector<Candidate> compare(const std::string& path, const ClassifierOptions&
   BackendChoice& ch = out->choice;
   const int pick = choose(c, options, &ch);
   out->chosen = pick >= 0;
-  ch.detail = "probe batch of " + std::to_string(probe.size()) + ":";
+  ch.detail = "probe batch of " + std::to_string(probe.size()) +
+              (timed.size() != probe.size() ? ", timed on " + std::to_string(timed.size()) + " images:" : ":");
   std::string errors;
   for (std::size_t i = 0; i < c.size(); ++i) {
     ch.detail += (i == 0 ? " " : ", ") + c[i].reg->name + " " + (c[i].classifier ? ms(c[i].probe.seconds) : "fails");

@@ -2,6 +2,8 @@
 #include "fool/model/onednn/onednn_graph.h"
 
 #include <onnx/onnx_pb.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cfloat>
@@ -37,7 +39,14 @@ const onnx::AttributeProto* find_attr(const onnx::NodeProto& n, const std::strin
 
 class Lowering {
  public:
-  Lowering(const OnnxModel& model, const ModelSpec& spec) : model_(model) { g_.path = model.path(); }
+  Lowering(const OnnxModel& model, const ModelSpec& spec) : model_(model), fixed_batch_(spec.fixed_batch) {
+    g_.path = model.path();
+  }
+
+  // Lets constant() take an initializer's bytes out of the model once its last reader has them.
+  void consume(onnx::ModelProto* proto) {
+    for (auto& t : *proto->mutable_graph()->mutable_initializer()) owned_[t.name()] = &t;
+  }
 
   Graph run(const ModelSpec& spec) {
     const auto& graph = model_.proto().graph();
@@ -80,7 +89,8 @@ class Lowering {
     throw Error(g_.path + ": the onednn backend does not run " + where_ + ": " + why);
   }
 
-  Const read_tensor(const onnx::TensorProto& t, const std::string& what) const {
+  // `consumed`: the same tensor, whose float bytes are given back as they are copied and then freed.
+  Const read_tensor(const onnx::TensorProto& t, const std::string& what, onnx::TensorProto* consumed = nullptr) const {
     Const c;
     c.dims.assign(t.dims().begin(), t.dims().end());
     std::size_t n = 1;
@@ -89,8 +99,13 @@ class Lowering {
     if (t.data_type() == onnx::TensorProto::FLOAT) {
       if (!raw.empty()) {
         if (raw.size() != n * 4) throw Error(g_.path + ": " + what + " has the wrong number of bytes");
-        c.f.resize(n);
-        std::memcpy(c.f.data(), raw.data(), raw.size());
+        if (consumed) {
+          copy_releasing(consumed->mutable_raw_data(), &c.f);
+          std::string().swap(*consumed->mutable_raw_data());
+        } else {
+          c.f.resize(n);
+          std::memcpy(c.f.data(), raw.data(), raw.size());
+        }
       } else {
         c.f.assign(t.float_data().begin(), t.float_data().end());
       }
@@ -109,6 +124,27 @@ class Lowering {
       c.dims.push_back(-1);  // marks an unreadable constant: any use of it declines
     }
     return c;
+  }
+
+  // Appends the floats in `from` to `to` in blocks (into reserved, untouched memory), giving the
+  // pages of `from` already copied back to the system (the string is freed after), so that a large
+  // weight is not held twice while it is copied.
+  static void copy_releasing(std::string* from, std::vector<float>* to) {
+    constexpr std::size_t kBlock = std::size_t{4} << 20;  // bytes, a multiple of 4
+    const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    const char* data = from->data();
+    const std::size_t size = from->size();
+    to->reserve(size / sizeof(float));
+    const auto first = (reinterpret_cast<std::uintptr_t>(data) + page - 1) / page * page;
+    for (std::size_t at = 0; at < size; at += kBlock) {
+      const std::size_t n = std::min(kBlock, size - at);
+      const std::size_t old = to->size();
+      to->resize(old + n / sizeof(float));
+      std::memcpy(to->data() + old, data + at, n);
+      const auto end = reinterpret_cast<std::uintptr_t>(data + at + n) / page * page;
+      const auto begin = std::max(first, reinterpret_cast<std::uintptr_t>(data + at) / page * page);
+      if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    }
   }
 
   // Mul(x, Sigmoid(x)) and Mul(x, HardSigmoid(x) with alpha 1/6, beta 1/2), the Sigmoid read by the
@@ -153,7 +189,17 @@ class Lowering {
     const std::string& name = node_->input(input);
     auto init = inits_.find(name);
     if (init != inits_.end()) {
-      Const c = read_tensor(*init->second, "initializer '" + json_check::printable(name) + "'");
+      // The last node to read an initializer (once: no other input of the node names it) takes its
+      // bytes out of the model, page by page as they are copied, where the model is consumed.
+      onnx::TensorProto* owned = nullptr;
+      if (auto o = owned_.find(name); o != owned_.end() && o->second == init->second) {
+        int here = 0;
+        for (const auto& in : node_->input()) here += in == name ? 1 : 0;
+        auto& readers = readers_[name];
+        readers.insert(k_);
+        if (here == 1 && static_cast<int>(readers.size()) == uses_.at(name)) owned = o->second;
+      }
+      Const c = read_tensor(*init->second, "initializer '" + json_check::printable(name) + "'", owned);
       if (!c.dims.empty() && c.dims.back() == -1)
         decline("constant '" + json_check::printable(name) + "' has an element type other than float32 or int64");
       return c;
@@ -680,7 +726,8 @@ class Lowering {
     if (!s.is_int || s.i.size() != 2) decline("only a reshape to N x K is supported");
     std::int64_t k = 1;
     for (auto d : dims(v)) k *= d;
-    const bool batch_kept = s.i[0] == 0 || s.i[0] == -1;
+    // The batch axis kept: 0, -1, or the file's fixed batch (every call then holds that many images).
+    const bool batch_kept = s.i[0] == 0 || s.i[0] == -1 || (fixed_batch_ > 0 && s.i[0] == fixed_batch_);
     const bool rest = s.i[1] == k || (s.i[1] == -1 && s.i[0] != -1);
     if (!batch_kept || !rest) decline("only a reshape to N x K is supported");
     flatten(v, "Reshape");
@@ -721,8 +768,8 @@ class Lowering {
         decline("C must be a constant of K or 1 x K values");
       for (float x : c.f) bias.push_back(beta * x);
     }
-    const Const& w = constant(1);
-    inner_product(value(0), w, attr_i("transB", 0) != 0, alpha, bias.empty() ? nullptr : &bias, "Gemm");
+    Const w = constant(1);
+    inner_product(value(0), std::move(w), attr_i("transB", 0) != 0, alpha, bias.empty() ? nullptr : &bias, "Gemm");
   }
 
   void matmul() {
@@ -796,6 +843,7 @@ class Lowering {
   }
 
   const OnnxModel& model_;
+  std::int64_t fixed_batch_ = 0;  // the file's fixed batch size, 0 if the batch axis is free
   Graph g_;
   const onnx::NodeProto* node_ = nullptr;
   int k_ = 0;                           // index of node_
@@ -803,11 +851,13 @@ class Lowering {
   std::string where_;
   std::unordered_map<std::string, Const> consts_;  // Constant nodes' values
   std::unordered_map<std::string, const onnx::TensorProto*> inits_;
-  std::unordered_map<std::string, int> ids_;              // value name -> value id
-  std::unordered_map<std::string, int> uses_;             // readers of each name (graph output: one)
-  std::unordered_map<std::string, int> producer_;         // name -> node index
-  std::unordered_map<int, int> layer_of_;                 // value id -> the layer that writes it
-  std::map<int, std::pair<std::string, Eltwise>> swish_;  // Mul node index -> (x, the eltwise)
+  std::unordered_map<std::string, onnx::TensorProto*> owned_;       // consume(): the model's initializers
+  mutable std::unordered_map<std::string, std::set<int>> readers_;  // initializer -> nodes that read it
+  std::unordered_map<std::string, int> ids_;                        // value name -> value id
+  std::unordered_map<std::string, int> uses_;                       // readers of each name (graph output: one)
+  std::unordered_map<std::string, int> producer_;                   // name -> node index
+  std::unordered_map<int, int> layer_of_;                           // value id -> the layer that writes it
+  std::map<int, std::pair<std::string, Eltwise>> swish_;            // Mul node index -> (x, the eltwise)
   std::set<int> skipped_;
   std::unordered_map<std::string, std::pair<std::string, std::vector<std::int64_t>>> pads_;
 };
@@ -815,6 +865,12 @@ class Lowering {
 }  // namespace
 
 Graph lower_graph(const OnnxModel& model, const ModelSpec& spec) { return Lowering(model, spec).run(spec); }
+
+Graph lower_graph_consuming(OnnxModel& model, const ModelSpec& spec) {
+  Lowering l(model, spec);
+  l.consume(&model.mutable_proto());
+  return l.run(spec);
+}
 
 const std::vector<std::string>& supported_operators() {
   static const std::vector<std::string> ops = {"Add",           "AveragePool", "BatchNormalization",

@@ -74,6 +74,9 @@ struct Graph {
 // Lowers the model's graph (input `spec.input_name`, output `spec.output_name`); throws fool::Error
 // naming the file and the node for anything it does not cover.
 Graph lower_graph(const OnnxModel& model, const ModelSpec& spec);
+// The same, taking each initializer's bytes out of `model` once its last reader has them (so that
+// the weights are held about once while lowering); `model` must not be used afterwards.
+Graph lower_graph_consuming(OnnxModel& model, const ModelSpec& spec);
 
 // Operator types lower_graph takes, sorted.
 const std::vector<std::string>& supported_operators();

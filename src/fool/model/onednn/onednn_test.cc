@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <dlfcn.h>
 #include <unistd.h>
 #include <cmath>
 #include <filesystem>
@@ -124,6 +125,25 @@ TEST_F(Onednn, FusesTheResidualAddIntoTheLaterConvolution) {
   EXPECT_LT(versus_torch(m, {3, 12, 12}), 1e-5f);
 }
 
+// The backend takes each initializer's bytes out of the model as its last reader lowers it (so that
+// the weights are held about once at load): weights and a bias shared by two convolutions are
+// still read whole by both.
+TEST_F(Onednn, SharedWeightsAreReadByEveryReader) {
+  GraphBuilder g(13, {3, 12, 12});
+  const std::string m = head(g, "x", "shared.onnx", 8, [](GraphBuilder& g, const std::string& x) {
+    auto* stem = g.node("Relu", {out_of(conv(g, x, 3, 8, 3))});
+    const std::string w = g.weight({8, 8, 3, 3}), b = g.weight({8});
+    auto twice = [&](const std::string& in) {
+      auto* n = g.node("Conv", {in, w, b});
+      GraphBuilder::attr(n, "kernel_shape", std::vector<std::int64_t>{3, 3});
+      GraphBuilder::attr(n, "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+      return g.node("Relu", {out_of(n)});
+    };
+    return out_of(twice(out_of(twice(out_of(stem)))));
+  });
+  EXPECT_LT(versus_torch(m, {3, 12, 12}), 1e-5f);
+}
+
 // MobileNet / EfficientNet forms: depthwise convolution, Clip (ReLU6), swish as x * Sigmoid(x), a
 // squeeze-and-excitation product broadcast over H x W, hard swish as x * HardSigmoid(x), a strided
 // convolution, Concat, max pooling with ceil_mode and a Pad folded into an average pooling.
@@ -233,6 +253,24 @@ TEST_F(Onednn, ResultsDoNotDependOnTheThreadCount) {
   const Matrix two = load(m, Backend::Onednn, 2)->probabilities(b);
   ASSERT_EQ(one.rows(), 10u);
   for (std::size_t i = 0; i < one.rows() * one.cols(); ++i) ASSERT_EQ(one.data()[i], two.data()[i]) << i;
+}
+
+// The backend runs oneDNN single-threaded in each worker, the calling thread among them, and leaves
+// the calling thread's OpenMP setting (which the torch backend in the same thread relies on) as it
+// found it.
+TEST_F(Onednn, KeepsTheCallersOpenMpThreadCount) {
+  const auto set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  const auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
+  if (!set || !get) GTEST_SKIP() << "oneDNN is not built on OpenMP here";
+  const int before = get();
+  set(3);
+  auto clf = load(testing::fixtures_dir() + "/mnist_bn_cnn.onnx", Backend::Onednn, 1);
+  EXPECT_EQ(get(), 3);  // planning at load
+  clf->probabilities(noise(2, {1, 28, 28}));
+  EXPECT_EQ(get(), 3);  // a call with one range, on this thread
+  clf->probabilities(noise(40, {1, 28, 28}));
+  EXPECT_EQ(get(), 3);  // a new plan and several ranges
+  set(before);
 }
 
 // Plans are kept per batch size (up to 8, then dropped): many sizes in turn still score every image

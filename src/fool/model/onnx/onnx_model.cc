@@ -1,7 +1,10 @@
 #include "fool/model/onnx/onnx_model.h"
 
+#include <google/protobuf/io/zero_copy_stream.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -136,15 +139,54 @@ void check_text_is_utf8(const onnx::ModelProto& m, const std::string& path) {
   }
 }
 
+// The file's bytes handed to the parser in blocks; the pages of blocks it has finished with are
+// given back to the system as it goes (the bytes are not read again), so that a large model's file
+// and its parsed copy are not held in full at once (AlexNet: 244 MB each).
+class ReleasingInput : public google::protobuf::io::ZeroCopyInputStream {
+ public:
+  ReleasingInput(std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
+  bool Next(const void** data, int* size) override {
+    // Everything before the previous block is behind the parser (it copies what it keeps).
+    if (pos_ > released_ + 2 * kBlock) release(pos_ - kBlock);
+    if (pos_ >= size_) return false;
+    const std::size_t n = std::min(kBlock, size_ - pos_);
+    *data = data_ + pos_;
+    *size = static_cast<int>(n);
+    pos_ += n;
+    return true;
+  }
+  void BackUp(int count) override { pos_ -= static_cast<std::size_t>(count); }
+  bool Skip(int count) override {
+    pos_ = std::min(size_, pos_ + static_cast<std::size_t>(count));
+    return pos_ < size_;
+  }
+  std::int64_t ByteCount() const override { return static_cast<std::int64_t>(pos_); }
+
+ private:
+  static constexpr std::size_t kBlock = std::size_t{1} << 20;
+  // Gives back the whole pages of [released_, end).
+  void release(std::size_t end) {
+    const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto from = (reinterpret_cast<std::uintptr_t>(data_ + released_) + page - 1) / page * page;
+    const auto to = reinterpret_cast<std::uintptr_t>(data_ + end) / page * page;
+    if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+    released_ = end;
+  }
+  std::uint8_t* data_;
+  std::size_t size_, pos_ = 0, released_ = 0;
+};
+
 }  // namespace
 
 OnnxModel OnnxModel::load(const std::string& path, const SpecOverrides& overrides) {
-  const auto bytes = read_file(path);
+  auto bytes = read_file(path);
   OnnxModel m;
   m.path_ = path;
   m.sha256_ = sha256_hex(bytes.data(), bytes.size());
   m.proto_ = std::make_unique<onnx::ModelProto>();
-  if (bytes.empty() || !m.proto_->ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+  ReleasingInput input(bytes.data(), bytes.size());
+  if (bytes.empty() || bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()) ||
+      !m.proto_->ParseFromZeroCopyStream(&input) ||
       !m.proto_->has_graph() || m.proto_->graph().node_size() == 0 || m.proto_->ir_version() <= 0) {
     throw Error(path + ": not an ONNX model (cannot parse it as an ONNX ModelProto)");
   }
@@ -421,11 +463,29 @@ ModelSpec write_annotated_model(const std::string& path, const SpecOverrides& ov
 
 ActivationEstimate OnnxModel::activation_estimate() const {
   ActivationEstimate e;
-  // Inference needs the weights' shapes, not their values: a copy without large float data.
-  onnx::ModelProto inferred = *proto_;
+  // Inference needs the weights' shapes, not their values: a copy without large float data (made
+  // field by field, so that the weights are never held twice, even for a moment).
+  onnx::ModelProto inferred;
+  inferred.set_ir_version(proto_->ir_version());
+  *inferred.mutable_opset_import() = proto_->opset_import();
+  *inferred.mutable_functions() = proto_->functions();
   auto* g = inferred.mutable_graph();
-  for (auto& t : *g->mutable_initializer())
-    if (t.data_type() == onnx::TensorProto::FLOAT && t.raw_data().size() > 4096) t.clear_raw_data();
+  const onnx::GraphProto& src = proto_->graph();
+  g->set_name(src.name());
+  *g->mutable_node() = src.node();
+  *g->mutable_input() = src.input();
+  *g->mutable_output() = src.output();
+  *g->mutable_sparse_initializer() = src.sparse_initializer();
+  for (const auto& t : src.initializer()) {
+    auto* c = g->add_initializer();
+    if (t.data_type() == onnx::TensorProto::FLOAT && t.raw_data().size() > 4096) {
+      c->set_name(t.name());
+      c->set_data_type(t.data_type());
+      *c->mutable_dims() = t.dims();
+    } else {
+      *c = t;
+    }
+  }
   for (auto& in : *g->mutable_input()) {
     if (!in.type().has_tensor_type() || !in.type().tensor_type().has_shape()) continue;
     auto* shape = in.mutable_type()->mutable_tensor_type()->mutable_shape();

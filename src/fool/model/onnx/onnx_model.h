@@ -44,6 +44,8 @@ class OnnxModel {
 
   const std::string& path() const { return path_; }
   const onnx::ModelProto& proto() const { return *proto_; }
+  // For a consumer that takes the weights out of the model as it reads them (the onednn backend).
+  onnx::ModelProto& mutable_proto() { return *proto_; }
   // The model's description after overrides. Throws fool::Error if the input is not an image.
   ModelSpec spec(const SpecOverrides& overrides = {}) const;
   // The activation memory of one image (ActivationEstimate); never throws.
