@@ -223,6 +223,7 @@ TEST_F(DatasetCli, ExportOutIsFoolsOwnDirectoryOrRefused) {
 TEST_F(DatasetCli, ImportNpmMnistNamesBadDigitsAndFollowsTheOutRules) {
   const std::string digits = path("digits");
   auto write_digits = [&](const std::string& three) {
+    fs::create_directories(digits);
     for (int k = 0; k < 10; ++k) {
       std::string values;
       for (int i = 0; i < 784 * 2; ++i) values += (i ? "," : "") + std::string(i % 7 == 0 ? "1" : "0.25");
