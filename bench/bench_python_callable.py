@@ -6,7 +6,10 @@ For each case the run's wall time is compared with (a) the seconds spent inside 
 the run and (b) the same forward calls (same number, same batch sizes) made directly from Python on
 random images, without fool, and (c) the same run through a callable that answers at once (fool's own
 work: rendering, mutation, archive, files). The ratio run / (b) is what the issue bounds (<= 1.15x);
-(b + c) / b is the same ratio with the two parts timed apart, steadier on a busy machine. Runs and bare
+(b + c) / b is the same ratio with the two parts timed apart, steadier on a busy machine. The
+process's CPU seconds of the run and of the bare calls are printed too: with one fool thread and one
+torch thread (--threads 1 --torch-threads 1) their ratio is the same bound measured in CPU time, which
+other work on a shared machine disturbs far less than wall time. Runs and bare
 calls alternate --repeats times and the fastest of each is kept, so that a busy machine skews less.
 
     PYTHONPATH=build/python python3 bench/bench_python_callable.py --generations 30
@@ -54,21 +57,23 @@ class Timed:
 
 def case(name, module, shape, encoding, args):
     clf = fool.torch_classifier(module, image_shape=shape)
-    runs, insides, owns = [], [], []
+    runs, insides, owns, run_cpus, own_cpus = [], [], [], [], []
     for _ in range(args.repeats):  # interleaved, the fastest of each kept (the machine may be shared)
         timed = Timed(clf)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         run = fool.evolve(timed, image_shape=shape, encoding=encoding, generations=args.generations,
                           offspring=args.offspring, init=args.offspring, seed=1, threads=args.threads)
         runs.append(time.perf_counter() - t)
+        run_cpus.append(time.process_time() - c)
         insides.append(timed.seconds)
         # The same calls without fool: random images of the same batch sizes, straight into the callable.
         rng = np.random.RandomState(0)
         by_size = {n: rng.rand(n, *shape).astype(np.float32) for n in sorted(set(timed.sizes))}
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for n in timed.sizes:
             clf(by_size[n])
         owns.append(time.perf_counter() - t)
+        own_cpus.append(time.process_time() - c)
     # fool's own work for the same run: a callable that answers at once (same shapes, same calls).
     answers = {}
 
@@ -82,10 +87,12 @@ def case(name, module, shape, encoding, args):
                     offspring=args.offspring, init=args.offspring, seed=1, threads=args.threads)
         alone.append(time.perf_counter() - t)
     wall, inside, own, fool_alone = min(runs), min(insides), min(owns), min(alone)
+    run_cpu, own_cpu = min(run_cpus), min(own_cpus)
     print(f"{name:16s} {encoding:6s} {len(timed.sizes):4d} calls {sum(timed.sizes):6d} images  "
           f"run {wall:6.2f} s  in callable {inside:6.2f} s  own calls {own:6.2f} s  "
           f"fool alone {fool_alone:5.2f} s  run/own {wall / own:5.2f}x  run/in-callable {wall / inside:5.2f}x  "
-          f"(own + fool alone)/own {(own + fool_alone) / own:5.2f}x")
+          f"(own + fool alone)/own {(own + fool_alone) / own:5.2f}x  "
+          f"CPU seconds: run {run_cpu:6.2f} own {own_cpu:6.2f} run/own {run_cpu / own_cpu:5.2f}x")
 
 
 def main():

@@ -17,8 +17,31 @@ namespace fs = std::filesystem;
 using testing::expect_one_line_error;
 using testing::run_fool;
 
+// Each pattern (a regular expression) matches `text` after where the one before matched: the lines
+// came in this order.
+void expect_in_order(const std::string& text, const std::vector<std::string>& patterns) {
+  auto at = text.cbegin();
+  for (const auto& p : patterns) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(at, text.cend(), m, std::regex(p)))
+        << "'" << p << "' after offset " << (at - text.cbegin()) << " in:\n"
+        << text;
+    at = m[0].second;
+  }
+}
+
 TEST_F(Experiments, TransferExperimentScoresEveryChampionWithEveryNetwork) {
   const std::string out = small_transfer("xfer");
+  // Progress (stderr is a file here: a line per tenth): each stage's tasks counted as they finish,
+  // the evolution runs' evaluations with their rate and the time left.
+  expect_in_order(
+      small_transfer_err,
+      {"\\[experiment\\] training networks/lenet-seed1\\.onnx",
+       "transfer: training \\[.*\\]   0% 0/3 .*3 networks to train", " 33% 1/3 .*done: networks/lenet-seed1\\.onnx",
+       "100% 3/3 .*done: networks/mlp-seed1\\.onnx", "\\[experiment\\] evolving runs/mlp-seed1-run1",
+       "transfer: evolution runs \\[.*\\]   0% 0/3 · 0/540 evals",
+       " 33% 1/3 · 180/540 evals · [0-9.]+ evals/s avg · [0-9hms]+ · ETA [0-9hms]+  done: runs/lenet-seed1-run1",
+       "100% 3/3 · 540/540 evals · [0-9.]+ evals/s avg", "\\[experiment\\] scoring every champion"});
   const auto x = nlohmann::json::parse(read_text_file(out + "/experiment.json"));
   EXPECT_EQ(x["experiment"], "transfer");
   EXPECT_EQ(x["results"]["networks"].size(), 3u);
@@ -38,9 +61,9 @@ TEST_F(Experiments, TransferExperimentScoresEveryChampionWithEveryNetwork) {
 
   // Running it again resumes: nothing is trained or evolved again.
   const auto before = sha256_file(out + "/networks/lenet-seed1.onnx");
-  const auto again = run_fool({"experiment", "transfer", "--out", out, "--data-dir", FOOL_MNIST_DIR, "--epochs", "1",
-                               "--other-archs", "mlp", "--runs-per-network", "1", "--generations", "5", "--offspring",
-                               "30", "--init", "30"});
+  const auto again =
+      run_fool({"experiment", "transfer", "--out", out, "--data-dir", FOOL_MNIST_DIR, "--epochs", "1", "--other-archs",
+                "mlp", "--runs-per-network", "1", "--generations", "5", "--offspring", "30", "--init", "30"});
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_EQ(again.err.find("training"), std::string::npos) << again.err;
   EXPECT_EQ(sha256_file(out + "/networks/lenet-seed1.onnx"), before);
@@ -51,8 +74,9 @@ TEST_F(Experiments, TransferExperimentScoresEveryChampionWithEveryNetwork) {
                         "epochs");
 
   // fool transfer on the runs alone gives the same matrix.
-  const auto r = run_fool({"transfer", "--runs", out + "/runs/lenet-seed1-run1", out + "/runs/mlp-seed1-run1", "--models",
-                           out + "/networks/lenet-seed1.onnx", out + "/networks/mlp-seed1.onnx", "--out", path("t2")});
+  const auto r =
+      run_fool({"transfer", "--runs", out + "/runs/lenet-seed1-run1", out + "/runs/mlp-seed1-run1", "--models",
+                out + "/networks/lenet-seed1.onnx", out + "/networks/mlp-seed1.onnx", "--out", path("t2")});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto t2 = nlohmann::json::parse(read_text_file(path("t2") + "/transfer.json"));
   EXPECT_EQ(t2["sources"][1]["scores"][1], t["sources"][2]["scores"][2]);
@@ -64,7 +88,8 @@ TEST_F(Experiments, TransferRefusesMismatchedInputs) {
   expect_one_line_error(run_fool({"transfer", "--runs", run, "--models", lenet,
                                   FOOL_FIXTURES_DIR "/squeezenet1_1_random.onnx", "--out", path("t")}),
                         "squeezenet1_1_random.onnx");
-  expect_one_line_error(run_fool({"transfer", "--runs", path("nothing"), "--models", lenet, "--out", path("t")}), "nothing");
+  expect_one_line_error(run_fool({"transfer", "--runs", path("nothing"), "--models", lenet, "--out", path("t")}),
+                        "nothing");
   fs::create_directories(path("broken"));
   write_file_atomic(path("broken/summary.json"), std::string("{ not json"));
   expect_one_line_error(run_fool({"transfer", "--runs", path("broken"), "--models", lenet, "--out", path("t")}),
@@ -79,11 +104,23 @@ TEST_F(Experiments, TransferRefusesMismatchedInputs) {
 
 TEST_F(Experiments, RetrainingAddsAFoolingClassThatEvolutionLeavesAlone) {
   const std::string out = path("retrain");
-  const std::vector<std::string> args = {"experiment", "retrain", "--out", out, "--data-dir", FOOL_MNIST_DIR,
-                                         "--iterations", "2", "--epochs", "1", "--generations", "5", "--offspring",
-                                         "30", "--init", "30", "--first-images", "40", "--eval-runs", "1"};
+  const std::vector<std::string> args = {"experiment",   "retrain", "--out",    out,  "--data-dir",     FOOL_MNIST_DIR,
+                                         "--iterations", "2",       "--epochs", "1",  "--generations",  "5",
+                                         "--offspring",  "30",      "--init",   "30", "--first-images", "40",
+                                         "--eval-runs",  "1"};
   const auto r = run_fool(args);
   ASSERT_EQ(r.code, 0) << r.err;
+  // Progress: each network's training batches (with the time left once a tenth is done), then the
+  // runs against it with their evaluations' rate, then the iteration's line; iteration by iteration.
+  expect_in_order(
+      r.err, {"\\[experiment\\] training iteration1/dnn\\.onnx", "train lenet \\[.*\\] .* · ETA [0-9hms]+  epoch 1",
+              "100% ([0-9]+)/\\1 ", "\\[experiment\\] iteration1: evolving against DNN_1 \\(run 3 of 3\\)",
+              "retrain: evolution runs \\[.*\\]   0% 0/3 · 0/540 evals",
+              " 33% 1/3 · 180/540 evals · [0-9.]+ evals/s avg .* ETA [0-9hms]+  done: iteration1/runs/run1",
+              "100% 3/3 · 540/540 evals", "\\[experiment\\] iteration1: accuracy",
+              "\\[experiment\\] training iteration2/dnn\\.onnx", "train lenet \\[", "100% ([0-9]+)/\\1 ",
+              "retrain: evolution runs \\[.*\\]   0% 0/1 · 0/180 evals · [0-9hms]+  1 run to evolve",
+              "100% 1/1 · 180/180 evals · [0-9.]+ evals/s avg", "\\[experiment\\] iteration2: accuracy"});
   const auto x = nlohmann::json::parse(read_text_file(out + "/experiment.json"));
   ASSERT_EQ(x["iterations"].size(), 2u);
   const auto& second = x["iterations"][1];
@@ -101,7 +138,6 @@ TEST_F(Experiments, RetrainingAddsAFoolingClassThatEvolutionLeavesAlone) {
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_EQ(again.err.find("evolving"), std::string::npos) << again.err;
 }
-
 
 }  // namespace
 }  // namespace fool

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
@@ -17,7 +18,6 @@
 #include "cli_runner.h"
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
-
 
 namespace fool {
 namespace {
@@ -150,6 +150,66 @@ TEST_F(Live, ProgressShowsEveryPhaseInOrderWithRates) {
   }
   EXPECT_NE(r.err.find("/600 evals"), std::string::npos) << r.err;  // 200 + 4 x 100 evaluations planned
   EXPECT_NE(r.err.find("ETA"), std::string::npos) << r.err;
+}
+
+// The first generation each class reached each threshold: in log.jsonl (the classes that crossed at
+// each generation), in summary.json (per class) and in the report, per run and side by side.
+TEST_F(Live, FirstGenerationAtEachThresholdInTheLogTheSummaryAndTheReport) {
+  ASSERT_FALSE(model_.empty());
+  std::vector<nlohmann::json> summaries;
+  const std::vector<std::string> runs = {path("first_a"), path("first_b")};
+  for (std::size_t k = 0; k < runs.size(); ++k) {
+    const auto r =
+        run_fool({"evolve", "--model", model_, "--encoding", "direct", "--generations", "100", "--offspring", "50",
+                  "--init", "50", "--seed", std::to_string(11 + k), "--out", runs[k], "--no-live", "--quiet"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    summaries.push_back(read_json_file(runs[k] + "/summary.json"));
+    // Replaying the log's crossings gives the summary's first_reached, class by class.
+    std::map<std::string, std::map<int, int>> first;  // threshold -> class -> generation
+    std::ifstream log(runs[k] + "/log.jsonl");
+    for (std::string line; std::getline(log, line);) {
+      const auto j = nlohmann::json::parse(line);
+      for (const auto& [t, classes] : j.at("newly_reached").items())
+        for (const auto& c : classes)
+          EXPECT_TRUE(first[t].emplace(c.get<int>(), j["generation"].get<int>()).second) << line;
+    }
+    std::size_t crossings = 0;
+    for (const auto& c : summaries.back()["classes"]) {
+      for (const auto& [t, g] : c["first_reached"].items()) {
+        const auto it = first[t].find(c["index"].get<int>());
+        if (g.is_null()) {
+          EXPECT_EQ(it, first[t].end()) << t << " " << c["index"];
+        } else {
+          ASSERT_NE(it, first[t].end()) << t << " " << c["index"];
+          EXPECT_EQ(it->second, g.get<int>());
+          ++crossings;
+        }
+      }
+    }
+    EXPECT_GT(crossings, 0u);  // LeNet's digits pass 99% within a few generations
+  }
+
+  const auto rep = run_fool({"report", runs[0], runs[1], "--out", path("first.html")});
+  ASSERT_EQ(rep.code, 0) << rep.err;
+  const std::string page = read_text_file(path("first.html"));
+  EXPECT_NE(page.find("<th>first generation &ge; 99.00%</th><th>first generation &ge; 99.99%</th>"), std::string::npos);
+  // Side by side: per class, each run's first generation at each threshold (a dash for never).
+  ASSERT_NE(page.find("first-reached"), std::string::npos);
+  const auto cell = [](const nlohmann::json& c) {
+    std::string out;
+    for (const auto& [t, g] : c["first_reached"].items())
+      out += std::string("&ge; ") + (t == "0.99" ? "99.00%" : "99.99%") + ": " +
+             (g.is_null() ? "&ndash;" : std::to_string(g.get<int>())) + "<br>";
+    return out;
+  };
+  for (std::size_t i = 0; i < summaries[0]["classes"].size(); ++i) {
+    const auto& a = summaries[0]["classes"][i];
+    const auto& b = summaries[1]["classes"][i];
+    ASSERT_EQ(a["index"], b["index"]);
+    const std::string row = "<tr><td>" + std::to_string(a["index"].get<int>()) + "</td><td></td><td>" + cell(a) +
+                            "</td><td>" + cell(b) + "</td></tr>";
+    EXPECT_NE(page.find(row), std::string::npos) << row;
+  }
 }
 
 TEST_F(Live, ClassesByLabelNameAndInfoSummarisesLongLabelLists) {

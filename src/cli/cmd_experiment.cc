@@ -1,12 +1,11 @@
 // fool experiment: the paper's transfer and retraining experiments.
-#include <unistd.h>
 
 #include <thread>
 
 #include "cli/common.h"
 #include "cli/progress.h"
-#include "fool/io/dataset.h"
 #include "fool/experiments/experiments.h"
+#include "fool/io/dataset.h"
 #include "fool/parallel/mpi_world.h"
 #include "fool/train/train.h"
 
@@ -17,6 +16,56 @@ namespace {
 // On rank 0, releases the other ranks when the experiment is over (telling them whether it failed).
 struct ReleaseRanks {
   ~ReleaseRanks() { parallel::MpiWorld::instance().end_tasks(std::uncaught_exceptions() > 0); }
+};
+
+// The experiment's tasks (trainings, evolution runs) reported as progress: each set of tasks handed
+// out together is one progress task ("transfer: training", "transfer: evolution runs"), one unit per
+// task done, its evaluations counted for evolution runs (init + generations x offspring) so that
+// the line shows their rate and the time left. Everything else goes to the distribution it wraps.
+class TaskProgress : public Distribution {
+ public:
+  TaskProgress(Distribution& inner, const RunEvents& events, std::string experiment)
+      : inner_(inner), events_(events), experiment_(std::move(experiment)) {}
+  int processes() const override { return inner_.processes(); }
+  int rank() const override { return inner_.rank(); }
+  int local_processes() const override { return inner_.local_processes(); }
+  std::shared_ptr<Classifier> share_classifier(std::shared_ptr<Classifier> local, std::size_t chunk,
+                                               const std::string& identity) override {
+    return inner_.share_classifier(std::move(local), chunk, identity);
+  }
+  void note_checkpoint(const std::string& path, int generation) override { inner_.note_checkpoint(path, generation); }
+  std::string from_rank0(const std::string& value) override { return inner_.from_rank0(value); }
+  void check_same_job(const std::string& identity) override { inner_.check_same_job(identity); }
+  void serve_tasks(const TaskRunner& run) override { inner_.serve_tasks(run); }
+  void end_tasks(bool failed) override { inner_.end_tasks(failed); }
+
+  void run_tasks(const std::vector<Task>& tasks, const TaskRunner& run, const TaskDone& done) override {
+    if (tasks.empty()) return inner_.run_tasks(tasks, run, done);
+    const bool training = tasks.front().params.value("kind", "") == "train";
+    std::vector<std::size_t> evaluations;
+    ProgressEvent e(experiment_ + (training ? ": training" : ": evolution runs"), 0, tasks.size());
+    for (const Task& t : tasks) {
+      const auto count = [&t](const char* key) { return t.params.value(key, std::size_t{0}); };
+      evaluations.push_back(training ? 0 : count("init") + count("generations") * count("offspring"));
+      e.evaluations_total += evaluations.back();
+    }
+    e.status = std::to_string(tasks.size()) + (training ? " network" : " run") + (tasks.size() == 1 ? "" : "s") +
+               (training ? " to train" : " to evolve");
+    events_.progress(e);
+    inner_.run_tasks(tasks, run, [&](std::size_t i, TaskOutcome outcome) {
+      done(i, std::move(outcome));
+      ++e.done;
+      e.evaluations += evaluations[i];
+      e.status = "done: " + tasks[i].params.value(training ? "model" : "run", std::string());
+      events_.progress(e);
+    });
+    events_.finish(e.task, e.status);
+  }
+
+ private:
+  Distribution& inner_;
+  const RunEvents& events_;
+  std::string experiment_;
 };
 
 // Under mpirun, every rank checks that it runs the same experiment; ranks > 0 then do the trainings
@@ -69,9 +118,12 @@ void add_experiment_command(CLI::App& app, Action& action) {
       t->data = with_default_dir(t->data);
       if (!share_experiment("transfer", *t)) return 0;
       const ReleaseRanks release;
-      ProgressObserver say(::isatty(STDERR_FILENO) != 0, "[experiment] ");  // bars on a terminal
+      ProgressObserver say(true, "[experiment] ");  // bars on a terminal, a line per tenth otherwise
+      const RunEvents events({&say});
+      TaskProgress progress(*t->distribution, events, "transfer");
+      t->distribution = &progress;
       t->command_line = command_line();
-      const auto state = run_transfer_experiment(*t, RunEvents({&say}));
+      const auto state = run_transfer_experiment(*t, events);
       emit_json({{"out", t->out_dir}, {"results", state["results"]}});
       return 0;
     };
@@ -88,14 +140,16 @@ void add_experiment_command(CLI::App& app, Action& action) {
   rc->add_option("--epochs", r->epochs, "training epochs per network")->check(positive());
   rc->add_option("--shift", r->shift, "training augmentation: random shifts of up to N pixels (the paper: 0)")
       ->check(CLI::Range(0, 8));
-  add_choice(rc, "--encoding", r->encoding, encoding_names(), parse_encoding, encoding_name, "cppn (the paper's) or direct");
+  add_choice(rc, "--encoding", r->encoding, encoding_names(), parse_encoding, encoding_name,
+             "cppn (the paper's) or direct");
   rc->add_option("--generations", r->generations, "generations per run (the paper: 200)")->check(positive());
   rc->add_option("--offspring", r->offspring, "offspring per generation")->check(positive());
   rc->add_option("--init", r->init, "initial population")->check(positive());
   rc->add_option("--eval-runs", r->eval_runs, "new runs per network that measure how easily it is fooled")
       ->check(positive());
-  rc->add_option("--first-images", r->first_images,
-                 "fooling images added after the first network (0: as many as one real class has; later iterations add a sixth)")
+  rc->add_option(
+        "--first-images", r->first_images,
+        "fooling images added after the first network (0: as many as one real class has; later iterations add a sixth)")
       ->check(non_negative());
   rc->add_option("--seed", r->seed, "seed")->check(seed_number());
   rc->add_option("--threads", r->threads, "threads (0: all cores)")->check(thread_count());
@@ -104,9 +158,12 @@ void add_experiment_command(CLI::App& app, Action& action) {
       r->data = with_default_dir(r->data);
       if (!share_experiment("retrain", *r)) return 0;
       const ReleaseRanks release;
-      ProgressObserver say(::isatty(STDERR_FILENO) != 0, "[experiment] ");  // bars on a terminal
+      ProgressObserver say(true, "[experiment] ");  // bars on a terminal, a line per tenth otherwise
+      const RunEvents events({&say});
+      TaskProgress progress(*r->distribution, events, "retrain");
+      r->distribution = &progress;
       r->command_line = command_line();
-      const auto state = run_retrain_experiment(*r, RunEvents({&say}));
+      const auto state = run_retrain_experiment(*r, events);
       emit_json({{"out", r->out_dir}, {"iterations", state["iterations"]}});
       return 0;
     };

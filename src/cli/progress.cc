@@ -49,6 +49,10 @@ std::string progress_numbers(const ProgressEvent& e, double elapsed, double rate
   out += " · " + format_duration(elapsed);
   if (rate > 0 && e.evaluations_total > e.evaluations) {
     out += " · ETA " + format_duration(static_cast<double>(e.evaluations_total - e.evaluations) / rate);
+  } else if (e.evaluations_total == 0 && e.done * 10 >= e.total && e.total > e.done && elapsed > 0) {
+    // Work that counts no evaluations (a training's batches): the time left at the mean pace so
+    // far, once a tenth of it is done.
+    out += " · ETA " + format_duration(elapsed * static_cast<double>(e.total - e.done) / static_cast<double>(e.done));
   }
   return out;
 }

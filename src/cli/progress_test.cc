@@ -28,6 +28,11 @@ TEST(Progress, NumbersShowEvaluationsRateCropsAndTimeLeft) {
   EXPECT_EQ(progress_numbers(e, 12.0, 0.0), "3/200 · 1200/40200 evals · 12s");  // no rate yet: no ETA
   e.evaluations = e.evaluations_total;
   EXPECT_EQ(progress_numbers(e, 30.0, 50.0), "3/200 · 40200/40200 evals · 50 evals/s avg · 30s");
+  // No evaluations counted (a training): the time left at the pace of the units so far.
+  const ProgressEvent train("train lenet", 30, 120);
+  EXPECT_EQ(progress_numbers(train, 10.0, 0.0), "30/120 · 10s · ETA 30s");
+  EXPECT_EQ(progress_numbers(ProgressEvent("train lenet", 11, 120), 10.0, 0.0), "11/120 · 10s");  // under a tenth
+  EXPECT_EQ(progress_numbers(ProgressEvent("train lenet", 120, 120), 40.0, 0.0), "120/120 · 40s");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "fool/core/error.h"
 #include "fool/core/json_check.h"
+#include "fool/core/rounding.h"
 
 namespace fool {
 
@@ -255,7 +256,7 @@ Image8 cppn_output_image(const CppnSchedule& s, const std::vector<float>& values
   for (int c = 0; c < channels; ++c) {
     const float* v = values.data() + s.slot_of(kInputs + c) * P;
     std::uint8_t* out = img.pixels.data() + static_cast<std::size_t>(c) * P;
-    for (std::size_t p = 0; p < P; ++p) out[p] = static_cast<std::uint8_t>(std::lround(std::min(std::abs(v[p]), 1.0f) * 255.0f));
+    for (std::size_t p = 0; p < P; ++p) out[p] = round_to_byte(std::min(std::abs(v[p]), 1.0f) * 255.0f);
   }
   hls_image_to_rgb(img);
   return img;

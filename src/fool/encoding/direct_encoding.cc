@@ -6,6 +6,7 @@
 #include "fool/core/error.h"
 #include "fool/core/json_check.h"
 #include "fool/core/bytes.h"
+#include "fool/core/rounding.h"
 
 namespace fool {
 
@@ -53,7 +54,7 @@ GenomePtr DirectEncoding::mutate(const Genome& parent, Rng& rng, int generation)
       i += static_cast<std::size_t>(gap);
     }
     if (i >= genes.size()) break;
-    genes[i] = static_cast<std::uint8_t>(std::lround(polynomial_mutation(genes[i], 0.0, 255.0, options_.eta, rng)));
+    genes[i] = round_to_byte(polynomial_mutation(genes[i], 0.0, 255.0, options_.eta, rng));
     ++i;
   }
   return std::make_shared<DirectGenome>(std::move(genes));
@@ -76,7 +77,7 @@ GenomePtr DirectEncoding::crossover(const Genome& a, const Genome& b, Rng& rng) 
     const double c1 = 0.5 * ((y1 + y2) - betaq(1.0 + 2.0 * (y1 - lo) / (y2 - y1)) * (y2 - y1));
     const double c2 = 0.5 * ((y1 + y2) + betaq(1.0 + 2.0 * (hi - y2) / (y2 - y1)) * (y2 - y1));
     const double c = rng.bernoulli(0.5) ? c1 : c2;
-    child[i] = static_cast<std::uint8_t>(std::lround(std::clamp(c, lo, hi)));
+    child[i] = round_to_byte(std::clamp(c, lo, hi));
   }
   return std::make_shared<DirectGenome>(std::move(child));
 }

@@ -1,9 +1,11 @@
 #include "fool/encoding/encoding.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "fool/core/error.h"
+#include "fool/core/rounding.h"
 
 namespace fool {
 
@@ -30,21 +32,35 @@ double polynomial_mutation(double x, double lo, double hi, double eta, Rng& rng)
 
 namespace {
 
+// Written without branches on t (the hue of random genomes makes them unpredictable), each
+// expression as before, so the bytes are the same.
 double hue_component(double p, double q, double t) {
-  if (t < 0.0) t += 1.0;
-  if (t > 1.0) t -= 1.0;
-  if (t < 1.0 / 6.0) return p + (q - p) * 6.0 * t;
-  if (t < 0.5) return q;
-  if (t < 2.0 / 3.0) return p + (q - p) * (2.0 / 3.0 - t) * 6.0;
-  return p;
+  t = t < 0.0 ? t + 1.0 : t;
+  t = t > 1.0 ? t - 1.0 : t;
+  const double rising = p + (q - p) * 6.0 * t;
+  const double falling = p + (q - p) * (2.0 / 3.0 - t) * 6.0;
+  const double upper = t < 2.0 / 3.0 ? falling : p;
+  const double middle = t < 0.5 ? q : upper;
+  return t < 1.0 / 6.0 ? rising : middle;
 }
 
-std::uint8_t to_byte(double v) { return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255.0)); }
+std::uint8_t to_byte(double v) { return round_to_byte(std::clamp(v, 0.0, 1.0) * 255.0); }
+
+// b / 255.0 for every byte b, computed once (the same doubles as the division, without its cost per pixel).
+const std::array<double, 256>& byte_fractions() {
+  static const std::array<double, 256> table = [] {
+    std::array<double, 256> t{};
+    for (int b = 0; b < 256; ++b) t[static_cast<std::size_t>(b)] = b / 255.0;
+    return t;
+  }();
+  return table;
+}
 
 }  // namespace
 
 void hls_to_rgb(std::uint8_t h8, std::uint8_t l8, std::uint8_t s8, std::uint8_t* r, std::uint8_t* g, std::uint8_t* b) {
-  const double h = h8 / 255.0, l = l8 / 255.0, s = s8 / 255.0;
+  const auto& unit = byte_fractions();
+  const double h = unit[h8], l = unit[l8], s = unit[s8];
   if (s8 == 0) {
     *r = *g = *b = to_byte(l);
     return;

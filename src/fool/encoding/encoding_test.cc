@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "fool/encoding/cppn.h"
@@ -156,6 +159,45 @@ TEST(HlsToRgb, KnownColours) {
   EXPECT_EQ(b, 77);
   hls_to_rgb(255, 128, 255, &r, &g, &b);  // hue wraps: 255 is next to 0
   EXPECT_EQ(r, 255);
+}
+
+// hls_to_rgb as it was written first (branches, std::lround): every one of the 2^24 inputs must
+// give the same bytes, or seeded runs would change.
+double reference_hue(double p, double q, double t) {
+  if (t < 0.0) t += 1.0;
+  if (t > 1.0) t -= 1.0;
+  if (t < 1.0 / 6.0) return p + (q - p) * 6.0 * t;
+  if (t < 0.5) return q;
+  if (t < 2.0 / 3.0) return p + (q - p) * (2.0 / 3.0 - t) * 6.0;
+  return p;
+}
+
+std::uint8_t reference_byte(double v) { return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255.0)); }
+
+TEST(HlsToRgb, EveryInputGivesTheBytesOfTheFirstImplementation) {
+  int differences = 0;
+  for (int s8 = 0; s8 < 256; ++s8)
+    for (int l8 = 0; l8 < 256; ++l8)
+      for (int h8 = 0; h8 < 256; ++h8) {
+        const double h = h8 / 255.0, l = l8 / 255.0, s = s8 / 255.0;
+        std::uint8_t want[3];
+        if (s8 == 0) {
+          want[0] = want[1] = want[2] = reference_byte(l);
+        } else {
+          const double q = l < 0.5 ? l * (1.0 + s) : l + s - l * s;
+          const double p = 2.0 * l - q;
+          want[0] = reference_byte(reference_hue(p, q, h + 1.0 / 3.0));
+          want[1] = reference_byte(reference_hue(p, q, h));
+          want[2] = reference_byte(reference_hue(p, q, h - 1.0 / 3.0));
+        }
+        std::uint8_t got[3];
+        hls_to_rgb(static_cast<std::uint8_t>(h8), static_cast<std::uint8_t>(l8), static_cast<std::uint8_t>(s8), &got[0],
+                   &got[1], &got[2]);
+        if (got[0] != want[0] || got[1] != want[1] || got[2] != want[2]) {
+          if (++differences <= 5) ADD_FAILURE() << "h " << h8 << " l " << l8 << " s " << s8;
+        }
+      }
+  EXPECT_EQ(differences, 0);
 }
 
 // A CPPN with one output fed only by the bias input through weight w and a chosen activation.

@@ -103,7 +103,7 @@ nlohmann::json train_step(ExperimentDir& x, const std::string& step, const Datas
                           const std::string& model, const RunEvents& events) {
   if (x.done(step)) return x.result(step);
   events.message("training " + model);
-  const TrainResult r = train_classifier(data, opt, x.path(model));
+  const TrainResult r = train_classifier(data, opt, x.path(model), events);
   const nlohmann::json j = train_record(model, opt, r);
   x.mark(step, j);
   return j;

@@ -13,37 +13,35 @@
 namespace fool {
 // Interleaved (OpenCV, BGR) <-> planar (fool, RGB).
 Image8 image_from_mat(const cv::Mat& m) {
+  if (m.depth() != CV_8U) throw Error("image_from_mat: not an 8-bit image");
   Image8 out;
   out.shape = {m.channels(), m.rows, m.cols};
   out.pixels.resize(out.shape.size());
+  // Interleaved channels to planes in one vectorised pass: OpenCV writes into the planes given,
+  // which have the right size and type already (BGR becomes the R, G, B planes).
   const std::size_t plane = static_cast<std::size_t>(m.rows) * static_cast<std::size_t>(m.cols);
-  for (int y = 0; y < m.rows; ++y) {
-    const auto* row = m.ptr<std::uint8_t>(y);
-    for (int x = 0; x < m.cols; ++x)
-      for (int c = 0; c < m.channels(); ++c) {
-        const int dst = m.channels() == 3 ? 2 - c : c;
-        out.pixels[static_cast<std::size_t>(dst) * plane + static_cast<std::size_t>(y) * static_cast<std::size_t>(m.cols) +
-                   static_cast<std::size_t>(x)] = row[x * m.channels() + c];
-      }
+  std::vector<cv::Mat> planes;
+  for (int c = 0; c < m.channels(); ++c) {
+    const int dst = m.channels() == 3 ? 2 - c : c;
+    planes.emplace_back(m.rows, m.cols, CV_8UC1, out.pixels.data() + static_cast<std::size_t>(dst) * plane);
   }
+  cv::split(m, planes.data());
   return out;
 }
 
 cv::Mat mat_from_image(const Image8& img) {
   const auto& s = img.shape;
-  cv::Mat m(s.height, s.width, s.channels == 3 ? CV_8UC3 : CV_8UC1);
-  const std::size_t plane = static_cast<std::size_t>(s.height) * static_cast<std::size_t>(s.width);
-  for (int y = 0; y < s.height; ++y) {
-    auto* row = m.ptr<std::uint8_t>(y);
-    for (int x = 0; x < s.width; ++x)
-      for (int c = 0; c < s.channels; ++c) {
-        const int src = s.channels == 3 ? 2 - c : c;
-        row[x * s.channels + c] = img.pixels[static_cast<std::size_t>(src) * plane +
-                                             static_cast<std::size_t>(y) * static_cast<std::size_t>(s.width) +
-                                             static_cast<std::size_t>(x)];
-      }
+  auto* data = const_cast<std::uint8_t*>(img.pixels.data());  // read only: the headers are inputs
+  if (s.channels == 3) {
+    const std::size_t plane = static_cast<std::size_t>(s.height) * static_cast<std::size_t>(s.width);
+    const std::vector<cv::Mat> planes = {cv::Mat(s.height, s.width, CV_8UC1, data + 2 * plane),
+                                         cv::Mat(s.height, s.width, CV_8UC1, data + plane),
+                                         cv::Mat(s.height, s.width, CV_8UC1, data)};
+    cv::Mat m;
+    cv::merge(planes, m);
+    return m;
   }
-  return m;
+  return cv::Mat(s.height, s.width, CV_8UC1, data).clone();
 }
 
 Image8 read_image(const std::string& path) {

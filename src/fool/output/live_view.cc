@@ -53,8 +53,8 @@ std::string live_page(const LiveStatus& status, const std::vector<LivePageRow>& 
                       std::size_t version, bool finished) {
   const std::string v = finished ? "" : "?v=" + std::to_string(version);
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fool live: " << html_escape(status.title)
-    << "</title>";
+  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fool live: "
+    << html_escape(status.title) << "</title>";
   if (refresh_seconds > 0 && !finished) h << "<meta http-equiv=\"refresh\" content=\"" << refresh_seconds << "\">";
   h << "<style>" << kLiveStyle << "</style>" << page_self_check() << "</head><body data-finished=\""
     << (finished ? "yes" : "no") << "\" data-version=\"" << version << "\" data-classes=\"" << rows.size() << "\"><h1>"
@@ -74,9 +74,10 @@ std::string live_page(const LiveStatus& status, const std::vector<LivePageRow>& 
   h << "<table><tr><th>class</th><th>label</th><th>image</th><th>confidence</th></tr>";
   for (const auto& r : rows) {
     // A label that only repeats the number (a model without labels) is left out.
-    h << "<tr><td>" << r.index << "</td><td>" << (r.label == std::to_string(r.index) ? std::string() : html_escape(r.label))
-      << "</td><td><img class=\"thumb\" alt=\"class " << r.index << "\" src=\"" << html_escape(r.image) << v << "\"></td><td>"
-      << html_escape(percent(r.confidence)) << "</td></tr>";
+    h << "<tr><td>" << r.index << "</td><td>"
+      << (r.label == std::to_string(r.index) ? std::string() : html_escape(r.label))
+      << "</td><td><img class=\"thumb\" alt=\"class " << r.index << "\" src=\"" << html_escape(r.image) << v
+      << "\"></td><td>" << html_escape(percent(r.confidence)) << "</td></tr>";
   }
   h << "</table></body></html>\n";
   return h.str();
@@ -106,7 +107,9 @@ void LiveView::write(const std::vector<LiveChampion>& champions, const LiveStatu
   std::vector<Image8> images;
   std::vector<std::string> captions;
   std::vector<LivePageRow> rows;
+  std::vector<std::pair<int, long long>> grid_of;
   for (const auto& c : champions) {
+    grid_of.emplace_back(c.index, c.version);
     auto it = tiles_.find(c.index);
     const std::string rel = "images/class_" + std::to_string(c.index) + ".png";
     if (it == tiles_.end() || it->second.version != c.version) {
@@ -118,7 +121,10 @@ void LiveView::write(const std::vector<LiveChampion>& champions, const LiveStatu
     captions.push_back(c.label + "\n" + percent(c.confidence));
     rows.push_back({c.index, c.label, rel, c.confidence});
   }
-  replace_png(dir_, (fs::path(dir_) / "grid.png").string(), make_grid(images, captions));
+  if (grid_of != grid_of_) {
+    replace_png(dir_, (fs::path(dir_) / "grid.png").string(), make_grid(images, captions));
+    grid_of_ = std::move(grid_of);
+  }
   ++writes_;
   const int refresh = static_cast<int>(std::clamp(std::ceil(every_), 2.0, 600.0));
   replace_file(dir_, (fs::path(dir_) / kLivePage).string(), live_page(status, rows, refresh, writes_, false));

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fool/core/image.h"
@@ -43,7 +44,8 @@ class LiveView {
   LiveView(std::string dir, double every_seconds);
   // Whether every_seconds have passed since the last write.
   bool due() const;
-  // Writes the changed champions' images, grid.png and live.html (reloading itself).
+  // Writes the changed champions' images, grid.png if any champion changed, and live.html
+  // (reloading itself).
   void write(const std::vector<LiveChampion>& champions, const LiveStatus& status);
   // Replaces live.html with a still page of the final results (the images and grid.png of
   // write_results); the page depends only on the summary, so equal runs leave equal pages.
@@ -63,6 +65,9 @@ class LiveView {
     Image8 image;
   };
   std::map<int, Tile> tiles_;  // by class
+  // The (class, version) pairs grid.png was last made of: an update that changes no champion
+  // leaves the grid as it is (its captions change only with the champions).
+  std::vector<std::pair<int, long long>> grid_of_;
 };
 
 // The live page's HTML (exposed for tests): `refresh_seconds` > 0 makes it reload itself;

@@ -4,14 +4,15 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "fool/core/bytes.h"
 #include "fool/core/error.h"
+#include "fool/io/files.h"
 #include "fool/output/document_checks.h"
 #include "fool/output/experiment_file.h"
-#include "fool/io/files.h"
 #include "fool/output/results.h"
 #include "fool/output/run_summary.h"
 
@@ -21,16 +22,24 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
-
 
 namespace fs = std::filesystem;
 
@@ -68,20 +77,26 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
   s << "<text x=\"" << l << "\" y=\"16\" class=\"ct\">" << html_escape(title) << "</text>";
   for (int k = 0; k <= 4; ++k) {
     const double yv = y0 + (y1 - y0) * k / 4.0;
-    s << "<line x1=\"" << l << "\" x2=\"" << l + pw << "\" y1=\"" << Y(yv) << "\" y2=\"" << Y(yv) << "\" class=\"grid\"/>";
-    s << "<text x=\"" << l - 6 << "\" y=\"" << Y(yv) + 4 << "\" text-anchor=\"end\" class=\"ax\">" << num(yv, 2) << "</text>";
+    s << "<line x1=\"" << l << "\" x2=\"" << l + pw << "\" y1=\"" << Y(yv) << "\" y2=\"" << Y(yv)
+      << "\" class=\"grid\"/>";
+    s << "<text x=\"" << l - 6 << "\" y=\"" << Y(yv) + 4 << "\" text-anchor=\"end\" class=\"ax\">" << num(yv, 2)
+      << "</text>";
   }
   s << "<text x=\"" << l << "\" y=\"" << h - 8 << "\" class=\"ax\">" << num(x0, 0) << "</text>";
-  s << "<text x=\"" << l + pw << "\" y=\"" << h - 8 << "\" text-anchor=\"end\" class=\"ax\">" << num(x1, 0) << "</text>";
-  s << "<text x=\"" << l + pw / 2 << "\" y=\"" << h - 8 << "\" text-anchor=\"middle\" class=\"ax\">" << html_escape(xlabel) << "</text>";
+  s << "<text x=\"" << l + pw << "\" y=\"" << h - 8 << "\" text-anchor=\"end\" class=\"ax\">" << num(x1, 0)
+    << "</text>";
+  s << "<text x=\"" << l + pw / 2 << "\" y=\"" << h - 8 << "\" text-anchor=\"middle\" class=\"ax\">"
+    << html_escape(xlabel) << "</text>";
   for (std::size_t k = 0; k < series.size(); ++k) {
     const auto& se = series[k];
     s << "<polyline fill=\"none\" stroke=\"" << se.colour << "\" stroke-width=\"2\" points=\"";
     for (std::size_t i = 0; i < se.y.size() && i < xs.size(); ++i)
       if (!std::isnan(se.y[i])) s << num(X(xs[i]), 1) << "," << num(Y(se.y[i]), 1) << " ";  // NaN: no data
     s << "\"/>";
-    s << "<rect x=\"" << l + pw + 12 << "\" y=\"" << t + 18 * k << "\" width=\"12\" height=\"4\" fill=\"" << se.colour << "\"/>";
-    s << "<text x=\"" << l + pw + 30 << "\" y=\"" << t + 18 * k + 6 << "\" class=\"ax\">" << html_escape(se.name) << "</text>";
+    s << "<rect x=\"" << l + pw + 12 << "\" y=\"" << t + 18 * k << "\" width=\"12\" height=\"4\" fill=\"" << se.colour
+      << "\"/>";
+    s << "<text x=\"" << l + pw + 30 << "\" y=\"" << t + 18 * k + 6 << "\" class=\"ax\">" << html_escape(se.name)
+      << "</text>";
   }
   s << "</svg>";
   return s.str();
@@ -130,13 +145,14 @@ std::string confidence_chart(const std::string& title, const std::string& xlabel
   }
   for (double th : thresholds) {
     s << "<line x1=\"" << l << "\" x2=\"" << l + pw << "\" y1=\"" << num(Y(th), 1) << "\" y2=\"" << num(Y(th), 1)
-      << "\" class=\"threshold\"/><text x=\"" << l + pw + 4 << "\" y=\"" << num(Y(th) + 4, 1)
-      << "\" class=\"ax\">&ge; " << html_escape(percent(th)) << "</text>";
+      << "\" class=\"threshold\"/><text x=\"" << l + pw + 4 << "\" y=\"" << num(Y(th) + 4, 1) << "\" class=\"ax\">&ge; "
+      << html_escape(percent(th)) << "</text>";
   }
   s << "<text x=\"" << l << "\" y=\"" << h - 8 << "\" class=\"ax\">" << num(x0, 0) << "</text>";
-  s << "<text x=\"" << l + pw << "\" y=\"" << h - 8 << "\" text-anchor=\"end\" class=\"ax\">" << num(x1, 0) << "</text>";
-  s << "<text x=\"" << l + pw / 2 << "\" y=\"" << h - 8 << "\" text-anchor=\"middle\" class=\"ax\">" << html_escape(xlabel)
+  s << "<text x=\"" << l + pw << "\" y=\"" << h - 8 << "\" text-anchor=\"end\" class=\"ax\">" << num(x1, 0)
     << "</text>";
+  s << "<text x=\"" << l + pw / 2 << "\" y=\"" << h - 8 << "\" text-anchor=\"middle\" class=\"ax\">"
+    << html_escape(xlabel) << "</text>";
   for (std::size_t k = 0; k < series.size(); ++k) {
     const auto& se = series[k];
     s << "<polyline fill=\"none\" stroke=\"" << se.colour << "\" stroke-width=\"2\" points=\"";
@@ -145,7 +161,8 @@ std::string confidence_chart(const std::string& title, const std::string& xlabel
     s << "\"/>";
     const int ly = t + 40 + 18 * static_cast<int>(k);
     s << "<rect x=\"" << l + pw + 60 << "\" y=\"" << ly << "\" width=\"12\" height=\"4\" fill=\"" << se.colour
-      << "\"/><text x=\"" << l + pw + 78 << "\" y=\"" << ly + 6 << "\" class=\"ax\">" << html_escape(se.name) << "</text>";
+      << "\"/><text x=\"" << l + pw + 78 << "\" y=\"" << ly + 6 << "\" class=\"ax\">" << html_escape(se.name)
+      << "</text>";
   }
   s << "</svg>";
   return s.str();
@@ -190,8 +207,9 @@ std::string repetition_table(const std::string& dir, const fs::path& rep) {
   const nlohmann::json m = get_or(j, "repeating_median", nlohmann::json::object());
   h << "<details open><summary>repetition (fool analyze repetition)</summary><p>" << get_or(j, "repeating", 0) << " of "
     << get_or(j, "images", 0) << " champions repeat a motif; over those, median confidence with all copies "
-    << html_escape(percent(get_or(m, "all_copies", 0.0))) << ", with half " << html_escape(percent(get_or(m, "half_copies", 0.0)))
-    << ", with one " << html_escape(percent(get_or(m, "one_copy", 0.0))) << ".</p><table class=\"classes\"><tr><th>class</th>"
+    << html_escape(percent(get_or(m, "all_copies", 0.0))) << ", with half "
+    << html_escape(percent(get_or(m, "half_copies", 0.0))) << ", with one "
+    << html_escape(percent(get_or(m, "one_copy", 0.0))) << ".</p><table class=\"classes\"><tr><th>class</th>"
     << "<th>period (dy, dx)</th><th>copies</th><th>all copies</th><th>half</th><th>one copy</th><th>one copy "
        "left</th></tr>";
   for (const auto& c : get_or(j, "classes", nlohmann::json::array())) {
@@ -202,8 +220,9 @@ std::string repetition_table(const std::string& dir, const fs::path& rep) {
     } else {
       h << "no repetition";
     }
-    h << "</td><td>" << get_or(c, "copies", 1) << "</td><td>" << html_escape(percent(get_or(c, "confidence_all_copies", 0.0)))
-      << "</td><td>" << html_escape(percent(get_or(c, "confidence_half_copies", 0.0))) << "</td><td>"
+    h << "</td><td>" << get_or(c, "copies", 1) << "</td><td>"
+      << html_escape(percent(get_or(c, "confidence_all_copies", 0.0))) << "</td><td>"
+      << html_escape(percent(get_or(c, "confidence_half_copies", 0.0))) << "</td><td>"
       << html_escape(percent(get_or(c, "confidence_one_copy", 0.0))) << "</td><td>";
     const nlohmann::json img = get_or(c, "one_copy_image", "");
     if (!img.get<std::string>().empty() && fs::exists(fs::path(dir) / img.get<std::string>())) {
@@ -242,8 +261,8 @@ std::string occlusion_table(const std::string& dir, const fs::path& occ) {
     h << "</td><td>";
     if (fs::is_regular_file(map))
       h << "<img class=\"thumb\" alt=\"occlusion map\" src=\"" << data_uri(dir, get_or(c, "heatmap", "")) << "\">";
-    h << "</td><td>" << html_escape(percent(get_or(c, "confidence", 0.0))) << "</td><td>" << num(get_or(c, "max_drop", 0.0))
-      << "</td><td>" << num(get_or(c, "mean_drop", 0.0)) << "</td>";
+    h << "</td><td>" << html_escape(percent(get_or(c, "confidence", 0.0))) << "</td><td>"
+      << num(get_or(c, "max_drop", 0.0)) << "</td><td>" << num(get_or(c, "mean_drop", 0.0)) << "</td>";
     for (const auto& f : get_or(c, "filled", nlohmann::json::array()))
       h << "<td>" << html_escape(percent(get_or(f, "median_confidence", 0.0))) << "</td>";
     h << "</tr>";
@@ -272,29 +291,31 @@ std::string label_of(int k, const std::string& recorded, const ReportOptions& o)
 
 std::string short_hash(const std::string& sha) { return sha.size() > 12 ? sha.substr(0, 12) : sha; }
 
-std::string run_section(const std::string& dir, const ReportOptions& options = {}, const std::string& heading_level = "h2") {
+std::string run_section(const std::string& dir, const ReportOptions& options = {},
+                        const std::string& heading_level = "h2") {
   const RunSummary s = read_summary(dir);
   const RunRecord& r = s.record;
   const std::string unit = progress_unit_name(r.progress_unit);
   std::ostringstream h;
-  h << "<section class=\"run\"><" << heading_level << ">" << html_escape(r.command) << " · " << html_escape(r.method) << " · "
-    << html_escape(fs::path(r.model).filename().string()) << " · seed " << r.seed << " <small>" << html_escape(dir) << "</small></"
-    << heading_level << ">";
+  h << "<section class=\"run\"><" << heading_level << ">" << html_escape(r.command) << " · " << html_escape(r.method)
+    << " · " << html_escape(fs::path(r.model).filename().string()) << " · seed " << r.seed << " <small>"
+    << html_escape(dir) << "</small></" << heading_level << ">";
   h << "<p><code>" << html_escape(r.command_line) << "</code></p>";
   h << "<table class=\"facts\"><tr><th>" << html_escape(unit) << "s</th><th>evaluations</th><th>seconds</th><th>median "
     << "confidence</th>";
   for (double t : r.thresholds) h << "<th>classes &ge; " << html_escape(percent(t)) << "</th>";
-  h << "<th>complete</th></tr><tr><td>" << r.progress << "</td><td>" << r.evaluations << "</td><td>" << num(r.seconds, 2)
-    << "</td><td>" << html_escape(percent(s.median_confidence)) << "</td>";
+  h << "<th>complete</th></tr><tr><td>" << r.progress << "</td><td>" << r.evaluations << "</td><td>"
+    << num(r.seconds, 2) << "</td><td>" << html_escape(percent(s.median_confidence)) << "</td>";
   const std::size_t total = s.classes.size();
   for (std::size_t n : s.classes_at_or_above) h << "<td>" << n << " / " << total << "</td>";
   const bool stalled = r.extra.is_object() && r.extra.contains("stalled") && r.extra["stalled"].is_array() &&
-                      !r.extra["stalled"].empty();
+                       !r.extra["stalled"].empty();
   h << "<td>" << (r.complete ? "yes" : stalled ? "no (classes stalled)" : "no (interrupted)") << "</td></tr></table>";
   // How the run fed its model (runs of fool before 2026-12 did not record it).
-  h << "<p class=\"model-input\">backend " << html_escape(r.backend) << " · model sha256 <code title=\"" << html_escape(r.model_sha256)
-    << "\">" << html_escape(short_hash(r.model_sha256)) << "</code> · seed " << r.seed << " · model input: "
-    << (r.model_input ? html_escape(r.model_input->describe()) : std::string("not recorded")) << "</p>";
+  h << "<p class=\"model-input\">backend " << html_escape(r.backend) << " · model sha256 <code title=\""
+    << html_escape(r.model_sha256) << "\">" << html_escape(short_hash(r.model_sha256)) << "</code> · seed " << r.seed
+    << " · model input: " << (r.model_input ? html_escape(r.model_input->describe()) : std::string("not recorded"))
+    << "</p>";
   if (fs::exists(fs::path(dir) / "grid.png")) {
     h << "<img class=\"grid\" alt=\"champions of every class\" src=\"" << data_uri(dir, "grid.png") << "\">";
   }
@@ -322,17 +343,19 @@ std::string run_section(const std::string& dir, const ReportOptions& options = {
   }
   if (!xs.empty()) {
     const bool evolve = r.progress_unit == ProgressUnit::Generation;
-    h << confidence_chart(evolve ? "champion confidence per generation" : "target probability of the current images per step",
-                          unit, {{"max", "#b2182b", mx}, {"median", "#2166ac", md}, {"min", "#999999", mn}}, xs,
-                          r.thresholds);
+    h << confidence_chart(
+        evolve ? "champion confidence per generation" : "target probability of the current images per step", unit,
+        {{"max", "#b2182b", mx}, {"median", "#2166ac", md}, {"min", "#999999", mn}}, xs, r.thresholds);
   }
   h << analysis_section(dir);
   h << "<details open><summary>classes</summary><table class=\"classes\"><tr><th>class</th><th>label</th>"
        "<th>image</th><th>confidence</th><th>top class</th>";
-  for (double t : r.thresholds) h << "<th>first " << html_escape(unit) << " &ge; " << html_escape(percent(t)) << "</th>";
+  for (double t : r.thresholds)
+    h << "<th>first " << html_escape(unit) << " &ge; " << html_escape(percent(t)) << "</th>";
   h << "</tr>";
   for (const auto& c : s.classes) {
-    const std::string top_label = label_of(c.top_class, c.top_class == c.index ? c.label : std::to_string(c.top_class), options);
+    const std::string top_label =
+        label_of(c.top_class, c.top_class == c.index ? c.label : std::to_string(c.top_class), options);
     h << "<tr><td>" << c.index << "</td><td>" << html_escape(label_of(c.index, c.label, options))
       << "</td><td><img class=\"thumb\" alt=\"class " << c.index << "\" src=\"" << data_uri(dir, c.image)
       << "\"></td><td class=\"confidence\">" << html_escape(percent(c.confidence)) << "</td><td>" << c.top_class
@@ -361,8 +384,9 @@ std::string transfer_section(const std::string& dir) {
   for (const auto& row : j["sources"]) {
     h << "<tr><td>" << html_escape(row.value("source", "")) << "</td><td>" << row.value("runs", 0) << "</td>";
     for (const auto& cell : row["scores"]) {
-      h << "<td>&ge;99.99%: " << html_escape(percent(cell.value("at_9999", 0.0))) << "<br>&ge;99%: " << html_escape(percent(cell.value("at_99", 0.0)))
-        << "<br>median " << html_escape(percent(cell.value("median_confidence", 0.0))) << "</td>";
+      h << "<td>&ge;99.99%: " << html_escape(percent(cell.value("at_9999", 0.0)))
+        << "<br>&ge;99%: " << html_escape(percent(cell.value("at_99", 0.0))) << "<br>median "
+        << html_escape(percent(cell.value("median_confidence", 0.0))) << "</td>";
     }
     h << "</tr>";
   }
@@ -390,8 +414,8 @@ std::string retrain_section(const std::string& dir, const nlohmann::json& x) {
     top.push_back(r.value("fraction_at_9999", 0.0));
     h << "<tr><td>DNN_" << i << "</td><td>" << r.value("train_examples", 0) << "</td><td>"
       << r.value("fooling_examples_in_training", 0) << "</td><td>" << html_escape(percent(acc.back())) << "</td><td>"
-      << (std::isnan(frac) ? std::string("&ndash;") : html_escape(percent(frac))) << "</td><td>" << html_escape(percent(median.back()))
-      << "</td><td>" << html_escape(percent(top.back())) << "</td></tr>";
+      << (std::isnan(frac) ? std::string("&ndash;") : html_escape(percent(frac))) << "</td><td>"
+      << html_escape(percent(median.back())) << "</td><td>" << html_escape(percent(top.back())) << "</td></tr>";
   }
   h << "</table>";
   if (!xs.empty()) {
@@ -412,19 +436,25 @@ std::string transfer_experiment_section(const std::string& dir, const nlohmann::
   h << "<p>Settings: <code>" << html_escape(x["config"].dump()) << "</code></p>";
   if (x.contains("results")) {
     const auto& r = x["results"];
-    h << "<table class=\"facts\"><tr><th>set-up</th><th>pairs</th><th>mean fraction &ge; 99%</th><th>mean fraction &ge; "
+    h << "<table class=\"facts\"><tr><th>set-up</th><th>pairs</th><th>mean fraction &ge; 99%</th><th>mean fraction "
+         "&ge; "
          "99.99%</th></tr>";
     for (const char* key : {"same_architecture", "other_architecture"}) {
       const auto& v = r[key];
-      auto cell = [&](const char* k) { return v[k].is_null() ? std::string("&ndash;") : html_escape(percent(v[k].get<double>())); };
-      h << "<tr><td>" << (std::string(key) == "same_architecture" ? "same architecture, other seed" : "other architecture")
+      auto cell = [&](const char* k) {
+        return v[k].is_null() ? std::string("&ndash;") : html_escape(percent(v[k].get<double>()));
+      };
+      h << "<tr><td>"
+        << (std::string(key) == "same_architecture" ? "same architecture, other seed" : "other architecture")
         << "</td><td>" << v.value("pairs", 0) << "</td><td>" << cell("mean_fraction_at_99") << "</td><td>"
         << cell("mean_fraction_at_9999") << "</td></tr>";
     }
-    h << "</table><table class=\"classes\"><tr><th>network</th><th>held-out accuracy</th><th>training seconds</th></tr>";
+    h << "</table><table class=\"classes\"><tr><th>network</th><th>held-out accuracy</th><th>training "
+         "seconds</th></tr>";
     for (const auto& n : r["networks"]) {
-      h << "<tr><td>" << html_escape(n.value("model", "")) << "</td><td>" << html_escape(percent(n.value("test_accuracy", 0.0)))
-        << "</td><td>" << num(n.value("seconds", 0.0), 1) << "</td></tr>";
+      h << "<tr><td>" << html_escape(n.value("model", "")) << "</td><td>"
+        << html_escape(percent(n.value("test_accuracy", 0.0))) << "</td><td>" << num(n.value("seconds", 0.0), 1)
+        << "</td></tr>";
     }
     h << "</table>";
   }
@@ -434,8 +464,70 @@ std::string transfer_experiment_section(const std::string& dir, const nlohmann::
     for (const auto& e : fs::directory_iterator(fs::path(dir) / "runs"))
       if (fs::exists(e.path() / "summary.json")) runs.push_back(e.path().string());
   std::sort(runs.begin(), runs.end());
-  for (const auto& r : runs) h << "<details><summary>" << html_escape(fs::path(r).filename().string()) << "</summary>" << run_section(r, {}, "h3") << "</details>";
+  for (const auto& r : runs)
+    h << "<details><summary>" << html_escape(fs::path(r).filename().string()) << "</summary>"
+      << run_section(r, {}, "h3") << "</details>";
   h << "</section>";
+  return h.str();
+}
+
+// "&ge; 99.00%: 12<br>&ge; 99.99%: &ndash;": the first generation (or step) at each threshold.
+std::string first_reached_cell(const std::vector<double>& thresholds, const std::vector<std::optional<int>>& first) {
+  std::string out;
+  for (std::size_t t = 0; t < thresholds.size() && t < first.size(); ++t)
+    out += "&ge; " + html_escape(percent(thresholds[t])) + ": " + (first[t] ? std::to_string(*first[t]) : "&ndash;") +
+           "<br>";
+  return out;
+}
+
+// When each class of each run first reached each threshold, runs side by side: a first row for all
+// classes (the generation by which every class had, or how many did) and one row per class.
+std::string first_reached_comparison(const std::vector<RunSummary>& summaries, const std::vector<std::string>& runs) {
+  std::map<int, std::string> labels;  // every class of any run, in index order
+  for (const auto& s : summaries)
+    for (const auto& c : s.classes) labels.emplace(c.index, c.label);
+  if (labels.empty()) return "";
+  std::ostringstream h;
+  h << "<table class=\"classes compare first-reached\"><caption>first generation (or step) at each threshold, per "
+       "class</caption><tr><th>class</th><th>label</th>";
+  for (const auto& dir : runs)
+    h << "<th title=\"" << html_escape(dir) << "\">" << html_escape(fs::path(dir).filename().string()) << "</th>";
+  h << "</tr><tr><td>all</td><td></td>";
+  for (const auto& s : summaries) {
+    h << "<td>";
+    for (std::size_t t = 0; t < s.record.thresholds.size(); ++t) {
+      std::size_t n = 0;
+      int last = -1;
+      for (const auto& c : s.classes) {
+        if (t < c.first_reached.size() && c.first_reached[t]) {
+          ++n;
+          last = std::max(last, *c.first_reached[t]);
+        }
+      }
+      h << "&ge; " << html_escape(percent(s.record.thresholds[t])) << ": ";
+      if (n == s.classes.size() && n > 0)
+        h << "all by " << last;
+      else
+        h << n << "/" << s.classes.size();
+      h << "<br>";
+    }
+    h << "</td>";
+  }
+  h << "</tr>";
+  for (const auto& [index, label] : labels) {
+    h << "<tr><td>" << index << "</td><td>" << (label == std::to_string(index) ? std::string() : html_escape(label))
+      << "</td>";
+    for (const auto& s : summaries) {
+      const auto it =
+          std::find_if(s.classes.begin(), s.classes.end(), [&](const ClassSummary& c) { return c.index == index; });
+      h << "<td>"
+        << (it == s.classes.end() ? std::string("not a target")
+                                  : first_reached_cell(s.record.thresholds, it->first_reached))
+        << "</td>";
+    }
+    h << "</tr>";
+  }
+  h << "</table>";
   return h.str();
 }
 
@@ -445,23 +537,30 @@ std::string comparison_section(const std::vector<std::string>& runs) {
   h << "<section class=\"compare\"><h2>runs side by side</h2><table class=\"classes compare\"><tr><th>run</th>"
        "<th>grid</th><th>method</th><th>model</th><th>backend</th><th>model input</th><th>seed</th><th>progress</th>"
        "<th>evaluations</th><th>seconds</th><th>median confidence</th><th>classes at thresholds</th></tr>";
+  std::vector<RunSummary> summaries;
   for (const auto& dir : runs) {
-    const RunSummary s = read_summary(dir);
+    summaries.push_back(read_summary(dir));
+    const RunSummary& s = summaries.back();
     const RunRecord& r = s.record;
-    h << "<tr><td title=\"" << html_escape(dir) << "\">" << html_escape(fs::path(dir).filename().string()) << "</td><td>";
+    h << "<tr><td title=\"" << html_escape(dir) << "\">" << html_escape(fs::path(dir).filename().string())
+      << "</td><td>";
     if (fs::exists(fs::path(dir) / "grid.png"))
-      h << "<img class=\"cmpgrid\" alt=\"grid of " << html_escape(dir) << "\" src=\"" << data_uri(dir, "grid.png") << "\">";
-    h << "</td><td>" << html_escape(r.command) << " · " << html_escape(r.method) << "</td><td>" << html_escape(fs::path(r.model).filename().string())
-      << "<br><code>" << html_escape(short_hash(r.model_sha256)) << "</code></td><td>" << html_escape(r.backend) << "</td><td>"
+      h << "<img class=\"cmpgrid\" alt=\"grid of " << html_escape(dir) << "\" src=\"" << data_uri(dir, "grid.png")
+        << "\">";
+    h << "</td><td>" << html_escape(r.command) << " · " << html_escape(r.method) << "</td><td>"
+      << html_escape(fs::path(r.model).filename().string()) << "<br><code>" << html_escape(short_hash(r.model_sha256))
+      << "</code></td><td>" << html_escape(r.backend) << "</td><td>"
       << "<small>" << (r.model_input ? html_escape(r.model_input->describe()) : std::string("not recorded"))
-      << "</small></td><td>" << r.seed << "</td><td>" << r.progress << " " << html_escape(progress_unit_name(r.progress_unit)) << "s"
-      << (r.complete ? "" : " (incomplete)") << "</td><td>" << r.evaluations << "</td><td>" << num(r.seconds, 1)
-      << "</td><td>" << html_escape(percent(s.median_confidence)) << "</td><td>";
+      << "</small></td><td>" << r.seed << "</td><td>" << r.progress << " "
+      << html_escape(progress_unit_name(r.progress_unit)) << "s" << (r.complete ? "" : " (incomplete)") << "</td><td>"
+      << r.evaluations << "</td><td>" << num(r.seconds, 1) << "</td><td>" << html_escape(percent(s.median_confidence))
+      << "</td><td>";
     for (std::size_t t = 0; t < r.thresholds.size() && t < s.classes_at_or_above.size(); ++t)
-      h << "&ge; " << html_escape(percent(r.thresholds[t])) << ": " << s.classes_at_or_above[t] << "/" << s.classes.size() << "<br>";
+      h << "&ge; " << html_escape(percent(r.thresholds[t])) << ": " << s.classes_at_or_above[t] << "/"
+        << s.classes.size() << "<br>";
     h << "</td></tr>";
   }
-  h << "</table></section>";
+  h << "</table>" << first_reached_comparison(summaries, runs) << "</section>";
   return h.str();
 }
 
@@ -476,6 +575,7 @@ svg.chart { display: block; margin: 8px 0; } .grid { stroke: #eee; } .ax { font-
 .threshold { stroke: #d95f02; stroke-dasharray: 5 4; } img.cmpgrid { max-width: 170px; display: block; }
 table.compare td { max-width: 180px; overflow-wrap: break-word; vertical-align: top; }
 td.confidence { font-variant-numeric: tabular-nums; text-align: right; }
+caption { text-align: left; padding: 4px 0; color: #555; }
 )";
 
 // Counts, once the page has loaded, the images that failed and the script errors, and leaves the
@@ -521,7 +621,8 @@ std::string build_report(const std::vector<std::string>& dirs, const ReportOptio
     } else if (fs::exists(fs::path(dir) / "transfer.json")) {
       body << transfer_section(dir);
     } else {
-      throw Error(dir + ": holds no run (summary.json), transfer matrix (transfer.json) or experiment (experiment.json)");
+      throw Error(dir +
+                  ": holds no run (summary.json), transfer matrix (transfer.json) or experiment (experiment.json)");
     }
   }
   std::ostringstream page;

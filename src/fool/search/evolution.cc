@@ -6,10 +6,10 @@
 #include <mutex>
 #include <thread>
 
-#include "fool/model/cropping_classifier.h"
 #include "fool/core/error.h"
 #include "fool/core/limits.h"
 #include "fool/core/thresholds.h"
+#include "fool/model/cropping_classifier.h"
 
 namespace fool {
 
@@ -149,19 +149,32 @@ GenerationStats Evolution::step() {
   s.at_99 = archive_.count_at_least(kConfident);
   s.at_9999 = archive_.count_at_least(kFoolingConfidence);
   s.improved = improved;
+  for (std::size_t t = 0; t < archive_.thresholds().size(); ++t) {
+    std::vector<int> classes;
+    for (std::size_t c = 0; c < archive_.cells(); ++c)
+      if (archive_.first_reached(c, t) == g) classes.push_back(archive_.class_of(c));
+    s.reached.emplace_back(archive_.thresholds()[t], std::move(classes));
+  }
   return s;
 }
 
 nlohmann::json GenerationStats::record() const {
-  return {{"generation", generation}, {"evaluations", evaluations}, {"seconds", seconds},
-          {"min", min},               {"median", median},           {"max", max},
-          {"classes_at_99", at_99},   {"classes_at_9999", at_9999}, {"improved", improved}};
+  nlohmann::json out = {{"generation", generation}, {"evaluations", evaluations},
+                        {"seconds", seconds},       {"min", min},
+                        {"median", median},         {"max", max},
+                        {"classes_at_99", at_99},   {"classes_at_9999", at_9999},
+                        {"improved", improved}};
+  // Keyed as summary.json's first_reached ("0.99", "0.9999"): the classes that crossed here.
+  nlohmann::json newly = nlohmann::json::object();
+  for (const auto& [threshold, classes] : reached) newly[nlohmann::json(threshold).dump()] = classes;
+  out["newly_reached"] = std::move(newly);
+  return out;
 }
 
 std::string GenerationStats::status(std::size_t cells) const {
   char buf[160];
-  std::snprintf(buf, sizeof buf, ">=99%%: %zu/%zu  >=99.99%%: %zu/%zu  median %.4f  %.0f evals/s", at_99, cells, at_9999,
-                cells, median, evals_per_second);
+  std::snprintf(buf, sizeof buf, ">=99%%: %zu/%zu  >=99.99%%: %zu/%zu  median %.4f  %.0f evals/s", at_99, cells,
+                at_9999, cells, median, evals_per_second);
   return buf;
 }
 
@@ -208,7 +221,8 @@ std::vector<ClassResult> Evolution::results() const {
     r.label = labels[static_cast<std::size_t>(r.index)];
     r.image = encoding_.render(*e.genome);
     r.search_confidence = e.fitness;
-    for (std::size_t t = 0; t < archive_.thresholds().size(); ++t) r.first_reached.push_back(archive_.first_reached(c, t));
+    for (std::size_t t = 0; t < archive_.thresholds().size(); ++t)
+      r.first_reached.push_back(archive_.first_reached(c, t));
     if (encoding_.saves_genomes()) r.genome = encoding_.to_json(*e.genome);
     out.push_back(std::move(r));
   }

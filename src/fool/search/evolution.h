@@ -9,13 +9,14 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fool/core/run_events.h"
+#include "fool/encoding/encoding.h"
+#include "fool/model/classifier.h"
 #include "fool/search/archive.h"
 #include "fool/search/class_result.h"
-#include "fool/model/classifier.h"
-#include "fool/encoding/encoding.h"
 
 namespace fool {
 
@@ -24,10 +25,10 @@ struct EvolutionConfig {
   int offspring = 200;    // children per generation
   int init = 200;         // random genomes in generation 0
   std::uint64_t seed = 1;
-  std::vector<int> classes;     // target classes, one archive cell each (empty: all)
-  int threads = 1;              // workers for mutation and rendering
-  std::size_t eval_batch = 0;   // images per classifier call (0: the whole generation)
-  int checkpoint_every = 25;    // generations between checkpoints (0: only at the end)
+  std::vector<int> classes;    // target classes, one archive cell each (empty: all)
+  int threads = 1;             // workers for mutation and rendering
+  std::size_t eval_batch = 0;  // images per classifier call (0: the whole generation)
+  int checkpoint_every = 25;   // generations between checkpoints (0: only at the end)
   // Throws fool::Error on nonsense values; fills `classes` with all of them if empty.
   void validate(int num_classes);
 };
@@ -41,7 +42,10 @@ struct GenerationStats {
   double min = 0.0, median = 0.0, max = 0.0;  // elite confidences
   std::size_t at_99 = 0, at_9999 = 0;
   std::size_t improved = 0;  // cells improved this generation
-  nlohmann::json record() const;  // one line of log.jsonl
+  // Per threshold (the archive's, in its order): the threshold and the classes whose champion
+  // reached it for the first time in this generation, in cell order.
+  std::vector<std::pair<double, std::vector<int>>> reached;
+  nlohmann::json record() const;                // one line of log.jsonl
   std::string status(std::size_t cells) const;  // the progress line's text
 };
 

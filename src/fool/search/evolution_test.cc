@@ -6,11 +6,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "fool/core/error.h"
 #include "fool/encoding/cppn.h"
 #include "fool/encoding/direct_encoding.h"
-#include "fool/core/error.h"
 #include "fool/output/json_log.h"
 #include "fool/output/run_directory.h"
 #include "fool/testing/test_support.h"
@@ -122,11 +123,31 @@ TEST(Evolution, ResumedRunEndsWithTheSameArchive) {
   EXPECT_EQ(fingerprint(second), fingerprint(full));
   EXPECT_EQ(second.evaluations(), full.evaluations());
 
-  // The log has one line per generation, none repeated.
+  // The log has one line per generation, none repeated; its newly_reached lists, across the two
+  // processes, give each class's first generation at each threshold as the archive holds it.
   std::ifstream log(dir / "log.jsonl");
   int lines = 0, expect = 0;
-  for (std::string line; std::getline(log, line); ++lines) EXPECT_EQ(nlohmann::json::parse(line)["generation"], expect++);
+  std::map<std::pair<std::string, int>, int> first_seen;  // (threshold, class) -> generation
+  for (std::string line; std::getline(log, line); ++lines) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["generation"], expect++);
+    ASSERT_EQ(j["newly_reached"].size(), 2u) << line;
+    for (const auto& [key, classes] : j["newly_reached"].items())
+      for (const auto& k : classes)
+        EXPECT_TRUE(first_seen.emplace(std::make_pair(key, k.get<int>()), j["generation"]).second);
+  }
   EXPECT_EQ(lines, 13);
+  std::size_t reached = 0;
+  for (std::size_t c = 0; c < full.archive().cells(); ++c) {
+    for (std::size_t t = 0; t < full.archive().thresholds().size(); ++t) {
+      const auto it =
+          first_seen.find({nlohmann::json(full.archive().thresholds()[t]).dump(), full.archive().class_of(c)});
+      const int want = full.archive().first_reached(c, t);
+      EXPECT_EQ(it == first_seen.end() ? -1 : it->second, want) << "cell " << c << " threshold " << t;
+      reached += want >= 0;
+    }
+  }
+  EXPECT_GT(reached, 0u);  // the comparison covers some crossings
 
   // A checkpoint from other settings is refused, naming the setting.
   Evolution third(enc, clf, full_cfg);
