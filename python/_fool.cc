@@ -18,7 +18,6 @@
 #include "fool/core/error.h"
 #include "fool/core/image.h"
 #include "fool/core/limits.h"
-#include "fool/encoding/cppn.h"
 #include "fool/encoding/registry.h"
 #include "fool/experiments/analyze.h"
 #include "fool/experiments/ascend.h"
@@ -335,7 +334,7 @@ std::optional<T> get(const py::dict& d, const char* key) {
 EvolveRunConfig evolve_config(const py::dict& o) {
   EvolveRunConfig c;
   c.out_dir = o["out"].cast<std::string>();
-  if (auto v = get<std::string>(o, "encoding")) c.encoding = parse_encoding(*v);
+  if (auto v = get<std::string>(o, "encoding")) c.encoding = find_encoding(*v).name;
   if (auto v = get<std::string>(o, "preset")) c.preset = *v;
   c.generations = get<int>(o, "generations");
   c.offspring = get<int>(o, "offspring");
@@ -349,12 +348,17 @@ EvolveRunConfig evolve_config(const py::dict& o) {
   c.evolution.threads = get<int>(o, "threads").value_or(0);
   if (auto v = get<std::size_t>(o, "eval_batch")) c.evolution.eval_batch = *v;
   if (auto v = get<int>(o, "checkpoint_every")) c.evolution.checkpoint_every = *v;
-  if (auto v = get<double>(o, "mutation_rate")) c.direct.mutation_rate = *v;
-  if (auto v = get<int>(o, "halve_every")) c.direct.halve_every = *v;
-  if (auto v = get<double>(o, "eta")) c.direct.eta = *v;
-  c.cppn.eta = c.direct.eta;
-  if (auto v = get<std::string>(o, "crossover")) c.direct.sbx = *v == "sbx";
-  if (auto v = get<std::string>(o, "coordinates")) c.cppn.raw_coordinates = *v == "raw";
+  // The encodings' options by their registry names (mutation_rate, crossover, coordinates, ...).
+  for (const EncodingOption& option : encoding_options()) {
+    const char* name = option.name.c_str();
+    if (option.default_value.is_string()) {
+      if (auto v = get<std::string>(o, name)) c.encoding_options[option.name] = *v;
+    } else if (option.default_value.is_number_float()) {
+      if (auto v = get<double>(o, name)) c.encoding_options[option.name] = *v;
+    } else if (auto v = get<int>(o, name)) {
+      c.encoding_options[option.name] = *v;
+    }
+  }
   if (auto v = get<bool>(o, "resume")) c.resume = *v;
   if (auto v = get<bool>(o, "overwrite")) c.overwrite = *v;
   if (auto v = get<std::string>(o, "command_line")) c.command_line = *v;
@@ -531,16 +535,7 @@ PYBIND11_MODULE(_fool, m) {
       "render",
       [](const py::object& genome, int size) {
         const nlohmann::json j = py_to_json(genome);
-        const SavedGenome saved = decode_genome(j);
-        Image8 img;
-        if (const auto* cppn = dynamic_cast<const CppnEncoding*>(saved.encoding.get())) {
-          const int side = size > 0 ? size : cppn->shape().height;
-          img = cppn->render_at(*saved.genome, side, side);
-        } else {
-          img = saved.encoding->render(*saved.genome);
-          if (size > 0) img = resize_image(img, size, size);
-        }
-        return image_to_numpy(img);
+        return image_to_numpy(render_saved_genome(decode_genome(j), size, resize_image));
       },
       py::arg("genome"), py::arg("size"));
 

@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "fool/encoding/cppn.h"
+#include "fool/encoding/direct_encoding.h"
 #include "fool/encoding/registry.h"
 #include "fool/experiments/analyze.h"
 #include "fool/experiments/ascend.h"
@@ -93,12 +96,21 @@ TEST(CliApp, EvolveHelpShowsTheConfigDefaults) {
   const std::string help = help_of({"evolve"});
   EXPECT_EQ(shown_default(help, "--seed"), text(run.evolution.seed));
   EXPECT_EQ(shown_default(help, "--checkpoint-every"), text(run.evolution.checkpoint_every));
-  EXPECT_EQ(shown_default(help, "--mutation-rate"), text(run.direct.mutation_rate));
-  EXPECT_EQ(shown_default(help, "--halve-every"), text(run.direct.halve_every));
-  EXPECT_EQ(shown_default(help, "--eta"), text(run.direct.eta));
-  EXPECT_EQ(shown_default(help, "--encoding"), encoding_name(run.encoding));
-  EXPECT_EQ(shown_default(help, "--coordinates"), run.cppn.raw_coordinates ? "raw" : "normalized");
-  EXPECT_EQ(shown_default(help, "--crossover"), run.direct.sbx ? "sbx" : "none");
+  EXPECT_EQ(shown_default(help, "--mutation-rate"), text(DirectOptions{}.mutation_rate));
+  EXPECT_EQ(shown_default(help, "--halve-every"), text(DirectOptions{}.halve_every));
+  EXPECT_EQ(shown_default(help, "--eta"), text(DirectOptions{}.eta));
+  EXPECT_EQ(shown_default(help, "--encoding"), run.encoding);
+  EXPECT_EQ(shown_default(help, "--coordinates"), CppnOptions{}.raw_coordinates ? "raw" : "normalized");
+  EXPECT_EQ(shown_default(help, "--crossover"), DirectOptions{}.sbx ? "sbx" : "none");
+  // Every encoding's every option has its flag (read from the registry).
+  for (const EncodingEntry& e : encodings()) {
+    EXPECT_NE(help.find(e.help), std::string::npos) << e.name;
+    for (const EncodingOption& o : e.options) {
+      std::string flag = "--" + o.name;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      EXPECT_NE(help.find(flag), std::string::npos) << flag;
+    }
+  }
   EXPECT_EQ(shown_default(help, "--backend"), backend_name(run.classifier.backend));
   // Defaults that depend on other flags: the help names what they resolve to, from the library.
   EXPECT_EQ(shown_default(help, "--eval-batch"), "0");
@@ -136,7 +148,7 @@ TEST(CliApp, TrainAndExperimentHelpShowTheConfigDefaults) {
   EXPECT_EQ(shown_default(transfer, "--epochs"), text(x.epochs));
   EXPECT_EQ(shown_default(transfer, "--generations"), text(x.generations));
   EXPECT_EQ(shown_default(transfer, "--runs-per-network"), text(x.runs_per_network));
-  EXPECT_EQ(shown_default(transfer, "--encoding"), encoding_name(x.encoding));
+  EXPECT_EQ(shown_default(transfer, "--encoding"), x.encoding);
   EXPECT_EQ(shown_default(transfer, "--dataset"), x.data.name);
 
   const RetrainExperimentConfig r;

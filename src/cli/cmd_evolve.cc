@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "cli/common.h"
+#include "cli/encoding_flags.h"
 #include "cli/progress.h"
 #include "fool/parallel/mpi_world.h"
 #include "fool/core/class_list.h"
@@ -24,8 +25,9 @@ void add_evolve_command(CLI::App& app, Action& action) {
   auto* c = app.add_subcommand("evolve", "evolve fooling images for every class with MAP-Elites (direct or CPPN encoding)");
   o->model.classifier = r.classifier;
   o->model.add_to(c);
-  add_choice(c, "--encoding", r.encoding, encoding_names(), parse_encoding, encoding_name,
-             "direct (one gene per pixel) or cppn (pattern-producing network)");
+  std::string choices_help;
+  for (const EncodingEntry& e : fool::encodings()) choices_help += (choices_help.empty() ? "" : " or ") + e.help;
+  add_encoding_choice(c, r.encoding, choices_help);
   c->add_option("--out", r.out_dir, "output directory (summary.json, images/, grid.png, log.jsonl)")->required();
   c->add_option("--preset", r.preset, "the paper's settings (docs/cli.md) for what is not set below")
       ->check(CLI::IsMember(evolve_preset_names()));
@@ -42,22 +44,7 @@ void add_evolve_command(CLI::App& app, Action& action) {
   c->add_option("--color", o->color, "gray or color images (unset: the model's)")->check(CLI::IsMember({"gray", "color"}));
   c->add_option("--crops", r.crops, "score each image as the mean over 1 or 10 crops (0: the preset's, else 1)")
       ->check(CLI::IsMember({0, 1, 10}));
-  c->add_option_function<std::string>(
-       "--coordinates", [o](const std::string& s) { o->run.cppn.raw_coordinates = s == "raw"; },
-       "CPPN inputs: raw pixel indices (the paper's code) or normalized [-1,1]")
-      ->check(CLI::IsMember({"raw", "normalized"}))
-      ->default_str(r.cppn.raw_coordinates ? "raw" : "normalized");
-  c->add_option_function<std::string>(
-       "--crossover", [o](const std::string& s) { o->run.direct.sbx = s == "sbx"; },
-       "direct encoding: none (the paper's text) or sbx (its code)")
-      ->check(CLI::IsMember({"none", "sbx"}))
-      ->default_str(r.direct.sbx ? "sbx" : "none");
-  c->add_option("--mutation-rate", r.direct.mutation_rate, "direct encoding: per-gene mutation probability")
-      ->check(in_range(0.0, 1.0));
-  c->add_option("--halve-every", r.direct.halve_every, "direct encoding: halve the rate every N generations (0: never)")
-      ->check(non_negative());
-  c->add_option("--eta", r.direct.eta, "polynomial mutation index, the paper's mutation strength")
-      ->check(in_range(1e-6, 1e6));
+  add_encoding_options(c, r.encoding_options);
   c->add_option("--eval-batch", r.evolution.eval_batch,
                 "images per network call (0: " + std::to_string(kEvalBatchSmallImages) + " for images of up to " +
                     std::to_string(kSmallImageSide) + " pixels a side, " + std::to_string(kEvalBatchLargeImages) +
@@ -93,7 +80,6 @@ void add_evolve_command(CLI::App& app, Action& action) {
           r.class_list = o->classes;
         }
       }
-      r.cppn.eta = r.direct.eta;
       r.command_line = command_line();
 
       r.distribution = &world;

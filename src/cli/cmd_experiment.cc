@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "cli/common.h"
+#include "cli/encoding_flags.h"
 #include "cli/progress.h"
 #include "fool/experiments/experiments.h"
 #include "fool/io/dataset.h"
@@ -107,7 +108,7 @@ void add_experiment_command(CLI::App& app, Action& action) {
   tc->add_option("--other-archs", t->other_archs, "other architectures");
   tc->add_option("--epochs", t->epochs, "training epochs per network (15 for the paper's accuracy)")->check(positive());
   tc->add_option("--runs-per-network", t->runs_per_network, "evolution runs against each network")->check(positive());
-  add_choice(tc, "--encoding", t->encoding, encoding_names(), parse_encoding, encoding_name, "direct or cppn");
+  add_encoding_choice(tc, t->encoding, "the encoding of the runs");
   tc->add_option("--generations", t->generations, "generations per run (the paper: 200)")->check(positive());
   tc->add_option("--offspring", t->offspring, "offspring per generation")->check(positive());
   tc->add_option("--init", t->init, "initial population")->check(positive());
@@ -140,8 +141,7 @@ void add_experiment_command(CLI::App& app, Action& action) {
   rc->add_option("--epochs", r->epochs, "training epochs per network")->check(positive());
   rc->add_option("--shift", r->shift, "training augmentation: random shifts of up to N pixels (the paper: 0)")
       ->check(CLI::Range(0, 8));
-  add_choice(rc, "--encoding", r->encoding, encoding_names(), parse_encoding, encoding_name,
-             "cppn (the paper's) or direct");
+  add_encoding_choice(rc, r->encoding, "the encoding of the runs (the paper's: cppn)");
   rc->add_option("--generations", r->generations, "generations per run (the paper: 200)")->check(positive());
   rc->add_option("--offspring", r->offspring, "offspring per generation")->check(positive());
   rc->add_option("--init", r->init, "initial population")->check(positive());

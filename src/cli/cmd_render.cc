@@ -27,14 +27,7 @@ void add_render_command(CLI::App& app, Action& action) {
       const nlohmann::json j = read_json_file(o->genome);
       Image8 img;
       try {
-        const SavedGenome saved = decode_genome(j);
-        if (const auto* cppn = dynamic_cast<const CppnEncoding*>(saved.encoding.get())) {
-          const int side = o->size > 0 ? o->size : cppn->shape().height;
-          img = cppn->render_at(*saved.genome, side, side);  // a CPPN draws at any resolution
-        } else {
-          img = saved.encoding->render(*saved.genome);
-          if (o->size > 0) img = resize_image(img, o->size, o->size);
-        }
+        img = render_saved_genome(decode_genome(j), o->size, resize_image);  // a CPPN draws at any size
       } catch (const Error& e) {
         throw Error(o->genome + ": " + e.what());
       }

@@ -8,7 +8,9 @@
 
 #include "fool/core/error.h"
 #include "fool/core/json_check.h"
+#include "fool/core/limits.h"
 #include "fool/core/rounding.h"
+#include "fool/encoding/registry.h"
 
 namespace fool {
 
@@ -395,6 +397,61 @@ GenomePtr CppnEncoding::from_json(const nlohmann::json& j) const {
   }
   validate_cppn_genome(*g, options_.shape.channels);
   return g;
+}
+
+nlohmann::json CppnEncoding::settings() const {
+  const auto& p = options_;
+  return {{"coordinates", p.raw_coordinates ? "raw" : "normalized"},
+          {"weight_rate", p.weight_rate},
+          {"activation_rate", p.activation_rate},
+          {"add_link", p.add_link},
+          {"delete_link", p.delete_link},
+          {"add_node", p.add_node},
+          {"delete_node", p.delete_node},
+          {"weight_range", p.weight_range},
+          {"eta", p.eta}};
+}
+
+namespace {
+
+// A float plane per node for each worker and one more.
+std::uint64_t cppn_render_bytes(const ImageShape& shape, int threads) {
+  return mul_saturated(static_cast<std::uint64_t>(std::max(1, threads)) + 1, mul_saturated(shape.size(), 64));
+}
+
+std::unique_ptr<Encoding> make_cppn(const ImageShape& shape, const EncodingParams& params) {
+  CppnOptions o;
+  o.shape = shape;
+  o.raw_coordinates = param_choice(params, "coordinates", {"raw", "normalized"}, "raw") == "raw";
+  o.eta = param_number(params, "eta", o.eta);
+  return std::make_unique<CppnEncoding>(o);
+}
+
+std::unique_ptr<Encoding> decode_cppn(const nlohmann::json& j) {
+  namespace jc = json_check;
+  CppnOptions opt;
+  opt.shape.channels = static_cast<int>(jc::integer(j, "", "channels", 1, 3));
+  const auto& size = jc::array(j, "", "native_size");
+  if (size.size() != 2) throw Error("native_size is not [height, width]");
+  opt.shape.height = static_cast<int>(jc::integer_value(size[0], "native_size[0]", 1, kMaxCppnNativeSize));
+  opt.shape.width = static_cast<int>(jc::integer_value(size[1], "native_size[1]", 1, kMaxCppnNativeSize));
+  opt.raw_coordinates = jc::string(j, "", "coordinates") == "raw";
+  return std::make_unique<CppnEncoding>(opt);
+}
+
+}  // namespace
+
+EncodingEntry cppn_encoding_entry() {
+  const CppnOptions d;
+  return {"cppn",
+          "cppn (pattern-producing network)",
+          {{"coordinates", "CPPN inputs: raw pixel indices (the paper's code) or normalized [-1,1]",
+            d.raw_coordinates ? "raw" : "normalized", {"raw", "normalized"}},
+           {"eta", "polynomial mutation index, the paper's mutation strength", d.eta, {}, 1e-6, 1e6}},
+          make_cppn,
+          decode_cppn,
+          {{"imagenet", 400}},
+          cppn_render_bytes};
 }
 
 }  // namespace fool

@@ -65,9 +65,11 @@ class CppnEncoding : public Encoding {
   GenomePtr mutate(const Genome& parent, Rng& rng, int generation) const override;
   Image8 render(const Genome& genome) const override;
   // Renders at another resolution, sampling the same coordinate range as the native size.
-  Image8 render_at(const Genome& genome, int height, int width) const;
+  bool draws_at_any_size() const override { return true; }
+  Image8 render_at(const Genome& genome, int height, int width) const override;
   nlohmann::json to_json(const Genome& genome) const override;
   GenomePtr from_json(const nlohmann::json& j) const override;
+  nlohmann::json settings() const override;
   const CppnOptions& options() const { return options_; }
 
  private:

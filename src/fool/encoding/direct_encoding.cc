@@ -7,6 +7,7 @@
 #include "fool/core/json_check.h"
 #include "fool/core/bytes.h"
 #include "fool/core/rounding.h"
+#include "fool/encoding/registry.h"
 
 namespace fool {
 
@@ -112,6 +113,52 @@ GenomePtr DirectEncoding::from_json(const nlohmann::json& j) const {
                 std::to_string(options_.shape.size()) + " for " + options_.shape.str());
   }
   return std::make_shared<DirectGenome>(std::move(genes));
+}
+
+nlohmann::json DirectEncoding::settings() const {
+  return {{"mutation_rate", options_.mutation_rate},
+          {"halve_every", options_.halve_every},
+          {"eta", options_.eta},
+          {"crossover", options_.sbx ? "sbx" : "none"}};
+}
+
+namespace {
+
+std::unique_ptr<Encoding> make_direct(const ImageShape& shape, const EncodingParams& params) {
+  DirectOptions o;
+  o.shape = shape;
+  o.mutation_rate = param_number(params, "mutation_rate", o.mutation_rate);
+  o.halve_every = param_integer(params, "halve_every", o.halve_every);
+  o.eta = param_number(params, "eta", o.eta);
+  o.sbx = param_choice(params, "crossover", {"none", "sbx"}, "none") == "sbx";
+  return std::make_unique<DirectEncoding>(o);
+}
+
+std::unique_ptr<Encoding> decode_direct(const nlohmann::json& j) {
+  const auto& shape = json_check::array(j, "", "shape");
+  if (shape.size() != 3) throw Error("shape is not [channels, height, width]");
+  DirectOptions opt;
+  opt.shape = {static_cast<int>(json_check::integer_value(shape[0], "shape[0]", 1, 3)),
+               static_cast<int>(json_check::integer_value(shape[1], "shape[1]", 1, 8192)),
+               static_cast<int>(json_check::integer_value(shape[2], "shape[2]", 1, 8192))};
+  return std::make_unique<DirectEncoding>(opt);
+}
+
+}  // namespace
+
+EncodingEntry direct_encoding_entry() {
+  const DirectOptions d;
+  return {"direct",
+          "direct (one gene per pixel)",
+          {{"mutation_rate", "direct encoding: per-gene mutation probability", d.mutation_rate, {}, 0.0, 1.0},
+           {"halve_every", "direct encoding: halve the rate every N generations (0: never)", d.halve_every, {}, 0.0,
+            2147483647.0},
+           {"eta", "polynomial mutation index, the paper's mutation strength", d.eta, {}, 1e-6, 1e6},
+           {"crossover", "direct encoding: none (the paper's text) or sbx (its code)", d.sbx ? "sbx" : "none",
+            {"none", "sbx"}}},
+          make_direct,
+          decode_direct,
+          {}};
 }
 
 }  // namespace fool

@@ -39,6 +39,7 @@ class DirectEncoding : public Encoding {
   Image8 render(const Genome& genome) const override;
   nlohmann::json to_json(const Genome& genome) const override;
   GenomePtr from_json(const nlohmann::json& j) const override;
+  nlohmann::json settings() const override;
   // The per-gene mutation probability at a generation.
   double rate_at(int generation) const;
 

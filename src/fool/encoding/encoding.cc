@@ -4,10 +4,22 @@
 #include <array>
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include "fool/core/error.h"
 #include "fool/core/rounding.h"
 
 namespace fool {
+
+nlohmann::json Encoding::settings() const { return nlohmann::json::object(); }
+
+Image8 Encoding::render_at(const Genome& genome, int height, int width) const {
+  const ImageShape own = shape();
+  if (height != own.height || width != own.width) {
+    throw Error("encoding '" + name() + "' draws only at its own size " + own.str());
+  }
+  return render(genome);
+}
 
 GenomePtr Encoding::crossover(const Genome&, const Genome&, Rng&) const {
   throw Error("encoding '" + name() + "' has no crossover");

@@ -38,6 +38,14 @@ class Encoding {
   virtual bool saves_genomes() const { return false; }
   // Throws fool::Error if the JSON is not a genome of this encoding.
   virtual GenomePtr from_json(const nlohmann::json& j) const = 0;
+  // The options that decide a run's outcome, recorded in its summary and checkpoint under the
+  // encoding's name (the image shape is recorded apart). A resumed run must match them.
+  virtual nlohmann::json settings() const;
+  // Whether render_at draws a genome at any size (a CPPN); otherwise only at shape().
+  virtual bool draws_at_any_size() const { return false; }
+  // The image of a genome at height x width; throws fool::Error for another size than shape()
+  // unless draws_at_any_size().
+  virtual Image8 render_at(const Genome& genome, int height, int width) const;
 };
 
 // Deb's polynomial mutation of x within [lo, hi] with distribution index eta.

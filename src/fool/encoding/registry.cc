@@ -1,64 +1,116 @@
 #include "fool/encoding/registry.h"
 
+#include <cmath>
+
 #include "fool/core/error.h"
 #include "fool/core/json_check.h"
-#include "fool/core/names.h"
 
 namespace fool {
 
-namespace {
+// Each encoding's file describes it.
+EncodingEntry direct_encoding_entry();  // direct_encoding.cc
+EncodingEntry cppn_encoding_entry();    // cppn.cc
 
-const NameTable<EncodingKind>& table() {
-  static const NameTable<EncodingKind> t = {{EncodingKind::Direct, "direct"}, {EncodingKind::Cppn, "cppn"}};
-  return t;
+const std::vector<EncodingEntry>& encodings() {
+  static const std::vector<EncodingEntry> all = {direct_encoding_entry(), cppn_encoding_entry()};
+  return all;
 }
 
-}  // namespace
-
-const std::string& encoding_name(EncodingKind kind) { return name_of(table(), kind); }
-EncodingKind parse_encoding(const std::string& name) { return parse_name(table(), name, "encoding"); }
 const std::vector<std::string>& encoding_names() {
-  static const std::vector<std::string> names = names_of(table());
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const EncodingEntry& e : encodings()) n.push_back(e.name);
+    return n;
+  }();
   return names;
 }
 
-std::unique_ptr<Encoding> make_encoding(EncodingKind kind, const ImageShape& shape, DirectOptions direct,
-                                        CppnOptions cppn) {
-  if (kind == EncodingKind::Direct) {
-    direct.shape = shape;
-    return std::make_unique<DirectEncoding>(direct);
+const EncodingEntry& find_encoding(const std::string& name) {
+  for (const EncodingEntry& e : encodings()) {
+    if (e.name == name) return e;
   }
-  cppn.shape = shape;
-  return std::make_unique<CppnEncoding>(cppn);
+  std::string known;
+  for (const std::string& n : encoding_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error("unknown encoding '" + json_check::printable(name) + "' (known: " + known + ")");
+}
+
+const std::vector<EncodingOption>& encoding_options() {
+  static const std::vector<EncodingOption> options = [] {
+    std::vector<EncodingOption> all;
+    for (const EncodingEntry& e : encodings()) {
+      for (const EncodingOption& o : e.options) {
+        bool seen = false;
+        for (const EncodingOption& a : all) seen = seen || a.name == o.name;
+        if (!seen) all.push_back(o);
+      }
+    }
+    return all;
+  }();
+  return options;
+}
+
+std::unique_ptr<Encoding> make_encoding(const std::string& name, const ImageShape& shape,
+                                        const EncodingParams& params) {
+  if (!params.is_null() && !params.is_object()) throw Error("encoding options are not an object of name: value");
+  return find_encoding(name).make(shape, params.is_null() ? nlohmann::json::object() : params);
+}
+
+namespace {
+const nlohmann::json* param(const EncodingParams& params, const std::string& name) {
+  if (!params.is_object()) return nullptr;
+  const auto it = params.find(name);
+  return it == params.end() || it->is_null() ? nullptr : &*it;
+}
+}  // namespace
+
+double param_number(const EncodingParams& params, const std::string& name, double fallback) {
+  const nlohmann::json* v = param(params, name);
+  if (v == nullptr) return fallback;
+  if (!v->is_number() || !std::isfinite(v->get<double>()))
+    throw Error("encoding option " + name + ": not a finite number");
+  return v->get<double>();
+}
+
+int param_integer(const EncodingParams& params, const std::string& name, int fallback) {
+  const nlohmann::json* v = param(params, name);
+  if (v == nullptr) return fallback;
+  return static_cast<int>(json_check::integer_value(*v, "encoding option " + name, -2147483647 - 1, 2147483647));
+}
+
+std::string param_choice(const EncodingParams& params, const std::string& name, const std::vector<std::string>& choices,
+                         const std::string& fallback) {
+  const nlohmann::json* v = param(params, name);
+  if (v == nullptr) return fallback;
+  if (v->is_string()) {
+    for (const std::string& c : choices) {
+      if (*v == c) return c;
+    }
+  }
+  std::string known;
+  for (const std::string& c : choices) known += (known.empty() ? "" : ", ") + c;
+  throw Error("encoding option " + name + ": not one of " + known);
 }
 
 SavedGenome decode_genome(const nlohmann::json& j) {
   if (!j.is_object() || !j.contains("encoding") || !j["encoding"].is_string()) {
     throw Error("not a genome (no \"encoding\": \"cppn\" or \"direct\")");
   }
-  namespace jc = json_check;
+  const EncodingEntry& entry = find_encoding(j["encoding"].get<std::string>());
   SavedGenome out;
-  out.kind = parse_encoding(j["encoding"].get<std::string>());
-  if (out.kind == EncodingKind::Cppn) {
-    CppnOptions opt;
-    opt.shape.channels = static_cast<int>(jc::integer(j, "", "channels", 1, 3));
-    const auto& size = jc::array(j, "", "native_size");
-    if (size.size() != 2) throw Error("native_size is not [height, width]");
-    opt.shape.height = static_cast<int>(jc::integer_value(size[0], "native_size[0]", 1, kMaxCppnNativeSize));
-    opt.shape.width = static_cast<int>(jc::integer_value(size[1], "native_size[1]", 1, kMaxCppnNativeSize));
-    opt.raw_coordinates = jc::string(j, "", "coordinates") == "raw";
-    out.encoding = std::make_unique<CppnEncoding>(opt);
-  } else {
-    const auto& shape = jc::array(j, "", "shape");
-    if (shape.size() != 3) throw Error("shape is not [channels, height, width]");
-    DirectOptions opt;
-    opt.shape = {static_cast<int>(jc::integer_value(shape[0], "shape[0]", 1, 3)),
-                 static_cast<int>(jc::integer_value(shape[1], "shape[1]", 1, 8192)),
-                 static_cast<int>(jc::integer_value(shape[2], "shape[2]", 1, 8192))};
-    out.encoding = std::make_unique<DirectEncoding>(opt);
-  }
+  out.name = entry.name;
+  out.encoding = entry.decode(j);
   out.genome = out.encoding->from_json(j);  // validates the genome itself
   return out;
+}
+
+Image8 render_saved_genome(const SavedGenome& saved, int side, Image8 (*resize)(const Image8&, int, int)) {
+  if (saved.encoding->draws_at_any_size()) {
+    const int s = side > 0 ? side : saved.encoding->shape().height;
+    return saved.encoding->render_at(*saved.genome, s, s);
+  }
+  Image8 img = saved.encoding->render(*saved.genome);
+  if (side > 0) img = resize(img, side, side);
+  return img;
 }
 
 }  // namespace fool

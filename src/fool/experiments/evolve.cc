@@ -97,7 +97,12 @@ const std::vector<std::string>& evolve_preset_names() {
   return names;
 }
 
-EvolvePreset evolve_preset(const std::string& name, EncodingKind encoding, const ModelSpec& m) {
+EvolvePreset evolve_preset(const std::string& name, const std::string& encoding, const ModelSpec& m) {
+  const auto& populations = find_encoding(encoding).preset_population;
+  const auto population = [&](int own) {
+    const auto it = populations.find(name);
+    return it == populations.end() ? own : it->second;
+  };
   if (name == "mnist") {
     if (m.input.channels != 1 || m.input.height > 64 || m.input.width > 64) {
       throw Error("preset mnist needs a gray model of at most 64x64 pixels; " + m.path + " takes " + m.input.str());
@@ -109,7 +114,7 @@ EvolvePreset evolve_preset(const std::string& name, EncodingKind encoding, const
       throw Error("preset imagenet needs a square colour model of 64 to 256 pixels; " + m.path + " takes " +
                   m.input.str());
     }
-    const int pop = encoding == EncodingKind::Cppn ? 400 : 200;
+    const int pop = population(200);
     return {5000, pop, pop, 256, 10};
   }
   if (name == "imagenet-quick") {
@@ -121,40 +126,24 @@ EvolvePreset evolve_preset(const std::string& name, EncodingKind encoding, const
   throw Error("unknown preset '" + name + "' (known: mnist, imagenet, imagenet-quick)");
 }
 
-nlohmann::json evolve_settings(const EvolveRunConfig& c, const ModelSpec& m, const std::string& backend) {
+nlohmann::json evolve_settings(const EvolveRunConfig& c, const Encoding& encoding, const ModelSpec& m,
+                               const std::string& backend) {
   const auto& e = c.evolution;
-  nlohmann::json s = {{"model_sha256", m.sha256},
-                      {"backend", backend},
-                      {"encoding", encoding_name(c.encoding)},
-                      {"generations", e.generations},
-                      {"offspring", e.offspring},
-                      {"init", e.init},
-                      {"seed", e.seed},
-                      {"classes", e.classes},
-                      {"threads", e.threads},
-                      {"eval_batch", e.eval_batch},
-                      {"checkpoint_every", e.checkpoint_every},
-                      {"image", {c.channels, c.image_size, c.image_width == 0 ? c.image_size : c.image_width}},
-                      {"crops", c.crops},
-                      {"model_input", ModelInputRecord::of(m).to_json()}};
-  if (c.encoding == EncodingKind::Direct) {
-    s["direct"] = {{"mutation_rate", c.direct.mutation_rate},
-                   {"halve_every", c.direct.halve_every},
-                   {"eta", c.direct.eta},
-                   {"crossover", c.direct.sbx ? "sbx" : "none"}};
-  } else {
-    const auto& p = c.cppn;
-    s["cppn"] = {{"coordinates", p.raw_coordinates ? "raw" : "normalized"},
-                 {"weight_rate", p.weight_rate},
-                 {"activation_rate", p.activation_rate},
-                 {"add_link", p.add_link},
-                 {"delete_link", p.delete_link},
-                 {"add_node", p.add_node},
-                 {"delete_node", p.delete_node},
-                 {"weight_range", p.weight_range},
-                 {"eta", p.eta}};
-  }
-  return s;
+  return {{"model_sha256", m.sha256},
+          {"backend", backend},
+          {"encoding", c.encoding},
+          {"generations", e.generations},
+          {"offspring", e.offspring},
+          {"init", e.init},
+          {"seed", e.seed},
+          {"classes", e.classes},
+          {"threads", e.threads},
+          {"eval_batch", e.eval_batch},
+          {"checkpoint_every", e.checkpoint_every},
+          {"image", {c.channels, c.image_size, c.image_width == 0 ? c.image_size : c.image_width}},
+          {"crops", c.crops},
+          {"model_input", ModelInputRecord::of(m).to_json()},
+          {encoding.name(), encoding.settings()}};
 }
 
 namespace {
@@ -256,10 +245,8 @@ void check_evolve_memory(const EvolveRunConfig& c, const ImageShape& image) {
   const std::uint64_t pixels = image.size();
   const std::uint64_t n = static_cast<std::uint64_t>(std::max(c.evolution.init, c.evolution.offspring));
   std::uint64_t bytes = mul_saturated(n, mul_saturated(pixels, 6));
-  if (c.encoding == EncodingKind::Cppn) {
-    bytes = std::max(bytes, mul_saturated(static_cast<std::uint64_t>(std::max(1, c.evolution.threads)) + 1,
-                                          mul_saturated(pixels, 64)));
-  }
+  const auto render_bytes = find_encoding(c.encoding).render_bytes;
+  if (render_bytes != nullptr) bytes = std::max(bytes, render_bytes(image, c.evolution.threads));
   bytes = std::max(
       bytes, mul_saturated(c.evolution.eval_batch, mul_saturated(pixels, 4 * static_cast<std::uint64_t>(c.crops))));
   check_memory(bytes, "a generation of " + std::to_string(n) + " images of " + image.str());
@@ -374,10 +361,8 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
   }
 
   check_evolve_memory(c, image);
-
-  c.direct.shape = c.cppn.shape = image;  // recorded in the settings
-  const std::unique_ptr<Encoding> encoding = make_encoding(c.encoding, image, c.direct, c.cppn);
-  const nlohmann::json settings = evolve_settings(c, spec, ready.backend);
+  const std::unique_ptr<Encoding> encoding = make_encoding(c.encoding, image, c.encoding_options);
+  const nlohmann::json settings = evolve_settings(c, *encoding, spec, ready.backend);
 
   EvolutionConfig evolution_config = c.evolution;
   const int processes = dist.processes();
@@ -426,7 +411,7 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
   TaskLabel label(task, events, c.crops);
   std::optional<LiveView> live;
   if (c.live) live.emplace(c.out_dir, c.live_every);
-  const std::string live_title = "evolve · " + encoding_name(c.encoding) + " · " +
+  const std::string live_title = "evolve · " + c.encoding + " · " +
                                  fs::path(c.recorded_model.empty() ? c.model : c.recorded_model).filename().string();
   LiveTrigger live_trigger(live ? &*live : nullptr, evolution, live_title);
   std::vector<RunObserver*> observers{&label, &log};
@@ -483,7 +468,7 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
   record.model = c.recorded_model.empty() ? c.model : c.recorded_model;
   record.model_sha256 = spec.sha256;
   record.backend = result.backend;
-  record.method = encoding_name(c.encoding);
+  record.method = c.encoding;
   record.seed = c.evolution.seed;
   record.settings = settings;
   record.model_input = ModelInputRecord::of(spec);

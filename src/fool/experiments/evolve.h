@@ -19,10 +19,11 @@ namespace fool {
 struct EvolveRunConfig {
   std::string model;
   ClassifierOptions classifier;
-  EncodingKind encoding = EncodingKind::Direct;
+  std::string encoding = "direct";  // a registered encoding's name (encoding_names())
   EvolutionConfig evolution;
-  DirectOptions direct;  // shape is set from the image settings below
-  CppnOptions cppn;      // likewise
+  // The encoding's options by name (EncodingOption; its defaults for those not given); the image
+  // shape comes from the settings below.
+  EncodingParams encoding_options = nlohmann::json::object();
   // The paper's settings ("mnist", "imagenet"; empty: none) for what is not set explicitly below.
   std::string preset;
   std::optional<int> generations, offspring, init;  // set: override the preset and `evolution`
@@ -66,7 +67,8 @@ struct EvolvePreset {
   int classes = 0;  // without --classes: the first this many real classes (0: all)
 };
 // Throws fool::Error if the preset does not fit the model.
-EvolvePreset evolve_preset(const std::string& name, EncodingKind encoding, const ModelSpec& model);
+// `encoding` names the encoding, whose entry may size the population (EncodingEntry::preset_population).
+EvolvePreset evolve_preset(const std::string& name, const std::string& encoding, const ModelSpec& model);
 const std::vector<std::string>& evolve_preset_names();
 
 struct EvolveRunResult {
@@ -101,7 +103,9 @@ struct ReadyClassifier {
 EvolveRunResult run_evolve_with(const ReadyClassifier& classifier, EvolveRunConfig config, const RunEvents& events = {},
                                 const std::atomic<bool>* stop = nullptr, bool keep_first_generation = false);
 
-// The settings that define a run's outcome, as recorded in its checkpoint and summary.
-nlohmann::json evolve_settings(const EvolveRunConfig& config, const ModelSpec& model, const std::string& backend);
+// The settings that define a run's outcome, as recorded in its checkpoint and summary; the
+// encoding's own under its name (Encoding::settings).
+nlohmann::json evolve_settings(const EvolveRunConfig& config, const Encoding& encoding, const ModelSpec& model,
+                               const std::string& backend);
 
 }  // namespace fool

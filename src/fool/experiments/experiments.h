@@ -25,7 +25,7 @@ struct TransferExperimentConfig {
   std::vector<std::string> other_archs = {"mlp", "bncnn"};
   int epochs = 5;
   int runs_per_network = 2;
-  EncodingKind encoding = EncodingKind::Cppn;
+  std::string encoding = "cppn";  // a registered encoding (encoding_names())
   int generations = 100;
   int offspring = 200;
   int init = 200;
@@ -48,7 +48,7 @@ struct RetrainExperimentConfig {
   int iterations = 3;
   int epochs = 5;
   int shift = 1;  // training augmentation: random shifts of up to this many pixels (the paper: none, 0)
-  EncodingKind encoding = EncodingKind::Cppn;
+  std::string encoding = "cppn";  // a registered encoding (encoding_names())
   int generations = 50;
   int offspring = 100;
   int init = 100;

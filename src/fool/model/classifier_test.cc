@@ -367,17 +367,6 @@ TEST(CompareBackends, WhenNoBackendRunsEveryReasonIsNamed) {
   EXPECT_EQ(c.error.find('\n'), std::string::npos);
 }
 
-TEST(OnnxModel, SimplifiedGraphDropsPassThroughNodes) {
-  const OnnxModel m = OnnxModel::load(fixtures_dir() + "/squeezenet1_1_random.onnx");
-  onnx::ModelProto simplified;
-  ASSERT_TRUE(simplified.ParseFromString(m.simplified_for_opencv()));
-  int identities = 0;
-  for (const auto& n : m.proto().graph().node()) identities += n.op_type() == "Identity";
-  EXPECT_GT(identities, 0);
-  for (const auto& n : simplified.graph().node()) EXPECT_NE(n.op_type(), "Identity");
-  EXPECT_EQ(simplified.graph().node_size(), m.proto().graph().node_size() - identities);
-}
-
 class BadModels : public ::testing::Test {
  protected:
   void SetUp() override {

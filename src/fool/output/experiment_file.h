@@ -3,9 +3,39 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "fool/output/run_directory.h"
+
 namespace fool {
 
 // Reads dir/experiment.json; throws fool::Error naming it if missing or not an experiment.
 nlohmann::json read_experiment(const std::string& dir);
+
+// An experiment directory and its experiment.json: the kind, the settings, and each finished step
+// with its result (saved atomically after each), so that a session run again skips what is done.
+class ExperimentDir {
+ public:
+  // Opens (resuming: the same kind and settings, `threads` and `iterations` free to change) or
+  // makes the experiment directory `dir` and holds its lock; throws fool::Error (one line) for a
+  // directory that holds something else.
+  ExperimentDir(std::string dir, std::string kind, nlohmann::json config);
+  bool done(const std::string& step) const { return state_["steps"].contains(step); }
+  const nlohmann::json& result(const std::string& step) const { return state_["steps"][step]; }
+  void mark(const std::string& step, nlohmann::json result) {
+    state_["steps"][step] = std::move(result);
+    save();
+  }
+  void set(const std::string& key, nlohmann::json value) {
+    state_[key] = std::move(value);
+    save();
+  }
+  const nlohmann::json& state() const { return state_; }
+  std::string path(const std::string& rel) const;
+
+ private:
+  void save();
+  std::string dir_;
+  RunLock lock_;  // held for the whole session
+  nlohmann::json state_;
+};
 
 }  // namespace fool

@@ -1,6 +1,6 @@
 #pragma once
-// OnnxModel: one ONNX file read into memory, with what fool needs from it: its ModelSpec, a
-// copy simplified for OpenCV's importer, and the raw graph for the libtorch interpreter.
+// OnnxModel: one ONNX file read into memory, with what fool needs from it: its ModelSpec and the
+// graph the backends read (OpenCV's copy is rewritten in model/opencv/opencv_rewrites.h).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -14,12 +14,6 @@ class ModelProto;
 }
 
 namespace fool {
-
-// One elementwise operation on the model input, x = x <op> value, value C x H x W (broadcast out).
-struct InputOp {
-  char op = '-';  // '+', '-', '*', '/'
-  std::vector<float> value;
-};
 
 // What one forward pass of one image needs for the values the graph computes, from ONNX shape
 // inference (the batch axis set to 1): every node output whose shape inference can tell, in bytes.
@@ -52,19 +46,6 @@ class OnnxModel {
   const onnx::ModelProto& proto() const { return *proto_; }
   // The model's description after overrides. Throws fool::Error if the input is not an image.
   ModelSpec spec(const SpecOverrides& overrides = {}) const;
-  // The graph as OpenCV 4.6's importer needs it, serialised: pass-through nodes (Identity, Dropout)
-  // removed, initializers dropped from the inputs, Gemm's alpha and beta folded into constant B and C, Clip's
-  // constant min/max inputs turned into attributes, squeeze-and-excitation products of [N,C,1,1] by
-  // [N,C,H,W] reshaped to one image of N*C channels, shape arithmetic (Shape -> Gather -> ... ->
-  // Reshape/Slice, ShuffleNet's channel split and shuffle) replaced by constants from ONNX shape
-  // inference, a dynamic batch kept as Reshape's 0 (forms that importer otherwise gets wrong or
-  // cannot import, some only for batches of more than one image).
-  //
-  // With `input_ops`, also folds the graph's leading Sub/Div/Add/Mul of the input by a constant
-  // (baked-in preprocessing: a mean, a std, a per-pixel mean image) out of the graph into
-  // *input_ops, which the caller applies to the C x H x W input itself: OpenCV 4.6 mis-handles
-  // those constants for batches of more than one image.
-  std::string simplified_for_opencv(std::vector<struct InputOp>* input_ops = nullptr) const;
   // The activation memory of one image (ActivationEstimate); never throws.
   ActivationEstimate activation_estimate() const;
   // A copy that takes any batch (free_batch_axis in onnx_forms.h), or nothing when the batch axis is

@@ -62,4 +62,27 @@ inline void set_ints(onnx::NodeProto* n, const std::string& name, const std::vec
   for (auto v : values) a->add_ints(v);
 }
 
+// A value's static shape from shape inference: one entry per axis, a dim_value, or -1 for an
+// unknown or symbolic dim (whose name, if any, is in *params).
+inline bool inferred_shape(const onnx::ValueInfoProto& v, std::vector<std::int64_t>* dims, std::vector<std::string>* params) {
+  if (!v.type().has_tensor_type() || !v.type().tensor_type().has_shape()) return false;
+  dims->clear();
+  params->clear();
+  for (const auto& d : v.type().tensor_type().shape().dim()) {
+    dims->push_back(d.has_dim_value() ? d.dim_value() : -1);
+    params->push_back(d.has_dim_param() ? d.dim_param() : "");
+  }
+  return true;
+}
+
+// A one-dimensional INT64 tensor named `name`.
+inline onnx::TensorProto int64_tensor(const std::string& name, const std::vector<std::int64_t>& values) {
+  onnx::TensorProto t;
+  t.set_name(name);
+  t.set_data_type(onnx::TensorProto::INT64);
+  t.add_dims(static_cast<std::int64_t>(values.size()));
+  for (auto v : values) t.add_int64_data(v);
+  return t;
+}
+
 }  // namespace fool::onnx_attr

@@ -6,6 +6,7 @@
 #include "fool/model/classifier.h"
 #include "fool/core/error.h"
 #include "fool/model/onnx/onnx_model.h"
+#include "fool/model/opencv/opencv_rewrites.h"
 #include "fool/model/opencv/opencv_classifier.h"
 
 namespace fool {
@@ -18,7 +19,7 @@ class OpenCvClassifier : public Classifier {
     cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
     if (options.threads > 0) cv::setNumThreads(options.threads);
     refuse_large_expand(model);
-    const std::string bytes = model.simplified_for_opencv(&input_ops_);
+    const std::string bytes = simplified_for_opencv(model, &input_ops_);
     try {
       net_ = cv::dnn::readNetFromONNX(bytes.data(), bytes.size());
     } catch (const cv::Exception& e) {
@@ -159,7 +160,7 @@ struct BareOpenCvNet::Impl {
 
 BareOpenCvNet::BareOpenCvNet(const std::string& path) : impl_(std::make_unique<Impl>()) {
   const OnnxModel model = OnnxModel::load(path);
-  const std::string bytes = model.simplified_for_opencv();
+  const std::string bytes = simplified_for_opencv(model);
   impl_->net = cv::dnn::readNetFromONNX(bytes.data(), bytes.size());
   impl_->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
   impl_->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);

@@ -1,4 +1,4 @@
-// The graph rewrites fool applies before OpenCV 4.6 imports a model (OnnxModel::simplified_for_opencv),
+// The graph rewrites fool applies before OpenCV 4.6 imports a model (simplified_for_opencv),
 // each checked against the torch backend, which runs the original graph, on batches of more than
 // one image (the forms OpenCV gets wrong often work for one image and fail for several).
 #include <gtest/gtest.h>
@@ -10,7 +10,10 @@
 #include "fool/core/rng.h"
 #include "fool/model/classifier.h"
 #include "fool/model/factory.h"
+#include "fool/model/onnx/onnx_model.h"
+#include "fool/model/opencv/opencv_rewrites.h"
 #include "fool/testing/onnx_test_graph.h"
+#include "fool/testing/test_support.h"
 
 namespace fool {
 namespace {
@@ -133,6 +136,17 @@ TEST_F(OpenCvRewrites, ShapeArithmeticWithADynamicBatchIsFoldedAndAgreesWithTorc
   const std::string path = channel_shuffle_model();
   expect_backends_agree(path, {3, 6, 6}, 1);
   expect_backends_agree(path, {3, 6, 6}, 4);
+}
+
+TEST(OpenCvSimplifiedGraph, DropsPassThroughNodes) {
+  const OnnxModel m = OnnxModel::load(testing::fixtures_dir() + "/squeezenet1_1_random.onnx");
+  onnx::ModelProto simplified;
+  ASSERT_TRUE(simplified.ParseFromString(simplified_for_opencv(m)));
+  int identities = 0;
+  for (const auto& n : m.proto().graph().node()) identities += n.op_type() == "Identity";
+  EXPECT_GT(identities, 0);
+  for (const auto& n : simplified.graph().node()) EXPECT_NE(n.op_type(), "Identity");
+  EXPECT_EQ(simplified.graph().node_size(), m.proto().graph().node_size() - identities);
 }
 
 }  // namespace
