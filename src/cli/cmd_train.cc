@@ -32,16 +32,15 @@ void add_train_command(CLI::App& app, Action& action) {
   c->add_flag("--quiet", o->quiet, "no progress bar");
   c->callback([o, &action] {
     action = [o] {
+      // Both outputs (name and writability) are checked before the data is read, so a read-only or
+      // full directory fails now, not after hours of training, and a bad --report never follows a
+      // written model.
+      check_output_file(o->out, "--out", ".onnx");
+      const std::string report = o->report.empty() ? o->out + ".json" : o->report;
+      check_output_file(report, "--report", ".json");
       const DatasetSource source = with_default_dir(o->data);
       o->train.dataset_name = source.name;
       o->train.validate();
-      // Both outputs are checked before training, so a bad --report never follows a written model.
-      check_output_file(o->out, "--out");
-      const std::string report = o->report.empty() ? o->out + ".json" : o->report;
-      check_output_file(report, "--report");
-      // A read-only or full directory fails now, not after hours of training.
-      check_writable_directory(std::filesystem::path(o->out).parent_path().string(), "--out", o->out);
-      check_writable_directory(std::filesystem::path(report).parent_path().string(), "--report", report);
       const DatasetSplits data = load_dataset(source);
       ProgressObserver progress(!o->quiet);
       const TrainResult r = train_classifier(data, o->train, o->out, RunEvents({&progress}));

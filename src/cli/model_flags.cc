@@ -22,9 +22,11 @@ void ModelFlags::add_to(CLI::App* app, bool required) {
                      &backend_given);
   app->add_option("--threads", classifier.threads, "worker threads for the backend (0: its default)")
       ->check(thread_count());
-  app->add_option("--max-memory", max_memory,
-                  "memory the model's activations may need for a probe batch of 4 images, e.g. 8G or 512M (default: "
-                  "the memory available at load); a model needing more is refused before it runs");
+  app->add_option(
+      "--max-memory", max_memory,
+      "memory the model's activations may need for the largest batch the command scores at once (the probe's 4 "
+      "images, evolve's --eval-batch, ascend's classes), e.g. 8G or 512M (default: "
+      "the memory available at load); a model needing more is refused before it runs");
   app->add_option("--preprocess", preprocess,
                   "how the model was trained to see pixels: none (RGB [0,1]), torchvision (ImageNet mean/std), "
                   "caffe (BGR [0,255] minus 104,117,123), tf ([-1,1]), mnist (gray, mean 0.1307, std 0.3081); "

@@ -20,6 +20,7 @@ void check_output_file(const std::string& path, const std::string& flag, const s
   if (!extension.empty() && fs::path(path).extension() != extension) {
     throw Error(flag + " " + path + ": fool writes " + extension + " files here; name it *" + extension);
   }
+  check_writable_directory(parent.empty() ? "." : parent.string(), flag, path);  // a read-only or full disk: now
 }
 
 void emit_json(const nlohmann::json& j, const std::string& path) {

@@ -21,6 +21,16 @@ AscendRunResult run_ascend(const AscendRunConfig& c, const RunEvents& events, co
   if (c.out_dir.empty()) throw Error("no output directory given");
   ClassifierOptions opts = c.classifier;
   opts.backend = kAscendBackend;
+  // Every class in one batch, forward and backward (autograd keeps the activations and their
+  // gradients): the memory check at load counts two images per class.
+  opts.call_batch = [&c](const ModelSpec& spec) -> ClassifierOptions::CallBatch {
+    std::size_t n = c.ascent.classes.empty() ? static_cast<std::size_t>(spec.num_classes) : c.ascent.classes.size();
+    try {
+      if (!c.class_list.empty()) n = parse_class_list(c.class_list, spec.labels).size();
+    } catch (const Error&) {  // run_ascend_with says so
+    }
+    return {2 * n, std::to_string(n) + " classes at once, forward and backward"};
+  };
   auto clf = load_differentiable_classifier(c.model, opts);
   return run_ascend_with(*clf, backend_name(kAscendBackend), c, events, stop);
 }

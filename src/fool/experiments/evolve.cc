@@ -252,6 +252,25 @@ void check_evolve_memory(const EvolveRunConfig& c, const ImageShape& image) {
   check_memory(bytes, "a generation of " + std::to_string(n) + " images of " + image.str());
 }
 
+// The most images one classifier call of the run gets, for the memory check at load: --eval-batch
+// as run_evolve_with resolves it, cut into crops by the cropping classifier (its default chunk of
+// 200 crops).
+ClassifierOptions::CallBatch evolve_call_batch(const EvolveRunConfig& c, const ModelSpec& spec) {
+  EvolvePreset p{0, 0, 0, 0, 1};
+  try {
+    if (!c.preset.empty()) p = evolve_preset(c.preset, c.encoding, spec);
+  } catch (const Error&) {  // run_evolve_with says so
+  }
+  const int side = c.image_size != 0 ? c.image_size : (p.image_size != 0 ? p.image_size : spec.input.height);
+  const std::size_t k = static_cast<std::size_t>(std::max(1, c.crops != 0 ? c.crops : p.crops));
+  const std::size_t eval = c.evolution.eval_batch != 0 ? c.evolution.eval_batch
+                           : side <= kSmallImageSide   ? kEvalBatchSmallImages
+                                                       : kEvalBatchLargeImages;
+  const bool cropping = k > 1 || side != spec.input.height;
+  return {cropping ? std::min(eval, std::max<std::size_t>(1, 200 / k)) * k : eval,
+          "--eval-batch " + std::to_string(eval) + (k > 1 ? " x " + std::to_string(k) + " crops" : "")};
+}
+
 // Processes on one machine divide its cores among them (threads < 1: all of this process's share).
 void resolve_threads(EvolveRunConfig& c, Distribution& dist) {
   check_threads(c.evolution.threads, "threads");
@@ -273,6 +292,8 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
   Distribution& dist = c.distribution != nullptr ? *c.distribution : single;
   resolve_threads(c, dist);
   if (c.resume) resume_model_settings(c);
+  const EvolveRunConfig planned = c;  // what the batch will be (a copy: c is moved on below)
+  c.classifier.call_batch = [planned](const ModelSpec& spec) { return evolve_call_batch(planned, spec); };
   BackendChoice choice;
   // Loading (and, with --backend auto, probing the backends on a batch) can take a while.
   ProgressEvent load{"load model", 0, 1, "", nullptr};

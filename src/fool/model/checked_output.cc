@@ -55,13 +55,21 @@ void check_probabilities(const ModelSpec& spec, const Matrix& m) {
   const bool says_probabilities = spec.preprocessing.output_is_probabilities;
   for (std::size_t r = 0; r < m.rows(); ++r) {
     const float* row = m.row(r);
+    double sum = 0.0;
     for (std::size_t k = 0; k < m.cols(); ++k) {
       const float v = row[k];
+      sum += v;
       const bool finite = std::isfinite(v);
       if (finite && (!says_probabilities || (v >= -kProbabilityTolerance && v <= 1.0 + kProbabilityTolerance))) continue;
       const std::string where =
           spec.path + ": output [image " + std::to_string(r) + ", class " + std::to_string(k) + "] is " + shown(v);
       throw Error(where + (finite ? ", not a probability (--logits if the model gives logits)" : ", not a probability"));
+    }
+    // A distribution over the classes: values that each look like probabilities but do not add up
+    // to 1 (x / x, a sigmoid per class) are no softmax output either.
+    if (says_probabilities && m.cols() > 0 && std::abs(sum - 1.0) > kProbabilitySumTolerance) {
+      throw Error(spec.path + ": the outputs of image " + std::to_string(r) + " add up to " +
+                  shown(static_cast<float>(sum)) + ", not 1: not probabilities (--logits if the model gives logits)");
     }
   }
 }

@@ -11,9 +11,13 @@
 namespace fool {
 
 inline constexpr double kProbabilityTolerance = 1e-4;
+// How far a row of probabilities may add up from 1 (float softmax over 1,000 classes: about 1e-5).
+inline constexpr double kProbabilitySumTolerance = 1e-3;
 
 // Throws fool::Error "<model>: output [row r, class k] is <v>, ..." for the first bad value of `m`
-// (rows x spec.num_classes), scanning rows in order.
+// (rows x spec.num_classes), scanning rows in order; for a model that says it outputs
+// probabilities, also "<model>: the outputs of image r add up to <s>, not 1 ..." for a row whose
+// values are each in [0, 1] but do not add up to 1 (x / x, a sigmoid per class).
 void check_probabilities(const ModelSpec& spec, const Matrix& m);
 
 // The classifier with every probabilities() result passed through check_probabilities (gradient

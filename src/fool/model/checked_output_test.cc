@@ -65,5 +65,16 @@ TEST(CheckedOutput, NanInfinityAndValuesOutsideZeroOneAreOneLineNamingTheModelAn
   EXPECT_EQ(error_of({0.2f, 3.0f, -5.0f, 0.1f, 0.0f, 0.9f}, false), "");
 }
 
+// Issue 20: an ONNX x / x gave 1 for every class (NaN only on black pixels) and was accepted as
+// probabilities; each value is in [0, 1] but the row is no distribution.
+TEST(CheckedOutput, RowsOfProbabilitiesMustAddUpToOne) {
+  const std::string ones = error_of({0.2f, 0.3f, 0.5f, 1.0f, 1.0f, 1.0f}, true);
+  EXPECT_EQ(ones.rfind("m.onnx: the outputs of image 1 add up to 3, not 1", 0), 0u) << ones;
+  EXPECT_NE(ones.find("--logits"), std::string::npos) << ones;
+  EXPECT_NE(error_of({0.1f, 0.1f, 0.1f, 0.2f, 0.3f, 0.5f}, true).find("image 0 add up to 0.3"), std::string::npos);
+  EXPECT_EQ(error_of({0.2f, 0.3f, 0.5004f, 0.3333333f, 0.3333333f, 0.3333333f}, true), "");  // rounding
+  EXPECT_EQ(error_of({1.0f, 1.0f, 1.0f, 0.0f, 0.0f, 0.0f}, false), "");  // logits: any finite values
+}
+
 }  // namespace
 }  // namespace fool

@@ -160,6 +160,15 @@ struct ClassifierOptions {
   // The memory the activations of a probe batch may need, in bytes (--max-memory); 0: the memory
   // available when the model is loaded. A model needing more is refused at load (factory.h).
   std::uint64_t max_memory = 0;
+  // The most images one call of the run will give the model, once its spec is known (evolve:
+  // --eval-batch, times the crops; ascend: every class at once), and the flag that sets it, for
+  // the refusal: the memory budget is checked for these (and at least the probe's). Empty: the
+  // probe's batch alone.
+  struct CallBatch {
+    std::uint64_t images = 0;
+    std::string why;  // e.g. "--eval-batch 50"
+  };
+  std::function<CallBatch(const ModelSpec&)> call_batch;
   SpecOverrides overrides;
   // Receives ModelSpec::warnings once per load (the CLI prints them); empty: they stay in the spec.
   std::function<void(const std::string&)> on_warning;

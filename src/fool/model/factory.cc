@@ -189,7 +189,8 @@ std::size_t timing_batch_size(const OnnxModel& model, const ModelSpec& spec) {
 }
 
 // Refuses, before any backend allocates them, a model whose activations for the probe batch (the
-// fixed batch, else 4 images: the fewest a probe or auto's choice runs) need more than the budget:
+// fixed batch, else 4 images: the fewest a probe or auto's choice runs), or for the larger batch
+// the run will score (options.call_batch), need more than the budget:
 // --max-memory, else the memory available now. The estimate adds up every node output of the
 // graph (onnx_model.h ActivationEstimate); a graph whose shapes cannot be inferred is not refused.
 void check_activation_memory(const OnnxModel& model, const ClassifierOptions& options) {
@@ -201,7 +202,12 @@ void check_activation_memory(const OnnxModel& model, const ClassifierOptions& op
   }
   const ActivationEstimate e = model.activation_estimate();
   if (!e.inferred || e.total_bytes == 0) return;
-  const std::uint64_t images = spec.fixed_batch > 0 ? 1 : probe_batch_size(spec);  // a fixed batch is in the shapes
+  std::uint64_t images = spec.fixed_batch > 0 ? 1 : probe_batch_size(spec);  // a fixed batch is in the shapes
+  std::string why;
+  if (spec.fixed_batch <= 0 && options.call_batch) {  // a fixed batch is fed in calls of that batch
+    const ClassifierOptions::CallBatch run = options.call_batch(spec);
+    if (run.images > images) images = run.images, why = run.why;
+  }
   const std::uint64_t need = mul_saturated(e.total_bytes, images);
   const std::uint64_t budget = options.max_memory > 0 ? options.max_memory : available_memory_bytes();
   if (need <= budget) return;
@@ -210,8 +216,8 @@ void check_activation_memory(const OnnxModel& model, const ClassifierOptions& op
   throw Error(model.path() + ": node " + e.largest_node + " outputs " + dims + " (" +
               memory_size_text(e.largest_bytes) + (spec.fixed_batch > 0 ? " per call" : " per image") +
               "); the graph's activations need " + memory_size_text(need) + " for " +
-              std::to_string(spec.fixed_batch > 0 ? spec.fixed_batch : images) + " images, more than the " +
-              memory_size_text(budget) +
+              std::to_string(spec.fixed_batch > 0 ? spec.fixed_batch : images) + " images" +
+              (why.empty() ? "" : " (" + why + ")") + ", more than the " + memory_size_text(budget) +
               (options.max_memory > 0 ? " of --max-memory" : " available (--max-memory to change)"));
 }
 

@@ -42,10 +42,9 @@ ExperimentDir::ExperimentDir(std::string dir, std::string kind, nlohmann::json c
     }
     state_["config"] = config;
   } else {
-    if (fs::exists(dir_, ec) && !fs::is_empty(dir_, ec) && !has_run_marker(dir_)) {
-      throw Error(dir_ + ": directory is not empty and holds no experiment; choose another --out");
-    }
-    // A marked directory without experiment.json: a session killed before its first save.
+    // A marked directory without experiment.json: a session killed before its first save. A
+    // directory that is not empty and not fool's is refused there, one holding only the lock of
+    // a process that is starting it too is "being written by another fool process".
     lock_ = prepare_run_directory(dir_, false, kind);
     state_ = {
         {"format", "fool-experiment/1"}, {"experiment", kind}, {"config", config}, {"steps", nlohmann::json::object()}};

@@ -326,6 +326,11 @@ void check_output_directory(const std::string& dir, const std::string& command,
                             bool (*owned)(const std::string& name)) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw Error(dir + ": exists and is not a directory");
+  // It (or, while it does not exist, the nearest folder above it) takes new files now: a read-only
+  // or full disk is refused before the work, not after it.
+  fs::path at = fs::absolute(dir, ec);
+  while (at.has_relative_path() && !fs::exists(at, ec)) at = at.parent_path();
+  check_writable_directory(at.string(), "--out", dir);
   if (!fs::is_directory(dir, ec) || effectively_empty(dir)) return;
   if (!has_run_marker(dir)) {
     std::string first;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -176,6 +177,25 @@ void validate_attribute(const onnx::AttributeProto& a, const std::string& model_
   for (const auto& t : a.tensors()) validate_tensor(t, model_path, where + " attribute '" + json_check::printable(a.name()) + "'");
 }
 
+// LRN divides by (bias + alpha / size * sum of squares)^beta: a bias of 0 or less makes NaN or
+// infinity on one backend and ordinary-looking numbers on another (issue 20), as Caffe's k does.
+void validate_lrn(const onnx::NodeProto& n, const std::string& path, const std::string& where) {
+  if (n.op_type() != "LRN" || !(n.domain().empty() || n.domain() == "ai.onnx")) return;
+  for (const auto& a : n.attribute()) {
+    if (a.type() != onnx::AttributeProto::FLOAT) continue;
+    const float v = a.f();
+    const bool bad = a.name() == "bias" ? !(v > 0.0f && std::isfinite(v))
+                                        : (a.name() == "alpha" || a.name() == "beta") && !std::isfinite(v);
+    if (bad) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%g", static_cast<double>(v));
+      throw Error(path + ": " + where + ": LRN " + a.name() + " " + value +
+                  (a.name() == "bias" ? " must be positive and finite" : " must be finite") +
+                  " (the output would be NaN or infinite)");
+    }
+  }
+}
+
 std::string strict_number_error(const std::string& text, bool integer) {
   std::size_t used = 0;
   try {
@@ -237,6 +257,7 @@ void validate_onnx_model(const onnx::ModelProto& m, const std::string& path) {
       }
       validate_attribute(a, path, where);
     }
+    validate_lrn(n, path, where);
     for (const auto& out : n.output()) {
       if (out.empty()) continue;
       if (defined.count(out) || !produced.insert(out).second) {

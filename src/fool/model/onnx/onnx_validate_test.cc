@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <limits>
 
 #include "fool/model/classifier.h"
 #include "fool/model/factory.h"
@@ -132,6 +133,29 @@ TEST_F(OnnxValidation, AttributesWhoseValueIsNotTheirType) {
   expect_refused("attr_undefined", [&](onnx::ModelProto& m) {
     m.mutable_graph()->mutable_node(1)->mutable_attribute(0)->set_type(onnx::AttributeProto::UNDEFINED);
   }, "no valid type");
+}
+
+// Issue 20: LRN divides by (bias + ...)^beta; a bias of 0 or less gave NaN on torch and ordinary
+// numbers on OpenCV. Refused, naming the node, as the Caffe converter refuses k <= 0.
+TEST_F(OnnxValidation, LrnParametersThatMakeNan) {
+  auto lrn = [](float bias, float beta) {
+    return [bias, beta](onnx::ModelProto& m) {
+      auto* g = m.mutable_graph();
+      auto* n = g->add_node();  // between the input and Flatten: x -> LRN -> Flatten
+      n->set_op_type("LRN");
+      n->set_name("norm");
+      n->add_input("x");
+      n->add_output("x_lrn");
+      testing::GraphBuilder::attr(n, "size", std::int64_t{1});
+      testing::GraphBuilder::attr(n, "bias", bias);
+      testing::GraphBuilder::attr(n, "beta", beta);
+      for (int i = g->node_size() - 1; i > 0; --i) g->mutable_node()->SwapElements(i, i - 1);
+      g->mutable_node(1)->set_input(0, "x_lrn");
+    };
+  };
+  expect_refused("lrn_negative", lrn(-1.0f, 0.75f), "node 0 (norm): LRN bias -1 must be positive and finite");
+  expect_refused("lrn_zero", lrn(0.0f, 0.75f), "LRN bias 0 must be positive");
+  expect_refused("lrn_beta", lrn(1.0f, std::numeric_limits<float>::infinity()), "LRN beta inf must be finite");
 }
 
 TEST_F(OnnxValidation, VersionsFoolDoesNotKnow) {
