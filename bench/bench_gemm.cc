@@ -15,13 +15,9 @@
 #include <string>
 #include <vector>
 
-namespace {
+#include "bench_timing.h"
 
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
+namespace {
 
 // OpenMP's thread count for oneDNN (found at run time, as the onednn backend does).
 void set_threads(int n) {
@@ -67,17 +63,9 @@ int main(int argc, char** argv) {
       step();  // warm-up
       double best = 0.0, best_cpu = 0.0;
       for (int r = 0; r < rounds; ++r) {
-        const auto t0 = std::chrono::steady_clock::now();
-        const double c0 = process_cpu_seconds();
-        std::size_t calls = 0;
-        double elapsed = 0.0;
-        while (elapsed < seconds || calls == 0) {
-          step();
-          ++calls;
-          elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        }
-        best = std::max(best, flop * static_cast<double>(calls) / elapsed);
-        best_cpu = std::max(best_cpu, flop * static_cast<double>(calls) / (process_cpu_seconds() - c0));
+        const fool::bench::TimedRound t = fool::bench::timed_round(step, seconds);
+        best = std::max(best, flop * static_cast<double>(t.calls) / t.wall_seconds);
+        best_cpu = std::max(best_cpu, flop * static_cast<double>(t.calls) / t.cpu_seconds);
       }
       std::printf(
           "{\"threads\": %d, \"size\": %d, \"gflop_per_s\": %.1f, \"gflop_per_cpu_s\": %.1f, \"impl\": \"%s\"}\n", t,

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 
+#include "bench_timing.h"
 #include "bench_util.h"
 #include "fool/core/error.h"
 #include "fool/io/files.h"
@@ -25,13 +26,6 @@ double peak_rss_mb() {
   while (std::getline(f, line))
     if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
   return -1.0;
-}
-
-// User + system CPU time of the whole process so far (every thread).
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 int main(int argc, char** argv) {
@@ -120,18 +114,10 @@ int main(int argc, char** argv) {
     std::vector<double> rates, cpu_rates;
     step();  // warm-up
     for (int r = 0; r < rounds; ++r) {
-      const auto t0 = std::chrono::steady_clock::now();
-      const double c0 = process_cpu_seconds();
-      std::size_t calls = 0;
-      double elapsed = 0.0;
-      while (elapsed < seconds || calls == 0) {
-        step();
-        ++calls;
-        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      }
-      const double images = static_cast<double>(calls) * batch;
-      rates.push_back(images / elapsed);
-      cpu_rates.push_back(images / std::max(process_cpu_seconds() - c0, 1e-9));
+      const fool::bench::TimedRound t = fool::bench::timed_round(step, seconds);
+      const double images = static_cast<double>(t.calls) * batch;
+      rates.push_back(images / t.wall_seconds);
+      cpu_rates.push_back(images / std::max(t.cpu_seconds, 1e-9));
     }
     std::sort(rates.begin(), rates.end());
     std::sort(cpu_rates.begin(), cpu_rates.end());
