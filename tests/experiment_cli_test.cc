@@ -79,7 +79,13 @@ TEST_F(Experiments, TransferExperimentScoresEveryChampionWithEveryNetwork) {
                 out + "/networks/lenet-seed1.onnx", out + "/networks/mlp-seed1.onnx", "--out", path("t2")});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto t2 = nlohmann::json::parse(read_text_file(path("t2") + "/transfer.json"));
-  EXPECT_EQ(t2["sources"][1]["scores"][1], t["sources"][2]["scores"][2]);
+  // The counts exactly, the median to 1e-6: auto times the backends in each process and may take
+  // another one for `fool transfer` than the experiment took (they agree to 1e-4 on the probe; a
+  // test run on 2026-12-02 differed in the 8th digit of the MLP's median).
+  const auto& alone = t2["sources"][1]["scores"][1];
+  const auto& in_experiment = t["sources"][2]["scores"][2];
+  for (const char* key : {"scorer", "images", "at_99", "at_9999"}) EXPECT_EQ(alone[key], in_experiment[key]) << key;
+  EXPECT_NEAR(alone["median_confidence"].get<double>(), in_experiment["median_confidence"].get<double>(), 1e-6);
 }
 
 TEST_F(Experiments, TransferRefusesMismatchedInputs) {
