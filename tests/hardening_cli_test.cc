@@ -127,9 +127,11 @@ TEST_F(Hardening, WhatAKilledRunLeavesIsAcceptedByRerunResumeAndOverwrite) {
     args.insert(args.end(), extra.begin(), extra.end());
     return run_fool(args);
   };
-  // Killed writing its marker; killed writing its first checkpoint; the disk full at generation 0.
+  // Killed writing its marker (write_file_atomic's temporary of ".fool-run" is "..fool-run.XXXXXX");
+  // killed in the write test; killed writing its first checkpoint; the disk full at generation 0.
   const std::vector<std::vector<std::string>> debris = {
-      {".fool-run.a1B2c3"},
+      {"..fool-run.a1B2c3", ".fool-lock"},
+      {".fool-write-test.Qw12er"},
       {".fool-run", ".fool-lock", "log.jsonl", ".checkpoint.json.Zz9yX8"},
       {".fool-run", "log.jsonl"}};
   for (const auto& files : debris)

@@ -137,7 +137,7 @@ void write_via_rename(const std::string& path, const void* data, std::size_t siz
   namespace fs = std::filesystem;
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  std::string tmpl = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
+  std::string tmpl = (dir / (atomic_temporary_prefix(target.filename().string()) + "XXXXXX")).string();
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
   const int fd = ::mkstemp(name.data());
@@ -176,6 +176,8 @@ void write_file_atomic(const std::string& path, const void* data, std::size_t si
 void write_file_replace(const std::string& path, const void* data, std::size_t size) {
   write_via_rename(path, data, size, false);
 }
+
+std::string atomic_temporary_prefix(const std::string& filename) { return "." + filename + "."; }
 
 bool is_atomic_temporary(const std::string& name) {
   if (name.size() < 9 || name[0] != '.' || name[name.size() - 7] != '.') return false;
@@ -247,7 +249,7 @@ void write_file_inside(const std::string& root, const std::string& path, const s
 }
 
 void check_writable_directory(const std::string& dir, const std::string& flag, const std::string& shown) {
-  std::string tmpl = (std::filesystem::path(dir.empty() ? "." : dir) / ".fool-write-test.XXXXXX").string();
+  std::string tmpl = (std::filesystem::path(dir.empty() ? "." : dir) / (std::string(kWriteTestPrefix) + "XXXXXX")).string();
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
   const int fd = ::mkstemp(name.data());

@@ -56,7 +56,9 @@ void check_no_link_leaving(const std::string& root, const std::string& path);
 void create_directories_inside(const std::string& root, const std::string& dir);
 
 // Checks that a file can be created in `dir` (an existing directory) by creating and removing a
-// hidden temporary there; throws fool::Error "<flag> <shown>: cannot write in <dir> (...)".
+// hidden temporary there (named kWriteTestPrefix + six random characters); throws fool::Error
+// "<flag> <shown>: cannot write in <dir> (...)".
+inline constexpr const char* kWriteTestPrefix = ".fool-write-test.";
 void check_writable_directory(const std::string& dir, const std::string& flag, const std::string& shown);
 
 std::string sha256_file(const std::string& path);  // hex digest of the file's bytes
@@ -64,6 +66,9 @@ std::string sha256_file(const std::string& path);  // hex digest of the file's b
 // True for the hidden temporary name write_file_atomic uses (".<name>.XXXXXX"); a process killed
 // mid-write leaves one behind.
 bool is_atomic_temporary(const std::string& filename);
+// The start of the temporary names write_file_atomic uses for a file called `filename`: "." +
+// filename + "." (six random characters follow).
+std::string atomic_temporary_prefix(const std::string& filename);
 // Removes such temporaries from `dir` (and its subdirectories if `recursive`); returns how many.
 std::size_t remove_atomic_temporaries(const std::string& dir, bool recursive);
 }  // namespace fool

@@ -129,12 +129,15 @@ bool is_fool_file_in(const std::string& folder, const std::string& name) {
 }
 const char* kFolders[] = {"images", "genomes", "analysis"};
 
+// What a fool process killed before it wrote the marker can leave: the marker's temporary and the
+// write test's.
 bool is_marker_temporary(const std::string& name) {
-  return is_atomic_temporary(name) && name.rfind(std::string(kRunMarker) + ".", 0) == 0;
+  return is_atomic_temporary(name) &&
+         (name.rfind(atomic_temporary_prefix(kRunMarker), 0) == 0 || name.rfind(kWriteTestPrefix, 0) == 0);
 }
 
 // Empty, or holding only what an earlier start left before it wrote the marker: the lock file
-// and the marker's own temporary.
+// and those temporaries.
 bool effectively_empty(const std::string& dir) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -244,7 +247,7 @@ void remove_run_files(const std::string& dir) {
     const bool file = std::find_if(std::begin(kTopFiles), std::end(kTopFiles),
                                    [&](const char* f) { return name == f; }) != std::end(kTopFiles) ||
                       is_genome_file(name) ||
-                      (is_atomic_temporary(name) && name.rfind(std::string(kRunMarker) + ".", 0) != 0);
+                      (is_atomic_temporary(name) && !is_marker_temporary(name));
     const bool folder = std::find_if(std::begin(kFolders), std::end(kFolders),
                                      [&](const char* f) { return name == f; }) != std::end(kFolders);
     if (!file && !folder) continue;

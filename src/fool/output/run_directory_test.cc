@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <iterator>
 
 #include "fool/core/error.h"
 #include "fool/io/files.h"
@@ -102,11 +103,20 @@ TEST_F(RunDirectory, AMarkedRunWithoutCheckpointIsStartedAgain) {
   { const RunLock lock = prepare_run_directory(path("run"), false); }
   EXPECT_FALSE(fs::exists(path("run/log.jsonl")));
   EXPECT_FALSE(fs::exists(path("run/images")));
-  // Killed while writing the marker: only its temporary is there.
-  put("killed/.fool-run.Zx81Qa");
+  // Killed while writing the marker: only its temporary (named as write_file_atomic names it,
+  // "..fool-run.XXXXXX") is there.
+  const std::string temporary = "killed/" + atomic_temporary_prefix(kRunMarker) + "Zx81Qa";
+  EXPECT_EQ(temporary, "killed/..fool-run.Zx81Qa");
+  put(temporary);
   EXPECT_TRUE(is_unfinished_run_without_checkpoint(path("killed")));
   { const RunLock lock = prepare_run_directory(path("killed"), false); }
-  EXPECT_FALSE(fs::exists(path("killed/.fool-run.Zx81Qa")));
+  EXPECT_FALSE(fs::exists(path(temporary)));
+  EXPECT_TRUE(has_run_marker(path("killed")));
+  // Killed during the write test of an empty folder: the folder is still fool's to use.
+  put(std::string("tested/") + kWriteTestPrefix + "Qw12er");
+  EXPECT_TRUE(is_unfinished_run_without_checkpoint(path("tested")));
+  { const RunLock lock = prepare_run_directory(path("tested"), false); }
+  EXPECT_EQ(std::distance(fs::directory_iterator(path("tested")), fs::directory_iterator()), 2);  // marker, lock
 }
 
 TEST_F(RunDirectory, LinksInPlaceOfFoolsFilesAreRefused) {
