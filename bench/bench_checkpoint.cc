@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
   // The JSON genomes of earlier checkpoints, written the way they were (one dump, atomically).
   t = clock::now();
   nlohmann::json cells = nlohmann::json::array();
-  for (std::size_t c = 0; c < archive.cells(); ++c) cells.push_back({{"genome", encoding.to_json(*archive.elite(c).genome)}});
+  for (std::size_t c = 0; c < archive.cells(); ++c)
+    cells.push_back({{"genome", encoding.to_json(*archive.elite(c).genome)}});
   const std::string text = nlohmann::json{{"cells", cells}}.dump() + "\n";
   fool::write_file_atomic(dir + "/old-checkpoint.json", text);
   const double write_json = since(t);

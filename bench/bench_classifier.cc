@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   const fool::ImageShape shape = cv->spec().input;
 
   std::printf("model: %s (%s)\n", model.c_str(), shape.str().c_str());
-  std::printf("%6s %16s %16s %8s %16s %8s\n", "batch", "bare forward/s", "fool opencv/s", "ratio", "fool torch/s", "ratio");
+  std::printf("%6s %16s %16s %8s %16s %8s\n", "batch", "bare forward/s", "fool opencv/s", "ratio", "fool torch/s",
+              "ratio");
   double ratio400 = 0.0;
   for (int batch : {1, 64, 400}) {
     fool::ImageBatch images(static_cast<std::size_t>(batch), shape);

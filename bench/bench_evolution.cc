@@ -7,12 +7,12 @@
 #include <filesystem>
 
 #include "bench_util.h"
-#include "fool/model/factory.h"
 #include "fool/encoding/cppn.h"
-#include "fool/model/cropping_classifier.h"
 #include "fool/encoding/direct_encoding.h"
-#include "fool/search/evolution.h"
+#include "fool/model/cropping_classifier.h"
+#include "fool/model/factory.h"
 #include "fool/model/opencv/opencv_classifier.h"
+#include "fool/search/evolution.h"
 
 namespace {
 
@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
   std::printf("%-8s %14s %14s %8s %10s\n", "encoding", "evolution s", "bare fwd s", "ratio", "goal");
   fool::DirectEncoding direct(fool::DirectOptions{});
   fool::CppnEncoding cppn(fool::CppnOptions{});
-  for (const fool::Encoding* enc : {static_cast<const fool::Encoding*>(&direct), static_cast<const fool::Encoding*>(&cppn)}) {
+  for (const fool::Encoding* enc :
+       {static_cast<const fool::Encoding*>(&direct), static_cast<const fool::Encoding*>(&cppn)}) {
     fool::EvolutionConfig c;
     c.generations = generations;
     c.offspring = offspring;
@@ -75,7 +76,8 @@ int main(int argc, char** argv) {
     const double median_ratio = ratio[ratio.size() / 2];
     const double goal = enc->name() == "direct" ? 1.15 : 1.3;
     std::printf("%-8s %14.3f %14.3f %7.3fx %9s %s\n", enc->name().c_str(), evo[evo.size() / 2], fwd[fwd.size() / 2],
-                median_ratio, ("<= " + std::to_string(goal).substr(0, 4) + "x").c_str(), median_ratio <= goal ? "met" : "NOT met");
+                median_ratio, ("<= " + std::to_string(goal).substr(0, 4) + "x").c_str(),
+                median_ratio <= goal ? "met" : "NOT met");
     std::printf("%-8s %14.0f evaluations/s; ratio range over rounds %.3f..%.3f\n", "",
                 (generations + 1.0) * offspring / evo[evo.size() / 2], ratio.front(), ratio.back());
     // Where the time goes, phase by phase, over one more run.
@@ -115,14 +117,15 @@ int main(int argc, char** argv) {
     std::shared_ptr<fool::Classifier> inner = fool::load_classifier(imagenet_model, o);
     auto crops = fool::make_cropping_classifier(inner, {3, 256, 256}, 10, 40);
     fool::ImageBatch images(4, {3, 256, 256});
-    for (std::size_t i = 0; i < images.size() * images.shape().size(); ++i) images.data()[i] = static_cast<float>(rng.uniform());
+    for (std::size_t i = 0; i < images.size() * images.shape().size(); ++i)
+      images.data()[i] = static_cast<float>(rng.uniform());
     crops->probabilities(images);  // warm-up
     const double forward = seconds_of([&] { crops->probabilities(images); }) / 4.0;
     std::printf("\ncolour CPPN 256x256 (mean %.1f nodes after 50 mutations): render %.2f ms/image (1 thread)\n",
                 static_cast<double>(nodes) / genomes.size(), render * 1e3);
     std::printf("%s with 10 crops of %s: forward %.1f ms/image; render/forward = %.3f\n",
-                std::filesystem::path(imagenet_model).filename().c_str(), inner->spec().input.str().c_str(), forward * 1e3,
-                render / forward);
+                std::filesystem::path(imagenet_model).filename().c_str(), inner->spec().input.str().c_str(),
+                forward * 1e3, render / forward);
   }
   return 0;
 }

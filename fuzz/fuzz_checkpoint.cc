@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // the cells), else the seed run's.
   const auto j = nlohmann::json::parse(data, data + size, nullptr, false);
   nlohmann::json settings = {{"seed", 1}, {"generations", 2}};
-  if (!j.is_discarded() && j.is_object() && j.contains("settings") && j["settings"].is_object()) settings = j["settings"];
+  if (!j.is_discarded() && j.is_object() && j.contains("settings") && j["settings"].is_object())
+    settings = j["settings"];
   static testing::FakeClassifier clf({1, 28, 28}, 10);
   EvolutionConfig config;
   config.generations = 2;

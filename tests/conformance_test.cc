@@ -22,11 +22,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kFamilies = {"alexnet",      "vgg",          "resnet",       "resnext",   "wide_resnet",
-                                 "squeezenet",   "densenet",     "googlenet",    "inception", "shufflenet",
-                                 "mobilenet_v2", "mobilenet_v3", "mnasnet",      "efficientnet",
-                                 "efficientnet_v2", "regnet_x",  "regnet_y",     "convnext",  "vit",
-                                 "swin"};
+const std::vector<std::string> kFamilies = {
+    "alexnet",         "vgg",       "resnet",     "resnext",      "wide_resnet",  "squeezenet", "densenet",
+    "googlenet",       "inception", "shufflenet", "mobilenet_v2", "mobilenet_v3", "mnasnet",    "efficientnet",
+    "efficientnet_v2", "regnet_x",  "regnet_y",   "convnext",     "vit",          "swin"};
 
 std::string cases_dir() { return std::string(FOOL_TEST_CACHE_DIR) + "/conformance"; }
 

@@ -79,8 +79,10 @@ TEST_F(Hardening, FlagsBeyondTheMachineOrOutOfRangeAreOneLine) {
   expect_only_one_line(run_fool({"evolve", "--model", kModel, "--threads", "100000", "--out", out}), "--threads");
   expect_only_one_line(run_fool({"evolve", "--model", kModel, "--seed", "-1", "--out", out}), "--seed");
   expect_only_one_line(run_fool({"evolve", "--model", kModel, "--eval-batch", "-1", "--out", out}), "--eval-batch");
-  expect_only_one_line(run_fool({"evolve", "--model", kModel, "--image-size", "100000", "--quiet", "--out", out}), "GiB");
-  expect_only_one_line(run_fool({"evolve", "--model", kModel, "--offspring", "2000000000", "--quiet", "--out", out}), "GiB");
+  expect_only_one_line(run_fool({"evolve", "--model", kModel, "--image-size", "100000", "--quiet", "--out", out}),
+                       "GiB");
+  expect_only_one_line(run_fool({"evolve", "--model", kModel, "--offspring", "2000000000", "--quiet", "--out", out}),
+                       "GiB");
   EXPECT_FALSE(fs::exists(out)) << "a refused run left its directory";
   expect_only_one_line(run_fool({"data", "export", "--count", "0", "--out", path("x")}), "--count");
   expect_only_one_line(run_fool({"train", "--epochs", "0", "--out", path("m.onnx")}), "--epochs");
@@ -88,8 +90,9 @@ TEST_F(Hardening, FlagsBeyondTheMachineOrOutOfRangeAreOneLine) {
 
 TEST_F(Hardening, OutputsAreCheckedBeforeAnyWork) {
   fs::create_directories(path("reportdir"));
-  expect_only_one_line(run_fool({"train", "--data-dir", path("none"), "--out", path("m.onnx"), "--report",
-                                 path("reportdir")}), "--report");
+  expect_only_one_line(
+      run_fool({"train", "--data-dir", path("none"), "--out", path("m.onnx"), "--report", path("reportdir")}),
+      "--report");
   EXPECT_FALSE(fs::exists(path("m.onnx")));
   expect_only_one_line(run_fool({"render", path("g.json"), "--out", path("x.jpg")}), ".png");
   fs::create_directories(path("mine"));
@@ -105,7 +108,8 @@ TEST_F(Hardening, DamagedPngsAreOneLineNamingTheFile) {
       "89504e470d0a1a0a0000000d494844520000000200000002080000000057dd52f80000000b49444154789c63600001000006"
       "0001fe8c67c80000000049454e44ae426082";
   std::string png;
-  for (std::size_t i = 0; i < png_hex.size(); i += 2) png.push_back(static_cast<char>(std::stoi(png_hex.substr(i, 2), nullptr, 16)));
+  for (std::size_t i = 0; i < png_hex.size(); i += 2)
+    png.push_back(static_cast<char>(std::stoi(png_hex.substr(i, 2), nullptr, 16)));
   write_file_atomic(path("cut.png"), png.substr(0, 40));
   std::string crc = png;
   crc[29] ^= 0x55;
@@ -119,8 +123,8 @@ TEST_F(Hardening, DamagedPngsAreOneLineNamingTheFile) {
 }
 
 TEST_F(Hardening, WhatAKilledRunLeavesIsAcceptedByRerunResumeAndOverwrite) {
-  const std::vector<std::string> evolve = {"evolve", "--model", kModel, "--generations", "2", "--offspring", "8",
-                                           "--init", "8", "--quiet", "--out"};
+  const std::vector<std::string> evolve = {"evolve", "--model", kModel, "--generations", "2",    "--offspring",
+                                           "8",      "--init",  "8",    "--quiet",       "--out"};
   auto run = [&](const std::string& dir, std::vector<std::string> extra) {
     std::vector<std::string> args = evolve;
     args.push_back(dir);

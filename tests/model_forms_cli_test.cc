@@ -4,11 +4,11 @@
 // warning when fool assumes the preprocessing; fool annotate; a run re-scored with no flags.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "cli_runner.h"
 #include "fool/io/files.h"
@@ -85,7 +85,8 @@ std::vector<std::vector<double>> score(const nlohmann::json& c, const std::vecto
 double max_difference(const std::vector<std::vector<double>>& got, const nlohmann::json& want) {
   double worst = 0.0;
   for (std::size_t i = 0; i < got.size(); ++i)
-    for (std::size_t k = 0; k < got[i].size(); ++k) worst = std::max(worst, std::abs(got[i][k] - want[i][k].get<double>()));
+    for (std::size_t k = 0; k < got[i].size(); ++k)
+      worst = std::max(worst, std::abs(got[i][k] - want[i][k].get<double>()));
   return worst;
 }
 
@@ -117,19 +118,21 @@ TEST_P(ModelForm, EvolvesAscendsAnalysesAndReports) {
   const nlohmann::json c = expected_case(GetParam());
   const std::string model = models_dir() + "/" + c.at("model").get<std::string>();
   const std::string evolved = out_dir(GetParam() + "_evolve"), ascended = out_dir(GetParam() + "_ascend");
-  const CliResult e = run_fool(with({"evolve", "--model", model, "--encoding", "cppn", "--generations", "2",
-                                     "--offspring", "6", "--init", "6", "--classes", "0-2", "--out", evolved, "--quiet"},
-                                    flags_of(c)));
+  const CliResult e =
+      run_fool(with({"evolve", "--model", model, "--encoding", "cppn", "--generations", "2", "--offspring", "6",
+                     "--init", "6", "--classes", "0-2", "--out", evolved, "--quiet"},
+                    flags_of(c)));
   ASSERT_EQ(e.code, 0) << e.err;
-  const CliResult a = run_fool(
-      with({"ascend", "--model", model, "--steps", "3", "--classes", "0,1", "--out", ascended, "--quiet"}, flags_of(c)));
+  const CliResult a = run_fool(with(
+      {"ascend", "--model", model, "--steps", "3", "--classes", "0,1", "--out", ascended, "--quiet"}, flags_of(c)));
   ASSERT_EQ(a.code, 0) << a.err;
   for (const auto& run : {evolved, ascended}) {
     const nlohmann::json s = read_json_file(run + "/summary.json");
     ASSERT_TRUE(s.contains("model_input"));
-    EXPECT_EQ(s["model_input"]["input_size"], s["settings"].value("image", nlohmann::json::array()).empty()
-                                                  ? s["model_input"]["input_size"]
-                                                  : nlohmann::json({s["settings"]["image"][1], s["settings"]["image"][2]}));
+    EXPECT_EQ(s["model_input"]["input_size"],
+              s["settings"].value("image", nlohmann::json::array()).empty()
+                  ? s["model_input"]["input_size"]
+                  : nlohmann::json({s["settings"]["image"][1], s["settings"]["image"][2]}));
     // Re-scored with no flags, the run's own confidences come back.
     const CliResult an = run_fool({"analyze", "repetition", run, "--quiet", "--max-steps", "2"});
     ASSERT_EQ(an.code, 0) << an.err;
@@ -137,8 +140,8 @@ TEST_P(ModelForm, EvolvesAscendsAnalysesAndReports) {
     const auto analysis = read_json_file(run + "/analysis/repetition.json");
     ASSERT_EQ(analysis["classes"].size(), s["classes"].size());
     for (std::size_t i = 0; i < s["classes"].size(); ++i) {
-      EXPECT_NEAR(analysis["classes"][i]["confidence_all_copies"].get<double>(), s["classes"][i]["confidence"].get<double>(),
-                  1e-4);
+      EXPECT_NEAR(analysis["classes"][i]["confidence_all_copies"].get<double>(),
+                  s["classes"][i]["confidence"].get<double>(), 1e-4);
     }
   }
   const CliResult rep = run_fool({"report", evolved, ascended, "--out", evolved + ".html"});
@@ -148,7 +151,8 @@ TEST_P(ModelForm, EvolvesAscendsAnalysesAndReports) {
   // The report says how each run fed its model.
   const auto recorded = read_json_file(evolved + "/summary.json")["model_input"];
   const std::string named = recorded["preprocess"].is_null() ? "custom" : recorded["preprocess"].get<std::string>();
-  EXPECT_NE(html.find("model input: " + named + ": " + recorded["channel_order"].get<std::string>()), std::string::npos);
+  EXPECT_NE(html.find("model input: " + named + ": " + recorded["channel_order"].get<std::string>()),
+            std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(UserExports, ModelForm,
@@ -286,7 +290,8 @@ TEST(ModelForms, AscentOnAPeakedModelClimbsOrSaysItStalled) {
       any_stalled = true;
       EXPECT_NE(r.err.find("class " + std::to_string(k) + " (" + std::to_string(k) + "): stalled"), std::string::npos);
     }
-    if (start[k].get<double>() > 0.0 && start[k].get<double>() < 0.5) EXPECT_GT(cl["search_confidence"].get<double>(), start[k].get<double>()) << k;
+    if (start[k].get<double>() > 0.0 && start[k].get<double>() < 0.5)
+      EXPECT_GT(cl["search_confidence"].get<double>(), start[k].get<double>()) << k;
   }
   EXPECT_EQ(s["complete"].get<bool>(), !any_stalled);
 }

@@ -2,18 +2,18 @@
 // a run resumes with another number of processes, a killed rank ends the job with one line and an
 // intact checkpoint, and bad set-ups fail with one line and write nothing. Runs OpenMPI's mpirun with
 // --oversubscribe (more ranks than this machine's cores) and --allow-run-as-root (CI runs as root).
-#include <algorithm>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "cli_runner.h"
@@ -34,8 +34,8 @@ const char* kMpirun = "mpirun -q --oversubscribe --allow-run-as-root";
 // Runs a shell command line; stdout and stderr captured like run_fool.
 CliResult run_shell(const std::string& cmd) {
   static int counter = 0;
-  const fs::path err_path = fs::temp_directory_path() / ("fool_mpi_err_" + std::to_string(::getpid()) + "_" +
-                                                         std::to_string(counter++));
+  const fs::path err_path =
+      fs::temp_directory_path() / ("fool_mpi_err_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   CliResult r;
   FILE* p = ::popen((cmd + " 2>" + shell_quote(err_path.string()) + " </dev/null").c_str(), "r");
   if (p == nullptr) return r;
@@ -113,10 +113,12 @@ std::string Mpi::model_;
 
 TEST_F(Mpi, OneTwoAndThreeProcessesGiveByteIdenticalResults) {
   // Each backend once: an explicit backend, because --backend auto may choose by timing.
-  for (const auto& [encoding, backend] : std::vector<std::pair<std::string, std::string>>{{"direct", "opencv"}, {"cppn", "torch"}}) {
+  for (const auto& [encoding, backend] :
+       std::vector<std::pair<std::string, std::string>>{{"direct", "opencv"}, {"cppn", "torch"}}) {
     SCOPED_TRACE(encoding);
-    const std::vector<std::string> settings = {"--encoding", encoding, "--backend", backend, "--generations", "12",
-                                               "--offspring", "90", "--init", "90", "--eval-batch", "20", "--seed", "3"};
+    const std::vector<std::string> settings = {"--encoding",   encoding,      "--backend", backend,  "--generations",
+                                               "12",           "--offspring", "90",        "--init", "90",
+                                               "--eval-batch", "20",          "--seed",    "3"};
     const std::string plain = path(encoding + "_plain");
     const auto r0 = run_fool(evolve(plain, settings));
     ASSERT_EQ(r0.code, 0) << r0.err;
@@ -135,8 +137,8 @@ TEST_F(Mpi, OneTwoAndThreeProcessesGiveByteIdenticalResults) {
 TEST_F(Mpi, AutoBackendIsRankZerosChoiceOnEveryRank) {
   // Rank 0 times the backends; the others load what it chose. Ranks that chose for themselves would
   // differ in the settings they check at start-up (the backend is part of them) and stop the job.
-  const std::vector<std::string> settings = {"--encoding", "direct", "--generations", "3", "--offspring", "60",
-                                             "--init", "60", "--eval-batch", "20", "--seed", "4"};
+  const std::vector<std::string> settings = {"--encoding", "direct", "--generations", "3",  "--offspring", "60",
+                                             "--init",     "60",     "--eval-batch",  "20", "--seed",      "4"};
   const std::string job = path("auto_np3");
   auto loud = evolve(job, settings);
   loud.erase(std::find(loud.begin(), loud.end(), "--quiet"));
@@ -154,8 +156,9 @@ TEST_F(Mpi, AutoBackendIsRankZerosChoiceOnEveryRank) {
 }
 
 TEST_F(Mpi, ResumesWithAnotherNumberOfProcesses) {
-  const std::vector<std::string> settings = {"--encoding", "direct", "--backend", "opencv", "--offspring", "60", "--init", "60",
-                                             "--eval-batch", "20", "--checkpoint-every", "4", "--seed", "5"};
+  const std::vector<std::string> settings = {
+      "--encoding",   "direct", "--backend",          "opencv", "--offspring", "60", "--init", "60",
+      "--eval-batch", "20",     "--checkpoint-every", "4",      "--seed",      "5"};
   auto with = [&](std::vector<std::string> a, std::vector<std::string> more) {
     a.insert(a.end(), more.begin(), more.end());
     return a;
@@ -195,8 +198,9 @@ pid_t find_rank(int rank, const std::string& out) {
 }
 
 TEST_F(Mpi, AKilledRankEndsTheJobWithOneLineAndTheCheckpointResumes) {
-  const std::vector<std::string> settings = {"--encoding", "direct", "--backend", "opencv", "--offspring", "60", "--init", "60",
-                                             "--eval-batch", "20", "--checkpoint-every", "2", "--seed", "7"};
+  const std::vector<std::string> settings = {
+      "--encoding",   "direct", "--backend",          "opencv", "--offspring", "60", "--init", "60",
+      "--eval-batch", "20",     "--checkpoint-every", "2",      "--seed",      "7"};
   const std::string out = path("killed"), err = path("killed.err");
   std::vector<std::string> args = evolve(out, settings);
   args.insert(args.end(), {"--generations", "100000"});
@@ -278,7 +282,8 @@ TEST_F(Mpi, ResumingAnotherModelsCheckpointIsOneLineAndChangesNothing) {
   std::map<std::string, std::vector<std::uint8_t>> before;
   for (const auto& e : fs::recursive_directory_iterator(out))
     if (e.is_regular_file()) before[e.path().string()] = read_file(e.path().string());
-  auto args = evolve(out, {"--generations", "4", "--offspring", "40", "--init", "40", "--eval-batch", "20", "--resume"});
+  auto args =
+      evolve(out, {"--generations", "4", "--offspring", "40", "--init", "40", "--eval-batch", "20", "--resume"});
   args[2] = std::string(FOOL_FIXTURES_DIR) + "/mnist_bn_cnn.onnx";
   expect_one_line_error(run_mpi(2, args), "another model_sha256");
   std::map<std::string, std::vector<std::uint8_t>> after;
@@ -301,12 +306,14 @@ void expect_same_tree(const std::string& a, const std::string& b) {
       // Paths inside name each experiment's own directory.
       auto text = [&](const fs::path& file, const std::string& dir) {
         std::string t = read_text_file(file.string());
-        for (std::size_t at = t.find(dir); at != std::string::npos; at = t.find(dir, at)) t.replace(at, dir.size(), "DIR");
+        for (std::size_t at = t.find(dir); at != std::string::npos; at = t.find(dir, at))
+          t.replace(at, dir.size(), "DIR");
         return t;
       };
       if (ext == ".json") {
         EXPECT_EQ(comparable(nlohmann::json::parse(text(entry.path(), a))),
-                  comparable(nlohmann::json::parse(text(other, b)))) << rel;
+                  comparable(nlohmann::json::parse(text(other, b))))
+            << rel;
         continue;
       }
       std::stringstream x(text(entry.path(), a)), y(text(other, b));
@@ -322,9 +329,22 @@ void expect_same_tree(const std::string& a, const std::string& b) {
 }
 
 TEST_F(Mpi, TransferExperimentSpreadsTrainingsAndRunsOverProcesses) {
-  const std::vector<std::string> settings = {"--data-dir", FOOL_MNIST_DIR, "--epochs", "1", "--other-archs", "mlp",
-                                             "--runs-per-network", "1", "--generations", "4", "--offspring", "30",
-                                             "--init", "30", "--threads", "1"};
+  const std::vector<std::string> settings = {"--data-dir",
+                                             FOOL_MNIST_DIR,
+                                             "--epochs",
+                                             "1",
+                                             "--other-archs",
+                                             "mlp",
+                                             "--runs-per-network",
+                                             "1",
+                                             "--generations",
+                                             "4",
+                                             "--offspring",
+                                             "30",
+                                             "--init",
+                                             "30",
+                                             "--threads",
+                                             "1"};
   auto args = [&](const std::string& out) {
     std::vector<std::string> a = {"experiment", "transfer", "--out", out};
     a.insert(a.end(), settings.begin(), settings.end());
@@ -334,16 +354,23 @@ TEST_F(Mpi, TransferExperimentSpreadsTrainingsAndRunsOverProcesses) {
   ASSERT_EQ(plain.code, 0) << plain.err;
   // Without core binding: libtorch sizes some thread pools from the CPU affinity mpirun would set,
   // which changes trained weights in their last bits (evolution's scoring is not affected).
-  const auto shared = run_shell(std::string(kMpirun) + " --bind-to none -np 3 " + fool_line(args(path("transfer_np3"))));
+  const auto shared =
+      run_shell(std::string(kMpirun) + " --bind-to none -np 3 " + fool_line(args(path("transfer_np3"))));
   ASSERT_EQ(shared.code, 0) << shared.err;
   EXPECT_EQ(testing::error_lines(shared.err).size(), 0u) << shared.err;
   expect_same_tree(path("transfer_plain"), path("transfer_np3"));
 }
 
 TEST_F(Mpi, RetrainExperimentSpreadsEachIterationsRunsOverProcesses) {
-  const std::vector<std::string> settings = {"--data-dir", FOOL_MNIST_DIR, "--iterations", "2", "--epochs", "1",
-                                             "--generations", "3", "--offspring", "30", "--init", "30",
-                                             "--first-images", "40", "--eval-runs", "2", "--threads", "1"};
+  const std::vector<std::string> settings = {"--data-dir",     FOOL_MNIST_DIR,
+                                             "--iterations",   "2",
+                                             "--epochs",       "1",
+                                             "--generations",  "3",
+                                             "--offspring",    "30",
+                                             "--init",         "30",
+                                             "--first-images", "40",
+                                             "--eval-runs",    "2",
+                                             "--threads",      "1"};
   auto args = [&](const std::string& out) {
     std::vector<std::string> a = {"experiment", "retrain", "--out", out};
     a.insert(a.end(), settings.begin(), settings.end());

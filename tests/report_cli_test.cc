@@ -20,7 +20,6 @@
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
 
-
 namespace fool {
 namespace {
 
@@ -30,10 +29,11 @@ using testing::run_fool;
 
 // Runs headless Chromium on a page; returns its exit status, with the DOM in *dom.
 int chromium(const std::vector<std::string>& extra, const std::string& page, std::string* dom) {
-  std::string cmd = "chromium --headless --no-sandbox --disable-gpu --disable-background-networking "
-                    "--disable-component-update --disable-sync --no-first-run --disable-quic "
-                    "--user-data-dir=" + testing::shell_quote(fs::temp_directory_path().string() + "/fool_chromium_" +
-                                                             std::to_string(::getpid()));
+  std::string cmd =
+      "chromium --headless --no-sandbox --disable-gpu --disable-background-networking "
+      "--disable-component-update --disable-sync --no-first-run --disable-quic "
+      "--user-data-dir=" +
+      testing::shell_quote(fs::temp_directory_path().string() + "/fool_chromium_" + std::to_string(::getpid()));
   for (const auto& e : extra) cmd += " " + e;
   cmd += " " + testing::shell_quote("file://" + page) + " 2>/dev/null";
   FILE* p = ::popen(cmd.c_str(), "r");
@@ -53,15 +53,16 @@ TEST_F(Experiments, ReportRendersInChromiumWithEveryImageAndNoErrors) {
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string html = read_text_file(report);
   EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));  // no fetches: only the SVG namespace
-  EXPECT_EQ(html.find("src=\"images/"), std::string::npos);                   // every image inlined
+  EXPECT_EQ(html.find("src=\"images/"), std::string::npos);                  // every image inlined
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find("--generations 5"), std::string::npos);  // the command line of each run
 
   std::string dom;
   ASSERT_EQ(chromium({"--virtual-time-budget=5000", "--dump-dom"}, fs::absolute(report).string(), &dom), 0);
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(dom, m, std::regex("data-images-loaded=\"(\\d+)\" data-images-broken=\"(\\d+)\" "
-                                                   "data-errors=\"(\\d+)\" data-checked=\"yes\"")))
+  ASSERT_TRUE(std::regex_search(dom, m,
+                                std::regex("data-images-loaded=\"(\\d+)\" data-images-broken=\"(\\d+)\" "
+                                           "data-errors=\"(\\d+)\" data-checked=\"yes\"")))
       << dom.substr(0, 500);
   std::size_t imgs = 0;
   for (auto at = html.find("<img"); at != std::string::npos; at = html.find("<img", at + 1)) ++imgs;
@@ -114,9 +115,10 @@ TEST_F(Experiments, LivePageShowsARunningEvolveInChromium) {
   const std::string model = testing::cached_test_lenet();
   ASSERT_FALSE(model.empty());
   const std::string out = path("live_run");
-  std::vector<std::string> argv_s = {FOOL_BIN, "evolve", "--model", model, "--encoding", "cppn", "--generations",
-                                     "100000", "--offspring", "20", "--init", "20", "--checkpoint-every", "1",
-                                     "--live-every", "0", "--out", out, "--quiet"};
+  std::vector<std::string> argv_s = {
+      FOOL_BIN,      "evolve", "--model", model, "--encoding",         "cppn", "--generations", "100000",
+      "--offspring", "20",     "--init",  "20",  "--checkpoint-every", "1",    "--live-every",  "0",
+      "--out",       out,      "--quiet"};
   const pid_t pid = fool::testing::spawn_quiet(argv_s, /*keep_stderr=*/false);
   ASSERT_GT(pid, 0);
   const auto generations = [&] {
@@ -154,8 +156,9 @@ TEST_F(Experiments, LivePageShowsARunningEvolveInChromium) {
   EXPECT_NE(read_file(shot1), read_file(shot2));
   EXPECT_EQ(read_image(shot2).shape.width, 900);
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(dom, m, std::regex("data-images-loaded=\"(\\d+)\" data-images-broken=\"(\\d+)\" "
-                                                   "data-errors=\"(\\d+)\" data-checked=\"yes\"")))
+  ASSERT_TRUE(std::regex_search(dom, m,
+                                std::regex("data-images-loaded=\"(\\d+)\" data-images-broken=\"(\\d+)\" "
+                                           "data-errors=\"(\\d+)\" data-checked=\"yes\"")))
       << dom.substr(0, 500);
   EXPECT_GE(std::stoul(m[1]), 2u);  // the grid and at least one champion
   EXPECT_EQ(m[2], "0");

@@ -1,6 +1,6 @@
 // End-to-end tests of `fool evolve`, `fool render` and `fool ascend` on a LeNet trained for the occasion.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -14,7 +14,6 @@
 #include "cli_runner.h"
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
-
 
 namespace fool {
 namespace {
@@ -60,8 +59,8 @@ TEST_F(Search, StatisticalDirectSearchRaisesConfidenceFarAboveRandom) {
   // Measured: median 0.10-0.15 after 40 generations from ~0.006 in the random population (5 seeds).
   for (const std::string seed : {"1", "2", "3"}) {
     const std::string out = path("stat_direct_" + seed);
-    const auto r = run_fool(evolve_args(out, {"--encoding", "direct", "--generations", "40", "--offspring", "100",
-                                              "--init", "100", "--seed", seed}));
+    const auto r = run_fool(evolve_args(
+        out, {"--encoding", "direct", "--generations", "40", "--offspring", "100", "--init", "100", "--seed", seed}));
     ASSERT_EQ(r.code, 0) << r.err;
     const double start = gen0_median(out), end = summary(out)["median_confidence"].get<double>();
     EXPECT_GT(end, 0.04) << "seed " << seed;
@@ -73,8 +72,8 @@ TEST_F(Search, StatisticalCppnSearchFoolsMostDigits) {
   // Measured: median 0.978-0.998 and 5-6 digits at >= 99% after 40 x 100 (5 seeds).
   for (const std::string seed : {"1", "2", "3"}) {
     const std::string out = path("stat_cppn_" + seed);
-    const auto r = run_fool(evolve_args(out, {"--encoding", "cppn", "--generations", "40", "--offspring", "100",
-                                              "--init", "100", "--seed", seed}));
+    const auto r = run_fool(evolve_args(
+        out, {"--encoding", "cppn", "--generations", "40", "--offspring", "100", "--init", "100", "--seed", seed}));
     ASSERT_EQ(r.code, 0) << r.err;
     const auto s = summary(out);
     EXPECT_GT(s["median_confidence"].get<double>(), 0.9) << "seed " << seed;
@@ -139,19 +138,23 @@ nlohmann::json without_timing(nlohmann::json s) {
 TEST_F(Search, SameSeedAndThreadsGiveTheSameSummary) {
   // An explicit backend each: --backend auto may choose by timing, and results are the same for
   // the same backend (the choice is recorded in summary.json; --resume keeps it).
-  for (const auto& [enc, backend] : std::vector<std::pair<std::string, std::string>>{{"direct", "opencv"}, {"cppn", "torch"}}) {
-    const std::vector<std::string> args = {"--encoding", enc, "--backend", backend, "--generations", "8", "--offspring", "50",
-                                           "--init", "50", "--seed", "21", "--threads", "2"};
+  for (const auto& [enc, backend] :
+       std::vector<std::pair<std::string, std::string>>{{"direct", "opencv"}, {"cppn", "torch"}}) {
+    const std::vector<std::string> args = {"--encoding", enc,           "--backend", backend,  "--generations",
+                                           "8",          "--offspring", "50",        "--init", "50",
+                                           "--seed",     "21",          "--threads", "2"};
     ASSERT_EQ(run_fool(evolve_args(path("same_a_" + enc), args)).code, 0);
     ASSERT_EQ(run_fool(evolve_args(path("same_b_" + enc), args)).code, 0);
     EXPECT_EQ(without_timing(summary(path("same_a_" + enc))), without_timing(summary(path("same_b_" + enc))));
-    EXPECT_EQ(read_file(path("same_a_" + enc) + "/images/class_7.png"), read_file(path("same_b_" + enc) + "/images/class_7.png"));
+    EXPECT_EQ(read_file(path("same_a_" + enc) + "/images/class_7.png"),
+              read_file(path("same_b_" + enc) + "/images/class_7.png"));
   }
 }
 
 TEST_F(Search, ResumeAfterCtrlCEndsWhereAnUninterruptedRunEnds) {
-  const std::vector<std::string> args = {"--encoding", "cppn", "--backend", "opencv", "--generations", "300", "--offspring", "40",
-                                         "--init", "40", "--seed", "5", "--checkpoint-every", "7"};
+  const std::vector<std::string> args = {"--encoding",         "cppn", "--backend", "opencv", "--generations", "300",
+                                         "--offspring",        "40",   "--init",    "40",     "--seed",        "5",
+                                         "--checkpoint-every", "7"};
   ASSERT_EQ(run_fool(evolve_args(path("straight"), args)).code, 0);
 
   // Start the same run, interrupt it once it is under way, then resume it.
@@ -195,8 +198,8 @@ TEST_F(Search, ResumeAfterCtrlCEndsWhereAnUninterruptedRunEnds) {
 TEST_F(Search, ImagenetPresetEvolvesLargeColourImagesThroughTenCrops) {
   const std::string out = path("imagenet");
   const auto r = run_fool({"evolve", "--model", FOOL_FIXTURES_DIR "/squeezenet1_1_random.onnx", "--encoding", "cppn",
-                           "--preset", "imagenet", "--generations", "2", "--offspring", "4", "--init", "4",
-                           "--classes", "0-2", "--out", out, "--quiet"});
+                           "--preset", "imagenet", "--generations", "2", "--offspring", "4", "--init", "4", "--classes",
+                           "0-2", "--out", out, "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto s = summary(out);
   EXPECT_EQ(s["settings"]["crops"], 10);
@@ -206,9 +209,26 @@ TEST_F(Search, ImagenetPresetEvolvesLargeColourImagesThroughTenCrops) {
   // confidence is the 10-crop mean, so it is checked against the search, not against score.
   EXPECT_NEAR(s["classes"][1]["confidence"].get<double>(), s["classes"][1]["search_confidence"].get<double>(), 1e-5);
   // The direct encoding's preset uses 200 offspring: a short run with fewer works too.
-  const auto d = run_fool({"evolve", "--model", FOOL_FIXTURES_DIR "/squeezenet1_1_random.onnx", "--encoding", "direct",
-                           "--preset", "imagenet", "--generations", "1", "--offspring", "2", "--init", "2",
-                           "--classes", "5", "--crossover", "sbx", "--out", path("imagenet_direct"), "--quiet"});
+  const auto d = run_fool({"evolve",
+                           "--model",
+                           FOOL_FIXTURES_DIR "/squeezenet1_1_random.onnx",
+                           "--encoding",
+                           "direct",
+                           "--preset",
+                           "imagenet",
+                           "--generations",
+                           "1",
+                           "--offspring",
+                           "2",
+                           "--init",
+                           "2",
+                           "--classes",
+                           "5",
+                           "--crossover",
+                           "sbx",
+                           "--out",
+                           path("imagenet_direct"),
+                           "--quiet"});
   ASSERT_EQ(d.code, 0) << d.err;
   EXPECT_EQ(summary(path("imagenet_direct"))["settings"]["direct"]["crossover"], "sbx");
 }

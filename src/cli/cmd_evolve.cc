@@ -5,10 +5,10 @@
 #include "cli/common.h"
 #include "cli/encoding_flags.h"
 #include "cli/progress.h"
-#include "fool/parallel/mpi_world.h"
 #include "fool/core/class_list.h"
 #include "fool/core/error.h"
 #include "fool/experiments/evolve.h"
+#include "fool/parallel/mpi_world.h"
 
 namespace fool::cli {
 
@@ -22,7 +22,8 @@ void add_evolve_command(CLI::App& app, Action& action) {
   };
   auto o = std::make_shared<Opts>();
   EvolveRunConfig& r = o->run;
-  auto* c = app.add_subcommand("evolve", "evolve fooling images for every class with MAP-Elites (direct or CPPN encoding)");
+  auto* c =
+      app.add_subcommand("evolve", "evolve fooling images for every class with MAP-Elites (direct or CPPN encoding)");
   o->model.classifier = r.classifier;
   o->model.add_to(c);
   std::string choices_help;
@@ -38,10 +39,14 @@ void add_evolve_command(CLI::App& app, Action& action) {
   c->add_option("--offspring", r.offspring, "children per generation" + preset_or(r.evolution.offspring));
   c->add_option("--init", r.init, "random genomes in the initial population" + preset_or(r.evolution.init));
   c->add_option("--seed", r.evolution.seed, "random seed")->check(seed_number());
-  c->add_option("--classes", o->classes, "target classes: indices, ranges or the model's labels, e.g. 0,3,5-7 or goldfish,tench (unset: every real class)");
-  c->add_option("--image-size", o->image_size, "side of the evolved images (unset: the preset's, else the model's input)")
+  c->add_option("--classes", o->classes,
+                "target classes: indices, ranges or the model's labels, e.g. 0,3,5-7 or goldfish,tench (unset: every "
+                "real class)");
+  c->add_option("--image-size", o->image_size,
+                "side of the evolved images (unset: the preset's, else the model's input)")
       ->check(positive());
-  c->add_option("--color", o->color, "gray or color images (unset: the model's)")->check(CLI::IsMember({"gray", "color"}));
+  c->add_option("--color", o->color, "gray or color images (unset: the model's)")
+      ->check(CLI::IsMember({"gray", "color"}));
   c->add_option("--crops", r.crops, "score each image as the mean over 1 or 10 crops (0: the preset's, else 1)")
       ->check(CLI::IsMember({0, 1, 10}));
   add_encoding_options(c, r.encoding_options);
@@ -50,14 +55,16 @@ void add_evolve_command(CLI::App& app, Action& action) {
                     std::to_string(kSmallImageSide) + " pixels a side, " + std::to_string(kEvalBatchLargeImages) +
                     " for larger)")
       ->check(non_negative());
-  c->add_option("--checkpoint-every", r.evolution.checkpoint_every, "generations between checkpoints (0: only at the end)")
+  c->add_option("--checkpoint-every", r.evolution.checkpoint_every,
+                "generations between checkpoints (0: only at the end)")
       ->check(non_negative());
   c->add_option("--live-every", r.live_every,
                 "least seconds between updates of the live view (live.html, grid.png, images/), made after a "
                 "generation or at a checkpoint once due (0: at every checkpoint)")
       ->check(in_range(0.0, 86400.0));
   c->add_flag_function(
-      "--no-live", [o](std::int64_t) { o->run.live = false; }, "no live view: images/, grid.png and live.html at the end only");
+      "--no-live", [o](std::int64_t) { o->run.live = false; },
+      "no live view: images/, grid.png and live.html at the end only");
   c->add_flag("--resume", r.resume, "continue the run in --out from its checkpoint");
   c->add_flag("--overwrite", r.overwrite, "replace a run already in --out");
   c->add_flag("--quiet", o->quiet, "no progress bar");
@@ -90,8 +97,13 @@ void add_evolve_command(CLI::App& app, Action& action) {
       const EvolveRunResult res = run_evolve(r, RunEvents({&progress}), interrupt.stop());
       if (!world.is_root()) return 0;
       progress.finish();
-      nlohmann::json out = {{"out", r.out_dir}, {"complete", res.complete}, {"generations", 0}, {"evaluations", 0},
-                            {"seconds", 0.0}, {"median_confidence", 0.0}, {"classes_at_or_above", nlohmann::json::object()}};
+      nlohmann::json out = {{"out", r.out_dir},
+                            {"complete", res.complete},
+                            {"generations", 0},
+                            {"evaluations", 0},
+                            {"seconds", 0.0},
+                            {"median_confidence", 0.0},
+                            {"classes_at_or_above", nlohmann::json::object()}};
       if (res.summary) {
         const RunSummary& s = *res.summary;
         out["generations"] = s.record.progress;

@@ -2,10 +2,10 @@
 #include <filesystem>
 
 #include "cli/common.h"
-#include "fool/encoding/registry.h"
 #include "fool/core/error.h"
-#include "fool/io/files.h"
 #include "fool/core/json_check.h"
+#include "fool/encoding/registry.h"
+#include "fool/io/files.h"
 #include "fool/io/image_io.h"
 
 namespace fool::cli {

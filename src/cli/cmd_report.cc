@@ -17,7 +17,8 @@ void add_report_command(CLI::App& app, Action& action) {
     std::string labels;
   };
   auto o = std::make_shared<Opts>();
-  auto* c = app.add_subcommand("report", "write one self-contained HTML page for run, transfer and experiment directories");
+  auto* c =
+      app.add_subcommand("report", "write one self-contained HTML page for run, transfer and experiment directories");
   c->add_option("dirs", o->dirs, "directories made by fool evolve, ascend, transfer or experiment")->required();
   c->add_option("--out", o->out, "HTML file to write")->required();
   c->add_option("--labels", o->labels, "class labels to show, one per line (default: those the runs recorded)");

@@ -1,8 +1,8 @@
 // fool score: top-K classes of image files under a model.
 #include "cli/common.h"
-#include "fool/model/factory.h"
 #include "fool/core/error.h"
 #include "fool/io/image_io.h"
+#include "fool/model/factory.h"
 
 namespace fool::cli {
 
@@ -34,7 +34,9 @@ Image8 image_for_model(const std::string& path, const ModelSpec& s, bool convert
 nlohmann::json top_classes(const Matrix& p, std::size_t i, const ModelSpec& s, int top) {
   nlohmann::json out = nlohmann::json::array();
   for (int k : top_k(p.row(i), p.cols(), static_cast<std::size_t>(top))) {
-    out.push_back({{"class", k}, {"label", s.labels[static_cast<std::size_t>(k)]}, {"probability", p(i, static_cast<std::size_t>(k))}});
+    out.push_back({{"class", k},
+                   {"label", s.labels[static_cast<std::size_t>(k)]},
+                   {"probability", p(i, static_cast<std::size_t>(k))}});
   }
   return out;
 }
@@ -61,14 +63,18 @@ void add_score_command(CLI::App& app, Action& action) {
       auto clf = load_classifier(o->model.model, o->model.options(), &choice);
       const ModelSpec& s = clf->spec();
       ImageBatch batch(o->images.size(), s.input);
-      for (std::size_t i = 0; i < o->images.size(); ++i) batch.set(i, image_for_model(o->images[i], s, o->convert, o->resize));
+      for (std::size_t i = 0; i < o->images.size(); ++i)
+        batch.set(i, image_for_model(o->images[i], s, o->convert, o->resize));
       const Matrix p = clf->probabilities(batch);
       nlohmann::json results = nlohmann::json::array();
       for (std::size_t i = 0; i < o->images.size(); ++i) {
         results.push_back({{"image", o->images[i]}, {"top", top_classes(p, i, s, o->top)}});
       }
-      emit_json({{"model", s.path}, {"sha256", s.sha256}, {"backend", backend_name(clf->backend())},
-                 {"backend_choice", choice.reason}, {"images", results}});
+      emit_json({{"model", s.path},
+                 {"sha256", s.sha256},
+                 {"backend", backend_name(clf->backend())},
+                 {"backend_choice", choice.reason},
+                 {"images", results}});
       return 0;
     };
   });

@@ -17,9 +17,11 @@ void add_train_command(CLI::App& app, Action& action) {
     bool quiet = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* c = app.add_subcommand("train", "train a classifier (the paper's LeNet or another architecture) and write ONNX");
+  auto* c =
+      app.add_subcommand("train", "train a classifier (the paper's LeNet or another architecture) and write ONNX");
   add_dataset_options(c, o->data);
-  c->add_option("--arch", o->train.arch, "lenet (the paper's), mlp, or bncnn")->check(CLI::IsMember(architecture_names()));
+  c->add_option("--arch", o->train.arch, "lenet (the paper's), mlp, or bncnn")
+      ->check(CLI::IsMember(architecture_names()));
   c->add_option("--epochs", o->train.epochs, "passes over the training set")->check(positive());
   c->add_option("--batch-size", o->train.batch_size, "examples per optimisation step")->check(positive());
   c->add_option("--lr", o->train.learning_rate, "Adam learning rate")->check(positive());

@@ -15,8 +15,7 @@ struct ImageShape {
   int width = 0;
 
   std::size_t size() const {
-    return static_cast<std::size_t>(channels) * static_cast<std::size_t>(height) *
-           static_cast<std::size_t>(width);
+    return static_cast<std::size_t>(channels) * static_cast<std::size_t>(height) * static_cast<std::size_t>(width);
   }
   bool operator==(const ImageShape& o) const {
     return channels == o.channels && height == o.height && width == o.width;

@@ -81,8 +81,10 @@ std::string printable(const std::string& s, std::size_t max) {
   for (std::size_t i = 0; i < cut.size();) {
     const char c = cut[i];
     const std::size_t n = utf8_sequence(cut, i);
-    if (c == '\n') out += "\\n";
-    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += '?';
+    if (c == '\n')
+      out += "\\n";
+    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      out += '?';
     else if (n == 0) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
@@ -135,7 +137,8 @@ std::int64_t integer_value(const nlohmann::json& v, const std::string& where, st
     throw Error("key '" + where + "' is " + kind_of(v) + ", not an integer");
   }
   if (x < lo || x > hi) {
-    throw Error("key '" + where + "' is " + std::to_string(x) + ", not in " + std::to_string(lo) + ".." + std::to_string(hi));
+    throw Error("key '" + where + "' is " + std::to_string(x) + ", not in " + std::to_string(lo) + ".." +
+                std::to_string(hi));
   }
   return x;
 }

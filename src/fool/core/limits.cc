@@ -103,8 +103,10 @@ void check_memory(std::uint64_t bytes, const std::string& what) {
   auto gib = [](std::uint64_t b) {
     char buf[64];
     const double g = static_cast<double>(b) / (1024.0 * 1024.0 * 1024.0);
-    if (g >= 1e6) std::snprintf(buf, sizeof buf, "%.1e", g);
-    else std::snprintf(buf, sizeof buf, "%.1f", g);
+    if (g >= 1e6)
+      std::snprintf(buf, sizeof buf, "%.1e", g);
+    else
+      std::snprintf(buf, sizeof buf, "%.1f", g);
     return std::string(buf);
   };
   throw Error(what + " needs about " + gib(bytes) + " GiB; this machine has " + gib(have) + " GiB");

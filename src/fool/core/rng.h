@@ -15,11 +15,11 @@ class Rng {
   static Rng derive(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0);
 
   std::uint64_t next_u64();
-  double uniform();                       // [0, 1)
-  double uniform(double lo, double hi);   // [lo, hi)
-  std::uint64_t below(std::uint64_t n);   // uniform integer in [0, n), n > 0
+  double uniform();                      // [0, 1)
+  double uniform(double lo, double hi);  // [lo, hi)
+  std::uint64_t below(std::uint64_t n);  // uniform integer in [0, n), n > 0
   bool bernoulli(double p);
-  double normal();                        // standard normal (Box-Muller)
+  double normal();  // standard normal (Box-Muller)
 
   std::array<std::uint64_t, 4> state() const { return s_; }
   void set_state(const std::array<std::uint64_t, 4>& s) { s_ = s; }

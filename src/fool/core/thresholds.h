@@ -5,7 +5,7 @@
 
 namespace fool {
 
-constexpr double kConfident = 0.99;          // "fooled": the paper's first bar
+constexpr double kConfident = 0.99;  // "fooled": the paper's first bar
 constexpr double kVeryConfident = 0.999;
 constexpr double kFoolingConfidence = 0.9999;  // the paper's headline bar
 

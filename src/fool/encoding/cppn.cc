@@ -48,10 +48,14 @@ void activate_plane(Activation a, float* v, std::size_t n) {
 
 std::string activation_name(Activation a) {
   switch (a) {
-    case Activation::Sine: return "sine";
-    case Activation::Sigmoid: return "sigmoid";
-    case Activation::Gaussian: return "gaussian";
-    case Activation::Linear: return "linear";
+    case Activation::Sine:
+      return "sine";
+    case Activation::Sigmoid:
+      return "sigmoid";
+    case Activation::Gaussian:
+      return "gaussian";
+    case Activation::Linear:
+      return "linear";
   }
   return "linear";
 }
@@ -73,7 +77,8 @@ void CppnOptions::validate() const {
 
 CppnEncoding::CppnEncoding(CppnOptions options) : options_(options) {
   options_.validate();
-  native_inputs_ = input_planes(options_.shape.height, options_.shape.width, options_.shape.height, options_.shape.width);
+  native_inputs_ =
+      input_planes(options_.shape.height, options_.shape.width, options_.shape.height, options_.shape.width);
 }
 
 GenomePtr CppnEncoding::random(Rng& rng) const {
@@ -205,7 +210,8 @@ CppnSchedule schedule_cppn(const CppnGenome& g, int channels) {
     return a->order < b->order || (a->order == b->order && a->id < b->id);
   });
   s.slot.assign(static_cast<std::size_t>(std::max(g.next_id, kInputs + channels)), -1);
-  for (std::size_t i = 0; i < s.sorted.size(); ++i) s.slot.at(static_cast<std::size_t>(s.sorted[i]->id)) = static_cast<int>(i);
+  for (std::size_t i = 0; i < s.sorted.size(); ++i)
+    s.slot.at(static_cast<std::size_t>(s.sorted[i]->id)) = static_cast<int>(i);
   s.incoming.resize(s.sorted.size());
   for (const auto& l : g.links) s.incoming[s.slot_of(l.to)].push_back(&l);
   // Walk back from the outputs, latest first.
@@ -285,7 +291,8 @@ nlohmann::json CppnEncoding::to_json(const Genome& genome) const {
   nlohmann::json nodes = nlohmann::json::array(), links = nlohmann::json::array();
   static const char* kinds[] = {"input", "output", "hidden"};
   for (const auto& n : g.nodes) {
-    nodes.push_back({{"id", n.id}, {"kind", kinds[n.kind]}, {"activation", activation_name(n.activation)}, {"order", n.order}});
+    nodes.push_back(
+        {{"id", n.id}, {"kind", kinds[n.kind]}, {"activation", activation_name(n.activation)}, {"order", n.order}});
   }
   for (const auto& l : g.links) links.push_back({{"from", l.from}, {"to", l.to}, {"weight", l.weight}});
   return {{"encoding", "cppn"},
@@ -303,15 +310,17 @@ namespace {
 // next `channels` (up to outputs_end) the outputs (order 1), the rest hidden (strictly between).
 void validate_cppn_node(const CppnNode& n, int outputs_end) {
   const std::string what = "CPPN genome: node " + std::to_string(n.id);
-  const CppnNode::Kind want = n.id < kInputs ? CppnNode::Input : n.id < outputs_end ? CppnNode::Output : CppnNode::Hidden;
+  const CppnNode::Kind want = n.id < kInputs       ? CppnNode::Input
+                              : n.id < outputs_end ? CppnNode::Output
+                                                   : CppnNode::Hidden;
   if (n.kind != want) {
     static const char* kinds[] = {"input", "output", "hidden"};
     throw Error(what + " is declared " + kinds[n.kind] + " but ids " +
-                (want == CppnNode::Input ? "0..3 are inputs"
+                (want == CppnNode::Input    ? "0..3 are inputs"
                  : want == CppnNode::Output ? "4.." + std::to_string(outputs_end - 1) + " are outputs"
                                             : std::to_string(outputs_end) + " and above are hidden"));
   }
-  const bool order_ok = n.kind == CppnNode::Input ? n.order == 0.0
+  const bool order_ok = n.kind == CppnNode::Input    ? n.order == 0.0
                         : n.kind == CppnNode::Output ? n.order == 1.0
                                                      : (n.order > 0.0 && n.order < 1.0);
   if (!order_ok) throw Error(what + " has order " + std::to_string(n.order) + " (inputs 0, outputs 1, hidden between)");
@@ -323,7 +332,8 @@ void validate_cppn_links(const CppnGenome& g, const std::map<int, const CppnNode
   for (const auto& l : g.links) {
     const auto from = by_id.find(l.from), to = by_id.find(l.to);
     if (from == by_id.end() || to == by_id.end()) {
-      throw Error("CPPN genome has a link " + std::to_string(l.from) + "->" + std::to_string(l.to) + " to a node it lacks");
+      throw Error("CPPN genome has a link " + std::to_string(l.from) + "->" + std::to_string(l.to) +
+                  " to a node it lacks");
     }
     if (!(from->second->order < to->second->order)) throw Error("CPPN genome has a link that is not feed-forward");
     if (!seen.emplace(l.from, l.to).second) {
@@ -338,8 +348,8 @@ void validate_cppn_links(const CppnGenome& g, const std::map<int, const CppnNode
 void validate_cppn_genome(const CppnGenome& g, int channels) {
   const int outputs_end = kInputs + channels;
   if (g.next_id < outputs_end || g.next_id > kMaxCppnNodeId) {
-    throw Error("CPPN genome: next_id " + std::to_string(g.next_id) + " is not in " + std::to_string(outputs_end) + ".." +
-                std::to_string(kMaxCppnNodeId));
+    throw Error("CPPN genome: next_id " + std::to_string(g.next_id) + " is not in " + std::to_string(outputs_end) +
+                ".." + std::to_string(kMaxCppnNodeId));
   }
   std::map<int, const CppnNode*> by_id;
   for (const auto& n : g.nodes) {
@@ -358,7 +368,8 @@ void validate_cppn_genome(const CppnGenome& g, int channels) {
 GenomePtr CppnEncoding::from_json(const nlohmann::json& j) const {
   namespace jc = json_check;
   if (jc::string(j, "", "encoding") != "cppn") throw Error("not a CPPN genome");
-  if (jc::integer(j, "", "channels", 1, 3) != options_.shape.channels) throw Error("CPPN genome has another channel count");
+  if (jc::integer(j, "", "channels", 1, 3) != options_.shape.channels)
+    throw Error("CPPN genome has another channel count");
   const std::string coordinates = jc::string(j, "", "coordinates");
   if (coordinates != "raw" && coordinates != "normalized") {
     throw Error("CPPN genome: coordinates '" + json_check::printable(coordinates) + "' is not raw or normalized");
@@ -370,8 +381,9 @@ GenomePtr CppnEncoding::from_json(const nlohmann::json& j) const {
   g->native_height = static_cast<int>(jc::integer_value(size[0], "native_size[0]", 1, kMaxCppnNativeSize));
   g->native_width = static_cast<int>(jc::integer_value(size[1], "native_size[1]", 1, kMaxCppnNativeSize));
   if (g->native_height != options_.shape.height || g->native_width != options_.shape.width) {
-    throw Error("CPPN genome was evolved at " + std::to_string(g->native_height) + "x" + std::to_string(g->native_width) +
-                ", not " + std::to_string(options_.shape.height) + "x" + std::to_string(options_.shape.width));
+    throw Error("CPPN genome was evolved at " + std::to_string(g->native_height) + "x" +
+                std::to_string(g->native_width) + ", not " + std::to_string(options_.shape.height) + "x" +
+                std::to_string(options_.shape.width));
   }
   g->next_id = static_cast<int>(jc::integer(j, "", "next_id", 0, kMaxCppnNodeId));
   const auto& nodes = jc::array(j, "", "nodes");
@@ -380,10 +392,15 @@ GenomePtr CppnEncoding::from_json(const nlohmann::json& j) const {
     CppnNode node;
     node.id = static_cast<int>(jc::integer(nodes[i], where, "id", 0, kMaxCppnNodeId));
     const std::string kind = jc::string(nodes[i], where, "kind");
-    if (kind == "input") node.kind = CppnNode::Input;
-    else if (kind == "output") node.kind = CppnNode::Output;
-    else if (kind == "hidden") node.kind = CppnNode::Hidden;
-    else throw Error("CPPN genome: " + where + ".kind '" + json_check::printable(kind) + "' is not input, output or hidden");
+    if (kind == "input")
+      node.kind = CppnNode::Input;
+    else if (kind == "output")
+      node.kind = CppnNode::Output;
+    else if (kind == "hidden")
+      node.kind = CppnNode::Hidden;
+    else
+      throw Error("CPPN genome: " + where + ".kind '" + json_check::printable(kind) +
+                  "' is not input, output or hidden");
     node.activation = parse_activation(jc::string(nodes[i], where, "activation"));
     node.order = jc::number(nodes[i], where, "order", 0.0, 1.0);
     g->nodes.push_back(node);
@@ -445,8 +462,10 @@ EncodingEntry cppn_encoding_entry() {
   const CppnOptions d;
   return {"cppn",
           "cppn (pattern-producing network)",
-          {{"coordinates", "CPPN inputs: raw pixel indices (the paper's code) or normalized [-1,1]",
-            d.raw_coordinates ? "raw" : "normalized", {"raw", "normalized"}},
+          {{"coordinates",
+            "CPPN inputs: raw pixel indices (the paper's code) or normalized [-1,1]",
+            d.raw_coordinates ? "raw" : "normalized",
+            {"raw", "normalized"}},
            {"eta", "polynomial mutation index, the paper's mutation strength", d.eta, {}, 1e-6, 1e6}},
           make_cppn,
           decode_cppn,

@@ -13,9 +13,9 @@ std::string activation_name(Activation a);
 Activation parse_activation(const std::string& name);
 
 struct CppnOptions {
-  ImageShape shape{1, 28, 28};  // 1 output (gray) or 3 (H, L, S read as colour)
-  bool raw_coordinates = true;  // x, y as pixel indices (the released code); false: [-1, 1]
-  double weight_rate = 0.1;     // per link: polynomial mutation
+  ImageShape shape{1, 28, 28};   // 1 output (gray) or 3 (H, L, S read as colour)
+  bool raw_coordinates = true;   // x, y as pixel indices (the released code); false: [-1, 1]
+  double weight_rate = 0.1;      // per link: polynomial mutation
   double activation_rate = 0.1;  // per node: new random activation
   double add_link = 0.5, delete_link = 0.3, add_node = 0.5, delete_node = 0.2;
   double weight_range = 10.0;  // weights in [-range, range]

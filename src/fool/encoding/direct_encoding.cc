@@ -3,9 +3,9 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "fool/core/bytes.h"
 #include "fool/core/error.h"
 #include "fool/core/json_check.h"
-#include "fool/core/bytes.h"
 #include "fool/core/rounding.h"
 #include "fool/encoding/registry.h"
 
@@ -151,10 +151,16 @@ EncodingEntry direct_encoding_entry() {
   return {"direct",
           "direct (one gene per pixel)",
           {{"mutation_rate", "direct encoding: per-gene mutation probability", d.mutation_rate, {}, 0.0, 1.0},
-           {"halve_every", "direct encoding: halve the rate every N generations (0: never)", d.halve_every, {}, 0.0,
+           {"halve_every",
+            "direct encoding: halve the rate every N generations (0: never)",
+            d.halve_every,
+            {},
+            0.0,
             2147483647.0},
            {"eta", "polynomial mutation index, the paper's mutation strength", d.eta, {}, 1e-6, 1e6},
-           {"crossover", "direct encoding: none (the paper's text) or sbx (its code)", d.sbx ? "sbx" : "none",
+           {"crossover",
+            "direct encoding: none (the paper's text) or sbx (its code)",
+            d.sbx ? "sbx" : "none",
             {"none", "sbx"}}},
           make_direct,
           decode_direct,

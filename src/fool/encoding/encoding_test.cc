@@ -8,9 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fool/core/error.h"
 #include "fool/encoding/cppn.h"
 #include "fool/encoding/direct_encoding.h"
-#include "fool/core/error.h"
 
 namespace fool {
 namespace {
@@ -172,7 +172,9 @@ double reference_hue(double p, double q, double t) {
   return p;
 }
 
-std::uint8_t reference_byte(double v) { return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255.0)); }
+std::uint8_t reference_byte(double v) {
+  return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255.0));
+}
 
 TEST(HlsToRgb, EveryInputGivesTheBytesOfTheFirstImplementation) {
   int differences = 0;
@@ -214,8 +216,8 @@ GenomePtr bias_only(Activation a, double w) {
 TEST(Cppn, ActivationFunctionsAsInThePapersCode) {
   CppnEncoding enc(CppnOptions{});
   auto value = [&](Activation a, double w) { return enc.render(*bias_only(a, w)).pixels[0]; };
-  EXPECT_EQ(value(Activation::Linear, 1.5), std::lround(0.5 * 255));    // clip(s,-3,3)/3
-  EXPECT_EQ(value(Activation::Linear, -9.0), 255);                       // |v|, clipped
+  EXPECT_EQ(value(Activation::Linear, 1.5), std::lround(0.5 * 255));  // clip(s,-3,3)/3
+  EXPECT_EQ(value(Activation::Linear, -9.0), 255);                    // |v|, clipped
   EXPECT_EQ(value(Activation::Sine, 0.5), std::lround(std::sin(0.5) * 255));
   EXPECT_EQ(value(Activation::Gaussian, 1.0), std::lround(std::exp(-1.0) * 255));
   EXPECT_EQ(value(Activation::Sigmoid, 1.0), std::lround((2.0 / (1.0 + std::exp(-1.0)) - 1.0) * 255));
@@ -259,7 +261,9 @@ TEST(Cppn, RawAndNormalizedCoordinatesDifferAndRenderAtScalesTheSameRange) {
   const Image8 small = a.render(*g);
   int same = 0;
   for (int y = 0; y < 28; ++y)
-    for (int x = 0; x < 28; ++x) same += big.pixels[static_cast<std::size_t>(2 * y * 55 + 2 * x)] == small.pixels[static_cast<std::size_t>(y * 28 + x)];
+    for (int x = 0; x < 28; ++x)
+      same += big.pixels[static_cast<std::size_t>(2 * y * 55 + 2 * x)] ==
+              small.pixels[static_cast<std::size_t>(y * 28 + x)];
   EXPECT_GT(same, 700);
 }
 

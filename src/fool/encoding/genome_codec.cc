@@ -4,9 +4,9 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "fool/core/error.h"
 #include "fool/encoding/cppn.h"
 #include "fool/encoding/direct_encoding.h"
-#include "fool/core/error.h"
 
 namespace fool {
 
@@ -122,7 +122,8 @@ GenomePtr decode_direct(const Encoding& encoding, Reader& r) {
                 ", expected " + want.str());
   }
   if (r.left() != want.size()) {
-    throw Error("direct genome has " + std::to_string(r.left()) + " gene bytes, expected " + std::to_string(want.size()));
+    throw Error("direct genome has " + std::to_string(r.left()) + " gene bytes, expected " +
+                std::to_string(want.size()));
   }
   const std::uint8_t* genes = r.take(want.size());
   return std::make_shared<DirectGenome>(std::vector<std::uint8_t>(genes, genes + want.size()));

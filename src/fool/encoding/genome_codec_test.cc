@@ -5,9 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fool/core/error.h"
 #include "fool/encoding/cppn.h"
 #include "fool/encoding/direct_encoding.h"
-#include "fool/core/error.h"
 
 namespace fool {
 namespace {

@@ -5,10 +5,10 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "fool/encoding/cppn.h"
-#include "fool/encoding/direct_encoding.h"
 #include "fool/core/error.h"
 #include "fool/core/rng.h"
+#include "fool/encoding/cppn.h"
+#include "fool/encoding/direct_encoding.h"
 
 namespace fool {
 namespace {

@@ -5,8 +5,8 @@
 // and its PNGs), score with the run's own model, backend and crop setting, and write their JSON
 // (analysis/*.json) and PNGs into that directory.
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -24,7 +24,7 @@ struct AnalysisModelOptions {
   // Empty for the run's own model: it is fed as the run recorded (model_input); flags that
   // contradict the record are refused.
   SpecOverrides overrides;
-  std::size_t chunk = 200;  // images per call to the classifier
+  std::size_t chunk = 200;                             // images per call to the classifier
   std::function<void(const std::string&)> on_warning;  // ClassifierOptions::on_warning
 };
 

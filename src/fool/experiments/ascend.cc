@@ -90,7 +90,8 @@ AscendRunResult run_ascend_with(DifferentiableClassifier& classifier, const std:
   rec.evaluations = o.evaluations;
   rec.seconds = o.seconds;
   rec.complete = o.complete;
-  rec.extra = {{"steps_per_second", o.seconds > 0 ? o.steps / o.seconds : 0.0}, {"errors", o.errors}, {"stalled", o.stalled}};
+  rec.extra = {
+      {"steps_per_second", o.seconds > 0 ? o.steps / o.seconds : 0.0}, {"errors", o.errors}, {"stalled", o.stalled}};
   AscendRunResult result;
   result.summary = write_results(c.out_dir, rec, o.classes, *clf, with_log, "ascend");
   if (live) live->finish(result.summary);

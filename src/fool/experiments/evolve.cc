@@ -119,7 +119,8 @@ EvolvePreset evolve_preset(const std::string& name, const std::string& encoding,
   }
   if (name == "imagenet-quick") {
     if (m.input.channels != 3 || m.input.height < 64 || m.input.height > 512) {
-      throw Error("preset imagenet-quick needs a colour model of 64 to 512 pixels; " + m.path + " takes " + m.input.str());
+      throw Error("preset imagenet-quick needs a colour model of 64 to 512 pixels; " + m.path + " takes " +
+                  m.input.str());
     }
     return {20, 20, 20, 0, 1, 10};
   }
@@ -165,7 +166,8 @@ void resume_model_settings(EvolveRunConfig& c) {
   }
   if (settings.contains("model_input") && c.classifier.overrides.feeds_as_model_says()) {
     const auto labels = c.classifier.overrides.labels;
-    c.classifier.overrides = ModelInputRecord::from_json(settings["model_input"], ckpt + ": settings.model_input").overrides();
+    c.classifier.overrides =
+        ModelInputRecord::from_json(settings["model_input"], ckpt + ": settings.model_input").overrides();
     c.classifier.overrides.labels = labels;
   }
 }

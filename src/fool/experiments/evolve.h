@@ -30,10 +30,10 @@ struct EvolveRunConfig {
   // Target classes as the user wrote them, label names allowed (parse_class_list); set, it replaces
   // evolution.classes once the model's labels are known.
   std::string class_list;
-  int image_size = 0;    // height (and width) of the images; 0: the preset's, else the model's input size
-  int image_width = 0;   // 0: image_size; a non-square model's own width when image_size is 0
-  int channels = 0;      // 0: the model's
-  int crops = 0;         // 1 or 10 (the paper's ImageNet setting); 0: the preset's, else 1
+  int image_size = 0;   // height (and width) of the images; 0: the preset's, else the model's input size
+  int image_width = 0;  // 0: image_size; a non-square model's own width when image_size is 0
+  int channels = 0;     // 0: the model's
+  int crops = 0;        // 1 or 10 (the paper's ImageNet setting); 0: the preset's, else 1
   std::string out_dir;
   // The live view (LiveView): current champions, grid.png and live.html in out_dir after a
   // generation or at a checkpoint once live_every seconds have passed since the last update (0: at

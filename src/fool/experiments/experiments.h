@@ -32,7 +32,7 @@ struct TransferExperimentConfig {
   std::uint64_t seed = 1;
   int threads = 0;
   Distribution* distribution = nullptr;  // processes that share the trainings and runs (nullptr: this one)
-  std::string command_line;  // recorded in each run's summary (not a setting of the experiment)
+  std::string command_line;              // recorded in each run's summary (not a setting of the experiment)
   nlohmann::json to_json() const;
 };
 nlohmann::json run_transfer_experiment(const TransferExperimentConfig& config, const RunEvents& events = {});
@@ -47,17 +47,17 @@ struct RetrainExperimentConfig {
   std::string arch = "lenet";
   int iterations = 3;
   int epochs = 5;
-  int shift = 1;  // training augmentation: random shifts of up to this many pixels (the paper: none, 0)
+  int shift = 1;                  // training augmentation: random shifts of up to this many pixels (the paper: none, 0)
   std::string encoding = "cppn";  // a registered encoding (encoding_names())
   int generations = 50;
   int offspring = 100;
   int init = 100;
-  int eval_runs = 5;        // new runs per network, measuring how easily it is still fooled
-  int first_images = 0;     // images added after DNN_1 (0: as many as one real class has)
+  int eval_runs = 5;     // new runs per network, measuring how easily it is still fooled
+  int first_images = 0;  // images added after DNN_1 (0: as many as one real class has)
   std::uint64_t seed = 1;
   int threads = 0;
   Distribution* distribution = nullptr;  // processes that share the trainings and runs (nullptr: this one)
-  std::string command_line;  // recorded in each run's summary (not a setting of the experiment)
+  std::string command_line;              // recorded in each run's summary (not a setting of the experiment)
   nlohmann::json to_json() const;
 };
 nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& config, const RunEvents& events = {});

@@ -1,5 +1,5 @@
-#include "fool/model/factory.h"
 #include "fool/experiments/transfer.h"
+#include "fool/model/factory.h"
 
 #include <opencv2/imgproc.hpp>
 
@@ -8,16 +8,16 @@
 #include <map>
 #include <sstream>
 
-#include "fool/model/cropping_classifier.h"
 #include "fool/core/error.h"
-#include "fool/output/document_checks.h"
+#include "fool/core/stats.h"
 #include "fool/core/thresholds.h"
 #include "fool/io/files.h"
-#include "fool/io/opencv_image.h"
 #include "fool/io/image_io.h"
+#include "fool/io/opencv_image.h"
+#include "fool/model/cropping_classifier.h"
+#include "fool/output/document_checks.h"
 #include "fool/output/results.h"
 #include "fool/output/run_summary.h"
-#include "fool/core/stats.h"
 
 namespace fool {
 
@@ -29,13 +29,18 @@ nlohmann::json TransferMatrix::to_json() const {
     nlohmann::json row = nlohmann::json::array();
     for (std::size_t c = 0; c < scorers.size(); ++c) {
       const auto& x = cells[r][c];
-      row.push_back({{"scorer", scorers[c]}, {"images", x.images}, {"at_99", x.at_99}, {"at_9999", x.at_9999},
+      row.push_back({{"scorer", scorers[c]},
+                     {"images", x.images},
+                     {"at_99", x.at_99},
+                     {"at_9999", x.at_9999},
                      {"median_confidence", x.median}});
     }
-    rows.push_back({{"source", sources[r]}, {"source_sha256", source_sha256[r]}, {"runs", source_runs[r]}, {"scores", row}});
+    rows.push_back(
+        {{"source", sources[r]}, {"source_sha256", source_sha256[r]}, {"runs", source_runs[r]}, {"scores", row}});
   }
   nlohmann::json cols = nlohmann::json::array();
-  for (std::size_t c = 0; c < scorers.size(); ++c) cols.push_back({{"model", scorers[c]}, {"sha256", scorer_sha256[c]}});
+  for (std::size_t c = 0; c < scorers.size(); ++c)
+    cols.push_back({{"model", scorers[c]}, {"sha256", scorer_sha256[c]}});
   return {{"format", "fool-transfer/1"}, {"scorers", cols}, {"sources", rows}};
 }
 
@@ -76,7 +81,8 @@ TransferMatrix transfer_matrix(const std::vector<std::string>& run_dirs, const s
     }
     const ModelSpec& s = scorers.back()->spec();
     if (s.labels != scorers.front()->spec().labels) {
-      throw Error(path + ": its classes (" + std::to_string(s.num_classes) + ") differ from those of " + models.front());
+      throw Error(path + ": its classes (" + std::to_string(s.num_classes) + ") differ from those of " +
+                  models.front());
     }
     if (s.input != scorers.front()->spec().input) {
       throw Error(path + ": takes " + s.input.str() + " images, " + models.front() + " takes " +

@@ -20,10 +20,10 @@ struct TransferCell {
 };
 
 struct TransferMatrix {
-  std::vector<std::string> sources;       // one row per source network: its model file name
+  std::vector<std::string> sources;  // one row per source network: its model file name
   std::vector<std::string> source_sha256;
-  std::vector<std::size_t> source_runs;   // runs per row
-  std::vector<std::string> scorers;       // one column per scoring model: its file name
+  std::vector<std::size_t> source_runs;  // runs per row
+  std::vector<std::string> scorers;      // one column per scoring model: its file name
   std::vector<std::string> scorer_sha256;
   std::vector<std::vector<TransferCell>> cells;  // [row][column]
 

@@ -191,7 +191,8 @@ std::size_t remove_atomic_temporaries(const std::string& dir, bool recursive) {
   std::error_code ec;
   std::vector<fs::path> stray;
   if (recursive) {
-    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
       if (is_atomic_temporary(it->path().filename().string())) stray.push_back(it->path());
   } else {
     for (const auto& entry : fs::directory_iterator(dir, ec))
@@ -249,7 +250,8 @@ void write_file_inside(const std::string& root, const std::string& path, const s
 }
 
 void check_writable_directory(const std::string& dir, const std::string& flag, const std::string& shown) {
-  std::string tmpl = (std::filesystem::path(dir.empty() ? "." : dir) / (std::string(kWriteTestPrefix) + "XXXXXX")).string();
+  std::string tmpl =
+      (std::filesystem::path(dir.empty() ? "." : dir) / (std::string(kWriteTestPrefix) + "XXXXXX")).string();
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
   const int fd = ::mkstemp(name.data());

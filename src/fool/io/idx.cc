@@ -67,8 +67,7 @@ IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& na
   if (bytes.size() < 4) throw Error(name + ": not an IDX file (too short for a header)");
   if (bytes[0] != 0 || bytes[1] != 0) throw Error(name + ": not an IDX file (bad magic number)");
   if (bytes[2] != 0x08) {
-    throw Error(name + ": unsupported IDX element type 0x" + std::to_string(bytes[2]) +
-                " (only unsigned bytes, 0x08)");
+    throw Error(name + ": unsupported IDX element type 0x" + std::to_string(bytes[2]) + " (only unsigned bytes, 0x08)");
   }
   const int ndims = bytes[3];
   if (ndims < 1 || ndims > 4) throw Error(name + ": IDX header claims " + std::to_string(ndims) + " dimensions");
@@ -78,8 +77,8 @@ IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& na
   std::uint64_t total = 1;  // saturates: a header whose product overflows is never "0 bytes"
   for (int d = 0; d < ndims; ++d) {
     const std::uint8_t* p = &bytes[4 + 4 * d];
-    const std::uint32_t v = (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) |
-                            (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
+    const std::uint32_t v =
+        (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
     out.dims.push_back(v);
     total = mul_saturated(total, v);
   }

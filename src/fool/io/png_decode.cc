@@ -106,7 +106,7 @@ Image8 decode_png(const std::uint8_t* data, std::size_t size, const std::string&
   }
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-  png_set_strip_alpha(png);  // RGBA and palette transparency: alpha dropped, as before
+  png_set_strip_alpha(png);            // RGBA and palette transparency: alpha dropped, as before
   if (depth == 16) png_set_swap(png);  // host-order 16-bit samples
   png_set_interlace_handling(png);
   png_read_update_info(png, info);

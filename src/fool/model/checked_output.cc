@@ -60,10 +60,12 @@ void check_probabilities(const ModelSpec& spec, const Matrix& m) {
       const float v = row[k];
       sum += v;
       const bool finite = std::isfinite(v);
-      if (finite && (!says_probabilities || (v >= -kProbabilityTolerance && v <= 1.0 + kProbabilityTolerance))) continue;
+      if (finite && (!says_probabilities || (v >= -kProbabilityTolerance && v <= 1.0 + kProbabilityTolerance)))
+        continue;
       const std::string where =
           spec.path + ": output [image " + std::to_string(r) + ", class " + std::to_string(k) + "] is " + shown(v);
-      throw Error(where + (finite ? ", not a probability (--logits if the model gives logits)" : ", not a probability"));
+      throw Error(where +
+                  (finite ? ", not a probability (--logits if the model gives logits)" : ", not a probability"));
     }
     // A distribution over the classes: values that each look like probabilities but do not add up
     // to 1 (x / x, a sigmoid per class) are no softmax output either.

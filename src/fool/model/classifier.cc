@@ -18,10 +18,10 @@ ChannelOrder parse_channel_order(const std::string& name) {
 
 const NameTable<PreprocessPreset>& preprocess_preset_names() {
   static const NameTable<PreprocessPreset> table = {{PreprocessPreset::None, "none"},
-                                                     {PreprocessPreset::Torchvision, "torchvision"},
-                                                     {PreprocessPreset::Caffe, "caffe"},
-                                                     {PreprocessPreset::Tf, "tf"},
-                                                     {PreprocessPreset::Mnist, "mnist"}};
+                                                    {PreprocessPreset::Torchvision, "torchvision"},
+                                                    {PreprocessPreset::Caffe, "caffe"},
+                                                    {PreprocessPreset::Tf, "tf"},
+                                                    {PreprocessPreset::Mnist, "mnist"}};
   return table;
 }
 std::string preprocess_preset_name(PreprocessPreset p) { return name_of(preprocess_preset_names(), p); }
@@ -34,8 +34,8 @@ Preprocessing apply_preset(PreprocessPreset p, int channels, Preprocessing base)
   const std::string name = preprocess_preset_name(p);
   auto needs = [&](int wanted, const char* what) {
     if (channels != wanted) {
-      throw Error("--preprocess " + name + " is for " + what + " models; this model takes " +
-                  std::to_string(channels) + " channel" + (channels == 1 ? "" : "s"));
+      throw Error("--preprocess " + name + " is for " + what + " models; this model takes " + std::to_string(channels) +
+                  " channel" + (channels == 1 ? "" : "s"));
     }
   };
   base.channel_order = ChannelOrder::Rgb;
@@ -146,11 +146,12 @@ std::vector<std::string> assumption_warnings(const ModelSpec& s) {
   std::vector<std::string> w;
   if (s.origin.guessed()) {
     const bool gray = s.input.channels == 1;
-    w.push_back(s.path + " names no preprocessing (no fool metadata, no flag): assuming " +
-                (gray ? "gray" : "RGB") + " pixels in [0, 1] with no mean/std (--preprocess none); " +
-                (gray ? "PyTorch's MNIST examples need --preprocess mnist"
-                      : "a torchvision/timm model needs --preprocess torchvision, a Keras one --preprocess tf or caffe") +
-                " (fool annotate writes it into the model)");
+    w.push_back(
+        s.path + " names no preprocessing (no fool metadata, no flag): assuming " + (gray ? "gray" : "RGB") +
+        " pixels in [0, 1] with no mean/std (--preprocess none); " +
+        (gray ? "PyTorch's MNIST examples need --preprocess mnist"
+              : "a torchvision/timm model needs --preprocess torchvision, a Keras one --preprocess tf or caffe") +
+        " (fool annotate writes it into the model)");
   }
   if (s.forms.layout_ambiguous && s.forms.layout_origin == "input shape") {
     w.push_back(s.path + ": the input shape fits both NCHW and NHWC; reading it as " +

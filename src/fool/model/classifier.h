@@ -27,10 +27,10 @@ ChannelOrder parse_channel_order(const std::string& name);  // throws fool::Erro
 struct Preprocessing {
   ChannelOrder channel_order = ChannelOrder::Rgb;  // three-channel models only
   float scale = 1.0f;
-  std::vector<float> mean;  // one per channel, or empty for 0
-  std::vector<float> std;   // one per channel, or empty for 1
+  std::vector<float> mean;              // one per channel, or empty for 0
+  std::vector<float> std;               // one per channel, or empty for 1
   bool output_is_probabilities = true;  // false: the graph ends in logits and fool applies softmax
-  std::string preset;  // the named preprocessing these values start from ("" if none was named)
+  std::string preset;                   // the named preprocessing these values start from ("" if none was named)
 };
 
 // Named preprocessing (--preprocess): how a model was trained to see its pixels.
@@ -86,11 +86,11 @@ struct ModelSpec {
   std::string sha256;
   std::string input_name;
   std::string output_name;
-  ImageShape input;  // C x H x W the model expects
+  ImageShape input;     // C x H x W the model expects
   int fixed_batch = 0;  // 0: the batch axis is free; else the graph takes exactly this many images a call
   int num_classes = 0;
   std::vector<std::string> labels;  // num_classes names
-  int background_class = -1;  // a class that is "not a real class" (fooling images); -1: none
+  int background_class = -1;        // a class that is "not a real class" (fooling images); -1: none
   Preprocessing preprocessing;
   PreprocessingOrigin origin;
   ModelForms forms;
@@ -121,7 +121,7 @@ struct SpecOverrides {
 // A registered backend (fool/model/registry.h), or Auto: probe every registered backend and choose
 // (compare_backends in fool/model/factory.h). Names come from the registry (defined in registry.cc).
 enum class Backend { OpenCv, Torch, Onednn, Auto };  // Onednn: registered only where fool was built with oneDNN
-const NameTable<Backend>& backend_names();  // "auto", then the registered names: opencv, torch[, onednn]
+const NameTable<Backend>& backend_names();           // "auto", then the registered names: opencv, torch[, onednn]
 std::string backend_name(Backend b);
 Backend parse_backend(const std::string& name);  // throws fool::Error naming `name` and the known ones
 

@@ -85,10 +85,12 @@ class CroppingClassifier : public Classifier {
     for (int ch = 0; ch < crop_shape_.channels; ++ch)
       for (int y = 0; y < crop_shape_.height; ++y) {
         const auto src_ch = static_cast<std::size_t>(s.channels == 1 ? 0 : ch);  // gray images feed every channel
-        const float* row = src + (src_ch * static_cast<std::size_t>(s.height) + static_cast<std::size_t>(c.top + y)) *
-                                     static_cast<std::size_t>(s.width) +
+        const float* row = src +
+                           (src_ch * static_cast<std::size_t>(s.height) + static_cast<std::size_t>(c.top + y)) *
+                               static_cast<std::size_t>(s.width) +
                            static_cast<std::size_t>(c.left);
-        float* dst = out + (static_cast<std::size_t>(ch) * crop_shape_.height + static_cast<std::size_t>(y)) * crop_shape_.width;
+        float* dst =
+            out + (static_cast<std::size_t>(ch) * crop_shape_.height + static_cast<std::size_t>(y)) * crop_shape_.width;
         if (c.mirrored) {
           for (int x = 0; x < crop_shape_.width; ++x) dst[x] = row[crop_shape_.width - 1 - x];
         } else {

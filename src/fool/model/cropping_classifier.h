@@ -8,7 +8,6 @@
 
 namespace fool {
 
-
 // Wraps `inner` so that every call is scored in chunks of at most `chunk` images (0: all at once),
 // exactly as score_in_chunks does; MPI ranks score their share of a generation through it.
 std::unique_ptr<Classifier> make_chunking_classifier(std::shared_ptr<Classifier> inner, std::size_t chunk);

@@ -27,8 +27,7 @@ const std::vector<BackendRegistration>& backend_registry() {
       {Backend::Onednn, "onednn",
        "fool's planner for oneDNN: blocked layouts, weights packed once, BatchNorm folded, convolution + "
        "activation + residual add fused; CNNs only (declines other operators), no gradients",
-       [](OnnxModel m, const ClassifierOptions& o) { return make_onednn_classifier(std::move(m), o); }, nullptr,
-       false},
+       [](OnnxModel m, const ClassifierOptions& o) { return make_onednn_classifier(std::move(m), o); }, nullptr, false},
 #endif
   };
   return registry;

@@ -7,12 +7,12 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "fool/core/error.h"
 #include "fool/encoding/cppn.h"
 #include "fool/encoding/direct_encoding.h"
-#include "fool/core/error.h"
-#include "fool/search/evolution.h"
 #include "fool/io/files.h"
 #include "fool/output/run_directory.h"
+#include "fool/search/evolution.h"
 #include "fool/testing/test_support.h"
 
 namespace fool {
@@ -48,7 +48,8 @@ class CheckpointFile : public ::testing::TestWithParam<std::string> {
     prepare_run_directory(dir_.string(), false);
     Evolution e(*enc_, clf_, config());
     // Generations 0-3, then the checkpoint a stop after generation 3 writes.
-    e.run_until(3, {}, [&](const Evolution& ev) { write_checkpoint(dir_.string(), ev, settings_); }, nullptr);
+    e.run_until(
+        3, {}, [&](const Evolution& ev) { write_checkpoint(dir_.string(), ev, settings_); }, nullptr);
     good_ = read_json_file((dir_ / "checkpoint.json").string());
     inline0_ = enc_->to_json(*e.archive().elite(0).genome);
   }
@@ -124,19 +125,25 @@ TEST_P(CheckpointFile, CellsOfOtherClasses) {
 
 TEST_P(CheckpointFile, GenomesOfAnotherShape) {
   if (GetParam() == "direct") {
-    expect_refused([&](nlohmann::json& j) {
-      j["cells"][0] = inline_cell0(j);
-      j["cells"][0]["genome"]["shape"] = {1, 6, 24};
-    }, "cells[0].genome");
+    expect_refused(
+        [&](nlohmann::json& j) {
+          j["cells"][0] = inline_cell0(j);
+          j["cells"][0]["genome"]["shape"] = {1, 6, 24};
+        },
+        "cells[0].genome");
   } else {
-    expect_refused([&](nlohmann::json& j) {
-      j["cells"][0] = inline_cell0(j);
-      j["cells"][0]["genome"]["native_size"] = {6, 24};
-    }, "cells[0].genome");
-    expect_refused([&](nlohmann::json& j) {
-      j["cells"][0] = inline_cell0(j);
-      j["cells"][0]["genome"]["nodes"][0]["id"] = 9;
-    }, "cells[0].genome");
+    expect_refused(
+        [&](nlohmann::json& j) {
+          j["cells"][0] = inline_cell0(j);
+          j["cells"][0]["genome"]["native_size"] = {6, 24};
+        },
+        "cells[0].genome");
+    expect_refused(
+        [&](nlohmann::json& j) {
+          j["cells"][0] = inline_cell0(j);
+          j["cells"][0]["genome"]["nodes"][0]["id"] = 9;
+        },
+        "cells[0].genome");
   }
   // The inline form itself is still accepted.
   nlohmann::json j = good_;

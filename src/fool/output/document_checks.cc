@@ -34,7 +34,9 @@ void relative_path(const nlohmann::json& j, const std::string& where, const std:
   const fs::path p(rel);
   bool ok = !rel.empty() && !p.is_absolute();
   for (const auto& part : p) ok = ok && part != "..";
-  if (!ok) throw Error("key '" + jc::path_of(where, key) + "' names '" + jc::printable(rel) + "', not a file inside the directory");
+  if (!ok)
+    throw Error("key '" + jc::path_of(where, key) + "' names '" + jc::printable(rel) +
+                "', not a file inside the directory");
 }
 
 // {"0.99": n, ...} with threshold keys in (0, 1].
@@ -85,7 +87,8 @@ void check_unit_number(double v, const std::string& key, double hi) {
 // unsigned), confidences and thresholds in range.
 void check_summary_numbers(const RunSummary& s, const nlohmann::json& j) {
   for (const char* key : {"seed", "evaluations"}) {
-    if (j.contains(key) && j[key].is_number_integer() && !j[key].is_number_unsigned() && j[key].get<std::int64_t>() < 0) {
+    if (j.contains(key) && j[key].is_number_integer() && !j[key].is_number_unsigned() &&
+        j[key].get<std::int64_t>() < 0) {
       throw Error(std::string("key '") + key + "' is negative");
     }
   }
@@ -95,7 +98,8 @@ void check_summary_numbers(const RunSummary& s, const nlohmann::json& j) {
   if (r.progress < -1) throw Error("key '" + progress_unit_name(r.progress_unit) + "s' is negative");
   for (std::size_t t = 0; t < r.thresholds.size(); ++t) {
     if (!(r.thresholds[t] > 0.0 && r.thresholds[t] <= 1.0)) {
-      throw Error("key 'classes_at_or_above' has threshold " + nlohmann::json(r.thresholds[t]).dump() + ", not in (0, 1]");
+      throw Error("key 'classes_at_or_above' has threshold " + nlohmann::json(r.thresholds[t]).dump() +
+                  ", not in (0, 1]");
     }
   }
 }
@@ -129,7 +133,8 @@ void check_run_summary(const RunSummary& s, const nlohmann::json& j, const std::
 
 void validate_transfer(const nlohmann::json& j, const std::string& path) {
   in_file(path, [&] {
-    if (!j.is_object() || !(j.contains("format") && j["format"] == "fool-transfer/1")) throw Error("not a fool transfer matrix");
+    if (!j.is_object() || !(j.contains("format") && j["format"] == "fool-transfer/1"))
+      throw Error("not a fool transfer matrix");
     const auto& scorers = jc::array(j, "", "scorers");
     for (std::size_t i = 0; i < scorers.size(); ++i) {
       jc::string(scorers[i], jc::path_of("scorers", i), "model");
@@ -155,7 +160,18 @@ void validate_transfer(const nlohmann::json& j, const std::string& path) {
 namespace {
 
 // What the keys experiment steps and results share hold; any other key is walked into.
-enum class RecordKey { File, Text, Fraction, Seconds, Count, Confidences, Files, FractionOrNull, ThresholdCounts, Other };
+enum class RecordKey {
+  File,
+  Text,
+  Fraction,
+  Seconds,
+  Count,
+  Confidences,
+  Files,
+  FractionOrNull,
+  ThresholdCounts,
+  Other
+};
 
 RecordKey record_key(const std::string& key) {
   static const std::map<std::string, RecordKey> kinds = {
@@ -214,22 +230,38 @@ void experiment_record(const nlohmann::json& r, const std::string& where) {
   for (const auto& [key, value] : r.items()) {
     const std::string w = jc::path_of(where, key);
     switch (record_key(key)) {
-      case RecordKey::File: relative_path(r, where, key); break;
-      case RecordKey::Text: jc::string(r, where, key); break;
-      case RecordKey::Fraction: jc::number(r, where, key, 0.0, 1.0); break;
-      case RecordKey::Seconds: jc::number(r, where, key, 0.0, 1e12); break;
-      case RecordKey::Count: jc::integer(r, where, key, 0, kMaxCount); break;
+      case RecordKey::File:
+        relative_path(r, where, key);
+        break;
+      case RecordKey::Text:
+        jc::string(r, where, key);
+        break;
+      case RecordKey::Fraction:
+        jc::number(r, where, key, 0.0, 1.0);
+        break;
+      case RecordKey::Seconds:
+        jc::number(r, where, key, 0.0, 1e12);
+        break;
+      case RecordKey::Count:
+        jc::integer(r, where, key, 0, kMaxCount);
+        break;
       case RecordKey::Confidences: {
         const auto& list = jc::array(r, where, key);
         for (std::size_t i = 0; i < list.size(); ++i) jc::number_value(list[i], jc::path_of(w, i), 0.0, 1.0);
         break;
       }
-      case RecordKey::Files: check_file_list(jc::array(r, where, key), w); break;
+      case RecordKey::Files:
+        check_file_list(jc::array(r, where, key), w);
+        break;
       case RecordKey::FractionOrNull:
         if (!value.is_null()) jc::number(r, where, key, 0.0, 1.0);
         break;
-      case RecordKey::ThresholdCounts: threshold_map(jc::object(r, where, key), w, false, kMaxCount); break;
-      case RecordKey::Other: experiment_children(value, w); break;
+      case RecordKey::ThresholdCounts:
+        threshold_map(jc::object(r, where, key), w, false, kMaxCount);
+        break;
+      case RecordKey::Other:
+        experiment_children(value, w);
+        break;
     }
   }
 }
@@ -239,8 +271,10 @@ void check_iterations(const nlohmann::json& j) {
   const auto& its = jc::array(j, "", "iterations");
   for (std::size_t i = 0; i < its.size(); ++i) {
     const std::string where = jc::path_of("iterations", i);
-    for (const char* k : {"iteration", "train_examples", "fooling_examples_in_training"}) jc::integer(its[i], where, k, 0, kMaxCount);
-    for (const char* k : {"heldout_real_accuracy", "median_confidence", "fraction_at_9999"}) jc::number(its[i], where, k, 0.0, 1.0);
+    for (const char* k : {"iteration", "train_examples", "fooling_examples_in_training"})
+      jc::integer(its[i], where, k, 0, kMaxCount);
+    for (const char* k : {"heldout_real_accuracy", "median_confidence", "fraction_at_9999"})
+      jc::number(its[i], where, k, 0.0, 1.0);
     const auto& ho = jc::member(its[i], where, "heldout_fooling");
     if (!ho.is_null()) jc::number(ho, where + ".heldout_fooling", "fraction_in_fooling_class", 0.0, 1.0);
     experiment_record(its[i], where);
@@ -273,7 +307,8 @@ void validate_experiment(const nlohmann::json& j, const std::string& path) {
       throw Error("not a fool experiment (format fool-experiment/1)");
     }
     const std::string kind = jc::string(j, "", "experiment");
-    if (kind != "transfer" && kind != "retrain") throw Error("key 'experiment' is '" + jc::printable(kind) + "', not transfer or retrain");
+    if (kind != "transfer" && kind != "retrain")
+      throw Error("key 'experiment' is '" + jc::printable(kind) + "', not transfer or retrain");
     jc::object(j, "", "config");
     const auto& steps = jc::object(j, "", "steps");
     for (const auto& [key, value] : steps.items()) experiment_record(value, jc::path_of("steps", key));

@@ -96,7 +96,9 @@ TEST(SummaryFile, ReportEmbedsNoFileOutsideTheRun) {
 }
 
 TEST(ExperimentFile, KeysReadersUseAreChecked) {
-  nlohmann::json x = {{"format", "fool-experiment/1"}, {"experiment", "retrain"}, {"config", nlohmann::json::object()},
+  nlohmann::json x = {{"format", "fool-experiment/1"},
+                      {"experiment", "retrain"},
+                      {"config", nlohmann::json::object()},
                       {"steps", {{"train_1", {{"model", "networks/a.onnx"}, {"test_accuracy", 0.98}}}}}};
   EXPECT_NO_THROW(validate_experiment(x, "e.json"));
   auto refused = [](nlohmann::json j, const std::string& needle) {

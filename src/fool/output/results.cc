@@ -6,12 +6,12 @@
 #include <cmath>
 #include <filesystem>
 
-#include "fool/model/cropping_classifier.h"
 #include "fool/core/error.h"
-#include "fool/io/files.h"
-#include "fool/io/opencv_image.h"
-#include "fool/io/image_io.h"
 #include "fool/core/stats.h"
+#include "fool/io/files.h"
+#include "fool/io/image_io.h"
+#include "fool/io/opencv_image.h"
+#include "fool/model/cropping_classifier.h"
 
 namespace fool {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "fool/model/classifier.h"
 #include "fool/core/image.h"
 #include "fool/core/run_events.h"
+#include "fool/model/classifier.h"
 #include "fool/output/run_summary.h"
 #include "fool/search/class_result.h"
 

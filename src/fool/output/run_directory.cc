@@ -16,11 +16,11 @@
 #include <map>
 #include <sstream>
 
-#include "fool/core/error.h"
 #include "fool/core/bytes.h"
+#include "fool/core/error.h"
+#include "fool/core/json_check.h"
 #include "fool/encoding/genome_codec.h"
 #include "fool/io/files.h"
-#include "fool/core/json_check.h"
 
 namespace fool {
 
@@ -55,9 +55,10 @@ int check_checkpoint_progress(const nlohmann::json& j, const nlohmann::json& sav
   const std::int64_t generations = jc::integer(saved, "settings", "generations", 0, 1 << 30);
   const int next = static_cast<int>(jc::integer(j, "", "next_generation", 0, generations + 1));
   // Generation 0 evaluates `init` genomes, every later one `offspring`: the count is exact.
-  const std::uint64_t want = next == 0 ? 0
-                                       : static_cast<std::uint64_t>(config.init) +
-                                             static_cast<std::uint64_t>(next - 1) * static_cast<std::uint64_t>(config.offspring);
+  const std::uint64_t want =
+      next == 0 ? 0
+                : static_cast<std::uint64_t>(config.init) +
+                      static_cast<std::uint64_t>(next - 1) * static_cast<std::uint64_t>(config.offspring);
   const std::uint64_t evaluations = jc::unsigned_integer(j, "", "evaluations", ~std::uint64_t{0});
   if (evaluations != want) {
     throw Error("checkpoint counts " + std::to_string(evaluations) + " evaluations; " + std::to_string(next) +
@@ -246,8 +247,7 @@ void remove_run_files(const std::string& dir) {
     const std::string name = p.filename().string();
     const bool file = std::find_if(std::begin(kTopFiles), std::end(kTopFiles),
                                    [&](const char* f) { return name == f; }) != std::end(kTopFiles) ||
-                      is_genome_file(name) ||
-                      (is_atomic_temporary(name) && !is_marker_temporary(name));
+                      is_genome_file(name) || (is_atomic_temporary(name) && !is_marker_temporary(name));
     const bool folder = std::find_if(std::begin(kFolders), std::end(kFolders),
                                      [&](const char* f) { return name == f; }) != std::end(kFolders);
     if (!file && !folder) continue;
@@ -428,7 +428,8 @@ CheckpointGenomes read_checkpoint_genomes(const std::string& dir, const std::str
   std::error_code ec;
   if (!fs::exists(out.path, ec)) throw Error(out.path + ": genome file of the checkpoint is missing");
   out.blob = read_file(out.path);
-  if (out.blob.size() != g.at("bytes").get<std::size_t>() || sha256_hex(out.blob.data(), out.blob.size()) != g.at("sha256")) {
+  if (out.blob.size() != g.at("bytes").get<std::size_t>() ||
+      sha256_hex(out.blob.data(), out.blob.size()) != g.at("sha256")) {
     throw Error(out.path + ": genome file does not match checkpoint.json (size or SHA-256)");
   }
   return out;
@@ -496,7 +497,8 @@ void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const 
     throw Error(path + ": corrupt checkpoint (not valid JSON)");
   }
   try {
-    if (json_check::string(j, "", "format") != kCheckpointFormat) throw Error(path + ": not a fool evolution checkpoint");
+    if (json_check::string(j, "", "format") != kCheckpointFormat)
+      throw Error(path + ": not a fool evolution checkpoint");
     const nlohmann::json& saved = json_check::object(j, "", "settings");
     check_same_settings(path, saved, settings);
     const int next = check_checkpoint_progress(j, saved, evolution.config());
@@ -510,7 +512,8 @@ void resume_from_checkpoint(const std::string& dir, Evolution& evolution, const 
       if (GenomePtr genome = checkpoint_cell_genome(cell, c, path, evolution.encoding(), genomes)) e.genome = genome;
       archive.restore(c, e, json_check::member(cell, "", "first_reached").get<std::vector<int>>());
     }
-    evolution.restore(next, static_cast<std::size_t>(json_check::unsigned_integer(j, "", "evaluations", ~std::uint64_t{0})),
+    evolution.restore(next,
+                      static_cast<std::size_t>(json_check::unsigned_integer(j, "", "evaluations", ~std::uint64_t{0})),
                       json_check::number(j, "", "seconds", 0.0, 1e12), std::move(archive));
     trim_log(dir, next);
   } catch (const nlohmann::json::exception& e) {
@@ -530,7 +533,8 @@ void write_checkpoint(const std::string& dir, const Evolution& evolution, const 
     const Elite& e = a.elite(c);
     std::vector<int> first;
     for (std::size_t t = 0; t < a.thresholds().size(); ++t) first.push_back(a.first_reached(c, t));
-    nlohmann::json cell = {{"class", a.class_of(c)}, {"fitness", e.fitness}, {"generation", e.generation}, {"first_reached", first}};
+    nlohmann::json cell = {
+        {"class", a.class_of(c)}, {"fitness", e.fitness}, {"generation", e.generation}, {"first_reached", first}};
     if (e.genome) {
       auto [it, fresh] = written.try_emplace(e.genome.get());
       if (fresh) {
@@ -545,13 +549,14 @@ void write_checkpoint(const std::string& dir, const Evolution& evolution, const 
   }
   const std::string genome_file = genome_file_name(evolution.next_generation());
   write_file_atomic((fs::path(dir) / genome_file).string(), blob.data(), blob.size());
-  const nlohmann::json j = {{"format", kCheckpointFormat},
-                            {"settings", settings},
-                            {"next_generation", evolution.next_generation()},
-                            {"evaluations", evolution.evaluations()},
-                            {"seconds", evolution.seconds()},
-                            {"genomes", {{"file", genome_file}, {"bytes", blob.size()}, {"sha256", sha256_hex(blob.data(), blob.size())}}},
-                            {"cells", cells}};
+  const nlohmann::json j = {
+      {"format", kCheckpointFormat},
+      {"settings", settings},
+      {"next_generation", evolution.next_generation()},
+      {"evaluations", evolution.evaluations()},
+      {"seconds", evolution.seconds()},
+      {"genomes", {{"file", genome_file}, {"bytes", blob.size()}, {"sha256", sha256_hex(blob.data(), blob.size())}}},
+      {"cells", cells}};
   write_file_atomic((fs::path(dir) / "checkpoint.json").string(), j.dump() + "\n");
   remove_genome_files(dir, genome_file);
 }

@@ -70,9 +70,9 @@ void check_output_directory(const std::string& dir, const std::string& command, 
 RunLock open_run_directory(const std::string& dir, const std::string& command, bool recognised);
 
 // Removes fool's own files of a run from dir: summary.json, checkpoint.json, checkpoint-g*.genomes,
-// log.jsonl, grid.png, live.html (the live view), hidden temporaries, and in images/, genomes/ and analysis/ only the files
-// fool names there (class_<k>*.png, class_<k>.json, repetition.json, occlusion.json); a folder is
-// removed only once empty. Refuses (fool::Error) a symbolic link in place of any of them.
+// log.jsonl, grid.png, live.html (the live view), hidden temporaries, and in images/, genomes/ and analysis/ only the
+// files fool names there (class_<k>*.png, class_<k>.json, repetition.json, occlusion.json); a folder is removed only
+// once empty. Refuses (fool::Error) a symbolic link in place of any of them.
 void remove_run_files(const std::string& dir);
 
 // True for an existing directory that is fool's (marked, or empty) and holds no checkpoint.json or

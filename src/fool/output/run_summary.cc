@@ -8,9 +8,9 @@
 #include <type_traits>
 
 #include "fool/core/error.h"
+#include "fool/io/files.h"
 #include "fool/model/classifier.h"
 #include "fool/output/document_checks.h"
-#include "fool/io/files.h"
 
 namespace fool {
 
@@ -154,10 +154,12 @@ std::vector<std::optional<int>> read_first_reached(const nlohmann::json& e, cons
 
 // Members of `j` not named in `known` (nor *also, if given), as an object; null if there are none.
 template <std::size_t N>
-nlohmann::json unknown_members(const nlohmann::json& j, const char* const (&known)[N], const std::string* also = nullptr) {
+nlohmann::json unknown_members(const nlohmann::json& j, const char* const (&known)[N],
+                               const std::string* also = nullptr) {
   nlohmann::json extra;
   for (const auto& [key, value] : j.items()) {
-    if ((also != nullptr && key == *also) || std::find(std::begin(known), std::end(known), key) != std::end(known)) continue;
+    if ((also != nullptr && key == *also) || std::find(std::begin(known), std::end(known), key) != std::end(known))
+      continue;
     if (extra.is_null()) extra = nlohmann::json::object();
     extra[key] = value;
   }
@@ -167,7 +169,7 @@ nlohmann::json unknown_members(const nlohmann::json& j, const char* const (&know
 // One entry of "classes"; members fool does not know are kept in `extra`.
 ClassSummary class_summary_from_json(const nlohmann::json& e, const std::string& where,
                                      const std::vector<double>& thresholds) {
-  static const char* const kClassKeys[] = {"index", "label", "confidence", "search_confidence", "top_class",
+  static const char* const kClassKeys[] = {"index", "label",  "confidence",    "search_confidence",   "top_class",
                                            "image", "genome", "first_reached", "lost_in_quantisation"};
   ClassSummary c;
   c.index = field<int>(e, "index", where);
@@ -217,18 +219,33 @@ RunSummary RunSummary::from_json(const nlohmann::json& j, const std::string& sou
   r.evaluations = field<std::size_t>(j, "evaluations", source);
   r.seconds = field<double>(j, "seconds", source);
   r.complete = field<bool>(j, "complete", source);
-  if (j.contains("model_input")) r.model_input = ModelInputRecord::from_json(j["model_input"], source + ": model_input");
+  if (j.contains("model_input"))
+    r.model_input = ModelInputRecord::from_json(j["model_input"], source + ": model_input");
   s.median_confidence = field<double>(j, "median_confidence", source);
   read_threshold_counts(j, source, s);
   const auto list = field<nlohmann::json>(j, "classes", source);
   if (!list.is_array()) throw Error(source + ": \"classes\" is not a list");
   for (std::size_t i = 0; i < list.size(); ++i) {
-    s.classes.push_back(class_summary_from_json(list[i], source + ": classes[" + std::to_string(i) + "]", r.thresholds));
+    s.classes.push_back(
+        class_summary_from_json(list[i], source + ": classes[" + std::to_string(i) + "]", r.thresholds));
   }
   check_run_summary(s, j, source);
-  static const char* const kTopKeys[] = {"format", "command", "command_line", "model", "model_sha256", "backend",
-                                         "method", "seed", "settings", "progress_unit", "evaluations", "seconds",
-                                         "complete", "median_confidence", "classes_at_or_above", "classes",
+  static const char* const kTopKeys[] = {"format",
+                                         "command",
+                                         "command_line",
+                                         "model",
+                                         "model_sha256",
+                                         "backend",
+                                         "method",
+                                         "seed",
+                                         "settings",
+                                         "progress_unit",
+                                         "evaluations",
+                                         "seconds",
+                                         "complete",
+                                         "median_confidence",
+                                         "classes_at_or_above",
+                                         "classes",
                                          "model_input"};
   const std::string progress_key = unit + "s";
   r.extra = unknown_members(j, kTopKeys, &progress_key);
@@ -289,7 +306,8 @@ ModelInputRecord ModelInputRecord::from_json(const nlohmann::json& j, const std:
   } catch (const Error& e) {
     throw Error(source + ": " + e.what());
   }
-  if (r.output != "probabilities" && r.output != "logits") throw Error(source + ": \"output\" is not probabilities or logits");
+  if (r.output != "probabilities" && r.output != "logits")
+    throw Error(source + ": \"output\" is not probabilities or logits");
   if (!(r.scale > 0.0) || !std::isfinite(r.scale)) throw Error(source + ": \"scale\" is not a positive number");
   for (double v : r.std)
     if (!(v > 0.0) || !std::isfinite(v)) throw Error(source + ": \"std\" holds a value that is not positive");

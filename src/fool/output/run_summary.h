@@ -61,18 +61,18 @@ struct RunRecord {
   double seconds = 0.0;
   bool complete = true;
   std::optional<ModelInputRecord> model_input;  // absent in summaries of fool before 2026-12
-  nlohmann::json extra;  // further top-level summary fields (an object, or null)
+  nlohmann::json extra;                         // further top-level summary fields (an object, or null)
 };
 
 // One class's champion in summary.json.
 struct ClassSummary {
   int index = 0;
   std::string label;
-  double confidence = 0.0;         // of the saved PNG, re-scored
-  double search_confidence = 0.0;  // what the search saw
-  int top_class = 0;               // the class the saved PNG scores highest
-  std::string image;               // path of the PNG, relative to the run directory
-  std::string genome;              // path of the genome file, relative; empty if none was saved
+  double confidence = 0.0;                        // of the saved PNG, re-scored
+  double search_confidence = 0.0;                 // what the search saw
+  int top_class = 0;                              // the class the saved PNG scores highest
+  std::string image;                              // path of the PNG, relative to the run directory
+  std::string genome;                             // path of the genome file, relative; empty if none was saved
   std::vector<std::optional<int>> first_reached;  // per threshold: first generation/step at or above it
   std::vector<double> lost_in_quantisation;       // thresholds the search reached but the PNG does not
   nlohmann::json extra;                           // further fields (an object, or null)

@@ -8,10 +8,10 @@
 
 #include <cstring>
 
+#include "fool/core/rng.h"
 #include "fool/model/classifier.h"
 #include "fool/model/cropping_classifier.h"
 #include "fool/model/factory.h"
-#include "fool/core/rng.h"
 #include "fool/testing/test_support.h"
 
 namespace fool {

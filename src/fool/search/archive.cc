@@ -71,7 +71,8 @@ double EliteArchive::min_fitness() const { return fitnesses(elites_).front(); }
 double EliteArchive::max_fitness() const { return fitnesses(elites_).back(); }
 
 void EliteArchive::restore(std::size_t cell, Elite elite, std::vector<int> first_reached) {
-  if (cell >= elites_.size() || first_reached.size() != thresholds_.size()) throw Error("checkpoint does not fit the archive");
+  if (cell >= elites_.size() || first_reached.size() != thresholds_.size())
+    throw Error("checkpoint does not fit the archive");
   elites_[cell] = std::move(elite);
   first_[cell] = std::move(first_reached);
 }

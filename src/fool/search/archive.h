@@ -4,9 +4,9 @@
 // cell keeps the strictly better one. It stores genomes and scores only: no images, models or files.
 #include <vector>
 
-#include "fool/encoding/encoding.h"
 #include "fool/core/image.h"
 #include "fool/core/thresholds.h"
+#include "fool/encoding/encoding.h"
 
 namespace fool {
 

@@ -8,9 +8,9 @@
 
 #include "fool/core/error.h"
 #include "fool/core/names.h"
-#include "fool/core/thresholds.h"
 #include "fool/core/rng.h"
 #include "fool/core/stats.h"
+#include "fool/core/thresholds.h"
 
 namespace fool {
 
@@ -28,7 +28,7 @@ constexpr double kPaperRuleDownTo = 1e-12;
 constexpr double kMaxLogGain = 5.0;
 // How often a class goes back to its best image after a NaN or infinity before it is stopped.
 constexpr int kMaxRecoveries = 3;
-}
+}  // namespace
 
 const std::string& ascent_start_name(AscentStart start) { return name_of(start_table(), start); }
 AscentStart parse_ascent_start(const std::string& name) { return parse_name(start_table(), name, "start image"); }
@@ -61,7 +61,8 @@ void gaussian_blur(float* chw, const ImageShape& s, double sigma) {
   const int r = std::max(1, static_cast<int>(std::ceil(3.0 * sigma)));
   std::vector<float> k(static_cast<std::size_t>(2 * r + 1));
   double sum = 0.0;
-  for (int i = -r; i <= r; ++i) sum += k[static_cast<std::size_t>(i + r)] = static_cast<float>(std::exp(-0.5 * i * i / (sigma * sigma)));
+  for (int i = -r; i <= r; ++i)
+    sum += k[static_cast<std::size_t>(i + r)] = static_cast<float>(std::exp(-0.5 * i * i / (sigma * sigma)));
   for (auto& v : k) v = static_cast<float>(v / sum);
   const auto h = static_cast<std::size_t>(s.height), w = static_cast<std::size_t>(s.width);
   // Index of pixel (y, x) with y, x clamped to the image (edges replicated).
@@ -76,13 +77,15 @@ void gaussian_blur(float* chw, const ImageShape& s, double sigma) {
     for (std::size_t y = 0; y < h; ++y)
       for (std::size_t x = 0; x < w; ++x) {
         float acc = 0.0f;
-        for (int i = -r; i <= r; ++i) acc += k[static_cast<std::size_t>(i + r)] * img[at(static_cast<long>(y), static_cast<long>(x) + i)];
+        for (int i = -r; i <= r; ++i)
+          acc += k[static_cast<std::size_t>(i + r)] * img[at(static_cast<long>(y), static_cast<long>(x) + i)];
         tmp[y * w + x] = acc;
       }
     for (std::size_t y = 0; y < h; ++y)
       for (std::size_t x = 0; x < w; ++x) {
         float acc = 0.0f;
-        for (int i = -r; i <= r; ++i) acc += k[static_cast<std::size_t>(i + r)] * tmp[at(static_cast<long>(y) + i, static_cast<long>(x))];
+        for (int i = -r; i <= r; ++i)
+          acc += k[static_cast<std::size_t>(i + r)] * tmp[at(static_cast<long>(y) + i, static_cast<long>(x))];
         img[y * w + x] = acc;
       }
   }
@@ -114,14 +117,21 @@ bool all_finite(const float* v, std::size_t n) {
 }  // namespace
 
 nlohmann::json AscentStepStats::record() const {
-  return {{"step", step},           {"seconds", seconds},       {"min", min},
-          {"median", median},       {"max", max},               {"classes_at_99", at_99},
-          {"classes_at_999", at_999}, {"classes_at_9999", at_9999}, {"active", active}};
+  return {{"step", step},
+          {"seconds", seconds},
+          {"min", min},
+          {"median", median},
+          {"max", max},
+          {"classes_at_99", at_99},
+          {"classes_at_999", at_999},
+          {"classes_at_9999", at_9999},
+          {"active", active}};
 }
 
 std::string AscentStepStats::status() const {
   char buf[160];
-  std::snprintf(buf, sizeof buf, ">=99%%: %zu  >=99.99%%: %zu  active %zu  median %.4f", at_99, at_9999, active, median);
+  std::snprintf(buf, sizeof buf, ">=99%%: %zu  >=99.99%%: %zu  active %zu  median %.4f", at_99, at_9999, active,
+                median);
   return buf;
 }
 
@@ -132,9 +142,21 @@ namespace {
 class Ascent {
  public:
   Ascent(DifferentiableClassifier& clf, const AscentConfig& cfg)
-      : clf_(clf), cfg_(cfg), spec_(clf.spec()), shape_(spec_.input), n_(cfg.classes.size()), size_(shape_.size()),
-        x_(n_, shape_), best_(n_, shape_), prob_(n_, 0.0f), scale_(n_, 1.0), blurred_(n_, false),
-        best_prob_(n_, -1.0f), first_(n_, std::vector<int>(kThresholds.size(), -1)), active_(n_, true), error_(n_),
+      : clf_(clf),
+        cfg_(cfg),
+        spec_(clf.spec()),
+        shape_(spec_.input),
+        n_(cfg.classes.size()),
+        size_(shape_.size()),
+        x_(n_, shape_),
+        best_(n_, shape_),
+        prob_(n_, 0.0f),
+        scale_(n_, 1.0),
+        blurred_(n_, false),
+        best_prob_(n_, -1.0f),
+        first_(n_, std::vector<int>(kThresholds.size(), -1)),
+        active_(n_, true),
+        error_(n_),
         steps_taken_(n_, 0) {
     const std::vector<float> mean = mean_image(spec_);
     const std::vector<float> gray(size_, 0.5f);
@@ -268,7 +290,9 @@ class Ascent {
     // Far from the target (capped steps) the step leaves out pixels that the gradient pushes past
     // the range they already sit at the edge of: a clamp would undo those, and their share of
     // |g|^2 would shrink the step that the others take.
-    auto moves = [&](std::size_t q) { return !capped || !((xi[q] <= 0.0f && g[q] < 0.0f) || (xi[q] >= 1.0f && g[q] > 0.0f)); };
+    auto moves = [&](std::size_t q) {
+      return !capped || !((xi[q] <= 0.0f && g[q] < 0.0f) || (xi[q] >= 1.0f && g[q] > 0.0f));
+    };
     double norm2 = 0.0;
     for (std::size_t q = 0; q < size_; ++q)
       if (moves(q)) norm2 += static_cast<double>(g[q]) * g[q];
@@ -344,10 +368,10 @@ class Ascent {
   std::vector<bool> active_;
   std::vector<std::string> error_;
   std::vector<int> steps_taken_;
-  std::vector<int> best_step_ = std::vector<int>(n_, 0);  // the step whose image is best_
+  std::vector<int> best_step_ = std::vector<int>(n_, 0);     // the step whose image is best_
   std::vector<double> logp_ = std::vector<double>(n_, 0.0);  // log prob_, exact where prob_ underflows
   std::vector<double> best_logp_ = std::vector<double>(n_, -std::numeric_limits<double>::infinity());
-  std::vector<int> failures_ = std::vector<int>(n_, 0);   // NaN recoveries in a row
+  std::vector<int> failures_ = std::vector<int>(n_, 0);  // NaN recoveries in a row
 };
 
 }  // namespace
@@ -368,8 +392,8 @@ AscentOutcome run_ascent(DifferentiableClassifier& classifier, AscentConfig conf
     }
     if (!ascent.step(step, out)) break;
     const AscentStepStats s = ascent.stats(step, seconds());
-    events.progress({"ascend", static_cast<std::size_t>(step + 1), static_cast<std::size_t>(config.steps), s.status(),
-                     s.record()});
+    events.progress(
+        {"ascend", static_cast<std::size_t>(step + 1), static_cast<std::size_t>(config.steps), s.status(), s.record()});
     if (watch) watch(step + 1, [&ascent] { return ascent.results(); });
   }
   out.steps = step;

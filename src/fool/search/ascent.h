@@ -29,13 +29,13 @@ struct AscentConfig {
   int steps = 500;
   std::uint64_t seed = 1;
   AscentStart start = AscentStart::Gray;
-  double start_noise = 0.01;   // std of the Gaussian noise added to a gray or mean start
-  double max_gain = 0.03;      // the step aims for a predicted gain of min(max_gain, gain_fraction * (1 - p))
+  double start_noise = 0.01;  // std of the Gaussian noise added to a gray or mean start
+  double max_gain = 0.03;     // the step aims for a predicted gain of min(max_gain, gain_fraction * (1 - p))
   double gain_fraction = 0.1;
-  double decay = 0.0;          // each step: x <- mean + (1 - decay) * (x - mean)
-  double blur_sigma = 0.0;     // Gaussian blur of this sigma (pixels) ...
-  int blur_every = 0;          // ... every this many steps (0: never)
-  double target = 0.9999;      // a class stops once its 8-bit image scores at least this (0: never stop)
+  double decay = 0.0;              // each step: x <- mean + (1 - decay) * (x - mean)
+  double blur_sigma = 0.0;         // Gaussian blur of this sigma (pixels) ...
+  int blur_every = 0;              // ... every this many steps (0: never)
+  double target = 0.9999;          // a class stops once its 8-bit image scores at least this (0: never stop)
   void validate(int num_classes);  // fills classes; throws fool::Error on nonsense
 };
 
@@ -43,8 +43,8 @@ struct AscentStepStats {
   int step = 0;
   double min = 0, median = 0, max = 0;  // target probabilities of the classes
   std::size_t at_99 = 0, at_999 = 0, at_9999 = 0;
-  std::size_t active = 0;  // classes still ascending
-  double seconds = 0;      // total so far
+  std::size_t active = 0;         // classes still ascending
+  double seconds = 0;             // total so far
   nlohmann::json record() const;  // one line of log.jsonl
   std::string status() const;     // the progress line's text
 };
@@ -66,8 +66,7 @@ struct AscentOutcome {
 // pictures (the live view).
 using AscentWatch = std::function<void(int step, const std::function<std::vector<ClassResult>()>& current)>;
 AscentOutcome run_ascent(DifferentiableClassifier& classifier, AscentConfig config, const RunEvents& events = {},
-                         const std::atomic<bool>* stop = nullptr,
-                         const AscentWatch& watch = {});
+                         const std::atomic<bool>* stop = nullptr, const AscentWatch& watch = {});
 
 // Separable Gaussian blur of one C x H x W image in place (edges replicated).
 void gaussian_blur(float* chw, const ImageShape& shape, double sigma);

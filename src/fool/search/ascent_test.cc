@@ -1,5 +1,5 @@
-#include "fool/model/factory.h"
 #include "fool/search/ascent.h"
+#include "fool/model/factory.h"
 
 #include <gtest/gtest.h>
 
@@ -144,7 +144,8 @@ std::string write_tiny_probability_model(const fs::path& dir, float gain = 19.0f
   // Every pixel enters the forward pass (a NaN anywhere makes the logits NaN), but through a ReLU
   // that is off on [0,1]: pixel 3's gradient is exactly 0, as behind a dead ReLU in a real network.
   auto* off = g.node("Relu", {testing::out_of(g.node("Sub", {testing::out_of(flat), g.weight({1, 4}, 2.0f, 2.0f)}))});
-  auto* sum = g.node("Add", {testing::out_of(read_sum), testing::out_of(g.node("ReduceSum", {testing::out_of(off), g.ints({1})}))});
+  auto* sum = g.node(
+      "Add", {testing::out_of(read_sum), testing::out_of(g.node("ReduceSum", {testing::out_of(off), g.ints({1})}))});
   auto* up = g.node("Mul", {testing::out_of(sum), g.weight({1, 1}, gain, gain)});
   auto* down = g.node("Mul", {testing::out_of(sum), g.weight({1, 1}, -gain, -gain)});
   auto* logits = g.node("Concat", {testing::out_of(up), testing::out_of(down)});

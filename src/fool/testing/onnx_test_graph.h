@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "fool/io/files.h"
 #include "fool/core/rng.h"
+#include "fool/io/files.h"
 
 namespace fool::testing {
 

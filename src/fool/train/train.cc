@@ -3,20 +3,20 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
-#include "fool/model/onnx/onnx_writer.h"
 #include <torch/torch.h>
+#include "fool/model/onnx/onnx_writer.h"
 
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "fool/model/classifier.h"
-#include "fool/model/factory.h"
 #include "fool/core/bytes.h"
 #include "fool/core/error.h"
 #include "fool/core/limits.h"
-#include "fool/io/files.h"
 #include "fool/core/rng.h"
+#include "fool/io/files.h"
+#include "fool/model/classifier.h"
+#include "fool/model/factory.h"
 
 namespace fool {
 
@@ -29,7 +29,9 @@ const std::vector<std::string>& architecture_names() {
   static const std::vector<std::string> names = names_of(architecture_table());
   return names;
 }
-Architecture parse_architecture(const std::string& name) { return parse_name(architecture_table(), name, "architecture"); }
+Architecture parse_architecture(const std::string& name) {
+  return parse_name(architecture_table(), name, "architecture");
+}
 
 void TrainOptions::validate() const {
   parse_architecture(arch);
@@ -38,7 +40,8 @@ void TrainOptions::validate() const {
   if (!(learning_rate > 0.0)) throw Error("learning rate must be positive");
   if (threads < 0) throw Error("threads must not be negative");
   check_threads(threads, "threads");
-  if (max_shift < 0 || max_shift > 8) throw Error("shift must be between 0 and 8 pixels, got " + std::to_string(max_shift));
+  if (max_shift < 0 || max_shift > 8)
+    throw Error("shift must be between 0 and 8 pixels, got " + std::to_string(max_shift));
 }
 
 namespace {
@@ -56,14 +59,14 @@ std::vector<Layer> layers_for(const std::string& name, int num_classes) {
   const Architecture arch = parse_architecture(name);
   if (arch == Architecture::LeNet) {
     return {{L::Conv, 20, 5, 0}, {L::MaxPool, 0, 2, 0}, {L::Conv, 50, 5, 0}, {L::MaxPool, 0, 2, 0},
-            {L::Flatten},        {L::Linear, 500},      {L::Relu},          {L::Linear, num_classes}};
+            {L::Flatten},        {L::Linear, 500},      {L::Relu},           {L::Linear, num_classes}};
   }
   if (arch == Architecture::Mlp) {
     return {{L::Flatten}, {L::Linear, 512}, {L::Relu}, {L::Linear, 256}, {L::Relu}, {L::Linear, num_classes}};
   }
-  return {{L::Conv, 32, 3, 1}, {L::BatchNorm}, {L::Relu},        {L::MaxPool, 0, 2, 0}, {L::Conv, 64, 3, 1},
-          {L::BatchNorm},      {L::Relu},      {L::MaxPool, 0, 2, 0}, {L::Flatten},     {L::Linear, 128},
-          {L::Relu},           {L::Linear, num_classes}};
+  return {{L::Conv, 32, 3, 1}, {L::BatchNorm},   {L::Relu}, {L::MaxPool, 0, 2, 0},
+          {L::Conv, 64, 3, 1}, {L::BatchNorm},   {L::Relu}, {L::MaxPool, 0, 2, 0},
+          {L::Flatten},        {L::Linear, 128}, {L::Relu}, {L::Linear, num_classes}};
 }
 
 torch::nn::Sequential build(const std::vector<Layer>& layers, ImageShape in) {
@@ -82,8 +85,12 @@ torch::nn::Sequential build(const std::vector<Layer>& layers, ImageShape in) {
         h /= l.kernel;
         w /= l.kernel;
         break;
-      case Layer::BatchNorm: seq->push_back(torch::nn::BatchNorm2d(c)); break;
-      case Layer::Relu: seq->push_back(torch::nn::ReLU()); break;
+      case Layer::BatchNorm:
+        seq->push_back(torch::nn::BatchNorm2d(c));
+        break;
+      case Layer::Relu:
+        seq->push_back(torch::nn::ReLU());
+        break;
       case Layer::Flatten:
         seq->push_back(torch::nn::Flatten());
         flat = c * h * w;
@@ -160,12 +167,17 @@ std::string export_onnx(torch::nn::Sequential& seq, const std::vector<Layer>& la
         add_initializer(g, p + "bias", params["bias"]);
         add_initializer(g, p + "running_mean", buffers["running_mean"]);
         add_initializer(g, p + "running_var", buffers["running_var"]);
-        auto* n = add_node(g, "BatchNormalization", {x, p + "weight", p + "bias", p + "running_mean", p + "running_var"}, y);
+        auto* n =
+            add_node(g, "BatchNormalization", {x, p + "weight", p + "bias", p + "running_mean", p + "running_var"}, y);
         set_float(n, "epsilon", 1e-5f);
         break;
       }
-      case Layer::Relu: add_node(g, "Relu", {x}, y); break;
-      case Layer::Flatten: set_int(add_node(g, "Flatten", {x}, y), "axis", 1); break;
+      case Layer::Relu:
+        add_node(g, "Relu", {x}, y);
+        break;
+      case Layer::Flatten:
+        set_int(add_node(g, "Flatten", {x}, y), "axis", 1);
+        break;
       case Layer::Linear: {
         add_initializer(g, p + "weight", params["weight"]);
         add_initializer(g, p + "bias", params["bias"]);
@@ -233,16 +245,16 @@ TrainResult train_classifier(const DatasetSplits& data, const TrainOptions& opt,
   torch::nn::Sequential net = build(layers, train.shape);
   torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(opt.learning_rate));
   const torch::Tensor images = images_tensor(train);
-  const torch::Tensor labels =
-      torch::from_blob(const_cast<std::uint8_t*>(train.labels.data()), {static_cast<std::int64_t>(train.size())},
-                       torch::kUInt8)
-          .to(torch::kLong);
+  const torch::Tensor labels = torch::from_blob(const_cast<std::uint8_t*>(train.labels.data()),
+                                                {static_cast<std::int64_t>(train.size())}, torch::kUInt8)
+                                   .to(torch::kLong);
 
   TrainResult result;
   result.train_examples = train.size();
   result.test_examples = data.test.size();
   const std::size_t n = train.size();
-  const std::size_t steps = (n + static_cast<std::size_t>(opt.batch_size) - 1) / static_cast<std::size_t>(opt.batch_size);
+  const std::size_t steps =
+      (n + static_cast<std::size_t>(opt.batch_size) - 1) / static_cast<std::size_t>(opt.batch_size);
   std::vector<std::int64_t> order(n);
   for (int epoch = 0; epoch < opt.epochs; ++epoch) {
     net->train();

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "fool/core/run_events.h"
 #include "fool/core/names.h"
+#include "fool/core/run_events.h"
 #include "fool/io/dataset.h"
 
 namespace fool {
@@ -17,7 +17,7 @@ namespace fool {
 // experiment.json keep the name; the code decides on the enum.
 enum class Architecture { LeNet, Mlp, BnCnn };
 const NameTable<Architecture>& architecture_table();
-const std::vector<std::string>& architecture_names();  // the table's names, in its order
+const std::vector<std::string>& architecture_names();      // the table's names, in its order
 Architecture parse_architecture(const std::string& name);  // throws fool::Error naming `name`
 
 struct TrainOptions {
@@ -26,11 +26,11 @@ struct TrainOptions {
   int batch_size = 64;
   double learning_rate = 1e-3;  // Adam's, decayed along a cosine over the epochs
   std::uint64_t seed = 1;
-  int threads = 0;      // 0: libtorch's default
-  int max_shift = 1;    // augmentation: random shifts of up to this many pixels (0: none)
-  std::string dataset_name;  // recorded in the model's metadata
-  int background_class = -1; // recorded as fool.background_class: a class of fooling images, not a real one
-  void validate() const;     // throws fool::Error on nonsense values
+  int threads = 0;            // 0: libtorch's default
+  int max_shift = 1;          // augmentation: random shifts of up to this many pixels (0: none)
+  std::string dataset_name;   // recorded in the model's metadata
+  int background_class = -1;  // recorded as fool.background_class: a class of fooling images, not a real one
+  void validate() const;      // throws fool::Error on nonsense values
 };
 
 struct TrainResult {

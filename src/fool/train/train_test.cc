@@ -5,11 +5,11 @@
 
 #include <filesystem>
 
+#include "fool/core/error.h"
+#include "fool/core/rng.h"
+#include "fool/io/files.h"
 #include "fool/model/classifier.h"
 #include "fool/model/factory.h"
-#include "fool/core/error.h"
-#include "fool/io/files.h"
-#include "fool/core/rng.h"
 
 namespace fool {
 namespace {

@@ -55,12 +55,18 @@ bool is_half(int type) { return type == TensorProto::FLOAT16 || type == TensorPr
 
 std::string type_name(int type) {
   switch (type) {
-    case TensorProto::FLOAT: return "float32";
-    case TensorProto::FLOAT16: return "float16";
-    case TensorProto::BFLOAT16: return "bfloat16";
-    case TensorProto::UINT8: return "uint8";
-    case TensorProto::DOUBLE: return "float64";
-    default: return "ONNX type " + std::to_string(type);
+    case TensorProto::FLOAT:
+      return "float32";
+    case TensorProto::FLOAT16:
+      return "float16";
+    case TensorProto::BFLOAT16:
+      return "bfloat16";
+    case TensorProto::UINT8:
+      return "uint8";
+    case TensorProto::DOUBLE:
+      return "float64";
+    default:
+      return "ONNX type " + std::to_string(type);
   }
 }
 
@@ -136,7 +142,8 @@ void keep_output(onnx::GraphProto* g, const std::string& path, const std::string
   int index = -1;
   for (int i = 0; i < g->output_size(); ++i)
     if (g->output(i).name() == wanted) index = i;
-  if (index < 0) throw Error(path + ": no output '" + wanted + "' (the model's outputs: " + joined(forms->outputs) + ")");
+  if (index < 0)
+    throw Error(path + ": no output '" + wanted + "' (the model's outputs: " + joined(forms->outputs) + ")");
   if (g->output_size() == 1) return;
   onnx::ValueInfoProto kept = g->output(index);
   g->clear_output();
@@ -235,7 +242,8 @@ void normalise_input(onnx::GraphProto* g, const std::string& path, const FormCho
     h = ih;
     w = iw;
   } else if (h <= 0 || w <= 0) {
-    throw Error(path + ": input '" + input->name() + "' has a dynamic height or width; give the size with --input-size HxW");
+    throw Error(path + ": input '" + input->name() +
+                "' has a dynamic height or width; give the size with --input-size HxW");
   }
   if (input_type != TensorProto::FLOAT && input_type != TensorProto::UINT8) {
     throw Error(path + ": input '" + input->name() + "' is " + type_name(input_type) +

@@ -28,7 +28,7 @@ namespace fool {
 // What the user (flags) or the file's metadata says about the forms; unset: detect.
 struct FormChoices {
   std::optional<InputLayout> layout;
-  std::string layout_source;  // "--layout" or "metadata fool.layout"
+  std::string layout_source;                      // "--layout" or "metadata fool.layout"
   std::optional<std::pair<int, int>> input_size;  // height, width
   std::string input_size_source;
   std::string output;  // the output to keep; "" keeps the only one

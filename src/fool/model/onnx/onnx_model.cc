@@ -51,11 +51,21 @@ namespace {
 
 std::size_t element_size(int data_type) {
   switch (data_type) {
-    case onnx::TensorProto::FLOAT: case onnx::TensorProto::INT32: case onnx::TensorProto::UINT32: return 4;
-    case onnx::TensorProto::DOUBLE: case onnx::TensorProto::INT64: case onnx::TensorProto::UINT64: return 8;
-    case onnx::TensorProto::FLOAT16: case onnx::TensorProto::BFLOAT16: case onnx::TensorProto::INT16:
-    case onnx::TensorProto::UINT16: return 2;
-    default: return 1;
+    case onnx::TensorProto::FLOAT:
+    case onnx::TensorProto::INT32:
+    case onnx::TensorProto::UINT32:
+      return 4;
+    case onnx::TensorProto::DOUBLE:
+    case onnx::TensorProto::INT64:
+    case onnx::TensorProto::UINT64:
+      return 8;
+    case onnx::TensorProto::FLOAT16:
+    case onnx::TensorProto::BFLOAT16:
+    case onnx::TensorProto::INT16:
+    case onnx::TensorProto::UINT16:
+      return 2;
+    default:
+      return 1;
   }
 }
 
@@ -80,7 +90,8 @@ void inline_external_data(const std::string& model_path, onnx::TensorProto* t) {
   if (location.empty()) throw Error(model_path + ": tensor '" + t->name() + "' is external but names no file");
   const fs::path rel(location);
   for (const auto& part : rel)
-    if (part == "..") throw Error(model_path + ": external-data file '" + location + "' lies outside the model's directory");
+    if (part == "..")
+      throw Error(model_path + ": external-data file '" + location + "' lies outside the model's directory");
   if (rel.is_absolute()) throw Error(model_path + ": external-data file '" + location + "' is an absolute path");
   const fs::path file = fs::path(model_path).parent_path() / rel;
   if (!has_length) {
@@ -94,7 +105,8 @@ void inline_external_data(const std::string& model_path, onnx::TensorProto* t) {
   }
   check_regular_file(file.string());  // a FIFO or device would hang or never end
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(file.string() + ": external-data file of " + model_path + " is missing (tensor '" + t->name() + "')");
+  if (!in)
+    throw Error(file.string() + ": external-data file of " + model_path + " is missing (tensor '" + t->name() + "')");
   std::string data(length, '\0');
   in.seekg(static_cast<std::streamoff>(offset));
   in.read(data.data(), static_cast<std::streamsize>(length));
@@ -112,7 +124,8 @@ void inline_external_data(const std::string& model_path, onnx::GraphProto* g) {
     if (t.data_location() == onnx::TensorProto::EXTERNAL) inline_external_data(model_path, &t);
   for (auto& n : *g->mutable_node())
     for (auto& a : *n.mutable_attribute()) {
-      if (a.has_t() && a.t().data_location() == onnx::TensorProto::EXTERNAL) inline_external_data(model_path, a.mutable_t());
+      if (a.has_t() && a.t().data_location() == onnx::TensorProto::EXTERNAL)
+        inline_external_data(model_path, a.mutable_t());
       if (a.has_g()) inline_external_data(model_path, a.mutable_g());
       for (auto& sub : *a.mutable_graphs()) inline_external_data(model_path, &sub);
     }
@@ -186,8 +199,8 @@ OnnxModel OnnxModel::load(const std::string& path, const SpecOverrides& override
   m.proto_ = std::make_unique<onnx::ModelProto>();
   ReleasingInput input(bytes.data(), bytes.size());
   if (bytes.empty() || bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()) ||
-      !m.proto_->ParseFromZeroCopyStream(&input) ||
-      !m.proto_->has_graph() || m.proto_->graph().node_size() == 0 || m.proto_->ir_version() <= 0) {
+      !m.proto_->ParseFromZeroCopyStream(&input) || !m.proto_->has_graph() || m.proto_->graph().node_size() == 0 ||
+      m.proto_->ir_version() <= 0) {
     throw Error(path + ": not an ONNX model (cannot parse it as an ONNX ModelProto)");
   }
   validate_onnx_model(*m.proto_, path);  // external-data locations checked before they are read
@@ -230,7 +243,8 @@ std::vector<std::int64_t> static_dims(const onnx::ValueInfoProto& v) {
 
 std::string dims_str(const std::vector<std::int64_t>& dims) {
   std::string s = "[";
-  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + (dims[i] < 0 ? std::string("?") : std::to_string(dims[i]));
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    s += (i ? "," : "") + (dims[i] < 0 ? std::string("?") : std::to_string(dims[i]));
   return s + "]";
 }
 
@@ -274,7 +288,8 @@ void read_input(const std::string& path, const onnx::GraphProto& g, ModelSpec* s
 // The graph's one output: N x K, or N x K x 1 x 1 (a convolutional head without its Flatten);
 // anything else is not one row of class scores per image. Returns its static dimensions.
 std::vector<std::int64_t> read_output(const std::string& path, const onnx::GraphProto& g, ModelSpec* s) {
-  if (g.output_size() != 1) throw Error(path + ": model has " + std::to_string(g.output_size()) + " outputs; fool needs one");
+  if (g.output_size() != 1)
+    throw Error(path + ": model has " + std::to_string(g.output_size()) + " outputs; fool needs one");
   const auto& out = g.output(0);
   s->output_name = out.name();
   const auto odims = static_dims(out);
@@ -304,7 +319,8 @@ bool ends_in_softmax(const onnx::GraphProto& g) {
 }  // namespace
 
 // Labels: metadata "fool.labels" (a JSON list) fixes the class count when the shape does not.
-void OnnxModel::read_classes(const std::vector<std::int64_t>& odims, const SpecOverrides& overrides, ModelSpec* s) const {
+void OnnxModel::read_classes(const std::vector<std::int64_t>& odims, const SpecOverrides& overrides,
+                             ModelSpec* s) const {
   std::vector<std::string> labels;
   if (const std::string l = metadata("fool.labels"); !l.empty()) {
     try {
@@ -320,7 +336,8 @@ void OnnxModel::read_classes(const std::vector<std::int64_t>& odims, const SpecO
   } else if (!labels.empty()) {
     s->num_classes = static_cast<int>(labels.size());
   } else {
-    throw Error(path_ + ": output '" + s->output_name + "' has shape " + dims_str(odims) + "; expected N x K class scores");
+    throw Error(path_ + ": output '" + s->output_name + "' has shape " + dims_str(odims) +
+                "; expected N x K class scores");
   }
   if (labels.empty()) {
     for (int k = 0; k < s->num_classes; ++k) labels.push_back(std::to_string(k));
@@ -398,7 +415,6 @@ Preprocessing OnnxModel::read_preprocessing(const SpecOverrides& overrides, int 
   return pre;
 }
 
-
 ModelSpec OnnxModel::spec(const SpecOverrides& overrides) const {
   const auto& g = proto_->graph();
   ModelSpec s;
@@ -430,23 +446,23 @@ ModelSpec write_annotated_model(const std::string& path, const SpecOverrides& ov
     }
   }
   const Preprocessing& pre = spec.preprocessing;
-  std::map<std::string, std::string> keys = {
-      {"fool.channel_order", channel_order_name(pre.channel_order)},
-      {"fool.scale", nlohmann::json(pre.scale).dump()},
-      {"fool.output", pre.output_is_probabilities ? "probabilities" : "logits"}};
+  std::map<std::string, std::string> keys = {{"fool.channel_order", channel_order_name(pre.channel_order)},
+                                             {"fool.scale", nlohmann::json(pre.scale).dump()},
+                                             {"fool.output", pre.output_is_probabilities ? "probabilities" : "logits"}};
   if (!pre.preset.empty()) keys["fool.preprocess"] = pre.preset;
   if (!pre.mean.empty()) keys["fool.mean"] = nlohmann::json(pre.mean).dump();
   if (!pre.std.empty()) keys["fool.std"] = nlohmann::json(pre.std).dump();
   if (overrides.labels) keys["fool.labels"] = nlohmann::json(*overrides.labels).dump();
   if (overrides.layout) keys["fool.layout"] = input_layout_name(*overrides.layout);
   if (overrides.input_size) {
-    keys["fool.input_size"] = std::to_string(overrides.input_size->first) + "x" + std::to_string(overrides.input_size->second);
+    keys["fool.input_size"] =
+        std::to_string(overrides.input_size->first) + "x" + std::to_string(overrides.input_size->second);
   }
   if (!overrides.output.empty()) keys["fool.output_name"] = overrides.output;
   // Keys this call sets replace the file's; a preprocessing key it does not set is dropped, so the
   // copy's preprocessing is exactly the one checked above.
   static const char* const kPreprocessingKeys[] = {"fool.preprocess", "fool.channel_order", "fool.scale", "fool.mean",
-                                                    "fool.std"};
+                                                   "fool.std"};
   google::protobuf::RepeatedPtrField<onnx::StringStringEntryProto> kept;
   for (const auto& p : m.metadata_props()) {
     const bool preprocessing = std::find(std::begin(kPreprocessingKeys), std::end(kPreprocessingKeys), p.key()) !=

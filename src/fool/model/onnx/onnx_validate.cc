@@ -10,8 +10,8 @@
 #include <set>
 
 #include "fool/core/error.h"
-#include "fool/model/classifier.h"
 #include "fool/core/json_check.h"
+#include "fool/model/classifier.h"
 
 namespace fool {
 
@@ -27,12 +27,28 @@ constexpr std::uint64_t kMaxTensorElements = std::uint64_t{1} << 31;
 std::size_t element_size(int type) {
   using T = onnx::TensorProto;
   switch (type) {
-    case T::FLOAT: case T::INT32: case T::UINT32: return 4;
-    case T::UINT8: case T::INT8: case T::BOOL: return 1;
-    case T::UINT16: case T::INT16: case T::FLOAT16: case T::BFLOAT16: return 2;
-    case T::INT64: case T::UINT64: case T::DOUBLE: case T::COMPLEX64: return 8;
-    case T::COMPLEX128: return 16;
-    default: return 0;
+    case T::FLOAT:
+    case T::INT32:
+    case T::UINT32:
+      return 4;
+    case T::UINT8:
+    case T::INT8:
+    case T::BOOL:
+      return 1;
+    case T::UINT16:
+    case T::INT16:
+    case T::FLOAT16:
+    case T::BFLOAT16:
+      return 2;
+    case T::INT64:
+    case T::UINT64:
+    case T::DOUBLE:
+    case T::COMPLEX64:
+      return 8;
+    case T::COMPLEX128:
+      return 16;
+    default:
+      return 0;
   }
 }
 
@@ -40,17 +56,32 @@ std::size_t element_size(int type) {
 std::uint64_t typed_values(const onnx::TensorProto& t) {
   using T = onnx::TensorProto;
   switch (t.data_type()) {
-    case T::FLOAT: return static_cast<std::uint64_t>(t.float_data_size());
-    case T::COMPLEX64: return static_cast<std::uint64_t>(t.float_data_size()) / 2;
-    case T::INT32: case T::INT16: case T::INT8: case T::UINT16: case T::UINT8: case T::BOOL: case T::FLOAT16:
+    case T::FLOAT:
+      return static_cast<std::uint64_t>(t.float_data_size());
+    case T::COMPLEX64:
+      return static_cast<std::uint64_t>(t.float_data_size()) / 2;
+    case T::INT32:
+    case T::INT16:
+    case T::INT8:
+    case T::UINT16:
+    case T::UINT8:
+    case T::BOOL:
+    case T::FLOAT16:
     case T::BFLOAT16:
       return static_cast<std::uint64_t>(t.int32_data_size());
-    case T::INT64: return static_cast<std::uint64_t>(t.int64_data_size());
-    case T::DOUBLE: return static_cast<std::uint64_t>(t.double_data_size());
-    case T::COMPLEX128: return static_cast<std::uint64_t>(t.double_data_size()) / 2;
-    case T::UINT32: case T::UINT64: return static_cast<std::uint64_t>(t.uint64_data_size());
-    case T::STRING: return static_cast<std::uint64_t>(t.string_data_size());
-    default: return 0;
+    case T::INT64:
+      return static_cast<std::uint64_t>(t.int64_data_size());
+    case T::DOUBLE:
+      return static_cast<std::uint64_t>(t.double_data_size());
+    case T::COMPLEX128:
+      return static_cast<std::uint64_t>(t.double_data_size()) / 2;
+    case T::UINT32:
+    case T::UINT64:
+      return static_cast<std::uint64_t>(t.uint64_data_size());
+    case T::STRING:
+      return static_cast<std::uint64_t>(t.string_data_size());
+    default:
+      return 0;
   }
 }
 
@@ -64,11 +95,13 @@ std::string shape_str(const onnx::TensorProto& t) {
 fs::path external_file(const std::string& model_path, const std::string& where, const std::string& location) {
   const fs::path rel(location);
   if (location.empty() || rel.is_absolute()) {
-    throw Error(model_path + ": " + where + " names external data '" + json_check::printable(location) + "' outside the model's directory");
+    throw Error(model_path + ": " + where + " names external data '" + json_check::printable(location) +
+                "' outside the model's directory");
   }
   for (const auto& part : rel)
     if (part == "..") {
-      throw Error(model_path + ": " + where + " names external data '" + json_check::printable(location) + "' outside the model's directory");
+      throw Error(model_path + ": " + where + " names external data '" + json_check::printable(location) +
+                  "' outside the model's directory");
     }
   const fs::path dir = fs::path(model_path).has_parent_path() ? fs::path(model_path).parent_path() : fs::path(".");
   return dir / rel;
@@ -84,7 +117,8 @@ std::uint64_t parse_uint(const std::string& model_path, const std::string& where
     used = 0;
   }
   if (text.empty() || used != text.size() || text[0] == '-') {
-    throw Error(model_path + ": " + where + " has external-data " + key + " '" + json_check::printable(text) + "', not a byte count");
+    throw Error(model_path + ": " + where + " has external-data " + key + " '" + json_check::printable(text) +
+                "', not a byte count");
   }
   return v;
 }
@@ -95,8 +129,10 @@ void validate_external(const onnx::TensorProto& t, const std::string& model_path
   std::uint64_t offset = 0, length = bytes;
   bool has_length = false;
   for (const auto& kv : t.external_data()) {
-    if (kv.key() == "location") location = kv.value();
-    else if (kv.key() == "offset") offset = parse_uint(model_path, where, "offset", kv.value());
+    if (kv.key() == "location")
+      location = kv.value();
+    else if (kv.key() == "offset")
+      offset = parse_uint(model_path, where, "offset", kv.value());
     else if (kv.key() == "length") {
       length = parse_uint(model_path, where, "length", kv.value());
       has_length = true;
@@ -104,17 +140,19 @@ void validate_external(const onnx::TensorProto& t, const std::string& model_path
   }
   const fs::path file = external_file(model_path, where, location);
   if (has_length && length != bytes) {
-    throw Error(model_path + ": " + where + " declares " + std::to_string(length) + " bytes of external data; its shape " +
-                shape_str(t) + " needs " + std::to_string(bytes));
+    throw Error(model_path + ": " + where + " declares " + std::to_string(length) +
+                " bytes of external data; its shape " + shape_str(t) + " needs " + std::to_string(bytes));
   }
   std::error_code ec;
   if (!fs::is_regular_file(file, ec)) {
-    throw Error(model_path + ": " + where + " keeps its data in '" + json_check::printable(file.string()) + "', which is missing");
+    throw Error(model_path + ": " + where + " keeps its data in '" + json_check::printable(file.string()) +
+                "', which is missing");
   }
   const std::uint64_t size = fs::file_size(file, ec);
   if (ec || offset > size || size - offset < bytes) {
     throw Error(model_path + ": " + where + " needs " + std::to_string(bytes) + " bytes at offset " +
-                std::to_string(offset) + " of '" + json_check::printable(file.string()) + "', which holds " + std::to_string(ec ? 0 : size));
+                std::to_string(offset) + " of '" + json_check::printable(file.string()) + "', which holds " +
+                std::to_string(ec ? 0 : size));
   }
 }
 
@@ -157,16 +195,38 @@ void validate_attribute(const onnx::AttributeProto& a, const std::string& model_
   const std::string what = model_path + ": " + where + " attribute '" + json_check::printable(a.name()) + "'";
   bool ok = true;
   switch (a.type()) {
-    case A::FLOAT: ok = a.has_f(); break;
-    case A::INT: ok = a.has_i(); break;
-    case A::STRING: ok = a.has_s(); break;
-    case A::TENSOR: ok = a.has_t(); break;
-    case A::GRAPH: ok = a.has_g(); break;
-    case A::SPARSE_TENSOR: ok = a.has_sparse_tensor(); break;
-    case A::FLOATS: ok = !a.has_f() && a.ints_size() == 0; break;
-    case A::INTS: ok = !a.has_i() && a.floats_size() == 0; break;
-    case A::STRINGS: case A::TENSORS: case A::GRAPHS: case A::SPARSE_TENSORS: ok = true; break;
-    default: throw Error(what + " has no valid type (" + std::to_string(a.type()) + ")");
+    case A::FLOAT:
+      ok = a.has_f();
+      break;
+    case A::INT:
+      ok = a.has_i();
+      break;
+    case A::STRING:
+      ok = a.has_s();
+      break;
+    case A::TENSOR:
+      ok = a.has_t();
+      break;
+    case A::GRAPH:
+      ok = a.has_g();
+      break;
+    case A::SPARSE_TENSOR:
+      ok = a.has_sparse_tensor();
+      break;
+    case A::FLOATS:
+      ok = !a.has_f() && a.ints_size() == 0;
+      break;
+    case A::INTS:
+      ok = !a.has_i() && a.floats_size() == 0;
+      break;
+    case A::STRINGS:
+    case A::TENSORS:
+    case A::GRAPHS:
+    case A::SPARSE_TENSORS:
+      ok = true;
+      break;
+    default:
+      throw Error(what + " has no valid type (" + std::to_string(a.type()) + ")");
   }
   // A value of another kind than the declared type means the file was damaged or mis-written.
   const int scalars = int(a.has_f()) + int(a.has_i()) + int(a.has_s()) + int(a.has_t()) + int(a.has_g());
@@ -174,7 +234,8 @@ void validate_attribute(const onnx::AttributeProto& a, const std::string& model_
                     int(a.tensors_size() > 0) + int(a.graphs_size() > 0);
   if (!ok || scalars + lists > 1) throw Error(what + " does not hold a value of its declared type");
   if (a.has_t()) validate_tensor(a.t(), model_path, where + " attribute '" + json_check::printable(a.name()) + "'");
-  for (const auto& t : a.tensors()) validate_tensor(t, model_path, where + " attribute '" + json_check::printable(a.name()) + "'");
+  for (const auto& t : a.tensors())
+    validate_tensor(t, model_path, where + " attribute '" + json_check::printable(a.name()) + "'");
 }
 
 // LRN divides by (bias + alpha / size * sum of squares)^beta: a bias of 0 or less makes NaN or
@@ -232,28 +293,33 @@ void validate_onnx_model(const onnx::ModelProto& m, const std::string& path) {
   std::set<std::string> defined;  // names a node may read: inputs, initializers, earlier outputs
   for (const auto& t : g.initializer()) {
     if (t.name().empty()) throw Error(path + ": an initializer has no name");
-    if (!defined.insert(t.name()).second) throw Error(path + ": two initializers are named '" + json_check::printable(t.name()) + "'");
+    if (!defined.insert(t.name()).second)
+      throw Error(path + ": two initializers are named '" + json_check::printable(t.name()) + "'");
     validate_tensor(t, path, "initializer '" + json_check::printable(t.name()) + "'");
   }
   std::set<std::string> input_names;
   for (const auto& in : g.input()) {
     if (in.name().empty()) throw Error(path + ": a graph input has no name");
-    if (!input_names.insert(in.name()).second) throw Error(path + ": two graph inputs are named '" + json_check::printable(in.name()) + "'");
+    if (!input_names.insert(in.name()).second)
+      throw Error(path + ": two graph inputs are named '" + json_check::printable(in.name()) + "'");
     defined.insert(in.name());
   }
   std::set<std::string> produced;
   for (int i = 0; i < g.node_size(); ++i) {
     const auto& n = g.node(i);
-    const std::string where = "node " + std::to_string(i) + " (" + json_check::printable(n.name().empty() ? n.op_type() : n.name()) + ")";
+    const std::string where =
+        "node " + std::to_string(i) + " (" + json_check::printable(n.name().empty() ? n.op_type() : n.name()) + ")";
     if (n.op_type().empty()) throw Error(path + ": " + where + " has no operator type");
     for (const auto& in : n.input())
       if (!in.empty() && !defined.count(in)) {
-        throw Error(path + ": " + where + " reads '" + json_check::printable(in) + "', which no input, initializer or earlier node provides");
+        throw Error(path + ": " + where + " reads '" + json_check::printable(in) +
+                    "', which no input, initializer or earlier node provides");
       }
     std::set<std::string> attr_names;
     for (const auto& a : n.attribute()) {
       if (a.name().empty() || !attr_names.insert(a.name()).second) {
-        throw Error(path + ": " + where + " has an unnamed or repeated attribute '" + json_check::printable(a.name()) + "'");
+        throw Error(path + ": " + where + " has an unnamed or repeated attribute '" + json_check::printable(a.name()) +
+                    "'");
       }
       validate_attribute(a, path, where);
     }
@@ -268,8 +334,10 @@ void validate_onnx_model(const onnx::ModelProto& m, const std::string& path) {
   }
   std::set<std::string> outputs;
   for (const auto& o : g.output()) {
-    if (!outputs.insert(o.name()).second) throw Error(path + ": two graph outputs are named '" + json_check::printable(o.name()) + "'");
-    if (!produced.count(o.name())) throw Error(path + ": graph output '" + json_check::printable(o.name()) + "' is produced by no node");
+    if (!outputs.insert(o.name()).second)
+      throw Error(path + ": two graph outputs are named '" + json_check::printable(o.name()) + "'");
+    if (!produced.count(o.name()))
+      throw Error(path + ": graph output '" + json_check::printable(o.name()) + "' is produced by no node");
   }
 
   for (const auto& p : m.metadata_props()) {
@@ -290,7 +358,9 @@ void validate_onnx_model(const onnx::ModelProto& m, const std::string& path) {
       const auto names = names_of(preprocess_preset_names());
       if (std::find(names.begin(), names.end(), v) == names.end()) why = "not a preprocessing name";
     }
-    if (!why.empty()) throw Error(path + ": metadata '" + json_check::printable(p.key()) + "' value '" + json_check::printable(v, 40) + "' is " + why);
+    if (!why.empty())
+      throw Error(path + ": metadata '" + json_check::printable(p.key()) + "' value '" + json_check::printable(v, 40) +
+                  "' is " + why);
   }
 }
 

@@ -9,10 +9,10 @@
 #include <functional>
 #include <limits>
 
-#include "fool/model/classifier.h"
-#include "fool/model/factory.h"
 #include "fool/core/error.h"
 #include "fool/io/files.h"
+#include "fool/model/classifier.h"
+#include "fool/model/factory.h"
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/testing/onnx_test_graph.h"
 
@@ -76,24 +76,36 @@ TEST_F(OnnxValidation, TheIntactModelLoadsInBothBackends) {
 }
 
 TEST_F(OnnxValidation, InitializerDataShorterThanItsShape) {
-  expect_refused("short", [&](onnx::ModelProto& m) { weight(m).mutable_float_data()->Truncate(1); }, "holds 1 values");
-  expect_refused("short_raw", [&](onnx::ModelProto& m) {
-    weight(m).clear_float_data();
-    weight(m).set_raw_data(std::string(4, '\0'));
-  }, "holds 4 bytes");
-  expect_refused("long_raw", [&](onnx::ModelProto& m) {
-    weight(m).clear_float_data();
-    weight(m).set_raw_data(std::string(7841 * 4, '\0'));
-  }, "needs 31360");
+  expect_refused(
+      "short", [&](onnx::ModelProto& m) { weight(m).mutable_float_data()->Truncate(1); }, "holds 1 values");
+  expect_refused(
+      "short_raw",
+      [&](onnx::ModelProto& m) {
+        weight(m).clear_float_data();
+        weight(m).set_raw_data(std::string(4, '\0'));
+      },
+      "holds 4 bytes");
+  expect_refused(
+      "long_raw",
+      [&](onnx::ModelProto& m) {
+        weight(m).clear_float_data();
+        weight(m).set_raw_data(std::string(7841 * 4, '\0'));
+      },
+      "needs 31360");
 }
 
 TEST_F(OnnxValidation, ZeroAndNegativeDimensions) {
-  expect_refused("zero", [&](onnx::ModelProto& m) {
-    weight(m).set_dims(1, 0);
-    weight(m).clear_float_data();
-  }, "zero dimension");
-  expect_refused("negative", [&](onnx::ModelProto& m) { weight(m).set_dims(1, -784); }, "negative dimension");
-  expect_refused("huge", [&](onnx::ModelProto& m) { weight(m).set_dims(1, std::int64_t{1} << 40); }, "2^31");
+  expect_refused(
+      "zero",
+      [&](onnx::ModelProto& m) {
+        weight(m).set_dims(1, 0);
+        weight(m).clear_float_data();
+      },
+      "zero dimension");
+  expect_refused(
+      "negative", [&](onnx::ModelProto& m) { weight(m).set_dims(1, -784); }, "negative dimension");
+  expect_refused(
+      "huge", [&](onnx::ModelProto& m) { weight(m).set_dims(1, std::int64_t{1} << 40); }, "2^31");
 }
 
 TEST_F(OnnxValidation, ExternalDataThatIsMissingOrShort) {
@@ -105,34 +117,46 @@ TEST_F(OnnxValidation, ExternalDataThatIsMissingOrShort) {
     kv->set_key("location");
     kv->set_value(location);
   };
-  expect_refused("ext_missing", [&](onnx::ModelProto& m) { external(m, "weights.bin"); }, "missing");
+  expect_refused(
+      "ext_missing", [&](onnx::ModelProto& m) { external(m, "weights.bin"); }, "missing");
   write_file_atomic((dir_ / "short.bin").string(), std::string(100, '\0'));
-  expect_refused("ext_short", [&](onnx::ModelProto& m) { external(m, "short.bin"); }, "which holds 100");
-  expect_refused("ext_escape", [&](onnx::ModelProto& m) { external(m, "../etc/passwd"); }, "outside");
-  expect_refused("ext_absolute", [&](onnx::ModelProto& m) { external(m, "/etc/passwd"); }, "outside");
+  expect_refused(
+      "ext_short", [&](onnx::ModelProto& m) { external(m, "short.bin"); }, "which holds 100");
+  expect_refused(
+      "ext_escape", [&](onnx::ModelProto& m) { external(m, "../etc/passwd"); }, "outside");
+  expect_refused(
+      "ext_absolute", [&](onnx::ModelProto& m) { external(m, "/etc/passwd"); }, "outside");
 }
 
 TEST_F(OnnxValidation, DanglingNamesAndDuplicates) {
-  expect_refused("missing_init", [&](onnx::ModelProto& m) {
-    m.mutable_graph()->mutable_initializer()->DeleteSubrange(0, 1);
-  }, "which no input, initializer or earlier node provides");
-  expect_refused("orphan_output", [&](onnx::ModelProto& m) {
-    m.mutable_graph()->mutable_output(0)->set_name("nobody");
-  }, "produced by no node");
-  expect_refused("dup_output", [&](onnx::ModelProto& m) { *m.mutable_graph()->add_output() = m.graph().output(0); },
-                 "two graph outputs");
-  expect_refused("dup_node_output", [&](onnx::ModelProto& m) {
-    m.mutable_graph()->mutable_node(1)->set_output(0, m.graph().node(0).output(0));
-  }, "already taken");
+  expect_refused(
+      "missing_init", [&](onnx::ModelProto& m) { m.mutable_graph()->mutable_initializer()->DeleteSubrange(0, 1); },
+      "which no input, initializer or earlier node provides");
+  expect_refused(
+      "orphan_output", [&](onnx::ModelProto& m) { m.mutable_graph()->mutable_output(0)->set_name("nobody"); },
+      "produced by no node");
+  expect_refused(
+      "dup_output", [&](onnx::ModelProto& m) { *m.mutable_graph()->add_output() = m.graph().output(0); },
+      "two graph outputs");
+  expect_refused(
+      "dup_node_output",
+      [&](onnx::ModelProto& m) { m.mutable_graph()->mutable_node(1)->set_output(0, m.graph().node(0).output(0)); },
+      "already taken");
 }
 
 TEST_F(OnnxValidation, AttributesWhoseValueIsNotTheirType) {
-  expect_refused("attr_type", [&](onnx::ModelProto& m) {
-    m.mutable_graph()->mutable_node(1)->mutable_attribute(0)->set_type(onnx::AttributeProto::FLOAT);
-  }, "attribute 'transB'");
-  expect_refused("attr_undefined", [&](onnx::ModelProto& m) {
-    m.mutable_graph()->mutable_node(1)->mutable_attribute(0)->set_type(onnx::AttributeProto::UNDEFINED);
-  }, "no valid type");
+  expect_refused(
+      "attr_type",
+      [&](onnx::ModelProto& m) {
+        m.mutable_graph()->mutable_node(1)->mutable_attribute(0)->set_type(onnx::AttributeProto::FLOAT);
+      },
+      "attribute 'transB'");
+  expect_refused(
+      "attr_undefined",
+      [&](onnx::ModelProto& m) {
+        m.mutable_graph()->mutable_node(1)->mutable_attribute(0)->set_type(onnx::AttributeProto::UNDEFINED);
+      },
+      "no valid type");
 }
 
 // Issue 20: LRN divides by (bias + ...)^beta; a bias of 0 or less gave NaN on torch and ordinary
@@ -159,11 +183,16 @@ TEST_F(OnnxValidation, LrnParametersThatMakeNan) {
 }
 
 TEST_F(OnnxValidation, VersionsFoolDoesNotKnow) {
-  expect_refused("opset0", [&](onnx::ModelProto& m) { m.mutable_opset_import(0)->set_version(0); }, "opset 0");
-  expect_refused("opset1", [&](onnx::ModelProto& m) { m.mutable_opset_import(0)->set_version(1); }, "opset 1");
-  expect_refused("opset99", [&](onnx::ModelProto& m) { m.mutable_opset_import(0)->set_version(99); }, "opset 99");
-  expect_refused("ir99", [&](onnx::ModelProto& m) { m.set_ir_version(99); }, "IR version 99");
-  expect_refused("no_opset", [&](onnx::ModelProto& m) { m.clear_opset_import(); }, "no ONNX operator set");
+  expect_refused(
+      "opset0", [&](onnx::ModelProto& m) { m.mutable_opset_import(0)->set_version(0); }, "opset 0");
+  expect_refused(
+      "opset1", [&](onnx::ModelProto& m) { m.mutable_opset_import(0)->set_version(1); }, "opset 1");
+  expect_refused(
+      "opset99", [&](onnx::ModelProto& m) { m.mutable_opset_import(0)->set_version(99); }, "opset 99");
+  expect_refused(
+      "ir99", [&](onnx::ModelProto& m) { m.set_ir_version(99); }, "IR version 99");
+  expect_refused(
+      "no_opset", [&](onnx::ModelProto& m) { m.clear_opset_import(); }, "no ONNX operator set");
 }
 
 TEST_F(OnnxValidation, MetadataMustParseCompletely) {
@@ -172,10 +201,14 @@ TEST_F(OnnxValidation, MetadataMustParseCompletely) {
     p->set_key(k);
     p->set_value(v);
   };
-  expect_refused("scale", [&](onnx::ModelProto& m) { meta(m, "fool.scale", "255x"); }, "fool.scale");
-  expect_refused("scale_nan", [&](onnx::ModelProto& m) { meta(m, "fool.scale", "nan"); }, "fool.scale");
-  expect_refused("bg", [&](onnx::ModelProto& m) { meta(m, "fool.background_class", "3x"); }, "fool.background_class");
-  expect_refused("out", [&](onnx::ModelProto& m) { meta(m, "fool.output", "probs"); }, "fool.output");
+  expect_refused(
+      "scale", [&](onnx::ModelProto& m) { meta(m, "fool.scale", "255x"); }, "fool.scale");
+  expect_refused(
+      "scale_nan", [&](onnx::ModelProto& m) { meta(m, "fool.scale", "nan"); }, "fool.scale");
+  expect_refused(
+      "bg", [&](onnx::ModelProto& m) { meta(m, "fool.background_class", "3x"); }, "fool.background_class");
+  expect_refused(
+      "out", [&](onnx::ModelProto& m) { meta(m, "fool.output", "probs"); }, "fool.output");
 }
 
 }  // namespace

@@ -27,7 +27,8 @@ inline void add_metadata(onnx::ModelProto* m, const std::string& key, const std:
 }
 
 // A float32 graph input or output with a free batch axis "N" before `per_image` dimensions.
-inline void set_batched_float(onnx::ValueInfoProto* v, const std::string& name, const std::vector<std::int64_t>& per_image) {
+inline void set_batched_float(onnx::ValueInfoProto* v, const std::string& name,
+                              const std::vector<std::int64_t>& per_image) {
   v->set_name(name);
   auto* tt = v->mutable_type()->mutable_tensor_type();
   tt->set_elem_type(onnx::TensorProto::FLOAT);
@@ -38,7 +39,8 @@ inline void set_batched_float(onnx::ValueInfoProto* v, const std::string& name, 
 
 // Each attribute setter replaces an attribute of the same name if the node already has it.
 
-inline onnx::AttributeProto* slot(onnx::NodeProto* n, const std::string& name, onnx::AttributeProto::AttributeType type) {
+inline onnx::AttributeProto* slot(onnx::NodeProto* n, const std::string& name,
+                                  onnx::AttributeProto::AttributeType type) {
   onnx::AttributeProto* a = nullptr;
   for (auto& existing : *n->mutable_attribute())
     if (existing.name() == name) a = &existing;
@@ -64,7 +66,8 @@ inline void set_ints(onnx::NodeProto* n, const std::string& name, const std::vec
 
 // A value's static shape from shape inference: one entry per axis, a dim_value, or -1 for an
 // unknown or symbolic dim (whose name, if any, is in *params).
-inline bool inferred_shape(const onnx::ValueInfoProto& v, std::vector<std::int64_t>* dims, std::vector<std::string>* params) {
+inline bool inferred_shape(const onnx::ValueInfoProto& v, std::vector<std::int64_t>* dims,
+                           std::vector<std::string>* params) {
   if (!v.type().has_tensor_type() || !v.type().tensor_type().has_shape()) return false;
   dims->clear();
   params->clear();

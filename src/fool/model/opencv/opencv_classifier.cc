@@ -3,11 +3,11 @@
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
 
-#include "fool/model/classifier.h"
 #include "fool/core/error.h"
+#include "fool/model/classifier.h"
 #include "fool/model/onnx/onnx_model.h"
-#include "fool/model/opencv/opencv_rewrites.h"
 #include "fool/model/opencv/opencv_classifier.h"
+#include "fool/model/opencv/opencv_rewrites.h"
 
 namespace fool {
 namespace {
@@ -61,10 +61,18 @@ class OpenCvClassifier : public Classifier {
       for (const InputOp& op : input_ops_) {
         const float* v = op.value.data();
         switch (op.op) {
-          case '+': for (std::size_t j = 0; j < per; ++j) x[j] += v[j]; break;
-          case '-': for (std::size_t j = 0; j < per; ++j) x[j] -= v[j]; break;
-          case '*': for (std::size_t j = 0; j < per; ++j) x[j] *= v[j]; break;
-          default: for (std::size_t j = 0; j < per; ++j) x[j] /= v[j]; break;
+          case '+':
+            for (std::size_t j = 0; j < per; ++j) x[j] += v[j];
+            break;
+          case '-':
+            for (std::size_t j = 0; j < per; ++j) x[j] -= v[j];
+            break;
+          case '*':
+            for (std::size_t j = 0; j < per; ++j) x[j] *= v[j];
+            break;
+          default:
+            for (std::size_t j = 0; j < per; ++j) x[j] /= v[j];
+            break;
         }
       }
     }
@@ -105,8 +113,8 @@ class OpenCvClassifier : public Classifier {
     }
     std::string out;
     for (std::size_t i = 0; i < lines.size(); ++i) {
-      const bool names_node = lines[i].find("Node [") != std::string::npos || lines[i].find("node") != std::string::npos ||
-                              lines[i].find("layer") != std::string::npos;
+      const bool names_node = lines[i].find("Node [") != std::string::npos ||
+                              lines[i].find("node") != std::string::npos || lines[i].find("layer") != std::string::npos;
       if (i == 0 || names_node) out += (out.empty() ? "" : " / ") + lines[i];
     }
     return out.size() > 400 ? out.substr(0, 400) : out;
@@ -131,7 +139,10 @@ class OpenCvClassifier : public Classifier {
       hi = names.size() - 1;
       while (lo < hi) {
         const std::size_t mid = lo + (hi - lo) / 2;
-        if (fails(mid)) hi = mid; else lo = mid + 1;
+        if (fails(mid))
+          hi = mid;
+        else
+          lo = mid + 1;
       }
       const int id = net_.getLayerId(names[lo]);
       const std::string type = net_.getLayer(id)->type;

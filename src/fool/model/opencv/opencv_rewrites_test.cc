@@ -63,7 +63,8 @@ class OpenCvRewrites : public ::testing::Test {
     auto* fc2 = g.node("Conv", {out_of(act), g.weight({6, 3, 1, 1}, -2.0f, 2.0f), g.weight({6})});
     G::attr(fc2, "kernel_shape", {1, 1});
     auto* gate_node = g.node(gate, {out_of(fc2)});
-    auto* mul = gate_first ? g.node("Mul", {out_of(gate_node), out_of(feat)}) : g.node("Mul", {out_of(feat), out_of(gate_node)});
+    auto* mul = gate_first ? g.node("Mul", {out_of(gate_node), out_of(feat)})
+                           : g.node("Mul", {out_of(feat), out_of(gate_node)});
     auto* pool2 = g.node("GlobalAveragePool", {out_of(mul)});
     auto* flat = g.node("Flatten", {out_of(pool2)});
     auto* fc = g.node("Gemm", {out_of(flat), g.weight({5, 6}, -3.0f, 3.0f), g.weight({5})});

@@ -2,11 +2,12 @@
 // runs: each test's graph is run by the interpreter on the test's inputs and compared with the
 // test's expected outputs with ONNX's own tolerances (rtol 1e-3, atol 1e-7). Tests that use an
 // operator outside torch_supported_operators() are not run. Known failures are listed, with the
-// reason, in onnx_node_known_failures.txt (beside this file); a listed test that passes fails this test too, so the list
-// stays true.
+// reason, in onnx_node_known_failures.txt (beside this file); a listed test that passes fails this test too, so the
+// list stays true.
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -15,7 +16,6 @@
 #include <map>
 #include <set>
 #include <sstream>
-#include <unistd.h>
 
 #include "fool/core/error.h"
 #include "fool/io/files.h"
@@ -54,17 +54,21 @@ bool values_of(const onnx::TensorProto& t, std::vector<double>* out) {
       *out = raw ? raw_as<double>(t.raw_data()) : std::vector<double>(t.double_data().begin(), t.double_data().end());
       return true;
     case onnx::TensorProto::INT64:
-      *out = raw ? raw_as<std::int64_t>(t.raw_data()) : std::vector<double>(t.int64_data().begin(), t.int64_data().end());
+      *out =
+          raw ? raw_as<std::int64_t>(t.raw_data()) : std::vector<double>(t.int64_data().begin(), t.int64_data().end());
       return true;
     case onnx::TensorProto::INT32:
-      *out = raw ? raw_as<std::int32_t>(t.raw_data()) : std::vector<double>(t.int32_data().begin(), t.int32_data().end());
+      *out =
+          raw ? raw_as<std::int32_t>(t.raw_data()) : std::vector<double>(t.int32_data().begin(), t.int32_data().end());
       return true;
     case onnx::TensorProto::BOOL:
     case onnx::TensorProto::UINT8:
-      *out = raw ? raw_as<std::uint8_t>(t.raw_data()) : std::vector<double>(t.int32_data().begin(), t.int32_data().end());
+      *out =
+          raw ? raw_as<std::uint8_t>(t.raw_data()) : std::vector<double>(t.int32_data().begin(), t.int32_data().end());
       return true;
     case onnx::TensorProto::INT8:
-      *out = raw ? raw_as<std::int8_t>(t.raw_data()) : std::vector<double>(t.int32_data().begin(), t.int32_data().end());
+      *out =
+          raw ? raw_as<std::int8_t>(t.raw_data()) : std::vector<double>(t.int32_data().begin(), t.int32_data().end());
       return true;
     default:
       return false;
@@ -161,7 +165,8 @@ TEST(OnnxNodeTests, EverySupportedOperatorsTestPasses) {
   if (!fs::exists(kNodeTestDir)) GTEST_SKIP() << kNodeTestDir << " is missing (Debian package libonnx-testdata)";
   const auto& supported = torch_supported_operators();
   const auto known = known_failures();
-  const std::string tmp_model = (fs::temp_directory_path() / ("fool_node_test_" + std::to_string(::getpid()) + ".onnx")).string();
+  const std::string tmp_model =
+      (fs::temp_directory_path() / ("fool_node_test_" + std::to_string(::getpid()) + ".onnx")).string();
   std::vector<fs::path> dirs;
   for (const auto& e : fs::directory_iterator(kNodeTestDir)) dirs.push_back(e.path());
   std::sort(dirs.begin(), dirs.end());
@@ -194,8 +199,9 @@ TEST(OnnxNodeTests, EverySupportedOperatorsTestPasses) {
   }
   std::error_code ec;
   fs::remove(tmp_model, ec);
-  std::printf("ONNX node tests of supported operators: %d passed of %d run (%d known failures listed, %d not comparable)\n",
-              passed, run, listed, skipped);
+  std::printf(
+      "ONNX node tests of supported operators: %d passed of %d run (%d known failures listed, %d not comparable)\n",
+      passed, run, listed, skipped);
   EXPECT_GT(run, 0);
 }
 

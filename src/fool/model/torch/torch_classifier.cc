@@ -53,8 +53,8 @@ const OpInfo& operator_for(const std::string& path, const onnx::NodeProto& np, s
   for (const auto& name : torch_supported_operators()) list += (list.empty() ? "" : ", ") + name;
   const std::string type = default_domain ? np.op_type() : np.domain() + "." + np.op_type();
   // Names come from the file: escaped, so the error stays one line.
-  throw Error(path + ": node '" + json_check::printable(node_name(np)) + "' uses operator " + json_check::printable(type) +
-              " (opset " + std::to_string(opset) +
+  throw Error(path + ": node '" + json_check::printable(node_name(np)) + "' uses operator " +
+              json_check::printable(type) + " (opset " + std::to_string(opset) +
               "), which the torch backend does not run; it runs " + list + " (docs/operators.md)");
 }
 
@@ -97,7 +97,8 @@ class Interpreter {
       st.op = &operator_for(model.path(), np, opset);
       st.node.proto = &np;
       st.node.opset = opset;
-      st.node.where = model.path() + ": node '" + json_check::printable(node_name(np)) + "' (" + json_check::printable(np.op_type()) + ")";
+      st.node.where = model.path() + ": node '" + json_check::printable(node_name(np)) + "' (" +
+                      json_check::printable(np.op_type()) + ")";
       for (const auto& a : np.attribute()) st.node.attrs[a.name()] = &a;
       bool all_constant = true;
       for (const auto& name : np.input()) {
@@ -125,7 +126,8 @@ class Interpreter {
     }
     if (g.output_size() < 1) throw Error(model.path() + ": the graph has no output");
     auto out = slots_.find(g.output(0).name());
-    if (out == slots_.end()) throw Error(model.path() + ": graph output '" + g.output(0).name() + "' is never produced");
+    if (out == slots_.end())
+      throw Error(model.path() + ": graph output '" + g.output(0).name() + "' is never produced");
     output_ = out->second;
     fold_batch_norms();
     fuse_chains();
@@ -221,7 +223,8 @@ class Interpreter {
       if (!params || p == producer.end() || removed[p->second]) continue;
       Step& conv = steps_[p->second];
       if (std::string(conv.op->name) != "Conv" || conv.outputs.size() != 1 || reads(bn.inputs[0]) != 1) continue;
-      if (!is_constant(conv.inputs[1]) || (conv.inputs.size() > 2 && conv.inputs[2] >= 0 && !is_constant(conv.inputs[2])))
+      if (!is_constant(conv.inputs[1]) ||
+          (conv.inputs.size() > 2 && conv.inputs[2] >= 0 && !is_constant(conv.inputs[2])))
         continue;
       const at::Tensor& w = values_[static_cast<std::size_t>(conv.inputs[1])];
       auto at_slot = [&](int s) { return values_[static_cast<std::size_t>(s)]; };
@@ -231,7 +234,8 @@ class Interpreter {
       const at::Tensor factor = scale / at::sqrt(var + static_cast<double>(bn.node.f("epsilon", 1e-5f)));
       std::vector<std::int64_t> shape(static_cast<std::size_t>(w.dim()), 1);
       shape[0] = -1;
-      const at::Tensor b = conv.inputs.size() > 2 && conv.inputs[2] >= 0 ? at_slot(conv.inputs[2]) : at::zeros_like(mean);
+      const at::Tensor b =
+          conv.inputs.size() > 2 && conv.inputs[2] >= 0 ? at_slot(conv.inputs[2]) : at::zeros_like(mean);
       const int new_w = add_constant((w * factor.reshape(shape)).contiguous());
       const int new_b = add_constant(((b - mean) * factor + shift).contiguous());
       conv.inputs.resize(3);
@@ -260,7 +264,8 @@ class Interpreter {
       const int c = st.inputs[static_cast<std::size_t>(k)];
       if (!is_constant(c)) continue;
       const at::Tensor& t = values_[static_cast<std::size_t>(c)];
-      if (t.numel() == 1 && std::abs(t.item<double>() - value) <= tolerance) return st.inputs[static_cast<std::size_t>(1 - k)];
+      if (t.numel() == 1 && std::abs(t.item<double>() - value) <= tolerance)
+        return st.inputs[static_cast<std::size_t>(1 - k)];
     }
     return -1;
   }
@@ -284,12 +289,14 @@ class Interpreter {
         Step* m1 = prod >= 0 ? only_feeder(prod, "Mul", producer) : nullptr;
         if (!m1 || m1->inputs.size() != 2) continue;
         for (int side = 0; side < 2; ++side) {
-          const int x = m1->inputs[static_cast<std::size_t>(side)], plus = m1->inputs[static_cast<std::size_t>(1 - side)];
+          const int x = m1->inputs[static_cast<std::size_t>(side)],
+                    plus = m1->inputs[static_cast<std::size_t>(1 - side)];
           Step* add = only_feeder(plus, "Add", producer);
           const int e = add ? with_scalar(*add, 1.0) : -1;
           Step* erf = e >= 0 ? only_feeder(e, "Erf", producer) : nullptr;
           Step* div = erf ? only_feeder(erf->inputs[0], "Div", producer) : nullptr;
-          if (!div || div->inputs[0] != x || !is_constant(div->inputs[1]) || with_scalar(*div, std::sqrt(2.0), 1e-5) != x)
+          if (!div || div->inputs[0] != x || !is_constant(div->inputs[1]) ||
+              with_scalar(*div, std::sqrt(2.0), 1e-5) != x)
             continue;
           for (Step* dead : {m1, add, erf, div}) removed_[index_of(dead)] = true;
           st.op = &torch_ops::fused_gelu;
@@ -363,7 +370,8 @@ class Interpreter {
       for (int s : steps_[k].inputs)
         if (s >= 0) last[static_cast<std::size_t>(s)] = static_cast<int>(k);
       for (int s : steps_[k].outputs)
-        if (s >= 0 && last[static_cast<std::size_t>(s)] < static_cast<int>(k)) last[static_cast<std::size_t>(s)] = static_cast<int>(k);
+        if (s >= 0 && last[static_cast<std::size_t>(s)] < static_cast<int>(k))
+          last[static_cast<std::size_t>(s)] = static_cast<int>(k);
     }
     for (std::size_t s = 0; s < values_.size(); ++s) {
       if (constant_[s] || static_cast<int>(s) == output_ || last[s] < 0) continue;
@@ -375,7 +383,7 @@ class Interpreter {
   std::vector<at::Tensor> values_;  // per slot: the constant, or undefined for values computed per call
   std::vector<bool> constant_;
   std::vector<bool> removed_;  // per step, while fusing
-  std::vector<Step> steps_;  // Step::node points into the ModelProto, which the owning classifier keeps alive
+  std::vector<Step> steps_;    // Step::node points into the ModelProto, which the owning classifier keeps alive
   int input_ = -1, output_ = -1;
 };
 
@@ -406,7 +414,9 @@ class BlasThreadsForCall {
 class TorchClassifier : public DifferentiableClassifier {
  public:
   TorchClassifier(OnnxModel model, const ClassifierOptions& options)
-      : model_(std::move(model)), spec_(model_.spec(options.overrides)), graph_(model_, spec_.input_name),
+      : model_(std::move(model)),
+        spec_(model_.spec(options.overrides)),
+        graph_(model_, spec_.input_name),
         threads_(options.threads) {
     const auto& pre = spec_.preprocessing;
     const auto c = spec_.input.channels;
@@ -469,7 +479,8 @@ class TorchClassifier : public DifferentiableClassifier {
       auto grads = torch::autograd::grad({chosen}, {x});
       const at::Tensor pc = p.detach().contiguous(), g = grads[0].contiguous();
       std::copy(pc.data_ptr<float>(), pc.data_ptr<float>() + pc.numel(), &m(begin, 0));
-      std::copy(g.data_ptr<float>(), g.data_ptr<float>() + g.numel(), gradients->data() + begin * images.shape().size());
+      std::copy(g.data_ptr<float>(), g.data_ptr<float>() + g.numel(),
+                gradients->data() + begin * images.shape().size());
     });
     return m;
   }
@@ -514,10 +525,10 @@ class TorchClassifier : public DifferentiableClassifier {
   }
 
   at::Tensor as_tensor(const ImageBatch& images, std::size_t begin, std::size_t end) const {
-    return at::from_blob(const_cast<float*>(images.data()) + begin * images.shape().size(),
-                         {static_cast<std::int64_t>(end - begin), spec_.input.channels, spec_.input.height,
-                          spec_.input.width},
-                         at::kFloat);
+    return at::from_blob(
+        const_cast<float*>(images.data()) + begin * images.shape().size(),
+        {static_cast<std::int64_t>(end - begin), spec_.input.channels, spec_.input.height, spec_.input.width},
+        at::kFloat);
   }
 
   // [0,1] images -> model input.
@@ -537,7 +548,8 @@ class TorchClassifier : public DifferentiableClassifier {
     try {
       z = logits ? graph_.run(model_input(images)) : graph_.run_logits(model_input(images));
     } catch (const c10::Error& e) {
-      throw Error(spec_.path + ": torch backend failed (" + json_check::printable(e.what_without_backtrace(), 300) + ")");
+      throw Error(spec_.path + ": torch backend failed (" + json_check::printable(e.what_without_backtrace(), 300) +
+                  ")");
     }
     return at::log_softmax(z.reshape({images.size(0), -1}), 1);
   }
@@ -549,7 +561,8 @@ class TorchClassifier : public DifferentiableClassifier {
     try {
       y = graph_.run(x);
     } catch (const c10::Error& e) {
-      throw Error(spec_.path + ": torch backend failed (" + json_check::printable(e.what_without_backtrace(), 300) + ")");
+      throw Error(spec_.path + ": torch backend failed (" + json_check::printable(e.what_without_backtrace(), 300) +
+                  ")");
     }
     y = y.reshape({images.size(0), -1});
     if (y.size(1) != spec_.num_classes) {

@@ -37,7 +37,8 @@ at::Tensor tensor_from_proto(const onnx::TensorProto& t, const std::string& wher
     return reinterpret_cast<std::uintptr_t>(data) % elem == 0 ? view : view.clone();
   };
   auto check_count = [&](int have) {
-    if (have != count) throw Error(where + ": tensor '" + t.name() + "' has " + std::to_string(have) + " values for its shape");
+    if (have != count)
+      throw Error(where + ": tensor '" + t.name() + "' has " + std::to_string(have) + " values for its shape");
   };
   switch (t.data_type()) {
     case onnx::TensorProto::FLOAT:
@@ -121,7 +122,8 @@ std::string operators_markdown() {
        "each opset (for example Slice, Split, Squeeze, Unsqueeze and ReduceSum take their axes from inputs from "
        "opset 13 on, and from attributes before). A model with any other operator fails to load with one line naming "
        "the operator, the node and the opset.\n\n"
-    << "Tensors are float32, int64 or bool inside the interpreter: double inputs compute in float32, int32 in int64.\n\n"
+    << "Tensors are float32, int64 or bool inside the interpreter: double inputs compute in float32, int32 in "
+       "int64.\n\n"
     << "| operator | group | notes |\n|---|---|---|\n";
   for (const auto& op : operator_table()) s << "| " << op.name << " | " << op.group << " | " << op.notes << " |\n";
   return s.str();

@@ -16,7 +16,8 @@ std::vector<std::int64_t> spatial_pads(const Node& n, const at::Tensor& x, const
   const std::string ap = n.s("auto_pad", "NOTSET");
   if (ap == "NOTSET") {
     auto p = n.ints("pads", std::vector<std::int64_t>(2 * k, 0));
-    if (p.size() != 2 * k) throw n.error("expected " + std::to_string(2 * k) + " pads, got " + std::to_string(p.size()));
+    if (p.size() != 2 * k)
+      throw n.error("expected " + std::to_string(2 * k) + " pads, got " + std::to_string(p.size()));
     return p;
   }
   std::vector<std::int64_t> p(2 * k, 0);
@@ -65,7 +66,8 @@ Tensors op_conv(const Node& n, const Tensors& x) {
   std::vector<std::int64_t> kernel(W.sizes().begin() + 2, W.sizes().end());
   const auto strides = n.ints("strides", std::vector<std::int64_t>(k, 1));
   const auto dil = n.ints("dilations", std::vector<std::int64_t>(k, 1));
-  if (strides.size() != k || dil.size() != k) throw n.error("strides and dilations must have one value per spatial axis");
+  if (strides.size() != k || dil.size() != k)
+    throw n.error("strides and dilations must have one value per spatial axis");
   const auto pads = spatial_pads(n, X, kernel, strides, dil);
   const at::Tensor b = present(x, 2) ? x[2] : at::Tensor();
   const std::vector<std::int64_t> zero(k, 0);
@@ -100,9 +102,12 @@ Tensors op_max_pool(const Node& n, const Tensors& x) {
 at::Tensor avg_pool(const at::Tensor& x, const std::vector<std::int64_t>& kernel, const std::vector<std::int64_t>& s,
                     const std::vector<std::int64_t>& p, bool ceil, bool include) {
   switch (kernel.size()) {
-    case 1: return at::avg_pool1d(x, kernel, s, p, ceil, include);
-    case 2: return at::avg_pool2d(x, kernel, s, p, ceil, include);
-    default: return at::avg_pool3d(x, kernel, s, p, ceil, include);
+    case 1:
+      return at::avg_pool1d(x, kernel, s, p, ceil, include);
+    case 2:
+      return at::avg_pool2d(x, kernel, s, p, ceil, include);
+    default:
+      return at::avg_pool3d(x, kernel, s, p, ceil, include);
   }
 }
 
@@ -118,8 +123,9 @@ Tensors op_average_pool(const Node& n, const Tensors& x) {
   const auto pads = spatial_pads(n, X, kernel, s, d);
   const bool include = n.i("count_include_pad", 0) != 0, ceil = n.i("ceil_mode", 0) != 0;
   if (symmetric(pads)) {
-    return {avg_pool(X, kernel, s, std::vector<std::int64_t>(pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(k)),
-                     ceil, include)};
+    return {avg_pool(X, kernel, s,
+                     std::vector<std::int64_t>(pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(k)), ceil,
+                     include)};
   }
   const std::vector<std::int64_t> zero(k, 0);
   const at::Tensor sum = avg_pool(pad_spatial(X, pads, 0.0), kernel, s, zero, ceil, true);
@@ -127,7 +133,8 @@ Tensors op_average_pool(const Node& n, const Tensors& x) {
   // Divide by the number of real (unpadded) pixels under each window instead.
   std::vector<std::int64_t> one_shape(static_cast<std::size_t>(X.dim()), 1);
   for (std::size_t a = 2; a < one_shape.size(); ++a) one_shape[a] = X.size(static_cast<std::int64_t>(a));
-  const at::Tensor count = avg_pool(pad_spatial(at::ones(one_shape, X.options()), pads, 0.0), kernel, s, zero, ceil, true);
+  const at::Tensor count =
+      avg_pool(pad_spatial(at::ones(one_shape, X.options()), pads, 0.0), kernel, s, zero, ceil, true);
   return {sum / count};
 }
 
@@ -227,10 +234,12 @@ Tensors op_fused_layer_norm(const Node& n, const Tensors& x) {
   const auto& X = in(n, x, 0);
   const auto k = static_cast<std::int64_t>(n.fused.at(0));
   const double eps = n.fused.at(1);
-  if (k < 1 || k > X.dim()) throw n.error("layer norm over " + std::to_string(k) + " axes of a rank-" + std::to_string(X.dim()) + " tensor");
+  if (k < 1 || k > X.dim())
+    throw n.error("layer norm over " + std::to_string(k) + " axes of a rank-" + std::to_string(X.dim()) + " tensor");
   const std::vector<std::int64_t> shape(X.sizes().end() - k, X.sizes().end());
   const at::Tensor scale = present(x, 1) ? x[1] : at::Tensor(), bias = present(x, 2) ? x[2] : at::Tensor();
-  const bool fits = (!scale.defined() || scale.sizes().vec() == shape) && (!bias.defined() || bias.sizes().vec() == shape);
+  const bool fits =
+      (!scale.defined() || scale.sizes().vec() == shape) && (!bias.defined() || bias.sizes().vec() == shape);
   if (fits) return {at::layer_norm(X, shape, scale, bias, eps)};
   at::Tensor y = at::layer_norm(X, shape, {}, {}, eps);
   if (scale.defined()) y = y * scale;
@@ -258,7 +267,8 @@ void add_nn_ops(std::vector<OpInfo>& t) {
   t.push_back({"LogSoftmax", g, softmax_like<at::log_softmax>, "2-D coercion before opset 13"});
   t.push_back({"LRN", g, op_lrn, "N x C x H x W"});
   t.push_back({"MatMul", g, op_matmul, "batched, broadcasting"});
-  t.push_back({"MaxPool", g, op_max_pool, "1-3 spatial axes; pads or auto_pad; dilations; ceil_mode; no Indices output"});
+  t.push_back(
+      {"MaxPool", g, op_max_pool, "1-3 spatial axes; pads or auto_pad; dilations; ceil_mode; no Indices output"});
   t.push_back({"Softmax", g, softmax_like<at::softmax>, "2-D coercion before opset 13"});
 }
 

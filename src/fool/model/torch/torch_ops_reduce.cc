@@ -79,7 +79,8 @@ void add_reduce_ops(std::vector<OpInfo>& t) {
   t.push_back({"ReduceMean", g, reduce<18, mean>, axes18});
   t.push_back({"ReduceMin", g, reduce<18, amin>, axes18});
   t.push_back({"ReduceProd", g, reduce<18, prod>, axes18});
-  t.push_back({"ReduceSum", g, reduce<13, sum>, "axes as attribute (input from opset 13); keepdims; noop_with_empty_axes"});
+  t.push_back(
+      {"ReduceSum", g, reduce<13, sum>, "axes as attribute (input from opset 13); keepdims; noop_with_empty_axes"});
   t.push_back({"ReduceSumSquare", g, reduce<18, sum_square>, axes18});
 }
 

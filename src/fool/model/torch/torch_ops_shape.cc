@@ -140,8 +140,8 @@ Tensors op_concat(const Node& n, const Tensors& x) {
 Tensors op_split(const Node& n, const Tensors& x) {
   const auto& X = in(n, x, 0);
   const auto axis = norm_axis(n.i("axis", 0), X.dim());
-  std::vector<std::int64_t> sizes = n.opset >= 13 ? (present(x, 1) ? to_ints(x[1]) : std::vector<std::int64_t>{})
-                                                  : n.ints("split");
+  std::vector<std::int64_t> sizes =
+      n.opset >= 13 ? (present(x, 1) ? to_ints(x[1]) : std::vector<std::int64_t>{}) : n.ints("split");
   if (sizes.empty()) {
     const std::int64_t parts = n.i("num_outputs", n.num_outputs());
     const std::int64_t len = X.size(axis), each = (len + parts - 1) / parts;
@@ -281,7 +281,9 @@ Tensors op_scatter_nd(const Node& n, const Tensors& x) {
       const auto row = linear[r].item<std::int64_t>();
       at::Tensor cur = out[row];
       at::Tensor u = upd[r];
-      out.select(0, row).copy_(reduction == "mul" ? cur * u : reduction == "max" ? at::maximum(cur, u) : at::minimum(cur, u));
+      out.select(0, row).copy_(reduction == "mul"   ? cur * u
+                               : reduction == "max" ? at::maximum(cur, u)
+                                                    : at::minimum(cur, u));
     }
   } else {
     throw n.error("reduction '" + reduction + "' is not an ONNX value");
@@ -336,8 +338,9 @@ void add_shape_ops(std::vector<OpInfo>& t) {
   t.push_back({"Flatten", g, op_flatten, ""});
   t.push_back({"Gather", g, op_gather, "negative indices"});
   t.push_back({"GatherElements", g, op_gather_elements, ""});
-  t.push_back({"Pad", g, op_pad, "constant, reflect and edge (reflect/edge over H, W of 4-D); pads as attribute "
-                                 "(opset < 11) or input; axes input (opset 18)"});
+  t.push_back({"Pad", g, op_pad,
+               "constant, reflect and edge (reflect/edge over H, W of 4-D); pads as attribute "
+               "(opset < 11) or input; axes input (opset 18)"});
   t.push_back({"Range", g, op_range, ""});
   t.push_back({"Reshape", g, op_reshape, "0 copies the input's size unless allowzero; -1 inferred"});
   t.push_back({"ScatterND", g, op_scatter_nd, "reduction none, add, mul, max, min"});

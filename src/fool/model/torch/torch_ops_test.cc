@@ -9,24 +9,23 @@
 #include <functional>
 #include <sstream>
 
+#include "fool/core/rng.h"
+#include "fool/io/files.h"
 #include "fool/model/classifier.h"
 #include "fool/model/factory.h"
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/model/registry.h"
-#include "fool/io/files.h"
+#include "fool/model/torch/torch_classifier.h"
 #include "fool/testing/onnx_test_graph.h"
 #include "fool/testing/test_support.h"
-#include "fool/core/rng.h"
-#include "fool/model/torch/torch_classifier.h"
 
 namespace fool {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::fixtures_dir;
 using testing::GraphBuilder;
 using testing::out_of;
-using testing::fixtures_dir;
-
 
 // The backend itself, without the factory's check that outputs are probabilities: these tests read
 // the raw values of operator graphs through the classifier path.
@@ -87,8 +86,8 @@ TEST_F(TorchOps, ConvolutionalOperatorsAgreeWithOpenCv) {
   auto* conv = g.node("Conv", {"x", g.weight({4, 3, 3, 3}), g.weight({4})});
   G::attr(conv, "kernel_shape", {3, 3});
   G::attr(conv, "pads", {1, 1, 1, 1});
-  auto* bn = g.node("BatchNormalization", {out_of(conv), g.weight({4}, 0.5f, 1.5f), g.weight({4}),
-                                           g.weight({4}), g.weight({4}, 0.5f, 2.0f)});
+  auto* bn = g.node("BatchNormalization",
+                    {out_of(conv), g.weight({4}, 0.5f, 1.5f), g.weight({4}), g.weight({4}), g.weight({4}, 0.5f, 2.0f)});
   auto* relu = g.node("Relu", {out_of(bn)});
   auto* lrn = g.node("LRN", {out_of(relu)});
   G::attr(lrn, "size", std::int64_t{3});
@@ -207,7 +206,11 @@ TEST_F(TorchOps, ElementwiseOperatorsFollowTheirDefinitions) {
   const std::vector<Case> cases = {
       {"Erf", nullptr, [](double v) { return std::erf(v); }},
       {"HardSwish", nullptr, [](double v) { return v * std::max(0.0, std::min(1.0, v / 6 + 0.5)); }},
-      {"HardSigmoid", [](onnx::NodeProto* n) { G::attr(n, "alpha", 2.0f); G::attr(n, "beta", -0.3f); },
+      {"HardSigmoid",
+       [](onnx::NodeProto* n) {
+         G::attr(n, "alpha", 2.0f);
+         G::attr(n, "beta", -0.3f);
+       },
        [](double v) { return std::max(0.0, std::min(1.0, 2 * v - 0.3)); }},
       {"HardSigmoid", nullptr, [](double v) { return std::max(0.0, std::min(1.0, 0.2 * v + 0.5)); }},
       {"Softplus", nullptr, [](double v) { return std::log(std::exp(v) + 1); }},
@@ -328,10 +331,11 @@ TEST_F(TorchOps, ShapeArithmeticOperatorsFollowTheirDefinitions) {
   auto* shape = g.node("Shape", {"x"});
   auto* twos = g.node("ConstantOfShape", {out_of(shape)});
   G::attr_tensor(twos, "value", 2.0f);
-  auto* doubled = g.node("Mul", {"x", out_of(twos)});                                 // 2x
-  auto* range = g.node("Range", {g.weight({}, .5f, .5f), g.weight({}, 3.4f, 3.4f), g.weight({}, 1.f, 1.f)});  // .5 1.5 2.5
+  auto* doubled = g.node("Mul", {"x", out_of(twos)});  // 2x
+  auto* range =
+      g.node("Range", {g.weight({}, .5f, .5f), g.weight({}, 3.4f, 3.4f), g.weight({}, 1.f, 1.f)});  // .5 1.5 2.5
   auto* row = g.node("Reshape", {out_of(range), g.ints({1, 1, 1, 3})});
-  auto* wide = g.node("Expand", {out_of(row), g.ints({2, 1})});                       // [1,1,2,3]
+  auto* wide = g.node("Expand", {out_of(row), g.ints({2, 1})});  // [1,1,2,3]
   auto* sum = g.node("Add", {out_of(doubled), out_of(wide)});
   // Row 1 of channel 0 of image 0 replaced by 7, 8, 9.
   auto* scat = g.node("ScatterND", {out_of(sum), g.ints({0, 0, 1}, {1, 3}), g.weight({1, 3}, 7.f, 7.f)});
@@ -454,8 +458,9 @@ TEST_F(TorchOps, SplitBatchesGiveEachRowItsOwnProbabilitiesAndGradient) {
 TEST(TorchOperatorTable, IsSortedAndComplete) {
   const auto& names = torch_supported_operators();
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
-  for (const char* op : {"Erf", "Pow", "Slice", "ConstantOfShape", "Expand", "Equal", "Where", "HardSwish", "HardSigmoid",
-                         "Mod", "Range", "ScatterND", "Not", "LayerNormalization", "Split", "Conv", "Gemm"})
+  for (const char* op :
+       {"Erf", "Pow", "Slice", "ConstantOfShape", "Expand", "Equal", "Where", "HardSwish", "HardSigmoid", "Mod",
+        "Range", "ScatterND", "Not", "LayerNormalization", "Split", "Conv", "Gemm"})
     EXPECT_TRUE(std::binary_search(names.begin(), names.end(), std::string(op))) << op;
 }
 

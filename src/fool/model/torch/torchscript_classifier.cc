@@ -33,12 +33,12 @@ std::string load_error(const std::string& path, const c10::Error& e) {
   std::smatch m;
   static const std::regex newer(R"(version (\d+), but the maximum supported version for reading is (\d+))");
   if (std::regex_search(what, m, newer)) {
-    return path + ": TorchScript file format version " + m[1].str() + " comes from a newer PyTorch; this fool's libtorch " +
-           TORCH_VERSION + " reads up to version " + m[2].str() + " (save it with PyTorch " + TORCH_VERSION +
-           ", or export it to ONNX)";
+    return path + ": TorchScript file format version " + m[1].str() +
+           " comes from a newer PyTorch; this fool's libtorch " + TORCH_VERSION + " reads up to version " + m[2].str() +
+           " (save it with PyTorch " + TORCH_VERSION + ", or export it to ONNX)";
   }
-  return path + ": not a TorchScript file libtorch " + TORCH_VERSION + " can load (" + json_check::printable(what, 200) +
-         ")";
+  return path + ": not a TorchScript file libtorch " + TORCH_VERSION + " can load (" +
+         json_check::printable(what, 200) + ")";
 }
 
 at::Tensor first_output(const c10::IValue& v, const std::string& path) {
@@ -61,9 +61,11 @@ class TorchScriptClassifier : public DifferentiableClassifier {
     spec_.input_name = "input";
     spec_.output_name = "output";
     const auto& ov = options.overrides;
-    if (ov.layout && *ov.layout != InputLayout::Nchw) throw Error(path + ": a TorchScript model takes N x C x H x W input");
+    if (ov.layout && *ov.layout != InputLayout::Nchw)
+      throw Error(path + ": a TorchScript model takes N x C x H x W input");
     if (!ov.output.empty() && ov.output != spec_.output_name) {
-      throw Error(path + ": no output '" + ov.output + "' (a TorchScript model has one: its forward's, named 'output')");
+      throw Error(path + ": no output '" + ov.output +
+                  "' (a TorchScript model has one: its forward's, named 'output')");
     }
     try {
       std::istringstream in(std::string(bytes.begin(), bytes.end()));
@@ -79,21 +81,23 @@ class TorchScriptClassifier : public DifferentiableClassifier {
       throw Error(path + ": cannot tell the input's channels from the module's first convolution (found " +
                   std::to_string(channels) + "); fool needs a 1- or 3-channel image model");
     }
-    if (!ov.input_size) throw Error(path + ": a TorchScript file does not record its input size; give --input-size HxW");
+    if (!ov.input_size)
+      throw Error(path + ": a TorchScript file does not record its input size; give --input-size HxW");
     spec_.input = {channels, ov.input_size->first, ov.input_size->second};
     // The class count and output form from a probe batch of two mid-gray images.
     at::Tensor probe;
     try {
       c10::InferenceMode guard;
-      probe = first_output(module_.forward({at::full({2, channels, spec_.input.height, spec_.input.width}, 0.5f)}), path);
+      probe =
+          first_output(module_.forward({at::full({2, channels, spec_.input.height, spec_.input.width}, 0.5f)}), path);
     } catch (const c10::Error& e) {
       throw Error(path + ": the module fails on a " + spec_.input.str() + " input (" +
                   json_check::printable(e.what_without_backtrace(), 200) + ")");
     }
     probe = probe.reshape({2, -1}).to(at::kFloat);
     spec_.num_classes = static_cast<int>(probe.size(1));
-    const bool sums_to_one = (probe.min().item<float>() >= 0.0f) &&
-                             (probe.sum(1) - 1.0f).abs().max().item<float>() < 1e-3f;
+    const bool sums_to_one =
+        (probe.min().item<float>() >= 0.0f) && (probe.sum(1) - 1.0f).abs().max().item<float>() < 1e-3f;
     spec_.preprocessing.output_is_probabilities = sums_to_one;
     spec_.origin.output = sums_to_one ? "probe (rows sum to 1)" : "probe (rows do not sum to 1)";
     if (ov.labels) {
@@ -158,10 +162,10 @@ class TorchScriptClassifier : public DifferentiableClassifier {
   }
 
   at::Tensor tensor_of(const ImageBatch& images) const {
-    return at::from_blob(const_cast<float*>(images.data()),
-                         {static_cast<std::int64_t>(images.size()), spec_.input.channels, spec_.input.height,
-                          spec_.input.width},
-                         at::kFloat);
+    return at::from_blob(
+        const_cast<float*>(images.data()),
+        {static_cast<std::int64_t>(images.size()), spec_.input.channels, spec_.input.height, spec_.input.width},
+        at::kFloat);
   }
 
   // [0,1] images -> the module's N x K scores (float).
