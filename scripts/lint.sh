@@ -22,16 +22,16 @@ mapfile -t files < <(git ls-files 'src/*.cc' 'src/*.h' | grep -E "$filter")
 status=0
 echo "== clang-format (${#files[@]} files)"
 # (-Werror turns clang-format's findings into "error:" lines: the files are listed with a count each.)
-clang-format --dry-run -Werror "${files[@]}" 2>&1 | grep -oE "^src/[^:]+:[0-9]+:[0-9]+: (warning|error):" |
+clang-format-14 --dry-run -Werror "${files[@]}" 2>&1 | grep -oE "^src/[^:]+:[0-9]+:[0-9]+: (warning|error):" |
   cut -d: -f1 | sort | uniq -c | awk '{print $2 ": " $1 " place(s) to format"}'
-clang-format --dry-run -Werror "${files[@]}" >/dev/null 2>&1 || status=1
+clang-format-14 --dry-run -Werror "${files[@]}" >/dev/null 2>&1 || status=1
 echo "== clang-tidy"
 mapfile -t sources < <(printf '%s\n' "${files[@]}" | grep '\.cc$' | grep -v '_test\.cc$')
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 # A header's finding is printed once per source that includes it: keep one of each.
 # (run-clang-tidy colours its output even into a pipe: the colour codes are removed.)
-run-clang-tidy -quiet -j "$jobs" -p "$lint_dir" "${sources[@]/#/$PWD/}" 2>/dev/null |
+run-clang-tidy-14 -quiet -j "$jobs" -p "$lint_dir" "${sources[@]/#/$PWD/}" 2>/dev/null |
   sed -e 's/\x1b\[[0-9;]*m//g' -e "s|$PWD/||" | grep -E "(warning|error):" | sort -u >"$report"
 cat "$report"
 if [ -s "$report" ]; then

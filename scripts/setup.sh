@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libopenblas0-pthread
   libopencv-dev libonnx-dev libprotobuf-dev protobuf-compiler
-  libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev clang-14 libfuzzer-14-dev python3
+  libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev clang-14 libfuzzer-14-dev clang-format-14 clang-tidy-14 python3
   libgtest-dev libbenchmark-dev
   openmpi-bin libopenmpi-dev
   dataset-fashion-mnist ca-certificates chromium

@@ -5,6 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Fast stage: the layout (.clang-format) of every C++ file in the repository, before anything runs.
+# (clang-tidy over all of src/ is scripts/lint.sh: it compiles every file again, too slow for this command.)
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  echo "[test] clang-format check" >&2
+  git ls-files '*.cc' '*.h' | xargs clang-format-14 --dry-run -Werror ||
+    { echo "[test] files above are not formatted: clang-format-14 -i FILE" >&2; exit 1; }
+fi
 (cd build && ctest --output-on-failure --timeout 900 -j 2 -E '^Mpi\.' "$@")
 # The MPI jobs (mpirun -np 1-3 on this machine): on a loaded 2-core machine a job has ended once with
 # exit 1 and no message (Mpi.OneTwoAndThreeProcessesGiveByteIdenticalResults, 1 of about 10 full
