@@ -21,10 +21,10 @@ int main(int argc, char** argv) {
 
   model = fool::bench::lenet_model(model);
   fool::ClassifierOptions o;
-  o.backend = fool::Backend::OpenCv;
+  o.backend = fool::Backend("opencv");
   o.threads = threads;
   auto cv = fool::load_classifier(model, o);
-  o.backend = fool::Backend::Torch;
+  o.backend = fool::Backend("torch");
   auto th = fool::load_classifier(model, o);
   fool::BareOpenCvNet bare(model);
   const fool::ImageShape shape = cv->spec().input;

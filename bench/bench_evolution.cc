@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
 
   model = fool::bench::lenet_model(model);
   fool::ClassifierOptions o;
-  o.backend = fool::Backend::OpenCv;  // next to the bare OpenCV net
+  o.backend = fool::Backend("opencv");  // next to the bare OpenCV net
   o.threads = threads;
   auto clf = fool::load_classifier(model, o);
   fool::BareOpenCvNet bare(model);

@@ -55,11 +55,11 @@ int main(int argc, char** argv) {
   try {
     fool::ClassifierOptions o;
     o.threads = threads;
-    o.backend = backend == "torch" || backend == "torch-grad" ? fool::Backend::Torch
-                : backend == "bare"                           ? fool::Backend::OpenCv
+    o.backend = backend == "torch" || backend == "torch-grad" ? fool::Backend("torch")
+                : backend == "bare"                           ? fool::Backend("opencv")
                                                               : fool::parse_backend(backend);
     std::unique_ptr<fool::Classifier> c;
-    if (o.backend == fool::Backend::Torch)
+    if (o.backend == fool::Backend("torch"))
       c = fool::load_differentiable_classifier(model, o);
     else
       c = fool::load_classifier(model, o);

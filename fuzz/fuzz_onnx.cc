@@ -8,7 +8,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string path = fuzz::write_input("model.onnx", data, size);
   try {
     ClassifierOptions o;
-    o.backend = FOOL_FUZZ_BACKEND == 0 ? Backend::OpenCv : Backend::Torch;
+    o.backend = FOOL_FUZZ_BACKEND == 0 ? Backend("opencv") : Backend("torch");
     o.threads = 1;
     auto clf = load_classifier(path, o);
     const ImageShape shape = clf->spec().input;

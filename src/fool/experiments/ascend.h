@@ -14,7 +14,7 @@ namespace fool {
 
 // Gradient ascent needs gradients: run_ascend loads the model into this backend, whatever
 // AscendRunConfig::classifier.backend says.
-constexpr Backend kAscendBackend = Backend::Torch;
+inline const Backend kAscendBackend{"torch"};
 
 struct AscendRunConfig {
   std::string model;

@@ -20,7 +20,7 @@ class Fixed : public Classifier {
     spec_.preprocessing.output_is_probabilities = probabilities;
   }
   const ModelSpec& spec() const override { return spec_; }
-  Backend backend() const override { return Backend::Torch; }
+  Backend backend() const override { return Backend("torch"); }
   Matrix probabilities(const ImageBatch&) override {
     Matrix m(2, 3);
     std::copy(values_.begin(), values_.end(), m.data());

@@ -118,11 +118,25 @@ struct SpecOverrides {
   bool feeds_as_model_says() const;
 };
 
-// A registered backend (fool/model/registry.h), or Auto: probe every registered backend and choose
-// (compare_backends in fool/model/factory.h). Names come from the registry (defined in registry.cc).
-enum class Backend { OpenCv, Torch, Onednn, Auto };  // Onednn: registered only where fool was built with oneDNN
-const NameTable<Backend>& backend_names();           // "auto", then the registered names: opencv, torch[, onednn]
-std::string backend_name(Backend b);
+// A backend by the name it is registered under (fool/model/registry.h: "opencv", "torch", ...), or
+// Auto: probe every registered backend and choose (compare_backends in fool/model/factory.h). The
+// name is what the command line, summaries, checkpoints and MPI broadcasts carry; this type lists no
+// backend, so adding one touches only the registry.
+class Backend {
+ public:
+  static const Backend Auto;
+  Backend() = default;  // Auto
+  explicit Backend(std::string name) : name_(std::move(name)) {}
+  const std::string& name() const { return name_; }
+  bool operator==(const Backend& other) const { return name_ == other.name_; }
+  bool operator!=(const Backend& other) const { return name_ != other.name_; }
+
+ private:
+  std::string name_ = "auto";
+};
+inline const Backend Backend::Auto{};
+const NameTable<Backend>& backend_names();  // "auto", then the registered names: opencv, torch[, onednn]
+std::string backend_name(const Backend& b);
 Backend parse_backend(const std::string& name);  // throws fool::Error naming `name` and the known ones
 
 class Classifier {

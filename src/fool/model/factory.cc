@@ -227,7 +227,7 @@ std::vector<Candidate> run_all(const std::string& path, OnnxModel model, const C
   std::vector<Candidate> out;
   for (std::size_t i = 0; i < registry.size(); ++i) {
     Candidate k{&registry[i], nullptr, {}, {}};
-    k.probe.backend = registry[i].backend;
+    k.probe.backend = registry[i].backend();
     k.probe.name = registry[i].name;
     try {
       k.classifier = make_backend(registry[i], i + 1 == registry.size() ? std::move(model) : model.copy(), options);
@@ -363,7 +363,7 @@ int choose(const std::vector<Candidate>& c, const ClassifierOptions& options, Ba
                                    ch);
     }
   }
-  ch->backend = at(c, pick).reg->backend;
+  ch->backend = at(c, pick).reg->backend();
   return pick;
 }
 
@@ -412,13 +412,13 @@ std::vector<Candidate> compare(const std::string& path, const ClassifierOptions&
 // A TorchScript file: the torch backend alone runs it.
 std::unique_ptr<DifferentiableClassifier> load_torchscript(const std::string& path, const ClassifierOptions& options,
                                                            BackendChoice* choice) {
-  if (options.backend != Backend::Auto && options.backend != Backend::Torch) {
+  if (options.backend != Backend::Auto && options.backend != torchscript_backend()) {
     throw Error(path + ": a TorchScript file runs on the torch backend only (--backend torch or auto)");
   }
   auto c = load_torchscript_classifier(path, options);
   if (choice) {
     *choice = BackendChoice{};
-    choice->backend = Backend::Torch;
+    choice->backend = torchscript_backend();
     choice->reason = "torch: a TorchScript file runs on torch alone";
   }
   report_warnings(c->spec(), options);
@@ -431,16 +431,16 @@ BackendComparison compare_torchscript(const std::string& path, const ClassifierO
   std::string torch_error;
   try {
     ClassifierOptions quiet = options;
-    quiet.backend = Backend::Torch;
+    quiet.backend = torchscript_backend();
     out.probe_images = 0;
     const auto c = load_torchscript(path, quiet, &out.choice);
     out.chosen = true;
     out.choice.detail = "";
     for (const auto& r : backend_registry()) {
       BackendProbe p;
-      p.backend = r.backend;
+      p.backend = r.backend();
       p.name = r.name;
-      if (r.backend == Backend::Torch) {
+      if (r.backend() == torchscript_backend()) {
         p.classes = c->spec().num_classes;
         p.max_difference = 0.0f;
       } else {
@@ -462,7 +462,7 @@ std::unique_ptr<Classifier> load_auto(const std::string& path, const ClassifierO
   if (!cmp.chosen) throw Error(cmp.error);
   if (choice) *choice = cmp.choice;
   for (auto& k : c)
-    if (k.classifier && k.reg->backend == cmp.choice.backend) return std::move(k.classifier);
+    if (k.classifier && k.reg->backend() == cmp.choice.backend) return std::move(k.classifier);
   throw Error("internal: the chosen backend has no classifier");
 }
 

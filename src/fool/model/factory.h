@@ -12,7 +12,7 @@ namespace fool {
 
 // One registered backend on the seeded probe batch.
 struct BackendProbe {
-  Backend backend = Backend::OpenCv;
+  Backend backend;
   std::string name;
   double seconds = -1.0;  // one probe batch (after a warm-up batch); -1: it did not run
   std::string error;      // why it cannot run the model, without the model's path; "" if it runs
@@ -25,7 +25,7 @@ struct BackendProbe {
 
 // What loading a model decided about its backend (for Backend::Auto: which one, and why).
 struct BackendChoice {
-  Backend backend = Backend::OpenCv;  // the backend that runs the model
+  Backend backend;  // the backend that runs the model
   // One line without measurements (the same for every run of the same model and flags, so it can
   // go into summary.json): e.g. "torch: opencv cannot run the model (...)".
   std::string reason;

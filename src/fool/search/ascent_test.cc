@@ -34,7 +34,7 @@ TEST(GaussianBlur, KeepsConstantsSpreadsImpulsesSymmetrically) {
 
 TEST(Ascent, RaisesTheTargetProbabilityAndStopsAtTheTarget) {
   ClassifierOptions o;
-  o.backend = Backend::Torch;
+  o.backend = Backend("torch");
   auto clf = load_differentiable_classifier(testing::fixtures_dir() + "/mnist_bn_cnn.onnx", o);
   AscentConfig c;
   c.classes = {0, 3, 7};

@@ -9,92 +9,34 @@
 
 #include "fool/core/rng.h"
 #include "fool/io/files.h"
+#include "fool/model/onnx/graph_builder.h"
 
 namespace fool::testing {
 
-// Builds ONNX graphs node by node with seeded random weights.
+// Builds ONNX graphs node by node with seeded random weights, on the library's one graph builder
+// (model/onnx/graph_builder.h): values are named w<k> (weights), i<k> (int64 tensors), t<k> (node
+// outputs); the input is "x", N x input_dims.
 class GraphBuilder {
  public:
-  GraphBuilder(std::int64_t opset, std::vector<std::int64_t> input_dims) : rng_(11) {
-    m_.set_ir_version(7);
-    m_.add_opset_import()->set_version(opset);
-    auto* in = m_.mutable_graph()->add_input();
-    in->set_name("x");
-    auto* tt = in->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    tt->mutable_shape()->add_dim()->set_dim_param("N");
-    for (auto d : input_dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
+  GraphBuilder(std::int64_t opset, std::vector<std::int64_t> input_dims) : b_("", opset), rng_(11) {
+    b_.model().clear_producer_name();
+    b_.model().clear_producer_version();
+    b_.input("x", input_dims);
   }
   std::string weight(std::vector<std::int64_t> dims, float lo = -0.5f, float hi = 0.5f) {
-    const std::string name = "w" + std::to_string(count_++);
-    auto* t = m_.mutable_graph()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
     std::int64_t n = 1;
-    for (auto d : dims) {
-      t->add_dims(d);
-      n *= d;
-    }
-    for (std::int64_t i = 0; i < n; ++i) t->add_float_data(static_cast<float>(rng_.uniform(lo, hi)));
-    return name;
-  }
-  std::string ints(std::vector<std::int64_t> values) {
-    const std::string name = "i" + std::to_string(count_++);
-    auto* t = m_.mutable_graph()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::INT64);
-    t->add_dims(static_cast<std::int64_t>(values.size()));
-    for (auto v : values) t->add_int64_data(v);
-    return name;
+    for (auto d : dims) n *= d;
+    std::vector<float> v;
+    for (std::int64_t i = 0; i < n; ++i) v.push_back(static_cast<float>(rng_.uniform(lo, hi)));
+    return b_.float_initializer("w" + std::to_string(count_++), dims, v);
   }
   // An int64 initializer of the given shape (default: 1-D).
-  std::string ints(std::vector<std::int64_t> values, std::vector<std::int64_t> dims) {
-    const std::string name = ints(std::move(values));
-    auto* t = m_.mutable_graph()->mutable_initializer(m_.graph().initializer_size() - 1);
-    t->clear_dims();
-    for (auto d : dims) t->add_dims(d);
-    return name;
+  std::string ints(std::vector<std::int64_t> values, std::vector<std::int64_t> dims = {}) {
+    return b_.int64_initializer("i" + std::to_string(count_++), values, dims);
   }
   onnx::NodeProto* node(const std::string& op, std::vector<std::string> inputs) {
-    auto* n = m_.mutable_graph()->add_node();
-    n->set_op_type(op);
-    n->set_name(op + std::to_string(count_));
-    for (auto& i : inputs) n->add_input(i);
-    n->add_output("t" + std::to_string(count_++));
-    return n;
-  }
-  static void attr(onnx::NodeProto* n, const std::string& k, std::vector<std::int64_t> v) {
-    auto* a = n->add_attribute();
-    a->set_name(k);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (auto x : v) a->add_ints(x);
-  }
-  static void attr(onnx::NodeProto* n, const std::string& k, std::int64_t v) {
-    auto* a = n->add_attribute();
-    a->set_name(k);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-  static void attr(onnx::NodeProto* n, const std::string& k, float v) {
-    auto* a = n->add_attribute();
-    a->set_name(k);
-    a->set_type(onnx::AttributeProto::FLOAT);
-    a->set_f(v);
-  }
-  static void attr(onnx::NodeProto* n, const std::string& k, const char* v) {
-    auto* a = n->add_attribute();
-    a->set_name(k);
-    a->set_type(onnx::AttributeProto::STRING);
-    a->set_s(v);
-  }
-  // A one-element float tensor attribute (ConstantOfShape's value).
-  static void attr_tensor(onnx::NodeProto* n, const std::string& k, float v) {
-    auto* a = n->add_attribute();
-    a->set_name(k);
-    a->set_type(onnx::AttributeProto::TENSOR);
-    a->mutable_t()->set_data_type(onnx::TensorProto::FLOAT);
-    a->mutable_t()->add_dims(1);
-    a->mutable_t()->add_float_data(v);
+    const std::string name = op + std::to_string(count_);
+    return b_.node(op, name, inputs, {"t" + std::to_string(count_++)});
   }
   // A node with several outputs.
   onnx::NodeProto* node(const std::string& op, std::vector<std::string> inputs, int outputs) {
@@ -102,32 +44,29 @@ class GraphBuilder {
     for (int o = 1; o < outputs; ++o) n->add_output("t" + std::to_string(count_++));
     return n;
   }
-  void metadata(const std::string& key, const std::string& value) {
-    auto* p = m_.add_metadata_props();
-    p->set_key(key);
-    p->set_value(value);
+  static void attr(onnx::NodeProto* n, const std::string& k, std::vector<std::int64_t> v) {
+    onnx_build::set_ints(n, k, v);
   }
+  static void attr(onnx::NodeProto* n, const std::string& k, std::int64_t v) { onnx_build::set_int(n, k, v); }
+  static void attr(onnx::NodeProto* n, const std::string& k, float v) { onnx_build::set_float(n, k, v); }
+  static void attr(onnx::NodeProto* n, const std::string& k, const char* v) { onnx_build::set_string(n, k, v); }
+  // A one-element float tensor attribute (ConstantOfShape's value).
+  static void attr_tensor(onnx::NodeProto* n, const std::string& k, float v) {
+    onnx_build::set_tensor(n, k, onnx_build::float_tensor("", {1}, &v, 1));
+  }
+  void metadata(const std::string& key, const std::string& value) { b_.metadata(key, value); }
   // Declares `output` as the graph's N x classes output and writes the model to `path`. Unless the
   // test named one, the model's metadata names its preprocessing `none` (pixels in [0, 1] as they
   // are), so loading it prints no warning about an assumed preprocessing.
   std::string write(const std::filesystem::path& path, const std::string& output, std::int64_t classes) {
-    bool named = false;
-    for (const auto& p : m_.metadata_props()) named = named || p.key() == "fool.preprocess";
-    if (!named) metadata("fool.preprocess", "none");
-    auto* out = m_.mutable_graph()->add_output();
-    out->set_name(output);
-    auto* tt = out->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    tt->mutable_shape()->add_dim()->set_dim_param("N");
-    tt->mutable_shape()->add_dim()->set_dim_value(classes);
-    std::string bytes;
-    m_.SerializeToString(&bytes);
-    write_file_atomic(path.string(), bytes);
+    if (!b_.has_metadata("fool.preprocess")) metadata("fool.preprocess", "none");
+    b_.output(output, {classes});
+    write_file_atomic(path.string(), b_.serialize());
     return path.string();
   }
 
  private:
-  onnx::ModelProto m_;
+  onnx_build::GraphBuilder b_;
   Rng rng_;
   int count_ = 0;
 };

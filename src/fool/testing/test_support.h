@@ -24,10 +24,21 @@ inline std::vector<float> read_f32(const std::string& path) {
 }  // namespace fool::testing
 
 #include <cmath>
+#include <initializer_list>
 
 #include "fool/model/classifier.h"
+#include "fool/model/registry.h"
 
 namespace fool::testing {
+
+// The backends of `names` that this build registers (opencv is not where fool was built with
+// -DFOOL_WITH_OPENCV=OFF), in the order given: what a test that compares backends compares.
+inline std::vector<Backend> registered_backends(std::initializer_list<const char*> names) {
+  std::vector<Backend> out;
+  for (const char* n : names)
+    if (backend_registered(n)) out.emplace_back(n);
+  return out;
+}
 
 // A deterministic stand-in model: class k's logit is -sharpness * (mean brightness - k/(K-1))^2, so
 // an image's class is its brightness. Rows are computed independently, exactly.
@@ -41,7 +52,7 @@ class FakeClassifier : public Classifier {
     sharpness_ = sharpness;
   }
   const ModelSpec& spec() const override { return spec_; }
-  Backend backend() const override { return Backend::OpenCv; }
+  Backend backend() const override { return Backend("opencv"); }  // the name a run records; nothing loads it
   Matrix probabilities(const ImageBatch& images) override {
     check_batch_shape(spec_, images);
     ++calls;

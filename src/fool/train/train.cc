@@ -4,7 +4,6 @@
 #include <onnx/onnx_pb.h>
 
 #include <torch/torch.h>
-#include "fool/model/onnx/onnx_writer.h"
 
 #include <chrono>
 #include <cstdio>
@@ -17,6 +16,8 @@
 #include "fool/io/files.h"
 #include "fool/model/classifier.h"
 #include "fool/model/factory.h"
+#include "fool/model/onnx/graph_builder.h"
+#include "fool/model/registry.h"
 
 namespace fool {
 
@@ -107,38 +108,28 @@ torch::nn::Sequential build(const std::vector<Layer>& layers, ImageShape in) {
 
 // ---- ONNX export -------------------------------------------------------------------------------
 
-void add_initializer(onnx::GraphProto* g, const std::string& name, const torch::Tensor& t) {
+using onnx_build::set_float;
+using onnx_build::set_int;
+using onnx_build::set_ints;
+
+// A parameter or buffer of the network as a float32 initializer.
+void add_initializer(onnx_build::GraphBuilder& b, const std::string& name, const torch::Tensor& t) {
   const torch::Tensor c = t.detach().to(torch::kFloat).contiguous();
-  auto* init = g->add_initializer();
-  init->set_name(name);
-  init->set_data_type(onnx::TensorProto::FLOAT);
-  for (auto d : c.sizes()) init->add_dims(d);
-  init->set_raw_data(std::string(reinterpret_cast<const char*>(c.data_ptr<float>()), c.numel() * sizeof(float)));
+  b.float_initializer(name, std::vector<std::int64_t>(c.sizes().begin(), c.sizes().end()), c.data_ptr<float>(),
+                      static_cast<std::size_t>(c.numel()));
 }
 
-onnx::NodeProto* add_node(onnx::GraphProto* g, const std::string& op, std::vector<std::string> inputs,
+// A node named after its operator and position, with one output.
+onnx::NodeProto* add_node(onnx_build::GraphBuilder& b, const std::string& op, const std::vector<std::string>& inputs,
                           const std::string& output) {
-  auto* n = g->add_node();
-  n->set_op_type(op);
-  n->set_name(op + "_" + std::to_string(g->node_size() - 1));
-  for (auto& i : inputs) n->add_input(i);
-  n->add_output(output);
-  return n;
+  return b.node(op, op + "_" + std::to_string(b.graph().node_size()), inputs, {output});
 }
-
-using onnx_attr::set_float;
-using onnx_attr::set_int;
-using onnx_attr::set_ints;
-
-using onnx_attr::add_metadata;
 
 std::string export_onnx(torch::nn::Sequential& seq, const std::vector<Layer>& layers, ImageShape in,
                         const std::vector<std::string>& labels, const TrainOptions& opt) {
-  onnx::ModelProto m;
-  onnx_attr::start_model(&m, "fool", 13);
-  auto* g = m.mutable_graph();
-  g->set_name("fool_" + opt.arch);
-  onnx_attr::set_batched_float(g->add_input(), "input", {in.channels, in.height, in.width});
+  onnx_build::GraphBuilder g("fool", 13);
+  g.graph().set_name("fool_" + opt.arch);
+  g.input("input", {in.channels, in.height, in.width});
   std::string x = "input";
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const Layer& l = layers[i];
@@ -188,22 +179,20 @@ std::string export_onnx(torch::nn::Sequential& seq, const std::vector<Layer>& la
     x = y;
   }
   set_int(add_node(g, "Softmax", {x}, "probs"), "axis", 1);
-  onnx_attr::set_batched_float(g->add_output(), "probs", {static_cast<std::int64_t>(labels.size())});
-  add_metadata(&m, "fool.labels", nlohmann::json(labels).dump());
-  add_metadata(&m, "fool.dataset", opt.dataset_name);
-  add_metadata(&m, "fool.arch", opt.arch);
-  add_metadata(&m, "fool.seed", std::to_string(opt.seed));
-  add_metadata(&m, "fool.channel_order", "rgb");
-  if (opt.background_class >= 0) add_metadata(&m, "fool.background_class", std::to_string(opt.background_class));
-  add_metadata(&m, "fool.scale", "1");
+  g.output("probs", {static_cast<std::int64_t>(labels.size())});
+  g.metadata("fool.labels", nlohmann::json(labels).dump());
+  g.metadata("fool.dataset", opt.dataset_name);
+  g.metadata("fool.arch", opt.arch);
+  g.metadata("fool.seed", std::to_string(opt.seed));
+  g.metadata("fool.channel_order", "rgb");
+  if (opt.background_class >= 0) g.metadata("fool.background_class", std::to_string(opt.background_class));
+  g.metadata("fool.scale", "1");
   try {
-    onnx::checker::check_model(m);
+    onnx::checker::check_model(g.model());
   } catch (const std::exception& e) {
     throw Error(std::string("exported ONNX model fails the ONNX checker: ") + e.what());
   }
-  std::string bytes;
-  m.SerializeToString(&bytes);
-  return bytes;
+  return g.serialize();
 }
 
 // Shifts each image by up to max_shift pixels in x and y (zero fill).
@@ -293,7 +282,8 @@ TrainResult train_classifier(const DatasetSplits& data, const TrainOptions& opt,
 
   if (data.test.size() > 0) {
     ClassifierOptions copt;
-    copt.backend = Backend::OpenCv;  // fool's own architectures: OpenCV runs them all
+    // fool's own architectures: every backend runs them; the most preferred (opencv where built).
+    copt.backend = backend_registry().front().backend();
     copt.threads = opt.threads;
     auto clf = load_classifier(out_path, copt);
     std::size_t correct = 0;

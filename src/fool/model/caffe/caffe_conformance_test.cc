@@ -110,7 +110,7 @@ TEST_P(CaffeConformance, ConvertedModelMatchesOpenCvsCaffeImporterOnBothBackends
     peaked += *std::max_element(want.row(i), want.row(i) + want.cols()) >= 0.9f;
   EXPECT_GE(peaked, 4) << net.name;
 
-  for (Backend b : {Backend::Torch, Backend::OpenCv}) {
+  for (Backend b : {Backend("torch"), Backend("opencv")}) {
     ClassifierOptions co;
     co.backend = b;
     co.threads = 1;

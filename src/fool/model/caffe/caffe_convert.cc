@@ -325,13 +325,11 @@ CaffeMean fit_caffe_mean(const CaffeMean& mean, const ImageShape& shape, const s
 
 CaffeConversion caffe_to_onnx(const CaffeSources& sources) {
   if (!(sources.scale > 0.0f) || !std::isfinite(sources.scale)) throw Error("--scale must be a positive number");
-  onnx::ModelProto m;
-  onnx_attr::start_model(&m, "fool convert caffe", 13);
-  auto* g = m.mutable_graph();
-  Converter converter(sources, g);
+  onnx_build::GraphBuilder b("fool convert caffe", 13);
+  Converter converter(sources, &b.graph());
   CaffeConversion c = converter.run();
-  g->set_name(c.net_name.empty() ? "caffe" : c.net_name);
-  auto meta = [&](const std::string& k, const std::string& v) { onnx_attr::add_metadata(&m, k, v); };
+  b.graph().set_name(c.net_name.empty() ? "caffe" : c.net_name);
+  auto meta = [&](const std::string& k, const std::string& v) { b.metadata(k, v); };
   // The graph takes fool's [0,1] pixels; Caffe's colour nets take BGR.
   meta("fool.channel_order", c.input.channels == 3 ? "bgr" : "rgb");
   meta("fool.scale", "1");
@@ -343,12 +341,12 @@ CaffeConversion caffe_to_onnx(const CaffeSources& sources) {
   std::snprintf(scale_text, sizeof scale_text, "%.9g", static_cast<double>(sources.scale));
   meta("caffe.scale", scale_text);
   try {
-    onnx::checker::check_model(m);
+    onnx::checker::check_model(b.model());
   } catch (const std::exception& e) {
     throw Error(sources.prototxt_path + ": the converted graph fails the ONNX checker (" +
                 json_check::printable(e.what(), 160) + ")");
   }
-  m.SerializeToString(&c.onnx_bytes);
+  c.onnx_bytes = b.serialize();
   return c;
 }
 

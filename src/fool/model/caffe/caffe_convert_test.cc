@@ -16,6 +16,7 @@
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
 #include "fool/model/factory.h"
+#include "fool/testing/test_support.h"
 
 namespace fool {
 namespace {
@@ -242,7 +243,7 @@ TEST_F(CaffeConvertTest, BothFormsGiveTheDirectComputationWithMeanAndScale) {
     EXPECT_EQ(spec.input.channels, 1);
     EXPECT_EQ(spec.preprocessing.channel_order, ChannelOrder::Rgb);
     EXPECT_TRUE(spec.preprocessing.output_is_probabilities);
-    for (Backend b : {Backend::Torch, Backend::OpenCv}) {
+    for (const Backend& b : testing::registered_backends({"torch", "opencv"})) {
       ClassifierOptions co;
       co.backend = b;
       co.threads = 1;
@@ -296,7 +297,7 @@ layer { name: "prob" type: "Softmax" bottom: "ip" top: "prob" }
     for (int i = 0; i < 12; ++i) l[k] += ip_w[static_cast<std::size_t>(k * 12 + i)] * norm[static_cast<std::size_t>(i)];
   }
   const float p1 = 1.0f / (1.0f + std::exp(l[0] - l[1]));
-  for (Backend b : {Backend::Torch, Backend::OpenCv}) {
+  for (const Backend& b : testing::registered_backends({"torch", "opencv"})) {
     ClassifierOptions co;
     co.backend = b;
     co.threads = 1;

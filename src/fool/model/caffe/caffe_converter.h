@@ -22,12 +22,9 @@
 #include "fool/core/json_check.h"
 #include "fool/io/files.h"
 #include "fool/model/caffe/caffe_convert.h"
-#include "fool/model/onnx/onnx_writer.h"
+#include "fool/model/onnx/graph_builder.h"
 
 namespace fool::caffe_internal {
-
-namespace cp = ::fool::caffe;
-using Dims = std::vector<std::int64_t>;
 
 namespace cp = ::fool::caffe;
 using Dims = std::vector<std::int64_t>;
@@ -224,36 +221,21 @@ class Graph {
   }
 
   std::string constant(const std::string& base, const Dims& dims, const std::vector<float>& v) {
-    auto* t = g_->add_initializer();
     std::string name = unique(base);
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    for (auto d : dims) t->add_dims(d);
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+    *g_->add_initializer() = onnx_build::float_tensor(name, dims, v.data(), v.size());
     return name;
   }
 
   std::string int64_constant(const std::string& base, const std::vector<std::int64_t>& v) {
-    auto* t = g_->add_initializer();
     std::string name = unique(base);
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::INT64);
-    t->add_dims(static_cast<std::int64_t>(v.size()));
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(std::int64_t)));
+    *g_->add_initializer() = onnx_build::int64_tensor(name, v);
     return name;
   }
 
   onnx::NodeProto* node(const std::string& op, const std::string& name, const std::vector<std::string>& inputs,
                         const std::string& output) {
-    auto* n = g_->add_node();
-    n->set_op_type(op);
-    n->set_name(unique("node_" + name));
-    for (const auto& i : inputs) {
-      n->add_input(i);
-      consumed_.insert(i);
-    }
-    n->add_output(output);
-    return n;
+    for (const auto& i : inputs) consumed_.insert(i);
+    return onnx_build::append_node(g_->mutable_node(), op, unique("node_" + name), inputs, {output});
   }
 
   bool consumed(const std::string& v) const { return consumed_.count(v) != 0; }
@@ -265,13 +247,13 @@ class Graph {
   std::set<std::string> consumed_;
 };
 
-using onnx_attr::set_float;
-using onnx_attr::set_int;
-using onnx_attr::set_ints;
+using onnx_build::set_float;
+using onnx_build::set_int;
+using onnx_build::set_ints;
 
 // A graph input or output of `dims` (N x ...): the batch axis becomes the free "N".
 inline void set_value_info(onnx::ValueInfoProto* v, const std::string& name, const Dims& dims) {
-  onnx_attr::set_batched_float(v, name, Dims(dims.begin() + (dims.empty() ? 0 : 1), dims.end()));
+  onnx_build::set_batched_float(v, name, Dims(dims.begin() + (dims.empty() ? 0 : 1), dims.end()));
 }
 
 // ---- the converter -------------------------------------------------------------------------------

@@ -531,7 +531,7 @@ class OnednnClassifier : public Classifier {
   }
 
   const ModelSpec& spec() const override { return spec_; }
-  Backend backend() const override { return Backend::Onednn; }
+  Backend backend() const override { return Backend("onednn"); }
 
   Matrix probabilities(const ImageBatch& images) override {
     check_batch_shape(spec_, images);

@@ -48,8 +48,8 @@ class Onednn : public ::testing::Test {
   // Largest difference between onednn and torch (the reference) on a seeded batch of n.
   static float versus_torch(const std::string& model, ImageShape shape, std::size_t n = 6) {
     const ImageBatch b = noise(n, shape);
-    const Matrix a = load(model, Backend::Onednn)->probabilities(b);
-    const Matrix r = load(model, Backend::Torch)->probabilities(b);
+    const Matrix a = load(model, Backend("onednn"))->probabilities(b);
+    const Matrix r = load(model, Backend("torch"))->probabilities(b);
     EXPECT_EQ(a.rows(), r.rows());
     EXPECT_EQ(a.cols(), r.cols());
     float worst = 0.0f;
@@ -59,7 +59,7 @@ class Onednn : public ::testing::Test {
   static std::vector<std::string> plan(const std::string& model) { return onednn_plan(OnnxModel::load(model)); }
   static std::string error_of(const std::string& model) {
     try {
-      load(model, Backend::Onednn);
+      load(model, Backend("onednn"));
     } catch (const Error& e) {
       return e.what();
     }
@@ -238,9 +238,9 @@ TEST_F(Onednn, DeclinesWhatItDoesNotCover) {
   ClassifierOptions o;
   const BackendComparison c = compare_backends(lrn, o);
   ASSERT_TRUE(c.chosen) << c.error;
-  EXPECT_NE(c.choice.backend, Backend::Onednn);
+  EXPECT_NE(c.choice.backend, Backend("onednn"));
   for (const auto& p : c.probes)
-    if (p.backend == Backend::Onednn) {
+    if (p.backend == Backend("onednn")) {
       EXPECT_NE(p.error.find("LRN"), std::string::npos) << p.error;
     }
 }
@@ -249,8 +249,8 @@ TEST_F(Onednn, DeclinesWhatItDoesNotCover) {
 TEST_F(Onednn, ResultsDoNotDependOnTheThreadCount) {
   const std::string m = testing::fixtures_dir() + "/squeezenet1_1_random.onnx";
   const ImageBatch b = noise(10, {3, 224, 224});
-  const Matrix one = load(m, Backend::Onednn, 1)->probabilities(b);
-  const Matrix two = load(m, Backend::Onednn, 2)->probabilities(b);
+  const Matrix one = load(m, Backend("onednn"), 1)->probabilities(b);
+  const Matrix two = load(m, Backend("onednn"), 2)->probabilities(b);
   ASSERT_EQ(one.rows(), 10u);
   for (std::size_t i = 0; i < one.rows() * one.cols(); ++i) ASSERT_EQ(one.data()[i], two.data()[i]) << i;
 }
@@ -264,7 +264,7 @@ TEST_F(Onednn, KeepsTheCallersOpenMpThreadCount) {
   if (!set || !get) GTEST_SKIP() << "oneDNN is not built on OpenMP here";
   const int before = get();
   set(3);
-  auto clf = load(testing::fixtures_dir() + "/mnist_bn_cnn.onnx", Backend::Onednn, 1);
+  auto clf = load(testing::fixtures_dir() + "/mnist_bn_cnn.onnx", Backend("onednn"), 1);
   EXPECT_EQ(get(), 3);  // planning at load
   clf->probabilities(noise(2, {1, 28, 28}));
   EXPECT_EQ(get(), 3);  // a call with one range, on this thread
@@ -276,7 +276,7 @@ TEST_F(Onednn, KeepsTheCallersOpenMpThreadCount) {
 // Plans are kept per batch size (up to 8, then dropped): many sizes in turn still score every image
 // as it scores alone.
 TEST_F(Onednn, ManyBatchSizesInTurnScoreAsOneByOne) {
-  auto clf = load(testing::fixtures_dir() + "/mnist_bn_cnn.onnx", Backend::Onednn, 2);
+  auto clf = load(testing::fixtures_dir() + "/mnist_bn_cnn.onnx", Backend("onednn"), 2);
   const ImageBatch all = noise(23, {1, 28, 28});
   Matrix alone(0, 10);
   for (std::size_t i = 0; i < all.size(); ++i) alone.append_rows(clf->probabilities(all.slice(i, i + 1)));

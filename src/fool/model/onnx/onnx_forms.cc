@@ -9,7 +9,7 @@
 #include <set>
 
 #include "fool/core/error.h"
-#include "fool/model/onnx/onnx_writer.h"
+#include "fool/model/onnx/graph_builder.h"
 
 namespace fool {
 namespace {
@@ -189,15 +189,9 @@ InputLayout decide_layout(const std::vector<std::int64_t>& d, const FormChoices&
   return nhwc && !nchw ? InputLayout::Nhwc : InputLayout::Nchw;
 }
 
-onnx::NodeProto* prepend_node(std::vector<onnx::NodeProto>* front, const std::string& op, const std::string& in,
-                              const std::string& out) {
-  front->emplace_back();
-  auto* n = &front->back();
-  n->set_op_type(op);
-  n->set_name("fool_" + op + "_" + out);
-  n->add_input(in);
-  n->add_output(out);
-  return n;
+onnx::NodeProto* prepend_node(google::protobuf::RepeatedPtrField<onnx::NodeProto>* front, const std::string& op,
+                              const std::string& in, const std::string& out) {
+  return onnx_build::append_node(front, op, "fool_" + op + "_" + out, {in}, {out});
 }
 
 // A name not used by any value of the graph.
@@ -286,19 +280,19 @@ void normalise_input(onnx::GraphProto* g, const std::string& path, const FormCho
     return;
   }
   // Nodes from a new float32 NCHW input to the original input's name.
-  std::vector<onnx::NodeProto> front;
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> front;
   const std::string fresh = fresh_name(*g, original + "_nchw");
   std::string cur = fresh;
   const bool cast = uint8 && !casts_only;
   if (nhwc) {
     const std::string out = cast ? fresh_name(*g, original + "_nhwc") : original;
-    onnx_attr::set_ints(prepend_node(&front, "Transpose", cur, out), "perm", {0, 2, 3, 1});
+    onnx_build::set_ints(prepend_node(&front, "Transpose", cur, out), "perm", {0, 2, 3, 1});
     cur = out;
   }
   if (cast) {
     const std::string rounded = fresh_name(*g, original + "_rounded");
     prepend_node(&front, "Round", cur, rounded);
-    onnx_attr::set_int(prepend_node(&front, "Cast", rounded, original), "to", TensorProto::UINT8);
+    onnx_build::set_int(prepend_node(&front, "Cast", rounded, original), "to", TensorProto::UINT8);
   }
   set_shape(input, fresh);
   google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
@@ -315,22 +309,7 @@ int first_input_type(const onnx::GraphProto& g) {
   return TensorProto::FLOAT;
 }
 
-// The int64 values of a shape tensor, or nothing when it holds another type or external data.
-std::optional<std::vector<std::int64_t>> int64_values(const TensorProto& t) {
-  if (t.data_type() != TensorProto::INT64 || t.data_location() == TensorProto::EXTERNAL) return std::nullopt;
-  std::vector<std::int64_t> v(t.int64_data().begin(), t.int64_data().end());
-  if (!t.raw_data().empty()) {
-    if (t.raw_data().size() % sizeof(std::int64_t) != 0) return std::nullopt;
-    v.resize(t.raw_data().size() / sizeof(std::int64_t));
-    std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
-  }
-  return v;
-}
-
-void set_int64_values(TensorProto* t, const std::vector<std::int64_t>& v) {
-  t->clear_int64_data();
-  t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(std::int64_t)));
-}
+using onnx_build::set_int64_values;
 
 // The first axis of a value's shape made symbolic.
 void symbolic_batch(onnx::ValueInfoProto* v) {
@@ -368,7 +347,7 @@ bool free_batch_axis(onnx::ModelProto* model) {
   }
   auto rewrite = [&](const std::string& name, TensorProto* t) {
     if (as_shape[name] == 0 || as_shape[name] != uses[name]) return;
-    auto v = int64_values(*t);
+    auto v = onnx_build::tensor_values<std::int64_t>(*t);
     if (!v || v->size() < 2 || (*v)[0] != batch) return;
     (*v)[0] = 0;
     set_int64_values(t, *v);

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "fool/io/files.h"
+#include "fool/model/onnx/graph_builder.h"
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/testing/onnx_test_graph.h"
 #include "fool/testing/test_support.h"
@@ -27,12 +28,7 @@ onnx::ModelProto parse(const std::string& path) {
 }
 
 std::vector<std::int64_t> int64s(const onnx::TensorProto& t) {
-  std::vector<std::int64_t> v(t.int64_data().begin(), t.int64_data().end());
-  if (!t.raw_data().empty()) {
-    v.resize(t.raw_data().size() / 8);
-    std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
-  }
-  return v;
+  return onnx_build::tensor_values<std::int64_t>(t).value_or(std::vector<std::int64_t>{});
 }
 
 const onnx::TensorProto& initializer(const onnx::ModelProto& m, const std::string& name) {

@@ -20,13 +20,13 @@
 #include "fool/core/json_check.h"
 #include "fool/core/limits.h"
 #include "fool/io/files.h"
+#include "fool/model/onnx/graph_builder.h"
 #include "fool/model/onnx/onnx_forms.h"
 #include "fool/model/onnx/onnx_validate.h"
-#include "fool/model/onnx/onnx_writer.h"
 
 namespace fool {
 
-using onnx_attr::inferred_shape;
+using onnx_build::inferred_shape;
 
 OnnxModel::~OnnxModel() = default;
 OnnxModel::OnnxModel(OnnxModel&&) noexcept = default;
@@ -470,7 +470,7 @@ ModelSpec write_annotated_model(const std::string& path, const SpecOverrides& ov
     if (!keys.count(p.key()) && !preprocessing) *kept.Add() = p;
   }
   m.mutable_metadata_props()->Swap(&kept);
-  for (const auto& [k, v] : keys) onnx_attr::add_metadata(&m, k, v);
+  for (const auto& [k, v] : keys) onnx_build::add_metadata(&m, k, v);
   std::string data;
   if (!m.SerializeToString(&data)) throw Error(out + ": cannot serialise the annotated model");
   write_file_atomic(out, data);

@@ -15,6 +15,7 @@
 #include "fool/model/factory.h"
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/testing/onnx_test_graph.h"
+#include "fool/testing/test_support.h"
 
 namespace fool {
 namespace {
@@ -47,7 +48,7 @@ class OnnxValidation : public ::testing::Test {
     m.SerializeToString(&bytes);
     const std::string path = (dir_ / (name + ".onnx")).string();
     write_file_atomic(path, bytes);
-    for (Backend b : {Backend::OpenCv, Backend::Torch}) {
+    for (const Backend& b : testing::registered_backends({"opencv", "torch"})) {
       ClassifierOptions o;
       o.backend = b;
       try {
@@ -68,7 +69,7 @@ class OnnxValidation : public ::testing::Test {
 };
 
 TEST_F(OnnxValidation, TheIntactModelLoadsInBothBackends) {
-  for (Backend b : {Backend::OpenCv, Backend::Torch}) {
+  for (const Backend& b : testing::registered_backends({"opencv", "torch"})) {
     ClassifierOptions o;
     o.backend = b;
     EXPECT_EQ(load_classifier((dir_ / "good.onnx").string(), o)->spec().num_classes, 10);
@@ -77,7 +78,12 @@ TEST_F(OnnxValidation, TheIntactModelLoadsInBothBackends) {
 
 TEST_F(OnnxValidation, InitializerDataShorterThanItsShape) {
   expect_refused(
-      "short", [&](onnx::ModelProto& m) { weight(m).mutable_float_data()->Truncate(1); }, "holds 1 values");
+      "short",
+      [&](onnx::ModelProto& m) {
+        weight(m).clear_raw_data();  // (the test graph writes raw data): one value in float_data
+        weight(m).add_float_data(0.5f);
+      },
+      "holds 1 values");
   expect_refused(
       "short_raw",
       [&](onnx::ModelProto& m) {
@@ -112,6 +118,7 @@ TEST_F(OnnxValidation, ExternalDataThatIsMissingOrShort) {
   auto external = [&](onnx::ModelProto& m, const std::string& location) {
     auto& t = weight(m);
     t.clear_float_data();
+    t.clear_raw_data();
     t.set_data_location(onnx::TensorProto::EXTERNAL);
     auto* kv = t.add_external_data();
     kv->set_key("location");

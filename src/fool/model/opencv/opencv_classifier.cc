@@ -8,6 +8,7 @@
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/model/opencv/opencv_classifier.h"
 #include "fool/model/opencv/opencv_rewrites.h"
+#include "fool/model/registry.h"
 
 namespace fool {
 namespace {
@@ -31,7 +32,7 @@ class OpenCvClassifier : public Classifier {
   }
 
   const ModelSpec& spec() const override { return spec_; }
-  Backend backend() const override { return Backend::OpenCv; }
+  Backend backend() const override { return Backend("opencv"); }
 
   // OpenCV 4.6's importer and forward pass take time that grows faster than linearly in the copies an
   // Expand makes of its input (1,000 copies of a 28x28 image: about 1 s; 10,000: about a minute;
@@ -184,6 +185,12 @@ void BareOpenCvNet::forward(const float* nchw, int n, const ImageShape& shape) {
   impl_->net.setInput(blob);
   cv::Mat out = impl_->net.forward();
   (void)out;
+}
+
+// The registration (fool_backend in CMakeLists.txt): first in preference.
+BackendRegistration opencv_backend_registration() {
+  return {"opencv", "OpenCV's DNN module: fast batched inference, no gradients",
+          [](OnnxModel m, const ClassifierOptions& o) { return make_opencv_classifier(m, o); }, nullptr, false};
 }
 
 }  // namespace fool

@@ -5,36 +5,28 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
 #include <map>
 #include <set>
 
 #include "fool/core/error.h"
-#include "fool/model/onnx/onnx_writer.h"
+#include "fool/model/onnx/graph_builder.h"
 
 namespace fool {
 
-using onnx_attr::inferred_shape;
-using onnx_attr::int64_tensor;
+using onnx_build::inferred_shape;
+using onnx_build::int64_tensor;
 
 namespace {
 
 // The value of a one-element float tensor, if `t` is one.
 bool scalar_value(const onnx::TensorProto& t, float* out) {
-  if (t.data_type() != onnx::TensorProto::FLOAT) return false;
   std::int64_t n = 1;
   for (auto d : t.dims()) n *= d;
-  if (n != 1) return false;
-  if (t.float_data_size() == 1) {
-    *out = t.float_data(0);
-    return true;
-  }
-  if (t.raw_data().size() == sizeof(float)) {
-    std::memcpy(out, t.raw_data().data(), sizeof(float));
-    return true;
-  }
-  return false;
+  const auto v = onnx_build::tensor_values<float>(t);
+  if (n != 1 || !v || v->size() != 1) return false;
+  *out = (*v)[0];
+  return true;
 }
 
 float float_attr(const onnx::NodeProto& n, const std::string& name, float def) {
@@ -43,7 +35,7 @@ float float_attr(const onnx::NodeProto& n, const std::string& name, float def) {
   return def;
 }
 
-using onnx_attr::set_float;
+using onnx_build::set_float;
 
 // Rewrites forms OpenCV 4.6's importer gets wrong into forms it gets right: Gemm's alpha and beta
 // (it drops C when beta != 1, and alpha when beta == 1) are folded into constant B and C; Clip's
@@ -64,20 +56,13 @@ void rewrite_for_opencv(onnx::GraphProto* g) {
         if (factor == 1.0f || n.input_size() <= input) continue;
         auto it = inits.find(n.input(input));
         if (it == inits.end() || it->second->data_type() != onnx::TensorProto::FLOAT) continue;
-        onnx::TensorProto scaled = *it->second;
-        scaled.set_name(it->first + "_times_" + attr + "_" + n.output(0));
-        std::vector<float> v;
-        if (scaled.has_raw_data()) {
-          v.resize(scaled.raw_data().size() / sizeof(float));
-          std::memcpy(v.data(), scaled.raw_data().data(), v.size() * sizeof(float));
-        } else {
-          v.assign(scaled.float_data().begin(), scaled.float_data().end());
-        }
-        for (auto& x : v) x *= factor;
-        scaled.clear_float_data();
-        scaled.set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
-        *g->add_initializer() = scaled;
-        n.set_input(input, scaled.name());
+        auto v = onnx_build::tensor_values<float>(*it->second);
+        if (!v) continue;
+        for (auto& x : *v) x *= factor;
+        const std::vector<std::int64_t> dims(it->second->dims().begin(), it->second->dims().end());
+        const std::string scaled = it->first + "_times_" + attr + "_" + n.output(0);
+        *g->add_initializer() = onnx_build::float_tensor(scaled, dims, v->data(), v->size());
+        n.set_input(input, scaled);
         set_float(&n, attr, 1.0f);
       }
     }
@@ -115,14 +100,9 @@ bool broadcast_chw(const onnx::TensorProto& t, int c, int h, int w, std::vector<
   const std::int64_t full[4] = {1, c, h, w};
   for (int i = 0; i < 4; ++i)
     if (d[static_cast<std::size_t>(i)] != 1 && d[static_cast<std::size_t>(i)] != full[i]) return false;
-  std::vector<float> v;
-  if (t.has_raw_data()) {
-    v.resize(t.raw_data().size() / sizeof(float));
-    std::memcpy(v.data(), t.raw_data().data(), v.size() * sizeof(float));
-  } else {
-    v.assign(t.float_data().begin(), t.float_data().end());
-  }
-  if (static_cast<std::int64_t>(v.size()) != d[1] * d[2] * d[3]) return false;
+  const auto values = onnx_build::tensor_values<float>(t);
+  if (!values || static_cast<std::int64_t>(values->size()) != d[1] * d[2] * d[3]) return false;
+  const std::vector<float>& v = *values;
   out->assign(static_cast<std::size_t>(c) * static_cast<std::size_t>(h) * static_cast<std::size_t>(w), 0.0f);
   for (int ci = 0; ci < c; ++ci)
     for (int y = 0; y < h; ++y)
@@ -230,24 +210,16 @@ void rewrite_channel_scales(onnx::ModelProto* m) {
     std::string flat[2];
     for (int i = 0; i < 2; ++i) {
       flat[i] = base + "_in" + std::to_string(i);
-      auto* r = nodes.Add();
-      r->set_op_type("Reshape");
-      r->set_name(base + "_reshape" + std::to_string(i));
-      r->add_input(n.input(i));
-      r->add_input(base + (i == si ? "_shape_s" : "_shape_x"));
-      r->add_output(flat[i]);
+      onnx_build::append_node(&nodes, "Reshape", base + "_reshape" + std::to_string(i),
+                              {n.input(i), base + (i == si ? "_shape_s" : "_shape_x")}, {flat[i]});
     }
     auto* mul = nodes.Add();
     *mul = n;
     mul->set_input(0, flat[0]);
     mul->set_input(1, flat[1]);
     mul->set_output(0, base + "_product");
-    auto* back = nodes.Add();
-    back->set_op_type("Reshape");
-    back->set_name(base + "_reshape_back");
-    back->add_input(base + "_product");
-    back->add_input(base + "_shape_y");
-    back->add_output(n.output(0));
+    onnx_build::append_node(&nodes, "Reshape", base + "_reshape_back", {base + "_product", base + "_shape_y"},
+                            {n.output(0)});
     ++rewritten;
   }
   if (rewritten > 0) g->mutable_node()->Swap(&nodes);
@@ -288,12 +260,9 @@ bool fold_shape_arithmetic_once(onnx::ModelProto* m) {
   auto int_tensor = [](const onnx::TensorProto& t, Known* k) {
     if (t.data_type() != onnx::TensorProto::INT64 || t.dims_size() > 1) return false;
     k->scalar = t.dims_size() == 0;
-    if (t.has_raw_data()) {
-      k->v.resize(t.raw_data().size() / sizeof(std::int64_t));
-      if (!k->v.empty()) std::memcpy(k->v.data(), t.raw_data().data(), k->v.size() * sizeof(std::int64_t));
-    } else {
-      k->v.assign(t.int64_data().begin(), t.int64_data().end());
-    }
+    auto v = onnx_build::tensor_values<std::int64_t>(t);
+    if (!v) return false;
+    k->v = std::move(*v);
     return true;
   };
   for (const auto& t : g->initializer()) {
@@ -402,15 +371,11 @@ bool fold_shape_arithmetic_once(onnx::ModelProto* m) {
       *nodes.Add() = n;
       continue;
     }
-    auto* c = nodes.Add();
-    c->set_op_type("Constant");
-    c->set_name(n.name().empty() ? n.output(0) + "_fool_folded" : n.name());
-    c->add_output(n.output(0));
-    auto* a = c->add_attribute();
-    a->set_name("value");
-    a->set_type(onnx::AttributeProto::TENSOR);
-    *a->mutable_t() = int64_tensor(n.output(0) + "_value", v);
-    if (it->second.scalar) a->mutable_t()->clear_dims();
+    auto* c = onnx_build::append_node(&nodes, "Constant", n.name().empty() ? n.output(0) + "_fool_folded" : n.name(),
+                                      {}, {n.output(0)});
+    onnx::TensorProto value = int64_tensor(n.output(0) + "_value", v);
+    if (it->second.scalar) value.clear_dims();
+    onnx_build::set_tensor(c, "value", std::move(value));
     changed = true;
   }
   if (!changed) return false;

@@ -10,6 +10,7 @@
 #include "fool/core/rng.h"
 #include "fool/model/classifier.h"
 #include "fool/model/factory.h"
+#include "fool/model/onnx/graph_builder.h"
 #include "fool/model/onnx/onnx_model.h"
 #include "fool/model/opencv/opencv_rewrites.h"
 #include "fool/testing/onnx_test_graph.h"
@@ -33,9 +34,9 @@ class OpenCvRewrites : public ::testing::Test {
   // Both backends on the same random batch of `n` images: the same probabilities.
   static void expect_backends_agree(const std::string& path, ImageShape shape, std::size_t n) {
     ClassifierOptions o;
-    o.backend = Backend::OpenCv;
+    o.backend = Backend("opencv");
     auto cv = load_classifier(path, o);
-    o.backend = Backend::Torch;
+    o.backend = Backend("torch");
     auto th = load_classifier(path, o);
     ImageBatch b(n, shape);
     Rng rng(9);
@@ -76,11 +77,9 @@ class OpenCvRewrites : public ::testing::Test {
   // A scalar int64 Constant node, as PyTorch's exporter writes indices and divisors.
   static std::string scalar(GraphBuilder& g, std::int64_t value) {
     auto* c = g.node("Constant", {});
-    auto* a = c->add_attribute();
-    a->set_name("value");
-    a->set_type(onnx::AttributeProto::TENSOR);
-    a->mutable_t()->set_data_type(onnx::TensorProto::INT64);
-    a->mutable_t()->add_int64_data(value);
+    onnx::TensorProto t = onnx_build::int64_tensor("", {value});
+    t.clear_dims();
+    onnx_build::set_tensor(c, "value", std::move(t));
     return out_of(c);
   }
 

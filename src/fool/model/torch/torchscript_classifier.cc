@@ -123,7 +123,7 @@ class TorchScriptClassifier : public DifferentiableClassifier {
   }
 
   const ModelSpec& spec() const override { return spec_; }
-  Backend backend() const override { return Backend::Torch; }
+  Backend backend() const override { return torchscript_backend(); }
 
   Matrix probabilities(const ImageBatch& images) override {
     check_batch_shape(spec_, images);

@@ -10,6 +10,9 @@
 
 namespace fool {
 
+// The backend that runs TorchScript files: torch, alone.
+inline Backend torchscript_backend() { return Backend("torch"); }
+
 // True for a file that starts as TorchScript's zip container does (ONNX files never do).
 bool is_torchscript_file(const std::string& path);
 
