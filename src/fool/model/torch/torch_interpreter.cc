@@ -241,71 +241,79 @@ void Interpreter::fuse_chains() {
     if (removed_[k] || st.outputs.size() != 1) continue;
     const std::string op = st.op->name;
     if (op == "Mul") {
-      // Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5)
-      const int prod = with_scalar(st, 0.5);
-      Step* m1 = prod >= 0 ? only_feeder(prod, "Mul", producer) : nullptr;
-      if (!m1 || m1->inputs.size() != 2) continue;
-      for (int side = 0; side < 2; ++side) {
-        const int x = m1->inputs[static_cast<std::size_t>(side)], plus = m1->inputs[static_cast<std::size_t>(1 - side)];
-        Step* add = only_feeder(plus, "Add", producer);
-        const int e = add ? with_scalar(*add, 1.0) : -1;
-        Step* erf = e >= 0 ? only_feeder(e, "Erf", producer) : nullptr;
-        Step* div = erf ? only_feeder(erf->inputs[0], "Div", producer) : nullptr;
-        if (!div || div->inputs[0] != x || !is_constant(div->inputs[1]) || with_scalar(*div, std::sqrt(2.0), 1e-5) != x)
-          continue;
-        for (Step* dead : {m1, add, erf, div}) removed_[index_of(dead)] = true;
-        st.op = &torch_ops::fused_gelu;
-        st.inputs = {x};
-        break;
-      }
+      fuse_gelu(st, producer);
     } else if (op == "Div" && st.inputs.size() == 2) {
-      // Div(Sub(x, ReduceMean(x)), Sqrt(Add(ReduceMean(Pow(Sub(..), 2)), eps))) [Mul scale] [Add bias]
-      Step* sub = only_feeder(st.inputs[0], "Sub", producer, 2);
-      Step* sqrt = only_feeder(st.inputs[1], "Sqrt", producer);
-      if (!sub || !sqrt) continue;
-      Step* mean = only_feeder(sub->inputs[1], "ReduceMean", producer);
-      Step* add = only_feeder(sqrt->inputs[0], "Add", producer);
-      if (!mean || !add || mean->inputs[0] != sub->inputs[0] || add->inputs.size() != 2) continue;
-      const int eps_slot = is_constant(add->inputs[1]) ? add->inputs[1] : add->inputs[0];
-      const int var_slot = eps_slot == add->inputs[1] ? add->inputs[0] : add->inputs[1];
-      if (!is_constant(eps_slot) || values_[static_cast<std::size_t>(eps_slot)].numel() != 1) continue;
-      Step* var = only_feeder(var_slot, "ReduceMean", producer);
-      Step* pow = var ? only_feeder(var->inputs[0], "Pow", producer) : nullptr;
-      if (!pow || pow->inputs[0] != st.inputs[0] || with_scalar(*pow, 2.0, 0.0) != st.inputs[0]) continue;
-      // Both means over the same trailing axes, kept (attribute axes: opsets before 18).
-      const auto axes = mean->node.ints("axes");
-      if (axes.empty() || axes != var->node.ints("axes") || mean->inputs.size() != 1 || var->inputs.size() != 1 ||
-          mean->node.i("keepdims", 1) != 1 || var->node.i("keepdims", 1) != 1)
-        continue;
-      bool trailing = true;
-      for (std::size_t a = 0; a < axes.size(); ++a)
-        trailing = trailing && axes[a] == -static_cast<std::int64_t>(axes.size() - a);
-      if (!trailing) continue;
-      const int x = sub->inputs[0];
-      const double eps = values_[static_cast<std::size_t>(eps_slot)].item<double>();
-      for (Step* dead : {sub, sqrt, mean, add, var, pow}) removed_[index_of(dead)] = true;
-      st.op = &torch_ops::fused_layer_norm;
-      st.node.fused = {static_cast<double>(axes.size()), eps};
-      st.inputs = {x, -1, -1};
-      // The affine part, when it follows with constants.
-      Step* scale = reads(st.outputs[0]) == 1 ? feeder_of_reader(st.outputs[0], "Mul") : nullptr;
-      if (scale && scale->inputs.size() == 2 && is_constant(scale->inputs[1]) && scale->inputs[0] == st.outputs[0]) {
-        st.inputs[1] = scale->inputs[1];
-        st.outputs[0] = scale->outputs[0];
-        removed_[index_of(scale)] = true;
-        Step* bias = reads(st.outputs[0]) == 1 ? feeder_of_reader(st.outputs[0], "Add") : nullptr;
-        if (bias && bias->inputs.size() == 2 && is_constant(bias->inputs[1]) && bias->inputs[0] == st.outputs[0]) {
-          st.inputs[2] = bias->inputs[1];
-          st.outputs[0] = bias->outputs[0];
-          removed_[index_of(bias)] = true;
-        }
-      }
+      fuse_layer_norm(st, producer);
     }
   }
   std::vector<Step> kept;
   for (std::size_t k = 0; k < steps_.size(); ++k)
     if (!removed_[k]) kept.push_back(std::move(steps_[k]));
   steps_ = std::move(kept);
+}
+
+void Interpreter::fuse_gelu(Step& st, const std::unordered_map<int, std::size_t>& producer) {
+  // Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5)
+  const int prod = with_scalar(st, 0.5);
+  Step* m1 = prod >= 0 ? only_feeder(prod, "Mul", producer) : nullptr;
+  if (!m1 || m1->inputs.size() != 2) return;
+  for (int side = 0; side < 2; ++side) {
+    const int x = m1->inputs[static_cast<std::size_t>(side)], plus = m1->inputs[static_cast<std::size_t>(1 - side)];
+    Step* add = only_feeder(plus, "Add", producer);
+    const int e = add ? with_scalar(*add, 1.0) : -1;
+    Step* erf = e >= 0 ? only_feeder(e, "Erf", producer) : nullptr;
+    Step* div = erf ? only_feeder(erf->inputs[0], "Div", producer) : nullptr;
+    if (!div || div->inputs[0] != x || !is_constant(div->inputs[1]) || with_scalar(*div, std::sqrt(2.0), 1e-5) != x)
+      continue;
+    for (Step* dead : {m1, add, erf, div}) removed_[index_of(dead)] = true;
+    st.op = &torch_ops::fused_gelu;
+    st.inputs = {x};
+    return;
+  }
+}
+
+void Interpreter::fuse_layer_norm(Step& st, const std::unordered_map<int, std::size_t>& producer) {
+  // Div(Sub(x, ReduceMean(x)), Sqrt(Add(ReduceMean(Pow(Sub(..), 2)), eps))) [Mul scale] [Add bias]
+  Step* sub = only_feeder(st.inputs[0], "Sub", producer, 2);
+  Step* sqrt = only_feeder(st.inputs[1], "Sqrt", producer);
+  if (!sub || !sqrt) return;
+  Step* mean = only_feeder(sub->inputs[1], "ReduceMean", producer);
+  Step* add = only_feeder(sqrt->inputs[0], "Add", producer);
+  if (!mean || !add || mean->inputs[0] != sub->inputs[0] || add->inputs.size() != 2) return;
+  const int eps_slot = is_constant(add->inputs[1]) ? add->inputs[1] : add->inputs[0];
+  const int var_slot = eps_slot == add->inputs[1] ? add->inputs[0] : add->inputs[1];
+  if (!is_constant(eps_slot) || values_[static_cast<std::size_t>(eps_slot)].numel() != 1) return;
+  Step* var = only_feeder(var_slot, "ReduceMean", producer);
+  Step* pow = var ? only_feeder(var->inputs[0], "Pow", producer) : nullptr;
+  if (!pow || pow->inputs[0] != st.inputs[0] || with_scalar(*pow, 2.0, 0.0) != st.inputs[0]) return;
+  // Both means over the same trailing axes, kept (attribute axes: opsets before 18).
+  const auto axes = mean->node.ints("axes");
+  if (axes.empty() || axes != var->node.ints("axes") || mean->inputs.size() != 1 || var->inputs.size() != 1 ||
+      mean->node.i("keepdims", 1) != 1 || var->node.i("keepdims", 1) != 1)
+    return;
+  bool trailing = true;
+  for (std::size_t a = 0; a < axes.size(); ++a)
+    trailing = trailing && axes[a] == -static_cast<std::int64_t>(axes.size() - a);
+  if (!trailing) return;
+  const int x = sub->inputs[0];
+  const double eps = values_[static_cast<std::size_t>(eps_slot)].item<double>();
+  for (Step* dead : {sub, sqrt, mean, add, var, pow}) removed_[index_of(dead)] = true;
+  st.op = &torch_ops::fused_layer_norm;
+  st.node.fused = {static_cast<double>(axes.size()), eps};
+  st.inputs = {x, -1, -1};
+  // The affine part, when it follows with constants.
+  Step* scale = reads(st.outputs[0]) == 1 ? feeder_of_reader(st.outputs[0], "Mul") : nullptr;
+  if (scale && scale->inputs.size() == 2 && is_constant(scale->inputs[1]) && scale->inputs[0] == st.outputs[0]) {
+    st.inputs[1] = scale->inputs[1];
+    st.outputs[0] = scale->outputs[0];
+    removed_[index_of(scale)] = true;
+    Step* bias = reads(st.outputs[0]) == 1 ? feeder_of_reader(st.outputs[0], "Add") : nullptr;
+    if (bias && bias->inputs.size() == 2 && is_constant(bias->inputs[1]) && bias->inputs[0] == st.outputs[0]) {
+      st.inputs[2] = bias->inputs[1];
+      st.outputs[0] = bias->outputs[0];
+      removed_[index_of(bias)] = true;
+    }
+  }
 }
 
 Step* Interpreter::feeder_of_reader(int slot, const char* op) {

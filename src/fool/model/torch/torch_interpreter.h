@@ -74,6 +74,11 @@ class Interpreter {
   // Replaces the chains PyTorch's exporter writes for GELU and (before opset 17) LayerNorm by one
   // step each that runs ATen's fused kernel, as PyTorch eager does.
   void fuse_chains();
+  // The chain ending in Mul `st` (x * 0.5 * (1 + erf(x / sqrt 2))) becomes one GELU step.
+  void fuse_gelu(Step& st, const std::unordered_map<int, std::size_t>& producer);
+  // The chain ending in Div `st` (LayerNorm before opset 17, with its scale and bias when they
+  // follow) becomes one LayerNorm step.
+  void fuse_layer_norm(Step& st, const std::unordered_map<int, std::size_t>& producer);
 
   // The step running `op` that reads `slot` (not yet removed), or nullptr.
   Step* feeder_of_reader(int slot, const char* op);
