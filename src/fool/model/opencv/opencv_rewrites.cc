@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "fool/core/error.h"
@@ -37,9 +38,40 @@ float float_attr(const onnx::NodeProto& n, const std::string& name, float def) {
 
 using onnx_build::set_float;
 
+// Gemm: alpha folded into a constant B and beta into a constant C (new initializers of `g`), as
+// OpenCV honours neither reliably (it drops C when beta != 1, and alpha when beta == 1).
+void fold_gemm_factors(onnx::GraphProto* g, const std::map<std::string, onnx::TensorProto*>& inits,
+                       onnx::NodeProto* n) {
+  for (const auto& [input, attr] : {std::pair<int, const char*>{1, "alpha"}, {2, "beta"}}) {
+    const float factor = float_attr(*n, attr, 1.0f);
+    if (factor == 1.0f || n->input_size() <= input) continue;
+    auto it = inits.find(n->input(input));
+    auto v = it == inits.end() ? std::nullopt : onnx_build::tensor_values<float>(*it->second);
+    if (!v) continue;
+    for (auto& x : *v) x *= factor;
+    const std::vector<std::int64_t> dims(it->second->dims().begin(), it->second->dims().end());
+    const std::string scaled = it->first + "_times_" + attr + "_" + n->output(0);
+    *g->add_initializer() = onnx_build::float_tensor(scaled, dims, v->data(), v->size());
+    n->set_input(input, scaled);
+    set_float(n, attr, 1.0f);
+  }
+}
+
+// Clip: constant min/max inputs (opset >= 11, e.g. ReLU6) become the attributes OpenCV reads.
+void clip_bounds_to_attributes(const std::map<std::string, const onnx::TensorProto*>& constants, onnx::NodeProto* n) {
+  float bounds[2] = {-3.4e38f, 3.4e38f};  // min, max
+  for (int k = 1; k < n->input_size() && k <= 2; ++k) {
+    if (n->input(k).empty()) continue;
+    auto it = constants.find(n->input(k));
+    if (it == constants.end() || !scalar_value(*it->second, &bounds[k - 1])) return;
+  }
+  while (n->input_size() > 1) n->mutable_input()->RemoveLast();
+  set_float(n, "min", bounds[0]);
+  set_float(n, "max", bounds[1]);
+}
+
 // Rewrites forms OpenCV 4.6's importer gets wrong into forms it gets right: Gemm's alpha and beta
-// (it drops C when beta != 1, and alpha when beta == 1) are folded into constant B and C; Clip's
-// constant min/max inputs (opset >= 11, e.g. ReLU6) become the attributes it reads.
+// (fold_gemm_factors) and Clip's constant bounds (clip_bounds_to_attributes).
 void rewrite_for_opencv(onnx::GraphProto* g) {
   std::map<std::string, onnx::TensorProto*> inits;
   for (auto& t : *g->mutable_initializer()) inits[t.name()] = &t;
@@ -49,48 +81,26 @@ void rewrite_for_opencv(onnx::GraphProto* g) {
       for (const auto& a : n.attribute())
         if (a.name() == "value") constants[n.output(0)] = &a.t();
   for (auto& n : *g->mutable_node()) {
-    if (n.op_type() == "Gemm") {
-      // Fold alpha into a constant B and beta into a constant C: OpenCV honours neither reliably.
-      for (const auto& [input, attr] : {std::pair<int, const char*>{1, "alpha"}, {2, "beta"}}) {
-        const float factor = float_attr(n, attr, 1.0f);
-        if (factor == 1.0f || n.input_size() <= input) continue;
-        auto it = inits.find(n.input(input));
-        if (it == inits.end() || it->second->data_type() != onnx::TensorProto::FLOAT) continue;
-        auto v = onnx_build::tensor_values<float>(*it->second);
-        if (!v) continue;
-        for (auto& x : *v) x *= factor;
-        const std::vector<std::int64_t> dims(it->second->dims().begin(), it->second->dims().end());
-        const std::string scaled = it->first + "_times_" + attr + "_" + n.output(0);
-        *g->add_initializer() = onnx_build::float_tensor(scaled, dims, v->data(), v->size());
-        n.set_input(input, scaled);
-        set_float(&n, attr, 1.0f);
-      }
-    }
-    if (n.op_type() == "Clip" && n.input_size() > 1) {
-      float lo = -3.4e38f, hi = 3.4e38f;
-      bool ok = true;
-      for (int k = 1; k < n.input_size() && k <= 2; ++k) {
-        if (n.input(k).empty()) continue;
-        auto it = constants.find(n.input(k));
-        float v = 0.0f;
-        if (it == constants.end() || !scalar_value(*it->second, &v)) {
-          ok = false;
-          break;
-        }
-        (k == 1 ? lo : hi) = v;
-      }
-      if (ok) {
-        while (n.input_size() > 1) n.mutable_input()->RemoveLast();
-        set_float(&n, "min", lo);
-        set_float(&n, "max", hi);
-      }
-    }
+    if (n.op_type() == "Gemm") fold_gemm_factors(g, inits, &n);
+    if (n.op_type() == "Clip" && n.input_size() > 1) clip_bounds_to_attributes(constants, &n);
   }
 }
 
 }  // namespace
 
 namespace {
+
+// Values of shape d (1 x d[1] x d[2] x d[3], each 1 or the full size) repeated to c x h x w.
+void broadcast_values(const std::vector<float>& v, const std::vector<std::int64_t>& d, int c, int h, int w,
+                      std::vector<float>* out) {
+  out->assign(static_cast<std::size_t>(c) * static_cast<std::size_t>(h) * static_cast<std::size_t>(w), 0.0f);
+  for (int ci = 0; ci < c; ++ci)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        const std::int64_t src = (d[1] == 1 ? 0 : ci) * d[2] * d[3] + (d[2] == 1 ? 0 : y) * d[3] + (d[3] == 1 ? 0 : x);
+        (*out)[(static_cast<std::size_t>(ci) * h + y) * w + x] = v[static_cast<std::size_t>(src)];
+      }
+}
 
 // The values of a float tensor broadcast to shape (1, c, h, w), or false if it does not broadcast.
 bool broadcast_chw(const onnx::TensorProto& t, int c, int h, int w, std::vector<float>* out) {
@@ -102,14 +112,7 @@ bool broadcast_chw(const onnx::TensorProto& t, int c, int h, int w, std::vector<
     if (d[static_cast<std::size_t>(i)] != 1 && d[static_cast<std::size_t>(i)] != full[i]) return false;
   const auto values = onnx_build::tensor_values<float>(t);
   if (!values || static_cast<std::int64_t>(values->size()) != d[1] * d[2] * d[3]) return false;
-  const std::vector<float>& v = *values;
-  out->assign(static_cast<std::size_t>(c) * static_cast<std::size_t>(h) * static_cast<std::size_t>(w), 0.0f);
-  for (int ci = 0; ci < c; ++ci)
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x) {
-        const std::int64_t src = (d[1] == 1 ? 0 : ci) * d[2] * d[3] + (d[2] == 1 ? 0 : y) * d[3] + (d[3] == 1 ? 0 : x);
-        (*out)[(static_cast<std::size_t>(ci) * h + y) * w + x] = v[static_cast<std::size_t>(src)];
-      }
+  broadcast_values(*values, d, c, h, w, out);
   return true;
 }
 

@@ -47,15 +47,6 @@ Interpreter::Interpreter(const OnnxModel& model, const std::string& input_name) 
   const std::int64_t opset = default_opset(proto);
   // Weights are plain tensors (not inference tensors), so the gradient path can save them.
   c10::AutoGradMode no_grad(false);
-  auto slot_of = [&](const std::string& name) {
-    auto it = slots_.find(name);
-    if (it != slots_.end()) return it->second;
-    const int s = static_cast<int>(values_.size());
-    slots_[name] = s;
-    values_.emplace_back();
-    constant_.push_back(false);
-    return s;
-  };
   for (const auto& t : g.initializer()) {
     const int s = slot_of(t.name());
     values_[static_cast<std::size_t>(s)] = torch_ops::tensor_from_proto(t, model.path());
@@ -64,38 +55,7 @@ Interpreter::Interpreter(const OnnxModel& model, const std::string& input_name) 
   input_ = slot_of(input_name);
   constant_[static_cast<std::size_t>(input_)] = false;
   values_[static_cast<std::size_t>(input_)] = at::Tensor();
-  for (const auto& np : g.node()) {
-    Step st;
-    st.op = &operator_for(model.path(), np, opset);
-    st.node.proto = &np;
-    st.node.opset = opset;
-    st.node.where = model.path() + ": node '" + json_check::printable(node_name(np)) + "' (" +
-                    json_check::printable(np.op_type()) + ")";
-    for (const auto& a : np.attribute()) st.node.attrs[a.name()] = &a;
-    bool all_constant = true;
-    for (const auto& name : np.input()) {
-      if (name.empty()) {
-        st.inputs.push_back(-1);
-        continue;
-      }
-      auto it = slots_.find(name);
-      if (it == slots_.end()) throw st.node.error("input '" + name + "' is not produced by any earlier node");
-      st.inputs.push_back(it->second);
-      all_constant = all_constant && constant_[static_cast<std::size_t>(it->second)];
-    }
-    for (const auto& name : np.output()) st.outputs.push_back(name.empty() ? -1 : slot_of(name));
-    if (all_constant) {
-      // Same result on every call: compute it now.
-      Tensors outs = run_step(st, values_);
-      for (std::size_t o = 0; o < st.outputs.size() && o < outs.size(); ++o) {
-        if (st.outputs[o] < 0) continue;
-        values_[static_cast<std::size_t>(st.outputs[o])] = outs[o];
-        constant_[static_cast<std::size_t>(st.outputs[o])] = true;
-      }
-      continue;
-    }
-    steps_.push_back(std::move(st));
-  }
+  for (const auto& np : g.node()) add_node(np, model.path(), opset);
   if (g.output_size() < 1) throw Error(model.path() + ": the graph has no output");
   auto out = slots_.find(g.output(0).name());
   if (out == slots_.end()) throw Error(model.path() + ": graph output '" + g.output(0).name() + "' is never produced");
@@ -103,6 +63,49 @@ Interpreter::Interpreter(const OnnxModel& model, const std::string& input_name) 
   fold_batch_norms();
   fuse_chains();
   plan_releases();
+}
+
+int Interpreter::slot_of(const std::string& name) {
+  auto it = slots_.find(name);
+  if (it != slots_.end()) return it->second;
+  const int s = static_cast<int>(values_.size());
+  slots_[name] = s;
+  values_.emplace_back();
+  constant_.push_back(false);
+  return s;
+}
+
+void Interpreter::add_node(const onnx::NodeProto& np, const std::string& path, std::int64_t opset) {
+  Step st;
+  st.op = &operator_for(path, np, opset);
+  st.node.proto = &np;
+  st.node.opset = opset;
+  st.node.where =
+      path + ": node '" + json_check::printable(node_name(np)) + "' (" + json_check::printable(np.op_type()) + ")";
+  for (const auto& a : np.attribute()) st.node.attrs[a.name()] = &a;
+  bool all_constant = true;
+  for (const auto& name : np.input()) {
+    if (name.empty()) {
+      st.inputs.push_back(-1);
+      continue;
+    }
+    auto it = slots_.find(name);
+    if (it == slots_.end()) throw st.node.error("input '" + name + "' is not produced by any earlier node");
+    st.inputs.push_back(it->second);
+    all_constant = all_constant && constant_[static_cast<std::size_t>(it->second)];
+  }
+  for (const auto& name : np.output()) st.outputs.push_back(name.empty() ? -1 : slot_of(name));
+  if (all_constant) {
+    // Same result on every call: compute it now.
+    Tensors outs = run_step(st, values_);
+    for (std::size_t o = 0; o < st.outputs.size() && o < outs.size(); ++o) {
+      if (st.outputs[o] < 0) continue;
+      values_[static_cast<std::size_t>(st.outputs[o])] = outs[o];
+      constant_[static_cast<std::size_t>(st.outputs[o])] = true;
+    }
+    return;
+  }
+  steps_.push_back(std::move(st));
 }
 
 at::Tensor Interpreter::run(const at::Tensor& input) const {
@@ -176,38 +179,50 @@ void Interpreter::fold_batch_norms() {
       if (s >= 0) producer[s] = k;
   std::vector<bool> removed(steps_.size(), false);
   for (std::size_t k = 0; k < steps_.size(); ++k) {
-    Step& bn = steps_[k];
-    if (std::string(bn.op->name) != "BatchNormalization" || bn.inputs.size() != 5 || bn.outputs.size() != 1) continue;
-    if (bn.node.i("training_mode", 0) != 0) continue;
-    bool params = true;
-    for (std::size_t i = 1; i < 5; ++i) params = params && is_constant(bn.inputs[i]);
-    auto p = producer.find(bn.inputs[0]);
-    if (!params || p == producer.end() || removed[p->second]) continue;
-    Step& conv = steps_[p->second];
-    if (std::string(conv.op->name) != "Conv" || conv.outputs.size() != 1 || reads(bn.inputs[0]) != 1) continue;
-    if (!is_constant(conv.inputs[1]) || (conv.inputs.size() > 2 && conv.inputs[2] >= 0 && !is_constant(conv.inputs[2])))
-      continue;
-    const at::Tensor& w = values_[static_cast<std::size_t>(conv.inputs[1])];
-    auto at_slot = [&](int s) { return values_[static_cast<std::size_t>(s)]; };
-    const at::Tensor scale = at_slot(bn.inputs[1]), shift = at_slot(bn.inputs[2]), mean = at_slot(bn.inputs[3]),
-                     var = at_slot(bn.inputs[4]);
-    if (w.dim() < 3 || scale.numel() != w.size(0)) continue;
-    const at::Tensor factor = scale / at::sqrt(var + static_cast<double>(bn.node.f("epsilon", 1e-5f)));
-    std::vector<std::int64_t> shape(static_cast<std::size_t>(w.dim()), 1);
-    shape[0] = -1;
-    const at::Tensor b = conv.inputs.size() > 2 && conv.inputs[2] >= 0 ? at_slot(conv.inputs[2]) : at::zeros_like(mean);
-    const int new_w = add_constant((w * factor.reshape(shape)).contiguous());
-    const int new_b = add_constant(((b - mean) * factor + shift).contiguous());
-    conv.inputs.resize(3);
-    conv.inputs[1] = new_w;
-    conv.inputs[2] = new_b;
-    conv.outputs[0] = bn.outputs[0];
-    removed[k] = true;
+    const Step& bn = steps_[k];
+    Step* conv = conv_before_batch_norm(bn, producer, removed);
+    if (conv != nullptr && fold_batch_norm(bn, conv)) removed[k] = true;
   }
   std::vector<Step> kept;
   for (std::size_t k = 0; k < steps_.size(); ++k)
     if (!removed[k]) kept.push_back(std::move(steps_[k]));
   steps_ = std::move(kept);
+}
+
+Step* Interpreter::conv_before_batch_norm(const Step& bn, const std::unordered_map<int, std::size_t>& producer,
+                                          const std::vector<bool>& removed) {
+  if (std::string(bn.op->name) != "BatchNormalization" || bn.inputs.size() != 5 || bn.outputs.size() != 1)
+    return nullptr;
+  if (bn.node.i("training_mode", 0) != 0) return nullptr;
+  bool params = true;
+  for (std::size_t i = 1; i < 5; ++i) params = params && is_constant(bn.inputs[i]);
+  auto p = producer.find(bn.inputs[0]);
+  if (!params || p == producer.end() || removed[p->second]) return nullptr;
+  Step& conv = steps_[p->second];
+  if (std::string(conv.op->name) != "Conv" || conv.outputs.size() != 1 || reads(bn.inputs[0]) != 1) return nullptr;
+  if (!is_constant(conv.inputs[1]) || (conv.inputs.size() > 2 && conv.inputs[2] >= 0 && !is_constant(conv.inputs[2])))
+    return nullptr;
+  return &conv;
+}
+
+bool Interpreter::fold_batch_norm(const Step& bn, Step* conv) {
+  const at::Tensor& w = values_[static_cast<std::size_t>(conv->inputs[1])];
+  auto at_slot = [&](int s) { return values_[static_cast<std::size_t>(s)]; };
+  const at::Tensor scale = at_slot(bn.inputs[1]), shift = at_slot(bn.inputs[2]), mean = at_slot(bn.inputs[3]),
+                   var = at_slot(bn.inputs[4]);
+  if (w.dim() < 3 || scale.numel() != w.size(0)) return false;
+  const at::Tensor factor = scale / at::sqrt(var + static_cast<double>(bn.node.f("epsilon", 1e-5f)));
+  std::vector<std::int64_t> shape(static_cast<std::size_t>(w.dim()), 1);
+  shape[0] = -1;
+  const at::Tensor b =
+      conv->inputs.size() > 2 && conv->inputs[2] >= 0 ? at_slot(conv->inputs[2]) : at::zeros_like(mean);
+  const int new_w = add_constant((w * factor.reshape(shape)).contiguous());
+  const int new_b = add_constant(((b - mean) * factor + shift).contiguous());
+  conv->inputs.resize(3);
+  conv->inputs[1] = new_w;
+  conv->inputs[2] = new_b;
+  conv->outputs[0] = bn.outputs[0];
+  return true;
 }
 
 Step* Interpreter::only_feeder(int slot, const char* op, const std::unordered_map<int, std::size_t>& producer,

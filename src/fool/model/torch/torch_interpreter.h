@@ -55,6 +55,10 @@ class Interpreter {
 
  private:
   static Tensors run_step(const Step& st, const std::vector<at::Tensor>& v);
+  // The slot of a value name, made (empty, not constant) on first use.
+  int slot_of(const std::string& name);
+  // Resolves one node into a step; a node whose inputs are all constant is run now instead.
+  void add_node(const onnx::NodeProto& np, const std::string& path, std::int64_t opset);
 
   int reads(int slot) const;
   bool is_constant(int slot) const { return slot >= 0 && constant_[static_cast<std::size_t>(slot)]; }
@@ -64,6 +68,12 @@ class Interpreter {
   // becomes one Conv with scaled weights and a shifted bias: what PyTorch's exporter does for
   // torchvision models, done here for the graphs that keep the pair.
   void fold_batch_norms();
+  // The Conv step whose output only BatchNormalization step `bn` reads, if the pair can be folded.
+  Step* conv_before_batch_norm(const Step& bn, const std::unordered_map<int, std::size_t>& producer,
+                               const std::vector<bool>& removed);
+  // Folds `bn` into `conv` (new constant weights and bias; conv takes over bn's output); false if
+  // the shapes do not allow it.
+  bool fold_batch_norm(const Step& bn, Step* conv);
 
   // The single step that writes `slot`, if it runs `op` and no one but one step reads the slot.
   Step* only_feeder(int slot, const char* op, const std::unordered_map<int, std::size_t>& producer, int readers = 1);
