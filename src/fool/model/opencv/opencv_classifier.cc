@@ -59,23 +59,7 @@ class OpenCvClassifier : public Classifier {
     for (int i = 0; i < n; ++i) {
       float* x = dst + i * per;
       preprocess_image(spec_.preprocessing, spec_.input, images.image(i), x);
-      for (const InputOp& op : input_ops_) {
-        const float* v = op.value.data();
-        switch (op.op) {
-          case '+':
-            for (std::size_t j = 0; j < per; ++j) x[j] += v[j];
-            break;
-          case '-':
-            for (std::size_t j = 0; j < per; ++j) x[j] -= v[j];
-            break;
-          case '*':
-            for (std::size_t j = 0; j < per; ++j) x[j] *= v[j];
-            break;
-          default:
-            for (std::size_t j = 0; j < per; ++j) x[j] /= v[j];
-            break;
-        }
-      }
+      for (const InputOp& op : input_ops_) apply_input_op(op, per, x);
     }
     cv::Mat out;
     try {
@@ -98,6 +82,24 @@ class OpenCvClassifier : public Classifier {
   }
 
  private:
+  // One folded "input <op> constant" node (simplified_for_opencv) applied to an image's `per` values.
+  static void apply_input_op(const InputOp& op, std::size_t per, float* x) {
+    const float* v = op.value.data();
+    switch (op.op) {
+      case '+':
+        for (std::size_t j = 0; j < per; ++j) x[j] += v[j];
+        break;
+      case '-':
+        for (std::size_t j = 0; j < per; ++j) x[j] -= v[j];
+        break;
+      case '*':
+        for (std::size_t j = 0; j < per; ++j) x[j] *= v[j];
+        break;
+      default:
+        for (std::size_t j = 0; j < per; ++j) x[j] /= v[j];
+        break;
+    }
+  }
   // OpenCV's message on one line: its first line (the failed check) and the lines that name the
   // node (the importer's "Node [Op]:(name) parse error: ..."), without the source path prefix.
   static std::string opencv_message(const std::string& s) {
