@@ -117,11 +117,6 @@ std::string without_path(const std::string& message, const std::string& path) {
   return message;
 }
 
-// A backend must beat the most preferred agreeing one by this factor to be chosen over it, so that
-// two runs of the same command do not flip between backends whose probe times are close (results
-// are byte-identical only for the same backend).
-constexpr double kSpeedMargin = 1.25;
-
 std::string ms(double seconds) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f ms", seconds * 1e3);
@@ -235,18 +230,37 @@ std::vector<Candidate> run_all(const std::string& path, OnnxModel model, const C
       for (std::size_t j = 0; j < k.output.rows() * k.output.cols(); ++j)
         if (!std::isfinite(k.output.data()[j])) throw Error("non-finite probabilities on the probe batch");
       if (timed.size() != probe.size()) k.classifier->probabilities(timed);  // warms up for that size
-      const auto t0 = std::chrono::steady_clock::now();
-      k.classifier->probabilities(timed);
-      k.probe.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       k.probe.classes = static_cast<int>(k.output.cols());
     } catch (const Error& e) {
       k.classifier.reset();
-      k.probe.seconds = -1.0;
       k.probe.error = without_path(e.what(), path);
       if (k.probe.error.empty()) k.probe.error = "failed";
     }
     out.push_back(std::move(k));
   }
+  // Timed in interleaved rounds (each round one call of every backend that runs, in registry
+  // order), so that a moment of load elsewhere on the machine falls on one call, not on all of a
+  // backend's; each keeps its best call (load only ever makes a call slower).
+  // Without a speed comparison one call is timed (fool info still shows it).
+  const int rounds = options.auto_compares_speed ? kTimingRounds : 1;
+  for (int round = 0; round < rounds; ++round) {
+    for (Candidate& k : out) {
+      if (!k.classifier) continue;
+      try {
+        const auto t0 = std::chrono::steady_clock::now();
+        k.classifier->probabilities(timed);
+        k.probe.rounds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      } catch (const Error& e) {
+        k.classifier.reset();
+        k.probe.rounds.clear();
+        k.probe.classes = 0;
+        k.probe.error = without_path(e.what(), path);
+        if (k.probe.error.empty()) k.probe.error = "failed";
+      }
+    }
+  }
+  for (Candidate& k : out)
+    k.probe.seconds = k.classifier ? *std::min_element(k.probe.rounds.begin(), k.probe.rounds.end()) : -1.0;
   return out;
 }
 
@@ -317,7 +331,7 @@ int choose_among_agreeing(const std::vector<Candidate>& c, const std::vector<int
   int fastest = preferred;
   for (int i : agree)
     if (at(c, i).probe.seconds < at(c, fastest).probe.seconds) fastest = i;
-  if (fastest != preferred && at(c, fastest).probe.seconds * kSpeedMargin < at(c, preferred).probe.seconds) {
+  if (fastest != preferred && clearly_faster(at(c, fastest).probe, at(c, preferred).probe)) {
     const std::string& name = at(c, fastest).reg->name;
     ch->reason = name + ": " + who + " agree on the probe batch and " + name + " is faster";
     return fastest;
@@ -391,6 +405,8 @@ std::vector<Candidate> compare(const std::string& path, const ClassifierOptions&
   out->chosen = pick >= 0;
   ch.detail = "probe batch of " + std::to_string(probe.size()) +
               (timed.size() != probe.size() ? ", timed on " + std::to_string(timed.size()) + " images:" : ":");
+  const std::string rounds =
+      options.auto_compares_speed ? " (best of " + std::to_string(kTimingRounds) + " interleaved calls each)" : "";
   std::string errors;
   for (std::size_t i = 0; i < c.size(); ++i) {
     ch.detail += (i == 0 ? " " : ", ") + c[i].reg->name + " " + (c[i].classifier ? ms(c[i].probe.seconds) : "fails");
@@ -404,6 +420,7 @@ std::vector<Candidate> compare(const std::string& path, const ClassifierOptions&
     }
     out->probes.push_back(c[i].probe);
   }
+  ch.detail += rounds;
   if (pick < 0) out->error = path + ": no backend runs this model (" + errors + ")";
   ch.probes = out->probes;
   return c;
@@ -467,6 +484,11 @@ std::unique_ptr<Classifier> load_auto(const std::string& path, const ClassifierO
 }
 
 }  // namespace
+
+bool clearly_faster(const BackendProbe& candidate, const BackendProbe& preferred) {
+  if (candidate.seconds < 0.0 || preferred.seconds < 0.0) return false;
+  return candidate.seconds * kSpeedMargin < preferred.seconds;
+}
 
 ModelSpec describe_model(const std::string& path, const SpecOverrides& overrides) {
   if (is_torchscript_file(path)) {
