@@ -1,6 +1,9 @@
 // plan_graph: the lowered graph -> oneDNN primitives for one batch size (onednn_plan.h).
 #include "fool/model/onednn/onednn_plan.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -155,14 +158,60 @@ class Planner {
       cache.push_back({want, memory(want, eng_, owner->data()), owner});
       return cache.back().mem;
     }
-    memory src = data.empty() ? first->mem : memory(user, eng_, data.data());
     memory dst(want, eng_);
-    dnnl::stream s(eng_);
-    dnnl::reorder(src, dst).execute(s, src, dst);
-    s.wait();
+    if (data.empty() || !reorder_releasing(&data, user, dst)) {
+      memory src = data.empty() ? first->mem : memory(user, eng_, data.data());
+      dnnl::stream s(eng_);
+      dnnl::reorder(src, dst).execute(s, src, dst);
+      s.wait();
+    }
     std::vector<float>().swap(data);
     cache.push_back({want, dst, nullptr});
     return dst;
+  }
+  // Reorders a large 2-D weight (a fully connected layer's, laid out as `user`) into `dst` a slice
+  // of its outer dimension at a time, giving the pages of `*data` already reordered back to the
+  // system, so that the weight is not held twice while it is packed (AlexNet's first fully
+  // connected layer: 151 MB). False, with nothing done, where the weight is small or a slice would
+  // not fall on whole blocks of dst's layout (the caller then reorders it at once).
+  bool reorder_releasing(std::vector<float>* data, const memory::desc& user, memory& dst) {
+    constexpr std::size_t kLarge = std::size_t{16} << 20;  // bytes
+    constexpr memory::dim kSlice = 256;                    // a multiple of oneDNN's blocks (<= 64)
+    const memory::dims dims = user.dims();
+    if (dims.size() != 2 || data->size() * sizeof(float) < kLarge) return false;
+    // The outer dimension of the stored order: the one with the larger stride.
+    const auto& strides = user.data.format_desc.blocking.strides;
+    const int outer = strides[1] > strides[0] ? 1 : 0;
+    const memory::dim rows = dims[static_cast<std::size_t>(outer)];
+    const std::size_t row_floats = data->size() / static_cast<std::size_t>(rows);
+    std::vector<std::pair<memory, memory>> slices;
+    std::vector<dnnl::reorder> reorders;
+    try {  // every slice's reorder made before any page is given back
+      for (memory::dim at = 0; at < rows; at += kSlice) {
+        memory::dims sub = dims, offsets = {0, 0};
+        sub[static_cast<std::size_t>(outer)] = std::min(kSlice, rows - at);
+        offsets[static_cast<std::size_t>(outer)] = at;
+        memory from(user.submemory_desc(sub, offsets), eng_, data->data());
+        memory to(dst.get_desc().submemory_desc(sub, offsets), eng_, dst.get_data_handle());
+        reorders.emplace_back(dnnl::reorder::primitive_desc(from, to));
+        slices.emplace_back(from, to);
+      }
+    } catch (const dnnl::error&) {
+      return false;
+    }
+    const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto base = reinterpret_cast<std::uintptr_t>(data->data());
+    const std::uintptr_t first = (base + page - 1) / page * page;
+    dnnl::stream s(eng_);
+    for (std::size_t i = 0; i < slices.size(); ++i) {
+      reorders[i].execute(s, slices[i].first, slices[i].second);
+      s.wait();
+      const std::size_t done = std::min(static_cast<std::size_t>(rows), (i + 1) * static_cast<std::size_t>(kSlice));
+      const std::uintptr_t begin = std::max(first, (base + i * kSlice * row_floats * sizeof(float)) / page * page);
+      const std::uintptr_t end = (base + done * row_floats * sizeof(float)) / page * page;
+      if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    }
+    return true;
   }
   memory vector_memory(const std::vector<float>& data) {
     memory m(plain({static_cast<memory::dim>(data.size())}), eng_);
@@ -347,7 +396,7 @@ class Planner {
                                             any(full(l.output))),
           post_ops(l), eng_);
     };
-    const dnnl::inner_product_forward::primitive_desc pd = with_packed_weights(wd, make, &wuser);
+    const dnnl::inner_product_forward::primitive_desc pd = with_packed_weights(wd, make);
     const int s = as(in, pd.src_desc());
     const int d = new_buffer(pd.dst_desc());
     const memory bias = bias_of(l);
@@ -358,25 +407,17 @@ class Planner {
 
   // The primitive for this batch size reading the weights as an earlier plan packed them (one packed
   // copy for every batch size: AlexNet's fully connected weights would otherwise be held once per
-  // layout oneDNN prefers for a batch size), or in the layout it prefers where it cannot.
-  // `stored` (fully connected layers): the weights as the layer holds them, taken where an optimised
-  // kernel reads them so (no packed copy; AlexNet's first one is 151 MB).
+  // layout oneDNN prefers for a batch size), or in the layout it prefers where it cannot. Fully
+  // connected weights are packed too (reorder_releasing keeps that from holding them twice): read
+  // as stored (gemm:jit) AlexNet ran 0.93x ONNX Runtime per CPU second (docs/results.md).
   template <class Make>
-  auto with_packed_weights(const memory::dims& dims, Make make, const memory::desc* stored = nullptr)
-      -> decltype(make(any(dims))) {
+  auto with_packed_weights(const memory::dims& dims, Make make) -> decltype(make(any(dims))) {
     for (const auto& p : packed_[static_cast<std::size_t>(layer_)]) {
       if (p.desc.dims() != dims) continue;
       try {
         return make(p.desc);
       } catch (const dnnl::error&) {
         break;
-      }
-    }
-    if (stored) {
-      try {
-        auto pd = make(*stored);
-        if (std::string(pd.impl_info_str()).find("ref") == std::string::npos) return pd;
-      } catch (const dnnl::error&) {
       }
     }
     return make(any(dims));
