@@ -376,7 +376,7 @@ TEST(CompareBackends, TimesEveryBackendInRoundsAndKeepsItsBest) {
     ASSERT_EQ(p.rounds.size(), static_cast<std::size_t>(kTimingRounds)) << p.name;
     EXPECT_EQ(p.seconds, *std::min_element(p.rounds.begin(), p.rounds.end())) << p.name;
   }
-  const std::string tail = " (best of 3 interleaved calls each)";
+  const std::string tail = " (CPU time, best of 3 interleaved calls each)";
   ASSERT_GE(c.choice.detail.size(), tail.size());
   EXPECT_EQ(c.choice.detail.substr(c.choice.detail.size() - tail.size()), tail) << c.choice.detail;
   o.auto_compares_speed = false;

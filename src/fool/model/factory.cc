@@ -5,9 +5,9 @@
 #include "fool/model/checked_output.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <optional>
 
 #include "fool/core/error.h"
@@ -146,6 +146,13 @@ std::string joined(const std::vector<std::string>& names) {
   return out;
 }
 
+// CPU time of the whole process (user + system, every thread), in seconds.
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
 // One registered backend loaded and run on the probe batch.
 struct Candidate {
   const BackendRegistration* reg;
@@ -239,17 +246,18 @@ std::vector<Candidate> run_all(const std::string& path, OnnxModel model, const C
     out.push_back(std::move(k));
   }
   // Timed in interleaved rounds (each round one call of every backend that runs, in registry
-  // order), so that a moment of load elsewhere on the machine falls on one call, not on all of a
-  // backend's; each keeps its best call (load only ever makes a call slower).
+  // order) by the CPU time the process spends in the call (every thread's), which other work on
+  // the machine does not lengthen as it does wall time (on a loaded machine a call of a few
+  // milliseconds is mostly waiting for a core); each keeps its best call.
   // Without a speed comparison one call is timed (fool info still shows it).
   const int rounds = options.auto_compares_speed ? kTimingRounds : 1;
   for (int round = 0; round < rounds; ++round) {
     for (Candidate& k : out) {
       if (!k.classifier) continue;
       try {
-        const auto t0 = std::chrono::steady_clock::now();
+        const double t0 = process_cpu_seconds();
         k.classifier->probabilities(timed);
-        k.probe.rounds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        k.probe.rounds.push_back(process_cpu_seconds() - t0);
       } catch (const Error& e) {
         k.classifier.reset();
         k.probe.rounds.clear();
@@ -405,8 +413,9 @@ std::vector<Candidate> compare(const std::string& path, const ClassifierOptions&
   out->chosen = pick >= 0;
   ch.detail = "probe batch of " + std::to_string(probe.size()) +
               (timed.size() != probe.size() ? ", timed on " + std::to_string(timed.size()) + " images:" : ":");
-  const std::string rounds =
-      options.auto_compares_speed ? " (best of " + std::to_string(kTimingRounds) + " interleaved calls each)" : "";
+  const std::string rounds = options.auto_compares_speed
+                                 ? " (CPU time, best of " + std::to_string(kTimingRounds) + " interleaved calls each)"
+                                 : "";
   std::string errors;
   for (std::size_t i = 0; i < c.size(); ++i) {
     ch.detail += (i == 0 ? " " : ", ") + c[i].reg->name + " " + (c[i].classifier ? ms(c[i].probe.seconds) : "fails");

@@ -16,8 +16,9 @@ struct BackendProbe {
   std::string name;
   // The timing batch (after a warm-up call): the best of `rounds`; -1: it did not run.
   double seconds = -1.0;
-  // Each timed call in seconds, in order: with timing, kTimingRounds calls interleaved with the
-  // other backends' (round r of every backend before round r + 1 of any), else one.
+  // Each timed call, in CPU seconds of the process (every thread's user + system time), in order:
+  // with timing, kTimingRounds calls interleaved with the other backends' (round r of every backend
+  // before round r + 1 of any), else one.
   std::vector<double> rounds;
   std::string error;  // why it cannot run the model, without the model's path; "" if it runs
   int classes = 0;    // columns of its output; 0: it did not run
