@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# Fast stage: the layout (.clang-format) of every C++ file in the repository, before anything runs.
+# Fast stage: the layout (.clang-format) of every C++ file in the repository, before the tests.
 # (clang-tidy over all of src/ is scripts/lint.sh: it compiles every file again, too slow for this command.)
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   echo "[test] clang-format check" >&2
