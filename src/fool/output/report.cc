@@ -292,6 +292,39 @@ std::string label_of(int k, const std::string& recorded, const ReportOptions& o)
 
 std::string short_hash(const std::string& sha) { return sha.size() > 12 ? sha.substr(0, 12) : sha; }
 
+// The run's champion confidence (evolve) or target probability (ascend) over its log.jsonl, as a
+// chart ("" without a usable log).
+std::string run_confidence_chart(const std::string& dir, const RunRecord& r, const std::string& unit) {
+  // Read through fool's reader: a FIFO or device in its place is an error, not a hang.
+  std::error_code ec;
+  std::istringstream log(fs::exists(fs::path(dir) / "log.jsonl", ec)
+                             ? read_text_file((fs::path(dir) / "log.jsonl").string(), kMaxJsonBytes)
+                             : std::string());
+  std::vector<double> xs, mn, md, mx;
+  for (std::string line; std::getline(log, line);) {
+    const auto j = parse_json_or_discarded(line);
+    // A damaged log line is left out of the chart rather than failing the page.
+    auto number = [&j](const std::string& key, double& out) {
+      if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return false;
+      out = j[key].get<double>();
+      return std::isfinite(out);
+    };
+    double x = 0, lo = 0, mid = 0, hi = 0;
+    if (!number(unit, x) || !number("min", lo) || !number("median", mid) || !number("max", hi)) continue;
+    xs.push_back(x);
+    mn.push_back(lo);
+    md.push_back(mid);
+    mx.push_back(hi);
+  }
+  if (!xs.empty()) {
+    const bool evolve = r.progress_unit == ProgressUnit::Generation;
+    return confidence_chart(
+        evolve ? "champion confidence per generation" : "target probability of the current images per step", unit,
+        {{"max", "#b2182b", mx}, {"median", "#2166ac", md}, {"min", "#999999", mn}}, xs, r.thresholds);
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string report_html::run_section(const std::string& dir, const ReportOptions& options,
@@ -322,34 +355,7 @@ std::string report_html::run_section(const std::string& dir, const ReportOptions
   if (fs::exists(fs::path(dir) / "grid.png")) {
     h << "<img class=\"grid\" alt=\"champions of every class\" src=\"" << data_uri(dir, "grid.png") << "\">";
   }
-  // Champion confidence over the run.
-  // Read through fool's reader: a FIFO or device in its place is an error, not a hang.
-  std::error_code ec;
-  std::istringstream log(fs::exists(fs::path(dir) / "log.jsonl", ec)
-                             ? read_text_file((fs::path(dir) / "log.jsonl").string(), kMaxJsonBytes)
-                             : std::string());
-  std::vector<double> xs, mn, md, mx;
-  for (std::string line; std::getline(log, line);) {
-    const auto j = parse_json_or_discarded(line);
-    // A damaged log line is left out of the chart rather than failing the page.
-    auto number = [&j](const std::string& key, double& out) {
-      if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return false;
-      out = j[key].get<double>();
-      return std::isfinite(out);
-    };
-    double x = 0, lo = 0, mid = 0, hi = 0;
-    if (!number(unit, x) || !number("min", lo) || !number("median", mid) || !number("max", hi)) continue;
-    xs.push_back(x);
-    mn.push_back(lo);
-    md.push_back(mid);
-    mx.push_back(hi);
-  }
-  if (!xs.empty()) {
-    const bool evolve = r.progress_unit == ProgressUnit::Generation;
-    h << confidence_chart(
-        evolve ? "champion confidence per generation" : "target probability of the current images per step", unit,
-        {{"max", "#b2182b", mx}, {"median", "#2166ac", md}, {"min", "#999999", mn}}, xs, r.thresholds);
-  }
+  h << run_confidence_chart(dir, r, unit);
   h << analysis_section(dir);
   h << "<details open><summary>classes</summary><table class=\"classes\"><tr><th>class</th><th>label</th>"
        "<th>image</th><th>confidence</th><th>top class</th>";
