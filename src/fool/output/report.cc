@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
 
 #include "fool/core/bytes.h"
 #include "fool/core/error.h"
@@ -105,12 +106,12 @@ using report_html::num;
 using report_html::run_section;
 using report_html::transfer_section;
 
-std::string confidence_chart(const std::string& title, const std::string& xlabel,
-                             const std::vector<ConfidenceSeries>& series, const std::vector<double>& xs,
-                             const std::vector<double>& thresholds) {
-  const int w = 640, h = 300, l = 86, r = 130, t = 28, b = 40;
-  const double pw = w - l - r, ph = h - t - b;
-  // The axis spans the data and at least 1% to 99.99% (every threshold of the paper in view).
+namespace {
+
+// The confidence axis (on the confidence_scale) of a chart: it spans the data and at least 1% to
+// 99.99% (every threshold of the paper in view), whole units, with room above the top.
+std::pair<double, double> confidence_axis(const std::vector<ConfidenceSeries>& series,
+                                          const std::vector<double>& thresholds) {
   double lo = confidence_scale(0.01), hi = confidence_scale(0.9999);
   for (const auto& se : series)
     for (double p : se.p)
@@ -119,8 +120,18 @@ std::string confidence_chart(const std::string& title, const std::string& xlabel
         hi = std::max(hi, confidence_scale(p));
       }
   for (double th : thresholds) hi = std::max(hi, confidence_scale(th));
-  lo = std::floor(lo);
-  hi = std::ceil(hi + 0.25);
+  return {std::floor(lo), std::ceil(hi + 0.25)};
+}
+
+}  // namespace
+
+std::string confidence_chart(const std::string& title, const std::string& xlabel,
+                             const std::vector<ConfidenceSeries>& series, const std::vector<double>& xs,
+                             const std::vector<double>& thresholds) {
+  const int w = 640, h = 300, l = 86, r = 130, t = 28, b = 40;
+  const double pw = w - l - r, ph = h - t - b;
+  const std::pair<double, double> axis = confidence_axis(series, thresholds);
+  const double lo = axis.first, hi = axis.second;
   const double x0 = xs.empty() ? 0 : xs.front(), x1 = xs.empty() || xs.back() == xs.front() ? x0 + 1 : xs.back();
   auto X = [&](double x) { return l + (x - x0) / (x1 - x0) * pw; };
   auto Y = [&](double p) { return t + (1.0 - (confidence_scale(p) - lo) / (hi - lo)) * ph; };
@@ -389,6 +400,29 @@ std::string first_reached_cell(const std::vector<double>& thresholds, const std:
 
 // When each class of each run first reached each threshold, runs side by side: a first row for all
 // classes (the generation by which every class had, or how many did) and one row per class.
+// A run's classes at each threshold: "&ge; 99.00%: all by 12<br>" when every class reached it, else
+// "&ge; 99.00%: 3/10<br>".
+std::string all_classes_cell(const RunSummary& s) {
+  std::ostringstream h;
+  for (std::size_t t = 0; t < s.record.thresholds.size(); ++t) {
+    std::size_t n = 0;
+    int last = -1;
+    for (const auto& c : s.classes) {
+      if (t < c.first_reached.size() && c.first_reached[t]) {
+        ++n;
+        last = std::max(last, *c.first_reached[t]);
+      }
+    }
+    h << "&ge; " << html_escape(percent(s.record.thresholds[t])) << ": ";
+    if (n == s.classes.size() && n > 0)
+      h << "all by " << last;
+    else
+      h << n << "/" << s.classes.size();
+    h << "<br>";
+  }
+  return h.str();
+}
+
 std::string first_reached_comparison(const std::vector<RunSummary>& summaries, const std::vector<std::string>& runs) {
   std::map<int, std::string> labels;  // every class of any run, in index order
   for (const auto& s : summaries)
@@ -400,33 +434,15 @@ std::string first_reached_comparison(const std::vector<RunSummary>& summaries, c
   for (const auto& dir : runs)
     h << "<th title=\"" << html_escape(dir) << "\">" << html_escape(fs::path(dir).filename().string()) << "</th>";
   h << "</tr><tr><td>all</td><td></td>";
-  for (const auto& s : summaries) {
-    h << "<td>";
-    for (std::size_t t = 0; t < s.record.thresholds.size(); ++t) {
-      std::size_t n = 0;
-      int last = -1;
-      for (const auto& c : s.classes) {
-        if (t < c.first_reached.size() && c.first_reached[t]) {
-          ++n;
-          last = std::max(last, *c.first_reached[t]);
-        }
-      }
-      h << "&ge; " << html_escape(percent(s.record.thresholds[t])) << ": ";
-      if (n == s.classes.size() && n > 0)
-        h << "all by " << last;
-      else
-        h << n << "/" << s.classes.size();
-      h << "<br>";
-    }
-    h << "</td>";
-  }
+  for (const auto& s : summaries) h << "<td>" << all_classes_cell(s) << "</td>";
   h << "</tr>";
   for (const auto& [index, label] : labels) {
     h << "<tr><td>" << index << "</td><td>" << (label == std::to_string(index) ? std::string() : html_escape(label))
       << "</td>";
     for (const auto& s : summaries) {
+      const int k = index;  // (a lambda may not capture a structured binding in C++17)
       const auto it =
-          std::find_if(s.classes.begin(), s.classes.end(), [&](const ClassSummary& c) { return c.index == index; });
+          std::find_if(s.classes.begin(), s.classes.end(), [k](const ClassSummary& c) { return c.index == k; });
       h << "<td>"
         << (it == s.classes.end() ? std::string("not a target")
                                   : first_reached_cell(s.record.thresholds, it->first_reached))
