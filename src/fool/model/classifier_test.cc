@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -361,6 +362,43 @@ TEST(CompareBackends, TimesSmallNetworksOnALargerBatch) {
   o.auto_compares_speed = false;
   const BackendComparison untimed = compare_backends(fixtures_dir() + "/mnist_bn_cnn.onnx", o);
   EXPECT_EQ(untimed.choice.detail.rfind("probe batch of 4: opencv ", 0), 0u) << untimed.choice.detail;
+}
+
+// Auto times every backend kTimingRounds times, interleaved, and keeps each one's best call; the
+// detail line says so. Without timing one call is timed.
+TEST(CompareBackends, TimesEveryBackendInRoundsAndKeepsItsBest) {
+  ClassifierOptions o;
+  o.auto_compares_speed = true;
+  const BackendComparison c = compare_backends(fixtures_dir() + "/mnist_bn_cnn.onnx", o);
+  ASSERT_TRUE(c.chosen) << c.error;
+  for (const BackendProbe& p : c.probes) {
+    ASSERT_TRUE(p.runs()) << p.name << ": " << p.error;
+    ASSERT_EQ(p.rounds.size(), static_cast<std::size_t>(kTimingRounds)) << p.name;
+    EXPECT_EQ(p.seconds, *std::min_element(p.rounds.begin(), p.rounds.end())) << p.name;
+  }
+  const std::string tail = " (CPU time, best of 3 interleaved calls each)";
+  ASSERT_GE(c.choice.detail.size(), tail.size());
+  EXPECT_EQ(c.choice.detail.substr(c.choice.detail.size() - tail.size()), tail) << c.choice.detail;
+  o.auto_compares_speed = false;
+  const BackendComparison untimed = compare_backends(fixtures_dir() + "/mnist_bn_cnn.onnx", o);
+  for (const BackendProbe& p : untimed.probes) EXPECT_EQ(p.rounds.size(), 1u) << p.name;
+  EXPECT_EQ(untimed.choice.detail.find("best of"), std::string::npos) << untimed.choice.detail;
+}
+
+// The speed rule: more than kSpeedMargin times faster, best call against best call; a backend that
+// did not run is never faster nor beaten.
+TEST(CompareBackends, ClearlyFasterNeedsMoreThanTheMargin) {
+  auto timed = [](double s) {
+    BackendProbe p;
+    p.seconds = s;
+    return p;
+  };
+  EXPECT_TRUE(clearly_faster(timed(0.5), timed(0.64)));
+  EXPECT_FALSE(clearly_faster(timed(0.5), timed(0.625)));  // exactly the margin: not a clear win
+  EXPECT_FALSE(clearly_faster(timed(0.5), timed(0.6)));
+  EXPECT_FALSE(clearly_faster(timed(0.64), timed(0.5)));
+  EXPECT_FALSE(clearly_faster(timed(-1.0), timed(0.5)));
+  EXPECT_FALSE(clearly_faster(timed(0.5), timed(-1.0)));
 }
 
 // An operator no backend knows (every Tanh renamed Tanx): nothing is chosen, and the one-line error

@@ -14,9 +14,14 @@ namespace fool {
 struct BackendProbe {
   Backend backend = Backend::OpenCv;
   std::string name;
-  double seconds = -1.0;  // one probe batch (after a warm-up batch); -1: it did not run
-  std::string error;      // why it cannot run the model, without the model's path; "" if it runs
-  int classes = 0;        // columns of its output; 0: it did not run
+  // The timing batch (after a warm-up call): the best of `rounds`; -1: it did not run.
+  double seconds = -1.0;
+  // Each timed call, in CPU seconds of the process (every thread's user + system time), in order:
+  // with timing, kTimingRounds calls interleaved with the other backends' (round r of every backend
+  // before round r + 1 of any), else one.
+  std::vector<double> rounds;
+  std::string error;  // why it cannot run the model, without the model's path; "" if it runs
+  int classes = 0;    // columns of its output; 0: it did not run
   // Largest difference of its probabilities to the chosen backend's on the probe batch; -1: not
   // compared (it did not run, or nothing was chosen).
   float max_difference = -1.0f;
@@ -54,11 +59,24 @@ struct BackendComparison {
 // takes them as agreeing.
 inline constexpr float kBackendTolerance = 1e-4f;
 
+// A backend must beat the most preferred agreeing one by this factor (best timed call against
+// best timed call) to be chosen over it, so that two runs of the same command do not flip between
+// backends whose times are close (results are byte-identical only for the same backend).
+inline constexpr double kSpeedMargin = 1.25;
+// Timed calls of each backend when auto compares speed, interleaved; a backend's time is its best.
+inline constexpr int kTimingRounds = 3;
+
+// Auto's speed rule (docs/design.md, "Choosing a backend"): whether `candidate` is clearly faster
+// than `preferred`: both ran and the candidate's best timed call, times kSpeedMargin, is shorter
+// than the preferred one's best.
+bool clearly_faster(const BackendProbe& candidate, const BackendProbe& preferred);
+
 // Loads the model with every registered backend, scores a seeded probe batch (4 images, or the
 // model's fixed batch) with each, and applies auto's rules (docs/design.md, "Choosing a backend"):
 // of the backends that run, those that disagree with the reference backend are dropped; of the
-// rest the most preferred one is taken unless another is 1.25x faster (timing only if
-// options.auto_compares_speed). Throws fool::Error only for a file that is not a usable model.
+// rest the most preferred one is taken unless another is clearly_faster (timing only if
+// options.auto_compares_speed: three interleaved calls of each, its best kept). Throws fool::Error only for a file that
+// is not a usable model.
 BackendComparison compare_backends(const std::string& path, const ClassifierOptions& options);
 
 // Reads the ONNX file once and builds the chosen backend (for Auto, see compare_backends; *choice,

@@ -184,6 +184,26 @@ TEST_F(Onednn, RunsMobileForms) {
   EXPECT_LT(versus_torch(m, {3, 13, 13}), 1e-5f);
 }
 
+// Fully connected weights of 16 MB and more are packed a slice at a time, the stored copy given
+// back as it goes: stored K x In (transB = 1) and In x K (transB = 0), and a 10-class layer whose
+// rows do not fill whole slices (packed at once), all as the torch backend computes them.
+TEST_F(Onednn, PacksLargeFullyConnectedWeightsInSlices) {
+  GraphBuilder g(13, {1, 64, 64});
+  auto* flat = g.node("Flatten", {"x"});
+  auto* fc1 = g.node("Gemm", {out_of(flat), g.weight({1024, 4096}, -0.02f, 0.02f), g.weight({1024})});
+  GraphBuilder::attr(fc1, "transB", std::int64_t{1});
+  auto* r1 = g.node("Relu", {out_of(fc1)});
+  auto* fc2 = g.node("Gemm", {out_of(r1), g.weight({1024, 4096}, -0.05f, 0.05f), g.weight({4096})});
+  auto* r2 = g.node("Relu", {out_of(fc2)});
+  auto* fc3 = g.node("Gemm", {out_of(r2), g.weight({10, 4096}, -0.05f, 0.05f), g.weight({10})});
+  GraphBuilder::attr(fc3, "transB", std::int64_t{1});
+  auto* sm = g.node("Softmax", {out_of(fc3)});
+  GraphBuilder::attr(sm, "axis", std::int64_t{1});
+  const std::string m = g.write(path("fc.onnx"), out_of(sm), 10);
+  EXPECT_EQ(plan(m), (std::vector<std::string>{"Flatten", "Gemm+Relu", "Gemm+Relu", "Gemm", "Softmax"}));
+  EXPECT_LT(versus_torch(m, {1, 64, 64}, 12), 1e-5f);
+}
+
 // Preprocessing baked into the graph: a mean image subtracted from the input, a per-channel std
 // divided out (constants broadcast over the tensor).
 TEST_F(Onednn, RunsConstantOperandsBroadcastOverTheInput) {
