@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "callable_classifier.h"
 #include "fool/core/error.h"
 #include "fool/core/image.h"
 #include "fool/core/limits.h"
@@ -29,144 +30,14 @@
 #include "fool/model/factory.h"
 #include "fool/output/report.h"
 #include "fool/output/results.h"
+#include "numpy_convert.h"
 
 namespace py = pybind11;
 
 namespace {
 
 using namespace fool;
-
-py::object json_to_py(const nlohmann::json& j) { return py::module_::import("json").attr("loads")(j.dump()); }
-
-nlohmann::json py_to_json(const py::handle& o) {
-  return nlohmann::json::parse(py::module_::import("json").attr("dumps")(o).cast<std::string>());
-}
-
-// N x C x H x W float32 copy of a batch.
-py::array_t<float> batch_to_numpy(const ImageBatch& b) {
-  const ImageShape& s = b.shape();
-  py::array_t<float> out({static_cast<py::ssize_t>(b.size()), static_cast<py::ssize_t>(s.channels),
-                          static_cast<py::ssize_t>(s.height), static_cast<py::ssize_t>(s.width)});
-  std::memcpy(out.mutable_data(), b.data(), b.size() * s.size() * sizeof(float));
-  return out;
-}
-
-// A float32 C-contiguous N x C x H x W array (the Python side has checked shape and range) as a batch.
-ImageBatch numpy_to_batch(const py::array_t<float, py::array::c_style | py::array::forcecast>& x) {
-  if (x.ndim() != 4) throw Error("images must be N x C x H x W, got " + std::to_string(x.ndim()) + " dimensions");
-  ImageBatch b(static_cast<std::size_t>(x.shape(0)),
-               {static_cast<int>(x.shape(1)), static_cast<int>(x.shape(2)), static_cast<int>(x.shape(3))});
-  std::memcpy(b.data(), x.data(), static_cast<std::size_t>(x.size()) * sizeof(float));
-  return b;
-}
-
-// An N x K float32 array as a Matrix.
-Matrix numpy_to_matrix(const py::array_t<float, py::array::c_style | py::array::forcecast>& a) {
-  if (a.ndim() != 2) throw Error("scores must be N x K, got " + std::to_string(a.ndim()) + " dimensions");
-  Matrix m(static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1)));
-  std::memcpy(m.data(), a.data(), static_cast<std::size_t>(a.size()) * sizeof(float));
-  return m;
-}
-
-py::array_t<float> matrix_to_numpy(const Matrix& m) {
-  py::array_t<float> out({static_cast<py::ssize_t>(m.rows()), static_cast<py::ssize_t>(m.cols())});
-  std::memcpy(out.mutable_data(), m.data(), m.rows() * m.cols() * sizeof(float));
-  return out;
-}
-
-// An 8-bit planar image as H x W x C uint8.
-py::array_t<std::uint8_t> image_to_numpy(const Image8& img) {
-  const int c = img.shape.channels, h = img.shape.height, w = img.shape.width;
-  py::array_t<std::uint8_t> out({h, w, c});
-  std::uint8_t* d = out.mutable_data();
-  for (int ch = 0; ch < c; ++ch)
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x)
-        d[(static_cast<std::size_t>(y) * w + x) * c + ch] = img.pixels[(static_cast<std::size_t>(ch) * h + y) * w + x];
-  return out;
-}
-
-// Thrown through the library when a Python callback raised; the Python exception itself waits in
-// a PythonFailure until the binding has the GIL again and re-raises it.
-class CallbackFailed : public std::runtime_error {
- public:
-  CallbackFailed() : std::runtime_error("a Python callback raised an exception") {}
-};
-
-// The first Python exception of a run's callbacks. Read and written with the GIL held.
-struct PythonFailure {
-  std::optional<py::error_already_set> error;
-};
-
-// A Python callable as a fool classifier. `score(x)` gets N x C x H x W float32 in [0,1] and
-// returns checked N x K float32 probabilities; `gradients(x, targets)` (None: not differentiable)
-// returns (probabilities, N x C x H x W gradients of p[i][targets[i]]). python/fool/__init__.py
-// wraps the user's callable into these two, with the checks that name what it returned.
-class CallableClassifier : public DifferentiableClassifier {
- public:
-  CallableClassifier(py::object score, py::object gradients, ImageShape shape, std::vector<std::string> labels,
-                     std::string name, bool logits)
-      : score_(std::move(score)), gradients_(std::move(gradients)) {
-    spec_.path = std::move(name);
-    spec_.input_name = "x";
-    spec_.output_name = logits ? "logits" : "probabilities";
-    spec_.input = shape;
-    spec_.num_classes = static_cast<int>(labels.size());
-    spec_.labels = std::move(labels);
-    spec_.preprocessing.output_is_probabilities = !logits;
-    spec_.producer = "python";
-  }
-  ~CallableClassifier() override {
-    py::gil_scoped_acquire gil;
-    score_ = py::object();
-    gradients_ = py::object();
-  }
-  const ModelSpec& spec() const override { return spec_; }
-  Backend backend() const override { return Backend::Auto; }  // none of fool's backends runs it
-  bool differentiable() const { return !gradients_.is_none(); }
-
-  Matrix probabilities(const ImageBatch& images) override {
-    check_batch_shape(spec_, images);
-    py::gil_scoped_acquire gil;
-    if (failure_->error) throw CallbackFailed();
-    try {
-      return numpy_to_matrix(
-          score_(batch_to_numpy(images)).cast<py::array_t<float, py::array::c_style | py::array::forcecast>>());
-    } catch (py::error_already_set& e) {
-      failure_->error = e;
-      throw CallbackFailed();
-    }
-  }
-
-  Matrix probabilities_and_gradients(const ImageBatch& images, const std::vector<int>& targets,
-                                     ImageBatch* gradients) override {
-    check_batch_shape(spec_, images);
-    py::gil_scoped_acquire gil;
-    if (failure_->error) throw CallbackFailed();
-    if (gradients_.is_none()) throw Error(spec_.path + " gives no gradients");
-    try {
-      py::tuple r = gradients_(batch_to_numpy(images), py::cast(targets));
-      using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
-      Matrix p = numpy_to_matrix(r[0].cast<FloatArray>());
-      *gradients = numpy_to_batch(r[1].cast<FloatArray>());
-      return p;
-    } catch (py::error_already_set& e) {
-      failure_->error = e;
-      throw CallbackFailed();
-    }
-  }
-
-  // Starts a run: forgets an earlier run's failure. Returns the record of this run's.
-  std::shared_ptr<PythonFailure> begin_run() {
-    failure_ = std::make_shared<PythonFailure>();
-    return failure_;
-  }
-
- private:
-  py::object score_, gradients_;
-  ModelSpec spec_;
-  std::shared_ptr<PythonFailure> failure_ = std::make_shared<PythonFailure>();
-};
+using namespace fool::python;
 
 // A model file loaded by one of fool's backends (fool.load).
 struct LoadedModel {

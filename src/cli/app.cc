@@ -10,19 +10,10 @@ std::unique_ptr<CLI::App> make_app(Action& action) {
   // Every option shows the value its bound config starts with; options whose default depends on
   // other flags bind to a sentinel (0 or empty) and say in their help what it resolves to.
   app->option_defaults()->always_capture_default();
-  add_data_command(*app, action);
-  add_train_command(*app, action);
-  add_info_command(*app, action);
-  add_score_command(*app, action);
-  add_evolve_command(*app, action);
-  add_ascend_command(*app, action);
-  add_transfer_command(*app, action);
-  add_analyze_command(*app, action);
-  add_experiment_command(*app, action);
-  add_report_command(*app, action);
-  add_render_command(*app, action);
-  add_convert_command(*app, action);
-  add_annotate_command(*app, action);
+  // Every command of cli/commands.def, in its order.
+#define FOOL_COMMAND(name) add_##name##_command(*app, action);
+#include "cli/commands.def"
+#undef FOOL_COMMAND
   return app;
 }
 

@@ -16,7 +16,8 @@
 #include "fool/experiments/analyze.h"
 #include "fool/experiments/ascend.h"
 #include "fool/experiments/evolve.h"
-#include "fool/experiments/experiments.h"
+#include "fool/experiments/retrain_experiment.h"
+#include "fool/experiments/transfer_experiment.h"
 #include "fool/model/caffe/caffe_convert.h"
 #include "fool/train/train.h"
 
@@ -89,6 +90,27 @@ TEST(CliApp, EveryCommandAndSubcommandAnswersHelp) {
     EXPECT_NE(help.find(sub->get_description()), std::string::npos) << ::testing::PrintToString(path);
     EXPECT_NE(help.find("--help"), std::string::npos) << ::testing::PrintToString(path);
   }
+}
+
+// The commands are cli/commands.def's lines, in its order, each registered under the name its line
+// gives (add_<name>_command adds the subcommand <name>); `fool experiment`'s subcommands are the
+// experiment kinds' name table.
+TEST(CliApp, CommandsAreTheLinesOfCommandsDef) {
+  const std::vector<std::string> listed = {
+#define FOOL_COMMAND(name) #name,
+#include "cli/commands.def"
+#undef FOOL_COMMAND
+  };
+  Action action;
+  const auto app = make_app(action);
+  std::vector<std::string> names;
+  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; })) names.push_back(sub->get_name());
+  EXPECT_EQ(names, listed);
+  EXPECT_EQ(listed.size(), 13u);
+  std::vector<std::string> experiments;
+  for (CLI::App* sub : app->get_subcommand("experiment")->get_subcommands([](CLI::App*) { return true; }))
+    experiments.push_back(sub->get_name());
+  EXPECT_EQ(experiments, names_of(experiment_kinds()));
 }
 
 TEST(CliApp, EvolveHelpShowsTheConfigDefaults) {

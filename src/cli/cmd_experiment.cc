@@ -5,7 +5,8 @@
 #include "cli/common.h"
 #include "cli/encoding_flags.h"
 #include "cli/progress.h"
-#include "fool/experiments/experiments.h"
+#include "fool/experiments/retrain_experiment.h"
+#include "fool/experiments/transfer_experiment.h"
 #include "fool/io/dataset.h"
 #include "fool/parallel/mpi_world.h"
 #include "fool/train/train.h"
@@ -71,8 +72,7 @@ class TaskProgress : public Distribution {
 
 // Under mpirun, every rank checks that it runs the same experiment; ranks > 0 then do the trainings
 // and evolution runs rank 0 hands them until it is done, and return false; rank 0 returns true.
-template <typename Config>
-bool share_experiment(const std::string& kind, Config& config) {
+bool share_experiment(ExperimentConfig& config) {
   auto& world = parallel::MpiWorld::instance();
   world.expect_start_up_check();
   if (world.processes() > 1 && config.threads == 0) {
@@ -82,7 +82,7 @@ bool share_experiment(const std::string& kind, Config& config) {
   nlohmann::json identity = config.to_json();
   identity.erase("threads");
   identity.erase("iterations");
-  world.check_same_job("experiment " + kind + " " + identity.dump());
+  world.check_same_job("experiment " + experiment_kind_name(config.kind()) + " " + identity.dump());
   if (!world.is_root()) {
     world.serve_tasks(run_experiment_task);
     return false;
@@ -92,6 +92,48 @@ bool share_experiment(const std::string& kind, Config& config) {
   return true;
 }
 
+// The subcommand of one experiment (named by its kind) with the options before its own: where it
+// runs and on which data.
+CLI::App* add_experiment(CLI::App* e, ExperimentConfig& x, const std::string& description) {
+  auto* c = e->add_subcommand(experiment_kind_name(x.kind()), description);
+  c->add_option("--out", x.out_dir, "experiment directory")->required();
+  add_dataset_options(c, x.data);
+  return c;
+}
+
+// The options after its own: the trainings' epochs and the evolution runs' settings.
+void add_run_options(CLI::App* c, ExperimentConfig& x) {
+  c->add_option("--epochs", x.epochs, "training epochs per network (15 for the paper's accuracy)")->check(positive());
+  add_encoding_choice(c, x.encoding, "the encoding of the runs (the paper's: cppn)");
+  c->add_option("--generations", x.generations, "generations per run (the paper: 200)")->check(positive());
+  c->add_option("--offspring", x.offspring, "offspring per generation")->check(positive());
+  c->add_option("--init", x.init, "initial population")->check(positive());
+  c->add_option("--seed", x.seed, "seed")->check(seed_number());
+  c->add_option("--threads", x.threads, "threads (0: all cores)")->check(thread_count());
+}
+
+// What the command does once parsed: runs the experiment `run` on rank 0 (the other ranks serve its
+// tasks) with progress on stderr, and prints the directory and the state's `result_key`.
+template <typename Config>
+void set_experiment_action(CLI::App* c, std::shared_ptr<Config> x, Action& action,
+                           nlohmann::json (*run)(const Config&, const RunEvents&), const char* result_key) {
+  c->callback([x, &action, run, result_key] {
+    action = [x, run, result_key] {
+      x->data = with_default_dir(x->data);
+      if (!share_experiment(*x)) return 0;
+      const ReleaseRanks release;
+      ProgressObserver say(true, "[experiment] ");  // bars on a terminal, a line per tenth otherwise
+      const RunEvents events({&say});
+      TaskProgress progress(*x->distribution, events, experiment_kind_name(x->kind()));
+      x->distribution = &progress;
+      x->command_line = command_line();
+      const auto state = run(*x, events);
+      emit_json({{"out", x->out_dir}, {result_key, state[result_key]}});
+      return 0;
+    };
+  });
+}
+
 }  // namespace
 
 void add_experiment_command(CLI::App& app, Action& action) {
@@ -99,75 +141,31 @@ void add_experiment_command(CLI::App& app, Action& action) {
   e->require_subcommand(1);
 
   auto t = std::make_shared<TransferExperimentConfig>();
-  auto* tc = e->add_subcommand("transfer",
-                               "train networks (same architecture with other seeds, and other architectures), evolve "
-                               "against each, and score every champion with every network");
-  tc->add_option("--out", t->out_dir, "experiment directory")->required();
-  add_dataset_options(tc, t->data);
+  auto* tc = add_experiment(e, *t,
+                            "train networks (same architecture with other seeds, and other architectures), evolve "
+                            "against each, and score every champion with every network");
   tc->add_option("--lenet-seeds", t->lenet_seeds, "seeds of the LeNets that differ only in initialisation");
   tc->add_option("--other-archs", t->other_archs, "other architectures");
-  tc->add_option("--epochs", t->epochs, "training epochs per network (15 for the paper's accuracy)")->check(positive());
   tc->add_option("--runs-per-network", t->runs_per_network, "evolution runs against each network")->check(positive());
-  add_encoding_choice(tc, t->encoding, "the encoding of the runs");
-  tc->add_option("--generations", t->generations, "generations per run (the paper: 200)")->check(positive());
-  tc->add_option("--offspring", t->offspring, "offspring per generation")->check(positive());
-  tc->add_option("--init", t->init, "initial population")->check(positive());
-  tc->add_option("--seed", t->seed, "seed")->check(seed_number());
-  tc->add_option("--threads", t->threads, "threads (0: all cores)")->check(thread_count());
-  tc->callback([t, &action] {
-    action = [t] {
-      t->data = with_default_dir(t->data);
-      if (!share_experiment("transfer", *t)) return 0;
-      const ReleaseRanks release;
-      ProgressObserver say(true, "[experiment] ");  // bars on a terminal, a line per tenth otherwise
-      const RunEvents events({&say});
-      TaskProgress progress(*t->distribution, events, "transfer");
-      t->distribution = &progress;
-      t->command_line = command_line();
-      const auto state = run_transfer_experiment(*t, events);
-      emit_json({{"out", t->out_dir}, {"results", state["results"]}});
-      return 0;
-    };
-  });
+  add_run_options(tc, *t);
+  set_experiment_action(tc, t, action, run_transfer_experiment, "results");
 
   auto r = std::make_shared<RetrainExperimentConfig>();
-  auto* rc = e->add_subcommand("retrain",
-                               "retrain with fooling images as an extra class, iteration after iteration, and measure "
-                               "how easily each network is still fooled");
-  rc->add_option("--out", r->out_dir, "experiment directory")->required();
-  add_dataset_options(rc, r->data);
+  auto* rc = add_experiment(e, *r,
+                            "retrain with fooling images as an extra class, iteration after iteration, and measure "
+                            "how easily each network is still fooled");
   rc->add_option("--arch", r->arch, "architecture")->check(CLI::IsMember(architecture_names()));
   rc->add_option("--iterations", r->iterations, "networks to train (the paper: 15)")->check(positive());
-  rc->add_option("--epochs", r->epochs, "training epochs per network")->check(positive());
   rc->add_option("--shift", r->shift, "training augmentation: random shifts of up to N pixels (the paper: 0)")
       ->check(CLI::Range(0, 8));
-  add_encoding_choice(rc, r->encoding, "the encoding of the runs (the paper's: cppn)");
-  rc->add_option("--generations", r->generations, "generations per run (the paper: 200)")->check(positive());
-  rc->add_option("--offspring", r->offspring, "offspring per generation")->check(positive());
-  rc->add_option("--init", r->init, "initial population")->check(positive());
   rc->add_option("--eval-runs", r->eval_runs, "new runs per network that measure how easily it is fooled")
       ->check(positive());
   rc->add_option(
         "--first-images", r->first_images,
         "fooling images added after the first network (0: as many as one real class has; later iterations add a sixth)")
       ->check(non_negative());
-  rc->add_option("--seed", r->seed, "seed")->check(seed_number());
-  rc->add_option("--threads", r->threads, "threads (0: all cores)")->check(thread_count());
-  rc->callback([r, &action] {
-    action = [r] {
-      r->data = with_default_dir(r->data);
-      if (!share_experiment("retrain", *r)) return 0;
-      const ReleaseRanks release;
-      ProgressObserver say(true, "[experiment] ");  // bars on a terminal, a line per tenth otherwise
-      const RunEvents events({&say});
-      TaskProgress progress(*r->distribution, events, "retrain");
-      r->distribution = &progress;
-      r->command_line = command_line();
-      const auto state = run_retrain_experiment(*r, events);
-      emit_json({{"out", r->out_dir}, {"iterations", state["iterations"]}});
-      return 0;
-    };
-  });
+  add_run_options(rc, *r);
+  set_experiment_action(rc, r, action, run_retrain_experiment, "iterations");
 }
 
 }  // namespace fool::cli

@@ -10,6 +10,23 @@
 
 namespace fool::cli {
 
+namespace {
+
+// The class labels of --labels: one per line (CR LF too), blank lines skipped; a file without any
+// is an error naming it.
+std::vector<std::string> read_labels(const std::string& path) {
+  std::vector<std::string> labels;
+  std::stringstream in(read_text_file(path));
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) labels.push_back(line);
+  }
+  if (labels.empty()) throw Error("--labels " + path + ": no labels in this file");
+  return labels;
+}
+
+}  // namespace
+
 void add_report_command(CLI::App& app, Action& action) {
   struct Opts {
     std::vector<std::string> dirs;
@@ -34,14 +51,7 @@ void add_report_command(CLI::App& app, Action& action) {
       if (has_run_marker(where)) lock = lock_run_directory(where);
       check_writable_directory(parent, "--out", o->out);
       ReportOptions options;
-      if (!o->labels.empty()) {
-        std::stringstream in(read_text_file(o->labels));
-        for (std::string line; std::getline(in, line);) {
-          if (!line.empty() && line.back() == '\r') line.pop_back();
-          if (!line.empty()) options.labels.push_back(line);
-        }
-        if (options.labels.empty()) throw Error("--labels " + o->labels + ": no labels in this file");
-      }
+      if (!o->labels.empty()) options.labels = read_labels(o->labels);
       const std::string html = build_report(o->dirs, options);
       write_file_atomic(o->out, html);
       emit_json({{"out", o->out}, {"bytes", html.size()}, {"sections", o->dirs.size()}});

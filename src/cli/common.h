@@ -19,18 +19,9 @@ namespace fool::cli {
 // What a subcommand registers: its action runs after a successful parse.
 using Action = std::function<int()>;
 
-void add_evolve_command(CLI::App& app, Action& action);
-void add_ascend_command(CLI::App& app, Action& action);
-void add_transfer_command(CLI::App& app, Action& action);
-void add_analyze_command(CLI::App& app, Action& action);
-void add_experiment_command(CLI::App& app, Action& action);
-void add_report_command(CLI::App& app, Action& action);
-void add_render_command(CLI::App& app, Action& action);
-void add_data_command(CLI::App& app, Action& action);
-void add_train_command(CLI::App& app, Action& action);
-void add_info_command(CLI::App& app, Action& action);
-void add_score_command(CLI::App& app, Action& action);
-void add_convert_command(CLI::App& app, Action& action);
-void add_annotate_command(CLI::App& app, Action& action);
+// One declaration per line of cli/commands.def: void add_<name>_command(CLI::App&, Action&).
+#define FOOL_COMMAND(name) void add_##name##_command(CLI::App& app, Action& action);
+#include "cli/commands.def"
+#undef FOOL_COMMAND
 
 }  // namespace fool::cli

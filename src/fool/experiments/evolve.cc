@@ -314,16 +314,23 @@ EvolveRunResult run_evolve(EvolveRunConfig c, const RunEvents& events, const std
                          stop, keep_first_generation);
 }
 
-EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c, const RunEvents& events,
-                                const std::atomic<bool>* stop, bool keep_first_generation) {
-  if (c.out_dir.empty()) throw Error("no output directory given");
-  if (c.resume && c.overwrite) throw Error("--resume and --overwrite contradict each other");
-  if (!ready.model) throw Error("no classifier given");
-  SingleProcess single;
-  Distribution& dist = c.distribution != nullptr ? *c.distribution : single;
-  resolve_threads(c, dist);
-  const std::shared_ptr<Classifier>& model = ready.model;
-  const ModelSpec spec = model->spec();
+namespace {
+
+// Every real class (or the preset's first `preset_classes`, 0: all): an extra class of fooling
+// images is not a target.
+std::vector<int> default_classes(const ModelSpec& spec, int preset_classes) {
+  std::vector<int> classes;
+  for (int k = 0; k < spec.num_classes; ++k) {
+    if (preset_classes > 0 && static_cast<int>(classes.size()) >= preset_classes) break;
+    if (k != spec.background_class) classes.push_back(k);
+  }
+  return classes;
+}
+
+// Fills in what the preset, the model and the defaults decide (generations, offspring, init,
+// image size and width, crops, channels, target classes, eval_batch), checks it, and returns the
+// shape of the images the run evolves.
+ImageShape resolve_image_and_classes(EvolveRunConfig& c, const ModelSpec& spec) {
   EvolvePreset p{c.evolution.generations, c.evolution.offspring, c.evolution.init, 0, 1};
   if (!c.preset.empty()) p = evolve_preset(c.preset, c.encoding, spec);
   c.evolution.generations = c.generations.value_or(p.generations);
@@ -343,59 +350,74 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
                 " is evolved at its own size (leave out --image-size and the preset's size)");
   }
   const ImageShape image{c.channels, c.image_size, c.image_width};
-  std::shared_ptr<Classifier> classifier = model;
-  if (image != spec.input || c.crops != 1) {
-    classifier = make_cropping_classifier(model, image, c.crops);
-  }
   if (!c.class_list.empty()) c.evolution.classes = parse_class_list(c.class_list, spec.labels);
-  if (c.evolution.classes.empty()) {
-    // Every real class (or the preset's first few): an extra class of fooling images is not a target.
-    for (int k = 0; k < spec.num_classes; ++k) {
-      if (p.classes > 0 && static_cast<int>(c.evolution.classes.size()) >= p.classes) break;
-      if (k != spec.background_class) c.evolution.classes.push_back(k);
-    }
-  }
+  if (c.evolution.classes.empty()) c.evolution.classes = default_classes(spec, p.classes);
   c.evolution.validate(spec.num_classes);
   // Chunks small enough that a generation has work for several processes; a chunk is also the unit
   // MPI ranks share, because backends score a row identically only within equal chunks.
   if (c.evolution.eval_batch == 0) {
     c.evolution.eval_batch = image.height <= kSmallImageSide ? kEvalBatchSmallImages : kEvalBatchLargeImages;
   }
+  return image;
+}
 
-  check_evolve_memory(c, image);
-  const std::unique_ptr<Encoding> encoding = make_encoding(c.encoding, image, c.encoding_options);
-  const nlohmann::json settings = evolve_settings(c, *encoding, spec, ready.backend);
-
-  EvolutionConfig evolution_config = c.evolution;
+// A job of several processes: checks that a generation has a chunk for each, and replaces
+// `classifier` by the one that shares each generation's chunks among them (scoring whole
+// generations). Returns false on a rank > 0 once its work is done.
+bool share_over_processes(const EvolveRunConfig& c, const nlohmann::json& settings, const ModelSpec& spec,
+                          Distribution& dist, std::shared_ptr<Classifier>& classifier,
+                          EvolutionConfig& evolution_config) {
   const int processes = dist.processes();
-  if (processes > 1) {
-    const std::size_t per_generation = static_cast<std::size_t>(c.evolution.offspring);
-    const std::size_t chunk = c.evolution.eval_batch == 0 ? per_generation : c.evolution.eval_batch;
-    const std::size_t chunks = (per_generation + chunk - 1) / chunk;
-    if (static_cast<std::size_t>(processes) > chunks) {
-      throw Error(std::to_string(processes) + " processes but a generation of " + std::to_string(per_generation) +
-                  " offspring has only " + std::to_string(chunks) + " chunk(s) of --eval-batch " +
-                  std::to_string(chunk) + " to share; use at most " + std::to_string(chunks) +
-                  " processes or a smaller --eval-batch");
-    }
-    nlohmann::json identity = settings;
-    identity.erase("threads");
-    const Preprocessing& pre = spec.preprocessing;
-    identity["preprocessing"] = {channel_order_name(pre.channel_order), pre.scale, pre.mean, pre.std,
-                                 pre.output_is_probabilities};
-    identity["labels"] = spec.labels;
-    classifier = dist.share_classifier(classifier, c.evolution.eval_batch, identity.dump());
-    if (!classifier) return {};  // a rank > 0 whose work is done
-    // The shared classifier already scores in chunks of eval_batch; it needs whole generations so
-    // that every process gets some of them.
-    evolution_config.eval_batch = 0;
+  const std::size_t per_generation = static_cast<std::size_t>(c.evolution.offspring);
+  const std::size_t chunk = c.evolution.eval_batch == 0 ? per_generation : c.evolution.eval_batch;
+  const std::size_t chunks = (per_generation + chunk - 1) / chunk;
+  if (static_cast<std::size_t>(processes) > chunks) {
+    throw Error(std::to_string(processes) + " processes but a generation of " + std::to_string(per_generation) +
+                " offspring has only " + std::to_string(chunks) + " chunk(s) of --eval-batch " + std::to_string(chunk) +
+                " to share; use at most " + std::to_string(chunks) + " processes or a smaller --eval-batch");
   }
+  nlohmann::json identity = settings;
+  identity.erase("threads");
+  const Preprocessing& pre = spec.preprocessing;
+  identity["preprocessing"] = {channel_order_name(pre.channel_order), pre.scale, pre.mean, pre.std,
+                               pre.output_is_probabilities};
+  identity["labels"] = spec.labels;
+  classifier = dist.share_classifier(classifier, c.evolution.eval_batch, identity.dump());
+  if (!classifier) return false;  // a rank > 0 whose work is done
+  // The shared classifier already scores in chunks of eval_batch; it needs whole generations so
+  // that every process gets some of them.
+  evolution_config.eval_batch = 0;
+  return true;
+}
 
-  NetworkClock network(*classifier);
-  Evolution evolution(*encoding, network, evolution_config);
-  // --resume on a run killed before its first checkpoint starts it again from generation 0.
-  const bool resumed = c.resume && !is_unfinished_run_without_checkpoint(c.out_dir);
-  // Held until the results are written: a second fool process on the same --out is refused.
+// Runs the evolution to its end or until `stop` (keeping generation 0's champions in `first` when
+// asked); true if it ran to its end. A generation that failed to score leaves the evolution as the
+// last one ended: that is checkpointed before the error goes on, so that --resume continues.
+bool run_generations(Evolution& evolution, const RunEvents& all, const CheckpointFn& checkpoint,
+                     const std::atomic<bool>* stop, bool keep_first_generation, std::vector<ClassResult>* first) {
+  try {
+    bool go_on = true;
+    if (keep_first_generation && evolution.next_generation() == 0) {
+      go_on = evolution.run_until(0, all, checkpoint, stop);
+      if (go_on) *first = evolution.results();
+    }
+    return go_on && evolution.run(all, checkpoint, stop);
+  } catch (...) {
+    // (A failure to save must not hide the first error.)
+    if (evolution.next_generation() > 0) {
+      try {
+        checkpoint(evolution);
+      } catch (const std::exception&) {
+      }
+    }
+    throw;
+  }
+}
+
+// Prepares the run directory (or, resuming, opens it and restores `evolution` from its checkpoint)
+// and returns its lock.
+RunLock open_evolve_directory(const EvolveRunConfig& c, bool resumed, Evolution& evolution,
+                              const nlohmann::json& settings) {
   RunLock lock;
   if (resumed) {
     std::error_code ec;  // without a checkpoint, resume_from_checkpoint says so
@@ -406,6 +428,75 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
   } else {
     lock = prepare_run_directory(c.out_dir, c.overwrite, "evolve");
   }
+  return lock;
+}
+
+// "network 1.2 s of 3.4 s searched (35.3%)" ("" when the search took no time).
+std::string network_share_line(double network_seconds, double search_seconds) {
+  if (!(search_seconds > 0.0)) return "";
+  char line[160];
+  std::snprintf(line, sizeof line, "network %.1f s of %.1f s searched (%.1f%%)", network_seconds, search_seconds,
+                100.0 * network_seconds / search_seconds);
+  return line;
+}
+
+// What summary.json records of an evolution run.
+RunRecord evolve_record(const EvolveRunConfig& c, const ModelSpec& spec, const nlohmann::json& settings,
+                        const Evolution& evolution, const std::string& backend, bool complete, int processes) {
+  RunRecord record;
+  record.command = "evolve";
+  record.command_line = c.command_line;
+  record.model = c.recorded_model.empty() ? c.model : c.recorded_model;
+  record.model_sha256 = spec.sha256;
+  record.backend = backend;
+  record.method = c.encoding;
+  record.seed = c.evolution.seed;
+  record.settings = settings;
+  record.model_input = ModelInputRecord::of(spec);
+  record.progress_unit = ProgressUnit::Generation;
+  record.thresholds = evolution.archive().thresholds();
+  record.progress = evolution.next_generation() - 1;
+  record.evaluations = evolution.evaluations();
+  record.seconds = evolution.seconds();
+  record.complete = complete;
+  record.extra = {{"processes", processes}};
+  return record;
+}
+
+}  // namespace
+
+EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c, const RunEvents& events,
+                                const std::atomic<bool>* stop, bool keep_first_generation) {
+  if (c.out_dir.empty()) throw Error("no output directory given");
+  if (c.resume && c.overwrite) throw Error("--resume and --overwrite contradict each other");
+  if (!ready.model) throw Error("no classifier given");
+  SingleProcess single;
+  Distribution& dist = c.distribution != nullptr ? *c.distribution : single;
+  resolve_threads(c, dist);
+  const std::shared_ptr<Classifier>& model = ready.model;
+  const ModelSpec spec = model->spec();
+  const ImageShape image = resolve_image_and_classes(c, spec);
+  std::shared_ptr<Classifier> classifier = model;
+  if (image != spec.input || c.crops != 1) {
+    classifier = make_cropping_classifier(model, image, c.crops);
+  }
+
+  check_evolve_memory(c, image);
+  const std::unique_ptr<Encoding> encoding = make_encoding(c.encoding, image, c.encoding_options);
+  const nlohmann::json settings = evolve_settings(c, *encoding, spec, ready.backend);
+
+  EvolutionConfig evolution_config = c.evolution;
+  const int processes = dist.processes();
+  if (processes > 1 && !share_over_processes(c, settings, spec, dist, classifier, evolution_config)) {
+    return {};  // a rank > 0 whose work is done
+  }
+
+  NetworkClock network(*classifier);
+  Evolution evolution(*encoding, network, evolution_config);
+  // --resume on a run killed before its first checkpoint starts it again from generation 0.
+  const bool resumed = c.resume && !is_unfinished_run_without_checkpoint(c.out_dir);
+  // Held until the results are written: a second fool process on the same --out is refused.
+  const RunLock lock = open_evolve_directory(c, resumed, evolution, settings);
   JsonLog log((fs::path(c.out_dir) / "log.jsonl").string(), resumed);
   // Said once the run is sure to start (a refused configuration stays a one-line error).
   events.info("backend " + ready.reason + (ready.detail.empty() ? "" : " (" + ready.detail + ")"));
@@ -432,55 +523,17 @@ EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c,
   result.backend = ready.backend;
   result.backend_choice = ready.reason;
   const double seconds_before = evolution.seconds();  // a resumed run's earlier seconds
-  try {
-    bool go_on = true;
-    if (keep_first_generation && evolution.next_generation() == 0) {
-      go_on = evolution.run_until(0, all, checkpoint, stop);
-      if (go_on) result.first_generation = evolution.results();
-    }
-    result.complete = go_on && evolution.run(all, checkpoint, stop);
-  } catch (...) {
-    // A generation that failed to score left the evolution as the last one ended: save that, so
-    // that --resume continues (a failure to save must not hide the first error).
-    if (evolution.next_generation() > 0) {
-      try {
-        checkpoint(evolution);
-      } catch (const std::exception&) {
-      }
-    }
-    throw;
-  }
+  result.complete = run_generations(evolution, all, checkpoint, stop, keep_first_generation, &result.first_generation);
 
   const double search_seconds = evolution.seconds() - seconds_before;
-  std::string network_line;  // said after the results, so that re-scoring stays on the progress line
-  if (search_seconds > 0.0) {
-    char line[160];
-    std::snprintf(line, sizeof line, "network %.1f s of %.1f s searched (%.1f%%)", network.seconds(), search_seconds,
-                  100.0 * network.seconds() / search_seconds);
-    network_line = line;
-  }
+  // Said after the results, so that re-scoring stays on the progress line.
+  const std::string network_line = network_share_line(network.seconds(), search_seconds);
   const std::vector<ClassResult> champions = evolution.results();
   if (champions.empty()) {
     if (!network_line.empty()) events.info(network_line);
     return result;
   }
-  RunRecord record;
-  record.command = "evolve";
-  record.command_line = c.command_line;
-  record.model = c.recorded_model.empty() ? c.model : c.recorded_model;
-  record.model_sha256 = spec.sha256;
-  record.backend = result.backend;
-  record.method = c.encoding;
-  record.seed = c.evolution.seed;
-  record.settings = settings;
-  record.model_input = ModelInputRecord::of(spec);
-  record.progress_unit = ProgressUnit::Generation;
-  record.thresholds = evolution.archive().thresholds();
-  record.progress = evolution.next_generation() - 1;
-  record.evaluations = evolution.evaluations();
-  record.seconds = evolution.seconds();
-  record.complete = result.complete;
-  record.extra = {{"processes", processes}};
+  const RunRecord record = evolve_record(c, spec, settings, evolution, result.backend, result.complete, processes);
   // Re-scored from the saved PNGs, after the search.
   result.summary = write_results(c.out_dir, record, champions, *classifier, all, task);
   if (live) live->finish(*result.summary);

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "fool/distribution/distribution.h"
 #include "fool/encoding/registry.h"
-#include "fool/experiments/distribution.h"
 #include "fool/model/classifier.h"
 #include "fool/output/run_summary.h"
 #include "fool/search/evolution.h"

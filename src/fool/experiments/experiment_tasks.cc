@@ -17,6 +17,14 @@
 
 namespace fool {
 
+nlohmann::json ExperimentConfig::to_json() const {
+  nlohmann::json j = {
+      {"dataset", data.name},   {"epochs", epochs}, {"encoding", encoding}, {"generations", generations},
+      {"offspring", offspring}, {"init", init},     {"seed", seed},         {"threads", threads}};
+  if (data.custom()) j["dataset_source"] = data.to_json();  // mnist and fashion-mnist: the name says it
+  return j;
+}
+
 namespace fs = std::filesystem;
 
 namespace {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "fool/core/run_events.h"
-#include "fool/experiments/distribution.h"
+#include "fool/distribution/distribution.h"
 #include "fool/experiments/evolve.h"
 #include "fool/io/dataset.h"
 #include "fool/output/experiment_file.h"

@@ -6,7 +6,7 @@
 #include "fool/core/stats.h"
 #include "fool/core/thresholds.h"
 #include "fool/experiments/experiment_tasks.h"
-#include "fool/experiments/experiments.h"
+#include "fool/experiments/retrain_experiment.h"
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
 #include "fool/model/factory.h"
@@ -16,19 +16,11 @@ namespace fool {
 namespace fs = std::filesystem;
 
 nlohmann::json RetrainExperimentConfig::to_json() const {
-  nlohmann::json j = {{"dataset", data.name},
-                      {"arch", arch},
-                      {"iterations", iterations},
-                      {"epochs", epochs},
-                      {"encoding", encoding},
-                      {"generations", generations},
-                      {"offspring", offspring},
-                      {"init", init},
-                      {"eval_runs", eval_runs},
-                      {"first_images", first_images},
-                      {"seed", seed},
-                      {"threads", threads}};
-  if (data.custom()) j["dataset_source"] = data.to_json();  // mnist and fashion-mnist: the name says it
+  nlohmann::json j = ExperimentConfig::to_json();
+  j["arch"] = arch;
+  j["iterations"] = iterations;
+  j["eval_runs"] = eval_runs;
+  j["first_images"] = first_images;
   // Recorded only when it is not the default, so that experiments made before the flag resume.
   if (shift != TrainOptions().max_shift) j["shift"] = shift;
   return j;
@@ -219,7 +211,7 @@ nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const Ru
   const FoolingBudget budget = fooling_budget(c, real.train);
   const int n = budget.real_classes;
 
-  ExperimentDir x(c.out_dir, "retrain", c.to_json());
+  ExperimentDir x(c.out_dir, c.kind(), c.to_json());
   SingleProcess single;
   Distribution& dist = c.distribution != nullptr ? *c.distribution : single;
   std::vector<std::string> training_fooling;  // accumulated over the iterations

@@ -56,12 +56,14 @@ std::string TransferMatrix::to_csv() const {
   return out.str();
 }
 
-TransferMatrix transfer_matrix(const std::vector<std::string>& run_dirs, const std::vector<std::string>& models,
-                               const ClassifierOptions& options) {
-  if (run_dirs.empty()) throw Error("no runs given");
-  if (models.empty()) throw Error("no models given");
+namespace {
+
+// The scoring models, each fed as the runs against it were (their recorded model_input) unless
+// flags say how; they must share the classes and input of the first. Fills m's scorer columns.
+std::vector<std::shared_ptr<Classifier>> load_scorers(const std::vector<std::string>& run_dirs,
+                                                      const std::vector<std::string>& models,
+                                                      const ClassifierOptions& options, TransferMatrix& m) {
   std::vector<std::shared_ptr<Classifier>> scorers;
-  TransferMatrix m;
   // A run's own model scores as the run fed it (its recorded model_input), unless flags say how.
   std::map<std::string, ModelInputRecord> recorded;  // by model SHA-256
   for (const auto& dir : run_dirs) {
@@ -91,18 +93,24 @@ TransferMatrix transfer_matrix(const std::vector<std::string>& run_dirs, const s
     m.scorers.push_back(fs::path(path).filename().string());
     m.scorer_sha256.push_back(s.sha256);
   }
-  const auto& labels = scorers.front()->spec().labels;
+  return scorers;
+}
 
-  // Group the runs' images by the network they were evolved against.
-  struct Source {
-    std::string name;
-    std::size_t runs = 0;
-    std::vector<std::pair<Image8, int>> images;  // image, target class
-    ImageShape shape;
-    int crops = 1;
-  };
+// The champions of the runs against one network.
+struct Source {
+  std::string name;
+  std::size_t runs = 0;
+  std::vector<std::pair<Image8, int>> images;  // image, target class
+  ImageShape shape;
+  int crops = 1;
+};
+
+// The runs' images grouped by the network they were evolved against (by its SHA-256), in the
+// order the networks first appear in `order`.
+std::map<std::string, Source> group_by_network(const std::vector<std::string>& run_dirs,
+                                               const std::vector<std::string>& labels,
+                                               std::vector<std::string>& order) {
   std::map<std::string, Source> by_sha;
-  std::vector<std::string> order;
   for (const auto& dir : run_dirs) {
     const RunSummary s = read_summary(dir);
     const std::string& sha = s.record.model_sha256;
@@ -132,36 +140,52 @@ TransferMatrix transfer_matrix(const std::vector<std::string>& run_dirs, const s
       src.images.emplace_back(std::move(img), k);
     }
   }
+  return by_sha;
+}
+
+// How `scorer` scores one network's champions (`batch`), each for its target class.
+TransferCell score_cell(const std::shared_ptr<Classifier>& scorer, const Source& src, const ImageBatch& batch) {
+  std::shared_ptr<Classifier> clf = scorer;
+  if (src.shape != scorer->spec().input || src.crops != 1) {
+    clf = make_cropping_classifier(scorer, src.shape, src.crops);
+  }
+  const Matrix p = score_in_chunks(*clf, batch, 200);
+  std::vector<double> conf;
+  TransferCell cell;
+  cell.images = src.images.size();
+  for (std::size_t i = 0; i < src.images.size(); ++i) {
+    const double v = p(i, static_cast<std::size_t>(src.images[i].second));
+    conf.push_back(v);
+    cell.at_99 += v >= kConfident;
+    cell.at_9999 += v >= kFoolingConfidence;
+  }
+  if (!conf.empty()) {
+    cell.at_99 /= static_cast<double>(conf.size());
+    cell.at_9999 /= static_cast<double>(conf.size());
+  }
+  cell.median = median(conf);
+  return cell;
+}
+
+}  // namespace
+
+TransferMatrix transfer_matrix(const std::vector<std::string>& run_dirs, const std::vector<std::string>& models,
+                               const ClassifierOptions& options) {
+  if (run_dirs.empty()) throw Error("no runs given");
+  if (models.empty()) throw Error("no models given");
+  TransferMatrix m;
+  const std::vector<std::shared_ptr<Classifier>> scorers = load_scorers(run_dirs, models, options, m);
+  std::vector<std::string> order;
+  std::map<std::string, Source> by_sha = group_by_network(run_dirs, scorers.front()->spec().labels, order);
   for (const auto& sha : order) {
-    Source& src = by_sha[sha];
+    const Source& src = by_sha[sha];
     m.sources.push_back(src.name);
     m.source_sha256.push_back(sha);
     m.source_runs.push_back(src.runs);
     ImageBatch batch(src.images.size(), src.shape);
     for (std::size_t i = 0; i < src.images.size(); ++i) batch.set(i, src.images[i].first);
     std::vector<TransferCell> row;
-    for (auto& scorer : scorers) {
-      std::shared_ptr<Classifier> clf = scorer;
-      if (src.shape != scorer->spec().input || src.crops != 1) {
-        clf = make_cropping_classifier(scorer, src.shape, src.crops);
-      }
-      const Matrix p = score_in_chunks(*clf, batch, 200);
-      std::vector<double> conf;
-      TransferCell cell;
-      cell.images = src.images.size();
-      for (std::size_t i = 0; i < src.images.size(); ++i) {
-        const double v = p(i, static_cast<std::size_t>(src.images[i].second));
-        conf.push_back(v);
-        cell.at_99 += v >= kConfident;
-        cell.at_9999 += v >= kFoolingConfidence;
-      }
-      if (!conf.empty()) {
-        cell.at_99 /= static_cast<double>(conf.size());
-        cell.at_9999 /= static_cast<double>(conf.size());
-      }
-      cell.median = median(conf);
-      row.push_back(cell);
-    }
+    for (const auto& scorer : scorers) row.push_back(score_cell(scorer, src, batch));
     m.cells.push_back(row);
   }
   return m;

@@ -5,8 +5,8 @@
 
 #include "fool/core/error.h"
 #include "fool/experiments/experiment_tasks.h"
-#include "fool/experiments/experiments.h"
 #include "fool/experiments/transfer.h"
+#include "fool/experiments/transfer_experiment.h"
 #include "fool/io/files.h"
 
 namespace fool {
@@ -14,18 +14,10 @@ namespace fool {
 namespace fs = std::filesystem;
 
 nlohmann::json TransferExperimentConfig::to_json() const {
-  nlohmann::json j = {{"dataset", data.name},
-                      {"lenet_seeds", lenet_seeds},
-                      {"other_archs", other_archs},
-                      {"epochs", epochs},
-                      {"runs_per_network", runs_per_network},
-                      {"encoding", encoding},
-                      {"generations", generations},
-                      {"offspring", offspring},
-                      {"init", init},
-                      {"seed", seed},
-                      {"threads", threads}};
-  if (data.custom()) j["dataset_source"] = data.to_json();  // mnist and fashion-mnist: the name says it
+  nlohmann::json j = ExperimentConfig::to_json();
+  j["lenet_seeds"] = lenet_seeds;
+  j["other_archs"] = other_archs;
+  j["runs_per_network"] = runs_per_network;
   return j;
 }
 
@@ -142,7 +134,7 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
   check_transfer_config(c);
   const DatasetSplits data = load_dataset(c.data);
   check_test_split(data, c.data);
-  ExperimentDir x(c.out_dir, "transfer", c.to_json());
+  ExperimentDir x(c.out_dir, c.kind(), c.to_json());
   fs::create_directories(x.path("networks"));
   fs::create_directories(x.path("runs"));
   const std::vector<TransferNet> nets = transfer_networks(c);

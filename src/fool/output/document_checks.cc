@@ -4,10 +4,12 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "fool/core/error.h"
 #include "fool/core/json_check.h"
+#include "fool/output/experiment_file.h"
 #include "fool/output/run_summary.h"
 
 namespace fool {
@@ -306,16 +308,16 @@ void validate_experiment(const nlohmann::json& j, const std::string& path) {
     if (!j.is_object() || !(j.contains("format") && j["format"] == "fool-experiment/1")) {
       throw Error("not a fool experiment (format fool-experiment/1)");
     }
-    const std::string kind = jc::string(j, "", "experiment");
-    if (kind != "transfer" && kind != "retrain")
-      throw Error("key 'experiment' is '" + jc::printable(kind) + "', not transfer or retrain");
+    const std::string name = jc::string(j, "", "experiment");
+    const std::optional<ExperimentKind> kind = find_experiment_kind(name);
+    if (!kind) throw Error("key 'experiment' is '" + jc::printable(name) + "', not " + experiment_kind_list());
     jc::object(j, "", "config");
     const auto& steps = jc::object(j, "", "steps");
     for (const auto& [key, value] : steps.items()) experiment_record(value, jc::path_of("steps", key));
     if (j.contains("iterations")) check_iterations(j);
     if (j.contains("results")) {
       const auto& r = jc::object(j, "", "results");
-      if (kind == "transfer") check_transfer_results(r);
+      if (*kind == ExperimentKind::Transfer) check_transfer_results(r);
       experiment_record(r, "results");
     }
   });

@@ -3,12 +3,14 @@
 #include "fool/output/document_checks.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <functional>
 
 #include "fool/core/error.h"
 #include "fool/io/files.h"
+#include "fool/output/experiment_file.h"
 #include "fool/output/report.h"
 #include "fool/output/results.h"
 #include "fool/output/run_summary.h"
@@ -118,13 +120,46 @@ TEST(ExperimentFile, KeysReadersUseAreChecked) {
   refused(bad, "steps.train_1.model");
   bad = x;
   bad["experiment"] = "other";
-  refused(bad, "experiment");
+  refused(bad, "key 'experiment' is 'other', not transfer or retrain");
   bad = x;
   bad["steps"] = nlohmann::json::array();
   refused(bad, "steps");
   bad = x;
   bad["iterations"] = {{{"iteration", 1}}};
   refused(bad, "iterations[0]");
+}
+
+// The experiment kinds' one name table: every kind has one name, found again by it, and the
+// message lists them all.
+TEST(ExperimentFile, KindsHaveOneNameTable) {
+  ASSERT_EQ(experiment_kinds().size(), 2u);
+  for (const auto& [kind, name] : experiment_kinds()) {
+    EXPECT_EQ(experiment_kind_name(kind), name);
+    EXPECT_EQ(find_experiment_kind(name), kind);
+    EXPECT_NE(experiment_kind_list().find(name), std::string::npos);
+  }
+  EXPECT_EQ(experiment_kind_name(ExperimentKind::Transfer), "transfer");
+  EXPECT_EQ(experiment_kind_name(ExperimentKind::Retrain), "retrain");
+  EXPECT_EQ(experiment_kind_list(), "transfer or retrain");
+  EXPECT_FALSE(find_experiment_kind("Transfer").has_value());
+  EXPECT_FALSE(find_experiment_kind("").has_value());
+}
+
+// A directory made for one kind is refused for another, naming both.
+TEST(ExperimentFile, ADirectoryOfOneKindIsRefusedForAnother) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("fool_experiment_kind_test_" + std::to_string(::getpid()))).string();
+  std::filesystem::remove_all(dir);
+  { ExperimentDir x(dir, ExperimentKind::Transfer, {{"seed", 1}}); }
+  EXPECT_EQ(read_experiment(dir)["experiment"], "transfer");
+  try {
+    ExperimentDir y(dir, ExperimentKind::Retrain, {{"seed", 1}});
+    ADD_FAILURE() << "a transfer directory was opened as retrain";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("holds a transfer experiment, not retrain"), std::string::npos) << e.what();
+  }
+  { ExperimentDir again(dir, ExperimentKind::Transfer, {{"seed", 1}}); }  // the same kind resumes
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

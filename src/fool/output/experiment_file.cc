@@ -10,6 +10,22 @@ namespace fool {
 
 namespace fs = std::filesystem;
 
+const std::string& experiment_kind_name(ExperimentKind kind) { return name_of(experiment_kinds(), kind); }
+
+std::optional<ExperimentKind> find_experiment_kind(const std::string& name) {
+  for (const auto& [kind, n] : experiment_kinds())
+    if (n == name) return kind;
+  return std::nullopt;
+}
+
+std::string experiment_kind_list() {
+  const std::vector<std::string> names = names_of(experiment_kinds());
+  std::string list;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    list += (i == 0 ? "" : (i + 1 == names.size() ? " or " : ", ")) + names[i];
+  return list;
+}
+
 nlohmann::json read_experiment(const std::string& dir) {
   const std::string path = (fs::path(dir) / "experiment.json").string();
   const nlohmann::json j = read_json_file(path);
@@ -17,7 +33,8 @@ nlohmann::json read_experiment(const std::string& dir) {
   return j;
 }
 
-ExperimentDir::ExperimentDir(std::string dir, std::string kind, nlohmann::json config) : dir_(std::move(dir)) {
+ExperimentDir::ExperimentDir(std::string dir, ExperimentKind experiment, nlohmann::json config) : dir_(std::move(dir)) {
+  const std::string& kind = experiment_kind_name(experiment);
   const fs::path file = fs::path(dir_) / "experiment.json";
   std::error_code ec;
   // A session killed mid-write leaves hidden temporaries (of experiment.json, a model, a run's

@@ -7,12 +7,14 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
 
 #include "fool/core/bytes.h"
 #include "fool/core/error.h"
 #include "fool/io/files.h"
 #include "fool/output/document_checks.h"
 #include "fool/output/experiment_file.h"
+#include "fool/output/report_sections.h"
 #include "fool/output/results.h"
 #include "fool/output/run_summary.h"
 
@@ -43,7 +45,7 @@ std::string html_escape(const std::string& s) {
 
 namespace fs = std::filesystem;
 
-namespace {
+namespace report_html {
 
 // Only files inside the directory being reported on are embedded (a summary naming /etc/hostname,
 // or a grid.png linking to it, must not put that file in the page).
@@ -52,18 +54,12 @@ std::string data_uri(const std::string& dir, const std::string& rel) {
   return "data:image/png;base64," + base64_encode(bytes.data(), bytes.size());
 }
 
-std::string num(double v, int digits = 4) {
+std::string num(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
 }
 
-struct Series {
-  std::string name, colour;
-  std::vector<double> y;
-};
-
-// A line chart of series over xs (one point per entry, NaN for none), y in [y0, y1], as inline SVG.
 std::string line_chart(const std::string& title, const std::string& xlabel, const std::vector<Series>& series,
                        double y0, double y1, const std::vector<double>& xs) {
   const int w = 640, h = 260, l = 56, r = 130, t = 28, b = 40;
@@ -102,14 +98,20 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
   return s.str();
 }
 
-}  // namespace
+}  // namespace report_html
 
-std::string confidence_chart(const std::string& title, const std::string& xlabel,
-                             const std::vector<ConfidenceSeries>& series, const std::vector<double>& xs,
-                             const std::vector<double>& thresholds) {
-  const int w = 640, h = 300, l = 86, r = 130, t = 28, b = 40;
-  const double pw = w - l - r, ph = h - t - b;
-  // The axis spans the data and at least 1% to 99.99% (every threshold of the paper in view).
+using report_html::data_uri;
+using report_html::experiment_section;
+using report_html::num;
+using report_html::run_section;
+using report_html::transfer_section;
+
+namespace {
+
+// The confidence axis (on the confidence_scale) of a chart: it spans the data and at least 1% to
+// 99.99% (every threshold of the paper in view), whole units, with room above the top.
+std::pair<double, double> confidence_axis(const std::vector<ConfidenceSeries>& series,
+                                          const std::vector<double>& thresholds) {
   double lo = confidence_scale(0.01), hi = confidence_scale(0.9999);
   for (const auto& se : series)
     for (double p : se.p)
@@ -118,8 +120,18 @@ std::string confidence_chart(const std::string& title, const std::string& xlabel
         hi = std::max(hi, confidence_scale(p));
       }
   for (double th : thresholds) hi = std::max(hi, confidence_scale(th));
-  lo = std::floor(lo);
-  hi = std::ceil(hi + 0.25);
+  return {std::floor(lo), std::ceil(hi + 0.25)};
+}
+
+}  // namespace
+
+std::string confidence_chart(const std::string& title, const std::string& xlabel,
+                             const std::vector<ConfidenceSeries>& series, const std::vector<double>& xs,
+                             const std::vector<double>& thresholds) {
+  const int w = 640, h = 300, l = 86, r = 130, t = 28, b = 40;
+  const double pw = w - l - r, ph = h - t - b;
+  const std::pair<double, double> axis = confidence_axis(series, thresholds);
+  const double lo = axis.first, hi = axis.second;
   const double x0 = xs.empty() ? 0 : xs.front(), x1 = xs.empty() || xs.back() == xs.front() ? x0 + 1 : xs.back();
   auto X = [&](double x) { return l + (x - x0) / (x1 - x0) * pw; };
   auto Y = [&](double p) { return t + (1.0 - (confidence_scale(p) - lo) / (hi - lo)) * ph; };
@@ -291,8 +303,43 @@ std::string label_of(int k, const std::string& recorded, const ReportOptions& o)
 
 std::string short_hash(const std::string& sha) { return sha.size() > 12 ? sha.substr(0, 12) : sha; }
 
-std::string run_section(const std::string& dir, const ReportOptions& options = {},
-                        const std::string& heading_level = "h2") {
+// The run's champion confidence (evolve) or target probability (ascend) over its log.jsonl, as a
+// chart ("" without a usable log).
+std::string run_confidence_chart(const std::string& dir, const RunRecord& r, const std::string& unit) {
+  // Read through fool's reader: a FIFO or device in its place is an error, not a hang.
+  std::error_code ec;
+  std::istringstream log(fs::exists(fs::path(dir) / "log.jsonl", ec)
+                             ? read_text_file((fs::path(dir) / "log.jsonl").string(), kMaxJsonBytes)
+                             : std::string());
+  std::vector<double> xs, mn, md, mx;
+  for (std::string line; std::getline(log, line);) {
+    const auto j = parse_json_or_discarded(line);
+    // A damaged log line is left out of the chart rather than failing the page.
+    auto number = [&j](const std::string& key, double& out) {
+      if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return false;
+      out = j[key].get<double>();
+      return std::isfinite(out);
+    };
+    double x = 0, lo = 0, mid = 0, hi = 0;
+    if (!number(unit, x) || !number("min", lo) || !number("median", mid) || !number("max", hi)) continue;
+    xs.push_back(x);
+    mn.push_back(lo);
+    md.push_back(mid);
+    mx.push_back(hi);
+  }
+  if (!xs.empty()) {
+    const bool evolve = r.progress_unit == ProgressUnit::Generation;
+    return confidence_chart(
+        evolve ? "champion confidence per generation" : "target probability of the current images per step", unit,
+        {{"max", "#b2182b", mx}, {"median", "#2166ac", md}, {"min", "#999999", mn}}, xs, r.thresholds);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string report_html::run_section(const std::string& dir, const ReportOptions& options,
+                                     const std::string& heading_level) {
   const RunSummary s = read_summary(dir);
   const RunRecord& r = s.record;
   const std::string unit = progress_unit_name(r.progress_unit);
@@ -319,34 +366,7 @@ std::string run_section(const std::string& dir, const ReportOptions& options = {
   if (fs::exists(fs::path(dir) / "grid.png")) {
     h << "<img class=\"grid\" alt=\"champions of every class\" src=\"" << data_uri(dir, "grid.png") << "\">";
   }
-  // Champion confidence over the run.
-  // Read through fool's reader: a FIFO or device in its place is an error, not a hang.
-  std::error_code ec;
-  std::istringstream log(fs::exists(fs::path(dir) / "log.jsonl", ec)
-                             ? read_text_file((fs::path(dir) / "log.jsonl").string(), kMaxJsonBytes)
-                             : std::string());
-  std::vector<double> xs, mn, md, mx;
-  for (std::string line; std::getline(log, line);) {
-    const auto j = parse_json_or_discarded(line);
-    // A damaged log line is left out of the chart rather than failing the page.
-    auto number = [&j](const std::string& key, double& out) {
-      if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return false;
-      out = j[key].get<double>();
-      return std::isfinite(out);
-    };
-    double x = 0, lo = 0, mid = 0, hi = 0;
-    if (!number(unit, x) || !number("min", lo) || !number("median", mid) || !number("max", hi)) continue;
-    xs.push_back(x);
-    mn.push_back(lo);
-    md.push_back(mid);
-    mx.push_back(hi);
-  }
-  if (!xs.empty()) {
-    const bool evolve = r.progress_unit == ProgressUnit::Generation;
-    h << confidence_chart(
-        evolve ? "champion confidence per generation" : "target probability of the current images per step", unit,
-        {{"max", "#b2182b", mx}, {"median", "#2166ac", md}, {"min", "#999999", mn}}, xs, r.thresholds);
-  }
+  h << run_confidence_chart(dir, r, unit);
   h << analysis_section(dir);
   h << "<details open><summary>classes</summary><table class=\"classes\"><tr><th>class</th><th>label</th>"
        "<th>image</th><th>confidence</th><th>top class</th>";
@@ -367,109 +387,7 @@ std::string run_section(const std::string& dir, const ReportOptions& options = {
   return h.str();
 }
 
-std::string transfer_section(const std::string& dir) {
-  const std::string path = (fs::path(dir) / "transfer.json").string();
-  const nlohmann::json j = read_json_file(path);
-  validate_transfer(j, path);
-  std::ostringstream h;
-  h << "<section class=\"transfer\"><h2>transfer between networks <small>" << html_escape(dir) << "</small></h2>";
-  h << "<p>Rows: the network the images were evolved against. Columns: the network scoring them, for the class they "
-       "were evolved for.</p>";
-  if (fs::exists(fs::path(dir) / "transfer.png")) {
-    h << "<img class=\"heatmap\" alt=\"transfer heatmap\" src=\"" << data_uri(dir, "transfer.png") << "\">";
-  }
-  h << "<table class=\"classes\"><tr><th>evolved against</th><th>runs</th>";
-  for (const auto& c : j["scorers"]) h << "<th>" << html_escape(c.value("model", "")) << "</th>";
-  h << "</tr>";
-  for (const auto& row : j["sources"]) {
-    h << "<tr><td>" << html_escape(row.value("source", "")) << "</td><td>" << row.value("runs", 0) << "</td>";
-    for (const auto& cell : row["scores"]) {
-      h << "<td>&ge;99.99%: " << html_escape(percent(cell.value("at_9999", 0.0)))
-        << "<br>&ge;99%: " << html_escape(percent(cell.value("at_99", 0.0))) << "<br>median "
-        << html_escape(percent(cell.value("median_confidence", 0.0))) << "</td>";
-    }
-    h << "</tr>";
-  }
-  h << "</table></section>";
-  return h.str();
-}
-
-std::string retrain_section(const std::string& dir, const nlohmann::json& x) {
-  std::ostringstream h;
-  h << "<section class=\"retrain\"><h2>retraining with fooling images as an extra class <small>" << html_escape(dir)
-    << "</small></h2><p>Settings: <code>" << html_escape(x["config"].dump()) << "</code></p>";
-  const auto its = x.value("iterations", nlohmann::json::array());
-  std::vector<double> xs, acc, caught, median, top;
-  h << "<table class=\"classes\"><tr><th>network</th><th>training examples</th><th>fooling images among them</th>"
-       "<th>held-out real accuracy</th><th>held-out fooling images in the extra class</th><th>median confidence of new "
-       "fooling images</th><th>fraction &ge; 99.99%</th></tr>";
-  for (const auto& r : its) {
-    const int i = r.value("iteration", 0);
-    const auto& ho = r["heldout_fooling"];
-    const double frac = ho.is_null() ? NAN : ho.value("fraction_in_fooling_class", 0.0);
-    xs.push_back(i);
-    acc.push_back(r.value("heldout_real_accuracy", 0.0));
-    caught.push_back(frac);  // NaN for DNN_1, which has no extra class: left out of the chart
-    median.push_back(r.value("median_confidence", 0.0));
-    top.push_back(r.value("fraction_at_9999", 0.0));
-    h << "<tr><td>DNN_" << i << "</td><td>" << r.value("train_examples", 0) << "</td><td>"
-      << r.value("fooling_examples_in_training", 0) << "</td><td>" << html_escape(percent(acc.back())) << "</td><td>"
-      << (std::isnan(frac) ? std::string("&ndash;") : html_escape(percent(frac))) << "</td><td>"
-      << html_escape(percent(median.back())) << "</td><td>" << html_escape(percent(top.back())) << "</td></tr>";
-  }
-  h << "</table>";
-  if (!xs.empty()) {
-    h << line_chart("over the iterations", "network",
-                    {{"real accuracy", "#1a9850", acc},
-                     {"caught fooling", "#762a83", caught},
-                     {"median fooled", "#2166ac", median},
-                     {"at >= 99.99%", "#b2182b", top}},
-                    0.0, 1.0, xs);
-  }
-  h << "</section>";
-  return h.str();
-}
-
-std::string transfer_experiment_section(const std::string& dir, const nlohmann::json& x) {
-  std::ostringstream h;
-  h << "<section class=\"experiment\"><h2>transfer experiment <small>" << html_escape(dir) << "</small></h2>";
-  h << "<p>Settings: <code>" << html_escape(x["config"].dump()) << "</code></p>";
-  if (x.contains("results")) {
-    const auto& r = x["results"];
-    h << "<table class=\"facts\"><tr><th>set-up</th><th>pairs</th><th>mean fraction &ge; 99%</th><th>mean fraction "
-         "&ge; "
-         "99.99%</th></tr>";
-    for (const char* key : {"same_architecture", "other_architecture"}) {
-      const auto& v = r[key];
-      auto cell = [&](const char* k) {
-        return v[k].is_null() ? std::string("&ndash;") : html_escape(percent(v[k].get<double>()));
-      };
-      h << "<tr><td>"
-        << (std::string(key) == "same_architecture" ? "same architecture, other seed" : "other architecture")
-        << "</td><td>" << v.value("pairs", 0) << "</td><td>" << cell("mean_fraction_at_99") << "</td><td>"
-        << cell("mean_fraction_at_9999") << "</td></tr>";
-    }
-    h << "</table><table class=\"classes\"><tr><th>network</th><th>held-out accuracy</th><th>training "
-         "seconds</th></tr>";
-    for (const auto& n : r["networks"]) {
-      h << "<tr><td>" << html_escape(n.value("model", "")) << "</td><td>"
-        << html_escape(percent(n.value("test_accuracy", 0.0))) << "</td><td>" << num(n.value("seconds", 0.0), 1)
-        << "</td></tr>";
-    }
-    h << "</table>";
-  }
-  if (fs::exists(fs::path(dir) / "transfer.json")) h << transfer_section(dir);
-  std::vector<std::string> runs;
-  if (fs::is_directory(fs::path(dir) / "runs"))
-    for (const auto& e : fs::directory_iterator(fs::path(dir) / "runs"))
-      if (fs::exists(e.path() / "summary.json")) runs.push_back(e.path().string());
-  std::sort(runs.begin(), runs.end());
-  for (const auto& r : runs)
-    h << "<details><summary>" << html_escape(fs::path(r).filename().string()) << "</summary>"
-      << run_section(r, {}, "h3") << "</details>";
-  h << "</section>";
-  return h.str();
-}
+namespace {
 
 // "&ge; 99.00%: 12<br>&ge; 99.99%: &ndash;": the first generation (or step) at each threshold.
 std::string first_reached_cell(const std::vector<double>& thresholds, const std::vector<std::optional<int>>& first) {
@@ -482,6 +400,29 @@ std::string first_reached_cell(const std::vector<double>& thresholds, const std:
 
 // When each class of each run first reached each threshold, runs side by side: a first row for all
 // classes (the generation by which every class had, or how many did) and one row per class.
+// A run's classes at each threshold: "&ge; 99.00%: all by 12<br>" when every class reached it, else
+// "&ge; 99.00%: 3/10<br>".
+std::string all_classes_cell(const RunSummary& s) {
+  std::ostringstream h;
+  for (std::size_t t = 0; t < s.record.thresholds.size(); ++t) {
+    std::size_t n = 0;
+    int last = -1;
+    for (const auto& c : s.classes) {
+      if (t < c.first_reached.size() && c.first_reached[t]) {
+        ++n;
+        last = std::max(last, *c.first_reached[t]);
+      }
+    }
+    h << "&ge; " << html_escape(percent(s.record.thresholds[t])) << ": ";
+    if (n == s.classes.size() && n > 0)
+      h << "all by " << last;
+    else
+      h << n << "/" << s.classes.size();
+    h << "<br>";
+  }
+  return h.str();
+}
+
 std::string first_reached_comparison(const std::vector<RunSummary>& summaries, const std::vector<std::string>& runs) {
   std::map<int, std::string> labels;  // every class of any run, in index order
   for (const auto& s : summaries)
@@ -493,33 +434,15 @@ std::string first_reached_comparison(const std::vector<RunSummary>& summaries, c
   for (const auto& dir : runs)
     h << "<th title=\"" << html_escape(dir) << "\">" << html_escape(fs::path(dir).filename().string()) << "</th>";
   h << "</tr><tr><td>all</td><td></td>";
-  for (const auto& s : summaries) {
-    h << "<td>";
-    for (std::size_t t = 0; t < s.record.thresholds.size(); ++t) {
-      std::size_t n = 0;
-      int last = -1;
-      for (const auto& c : s.classes) {
-        if (t < c.first_reached.size() && c.first_reached[t]) {
-          ++n;
-          last = std::max(last, *c.first_reached[t]);
-        }
-      }
-      h << "&ge; " << html_escape(percent(s.record.thresholds[t])) << ": ";
-      if (n == s.classes.size() && n > 0)
-        h << "all by " << last;
-      else
-        h << n << "/" << s.classes.size();
-      h << "<br>";
-    }
-    h << "</td>";
-  }
+  for (const auto& s : summaries) h << "<td>" << all_classes_cell(s) << "</td>";
   h << "</tr>";
   for (const auto& [index, label] : labels) {
     h << "<tr><td>" << index << "</td><td>" << (label == std::to_string(index) ? std::string() : html_escape(label))
       << "</td>";
     for (const auto& s : summaries) {
+      const int k = index;  // (a lambda may not capture a structured binding in C++17)
       const auto it =
-          std::find_if(s.classes.begin(), s.classes.end(), [&](const ClassSummary& c) { return c.index == index; });
+          std::find_if(s.classes.begin(), s.classes.end(), [k](const ClassSummary& c) { return c.index == k; });
       h << "<td>"
         << (it == s.classes.end() ? std::string("not a target")
                                   : first_reached_cell(s.record.thresholds, it->first_reached))
@@ -613,8 +536,7 @@ std::string build_report(const std::vector<std::string>& dirs, const ReportOptio
     if (!fs::is_directory(dir, ec)) throw Error(dir + ": no such directory");
     if (fs::exists(fs::path(dir) / "experiment.json")) {
       const nlohmann::json x = read_experiment(dir);
-      const std::string kind = x["experiment"].get<std::string>();
-      body << (kind == "retrain" ? retrain_section(dir, x) : transfer_experiment_section(dir, x));
+      body << experiment_section(dir, x);
     } else if (fs::exists(fs::path(dir) / "summary.json")) {
       body << run_section(dir, options);
       runs.push_back(dir);

@@ -51,22 +51,8 @@ class DistributedClassifier : public Classifier {
     for (std::size_t r = 1; r < p; ++r) {
       const std::size_t b = block_begin(r), e = block_begin(r + 1);
       if (b == e) continue;
-      headers[r] = {as_bytes ? kBytes : kFloats, static_cast<std::int64_t>(e - b),
-                    images.shape().channels,     images.shape().height,
-                    images.shape().width,        0};
-      MPI_Send(&headers[r], sizeof(JobHeader), MPI_BYTE, static_cast<int>(r), kJobTag, MPI_COMM_WORLD);
       requests.emplace_back();
-      if (as_bytes) {
-        const int count = checked_count((e - b) * per_image, "bytes");
-        MPI_Isend(bytes.data() + b * per_image, count, MPI_BYTE, static_cast<int>(r), kImagesTag, MPI_COMM_WORLD,
-                  &requests.back());
-        stats.bytes_sent += static_cast<std::size_t>(count);
-      } else {
-        const int count = checked_count((e - b) * per_image, "floats");
-        MPI_Isend(images.image(b), count, MPI_FLOAT, static_cast<int>(r), kImagesTag, MPI_COMM_WORLD, &requests.back());
-        stats.bytes_sent += static_cast<std::size_t>(count) * sizeof(float);
-      }
-      stats.bytes_sent += sizeof(JobHeader);
+      send_block(static_cast<int>(r), b, e, images, as_bytes, bytes, headers[r], &requests.back(), stats);
       awaited.push_back(static_cast<int>(r));
     }
     world_.set_awaited(awaited);
@@ -83,26 +69,7 @@ class DistributedClassifier : public Classifier {
     for (std::size_t r = 1; r < p; ++r) {
       const std::size_t b = block_begin(r), e = block_begin(r + 1);
       if (b == e) continue;
-      wait_for(static_cast<int>(r), kReplyTag);
-      ReplyHeader reply{};
-      MPI_Recv(&reply, sizeof reply, MPI_BYTE, static_cast<int>(r), kReplyTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-      stats.bytes_received += sizeof reply;
-      if (reply.status != 0) {
-        std::string message(static_cast<std::size_t>(reply.message_bytes), '\0');
-        MPI_Recv(message.data(), static_cast<int>(message.size()), MPI_CHAR, static_cast<int>(r), kRowsTag,
-                 MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        if (failure.empty()) failure = "rank " + std::to_string(r) + ": " + message;
-      } else {
-        if (reply.rows != static_cast<std::int64_t>(e - b) || reply.cols != static_cast<std::int64_t>(cols)) {
-          throw Error("rank " + std::to_string(r) + " answered with " + std::to_string(reply.rows) + "x" +
-                      std::to_string(reply.cols) + " rows, expected " + std::to_string(e - b) + "x" +
-                      std::to_string(cols));
-        }
-        MPI_Recv(out.row(b), checked_count((e - b) * cols, "floats"), MPI_FLOAT, static_cast<int>(r), kRowsTag,
-                 MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        stats.bytes_received += (e - b) * cols * sizeof(float);
-        stats.slowest_scoring_seconds = std::max(stats.slowest_scoring_seconds, reply.seconds);
-      }
+      receive_block(static_cast<int>(r), b, e, out, stats, failure);
       awaited.erase(std::find(awaited.begin(), awaited.end(), static_cast<int>(r)));
       world_.set_awaited(awaited);
     }
@@ -113,6 +80,53 @@ class DistributedClassifier : public Classifier {
   }
 
  private:
+  // Sends rank r its header and the images [b, e) (as bytes, `bytes` holding the whole batch, or as
+  // floats); `request` completes when the images have left.
+  void send_block(int r, std::size_t b, std::size_t e, const ImageBatch& images, bool as_bytes,
+                  const std::vector<std::uint8_t>& bytes, JobHeader& header, MPI_Request* request,
+                  ExchangeStats& stats) {
+    const std::size_t per_image = images.shape().size();
+    header = {as_bytes ? kBytes : kFloats, static_cast<std::int64_t>(e - b),
+              images.shape().channels,     images.shape().height,
+              images.shape().width,        0};
+    MPI_Send(&header, sizeof(JobHeader), MPI_BYTE, r, kJobTag, MPI_COMM_WORLD);
+    if (as_bytes) {
+      const int count = checked_count((e - b) * per_image, "bytes");
+      MPI_Isend(bytes.data() + b * per_image, count, MPI_BYTE, r, kImagesTag, MPI_COMM_WORLD, request);
+      stats.bytes_sent += static_cast<std::size_t>(count);
+    } else {
+      const int count = checked_count((e - b) * per_image, "floats");
+      MPI_Isend(images.image(b), count, MPI_FLOAT, r, kImagesTag, MPI_COMM_WORLD, request);
+      stats.bytes_sent += static_cast<std::size_t>(count) * sizeof(float);
+    }
+    stats.bytes_sent += sizeof(JobHeader);
+  }
+
+  // Receives rank r's rows [b, e) into `out`, or the message of its failure into `failure` (the
+  // first failure kept); rows of another shape are an error naming the rank.
+  void receive_block(int r, std::size_t b, std::size_t e, Matrix& out, ExchangeStats& stats, std::string& failure) {
+    const std::size_t cols = out.cols();
+    wait_for(r, kReplyTag);
+    ReplyHeader reply{};
+    MPI_Recv(&reply, sizeof reply, MPI_BYTE, r, kReplyTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    stats.bytes_received += sizeof reply;
+    if (reply.status != 0) {
+      std::string message(static_cast<std::size_t>(reply.message_bytes), '\0');
+      MPI_Recv(message.data(), static_cast<int>(message.size()), MPI_CHAR, r, kRowsTag, MPI_COMM_WORLD,
+               MPI_STATUS_IGNORE);
+      if (failure.empty()) failure = "rank " + std::to_string(r) + ": " + message;
+      return;
+    }
+    if (reply.rows != static_cast<std::int64_t>(e - b) || reply.cols != static_cast<std::int64_t>(cols)) {
+      throw Error("rank " + std::to_string(r) + " answered with " + std::to_string(reply.rows) + "x" +
+                  std::to_string(reply.cols) + " rows, expected " + std::to_string(e - b) + "x" + std::to_string(cols));
+    }
+    MPI_Recv(out.row(b), checked_count((e - b) * cols, "floats"), MPI_FLOAT, r, kRowsTag, MPI_COMM_WORLD,
+             MPI_STATUS_IGNORE);
+    stats.bytes_received += (e - b) * cols * sizeof(float);
+    stats.slowest_scoring_seconds = std::max(stats.slowest_scoring_seconds, reply.seconds);
+  }
+
   static bool is_eight_bit(const ImageBatch& images) {
     const float* v = images.data();
     const std::size_t total = images.size() * images.shape().size();

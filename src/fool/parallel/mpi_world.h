@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "fool/experiments/distribution.h"
+#include "fool/distribution/distribution.h"
 
 namespace fool::parallel {
 

@@ -1,7 +1,9 @@
 // The task farm: rank 0 hands independent tasks (trainings, evolution runs) to every process.
 #include <mpi.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -40,6 +42,108 @@ std::vector<std::uint8_t> receive_bytes(int from, int tag, int* source) {
   return bytes;
 }
 
+// Rank 0's side of run_tasks: hands out tasks in order to whichever process is free, and runs tasks
+// itself on a thread of its own (only the calling thread talks MPI). The first failure (a task's,
+// `done`'s, or a rank's) stops handing out tasks; run() rethrows it once every busy process is back.
+class TaskFarm {
+ public:
+  TaskFarm(int processes, const std::vector<Task>& tasks, const TaskRunner& run, const TaskDone& done)
+      : tasks_(tasks), run_(run), done_(done), busy_(static_cast<std::size_t>(processes), -1) {}
+
+  void run() {
+    for (int r = 1; r < static_cast<int>(busy_.size()); ++r) assign(r);
+    start_local();
+    for (;;) {
+      const bool remote = std::any_of(busy_.begin(), busy_.end(), [](long b) { return b >= 0; });
+      if (!remote && local_.index < 0) break;
+      if (local_.index >= 0 && local_.finished) {
+        collect_local();
+        continue;
+      }
+      if (!collect_remote()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (failure_) std::rethrow_exception(failure_);
+  }
+
+ private:
+  void assign(int r) {
+    if (failure_ || next_ >= tasks_.size()) return;
+    send_bytes(pack(tasks_[next_].params, tasks_[next_].files), r, kTaskTag);
+    busy_[static_cast<std::size_t>(r)] = static_cast<long>(next_++);
+  }
+  void finish(std::size_t index, TaskOutcome outcome) {
+    if (failure_) return;
+    try {
+      done_(index, std::move(outcome));
+    } catch (...) {
+      failure_ = std::current_exception();
+    }
+  }
+  void start_local() {
+    if (failure_ || next_ >= tasks_.size()) return;
+    local_.index = static_cast<long>(next_++);
+    local_.finished = false;
+    local_.thread = std::thread([this] {
+      try {
+        local_.outcome = run_(tasks_[static_cast<std::size_t>(local_.index)]);
+      } catch (...) {
+        local_.error = std::current_exception();
+      }
+      local_.finished = true;
+    });
+  }
+  // Rank 0's own task has finished: records it and starts the next.
+  void collect_local() {
+    local_.thread.join();
+    const auto index = static_cast<std::size_t>(local_.index);
+    local_.index = -1;
+    if (local_.error) {
+      if (!failure_) failure_ = local_.error;
+      local_.error = nullptr;
+    } else {
+      finish(index, std::move(local_.outcome));
+    }
+    start_local();
+  }
+  // Records an outcome another rank has sent, if one has arrived, and hands that rank the next
+  // task; false if none has arrived.
+  bool collect_remote() {
+    int flag = 0;
+    MPI_Status status;
+    MPI_Iprobe(MPI_ANY_SOURCE, kOutcomeTag, MPI_COMM_WORLD, &flag, &status);
+    if (!flag) return false;
+    int source = 0;
+    const auto bytes = receive_bytes(status.MPI_SOURCE, kOutcomeTag, &source);
+    const auto index = static_cast<std::size_t>(busy_[static_cast<std::size_t>(source)]);
+    busy_[static_cast<std::size_t>(source)] = -1;
+    TaskOutcome outcome;
+    unpack(bytes, outcome.result, outcome.files);
+    if (outcome.result.contains("error")) {
+      if (!failure_)
+        failure_ = std::make_exception_ptr(
+            Error("rank " + std::to_string(source) + ": " + outcome.result["error"].get<std::string>()));
+    } else {
+      finish(index, std::move(outcome));
+    }
+    assign(source);
+    return true;
+  }
+
+  const std::vector<Task>& tasks_;
+  const TaskRunner& run_;
+  const TaskDone& done_;
+  std::exception_ptr failure_;
+  std::size_t next_ = 0;
+  std::vector<long> busy_;  // per rank: the task it runs (-1: none; rank 0's own is local_)
+  struct Local {
+    std::thread thread;
+    std::atomic<bool> finished{false};
+    long index = -1;
+    TaskOutcome outcome;
+    std::exception_ptr error;
+  } local_;
+};
+
 }  // namespace
 
 void MpiWorld::run_tasks(const std::vector<Task>& tasks, const TaskRunner& run, const TaskDone& done) {
@@ -47,85 +151,7 @@ void MpiWorld::run_tasks(const std::vector<Task>& tasks, const TaskRunner& run, 
     Distribution::run_tasks(tasks, run, done);
     return;
   }
-  // Rank 0 hands out tasks in order to whichever process is free, and runs tasks itself on a
-  // thread of its own (only this thread talks MPI).
-  std::exception_ptr failure;
-  std::size_t next = 0;
-  std::vector<long> busy(static_cast<std::size_t>(size_), -1);
-  auto assign = [&](int r) {
-    if (failure || next >= tasks.size()) return;
-    send_bytes(pack(tasks[next].params, tasks[next].files), r, kTaskTag);
-    busy[static_cast<std::size_t>(r)] = static_cast<long>(next++);
-  };
-  auto finish = [&](std::size_t index, TaskOutcome outcome) {
-    if (failure) return;
-    try {
-      done(index, std::move(outcome));
-    } catch (...) {
-      failure = std::current_exception();
-    }
-  };
-  struct Local {
-    std::thread thread;
-    std::atomic<bool> finished{false};
-    long index = -1;
-    TaskOutcome outcome;
-    std::exception_ptr error;
-  } local;
-  auto start_local = [&] {
-    if (failure || next >= tasks.size()) return;
-    local.index = static_cast<long>(next++);
-    local.finished = false;
-    local.thread = std::thread([&local, &tasks, &run] {
-      try {
-        local.outcome = run(tasks[static_cast<std::size_t>(local.index)]);
-      } catch (...) {
-        local.error = std::current_exception();
-      }
-      local.finished = true;
-    });
-  };
-  for (int r = 1; r < size_; ++r) assign(r);
-  start_local();
-  for (;;) {
-    const bool remote = std::any_of(busy.begin(), busy.end(), [](long b) { return b >= 0; });
-    if (!remote && local.index < 0) break;
-    if (local.index >= 0 && local.finished) {
-      local.thread.join();
-      const auto index = static_cast<std::size_t>(local.index);
-      local.index = -1;
-      if (local.error) {
-        if (!failure) failure = local.error;
-        local.error = nullptr;
-      } else {
-        finish(index, std::move(local.outcome));
-      }
-      start_local();
-      continue;
-    }
-    int flag = 0;
-    MPI_Status status;
-    MPI_Iprobe(MPI_ANY_SOURCE, kOutcomeTag, MPI_COMM_WORLD, &flag, &status);
-    if (!flag) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      continue;
-    }
-    int source = 0;
-    const auto bytes = receive_bytes(status.MPI_SOURCE, kOutcomeTag, &source);
-    const auto index = static_cast<std::size_t>(busy[static_cast<std::size_t>(source)]);
-    busy[static_cast<std::size_t>(source)] = -1;
-    TaskOutcome outcome;
-    unpack(bytes, outcome.result, outcome.files);
-    if (outcome.result.contains("error")) {
-      if (!failure)
-        failure = std::make_exception_ptr(
-            Error("rank " + std::to_string(source) + ": " + outcome.result["error"].get<std::string>()));
-    } else {
-      finish(index, std::move(outcome));
-    }
-    assign(source);
-  }
-  if (failure) std::rethrow_exception(failure);
+  TaskFarm(size_, tasks, run, done).run();
 }
 
 void MpiWorld::serve_tasks(const TaskRunner& run) {

@@ -234,28 +234,32 @@ class Ascent {
   }
 
  private:
+  // An overshoot of class i into NaN or infinity (lj: log p): back to the best image with a quarter
+  // of the step, a few times; then the class stops with an error.
+  void overshoot(std::size_t i, int step, double lj, AscentOutcome& out) {
+    if (best_prob_[i] >= 0.0f && ++failures_[i] <= kMaxRecoveries) {
+      std::copy(best_.image(i), best_.image(i) + size_, x_.image(i));
+      scale_[i] = std::max(1e-6, scale_[i] * 0.25);
+      prob_[i] = best_prob_[i];
+      logp_[i] = best_logp_[i];
+      steps_taken_[i] = step;
+      blurred_[i] = true;  // the next probability is not compared with this step's
+      return;
+    }
+    active_[i] = false;
+    error_[i] = "NaN or infinity in the " + std::string(std::isnan(lj) || lj > 0.0 ? "probability" : "gradient") +
+                " at step " + std::to_string(step) + "; the class was stopped";
+    out.errors.push_back("class " + std::to_string(cfg_.classes[i]) + " (" +
+                         spec_.labels[static_cast<std::size_t>(cfg_.classes[i])] + "): " + error_[i]);
+  }
+
   // Records class i's probability pj of `image` and steps its image along gradient g. Returns false
   // if the class was stopped by a NaN or infinity.
   // lj: log p of `image` (-inf where a backend without logits has p = 0).
   bool update_class(std::size_t i, int step, double lj, const float* image, const float* g, AscentOutcome& out) {
     const auto pj = static_cast<float>(std::exp(lj));
     if (std::isnan(lj) || lj > 0.0 || !all_finite(g, size_)) {
-      // An overshoot into NaN or infinity: back to the best image with a quarter of the step,
-      // a few times; then the class stops with an error.
-      if (best_prob_[i] >= 0.0f && ++failures_[i] <= kMaxRecoveries) {
-        std::copy(best_.image(i), best_.image(i) + size_, x_.image(i));
-        scale_[i] = std::max(1e-6, scale_[i] * 0.25);
-        prob_[i] = best_prob_[i];
-        logp_[i] = best_logp_[i];
-        steps_taken_[i] = step;
-        blurred_[i] = true;  // the next probability is not compared with this step's
-        return false;
-      }
-      active_[i] = false;
-      error_[i] = "NaN or infinity in the " + std::string(std::isnan(lj) || lj > 0.0 ? "probability" : "gradient") +
-                  " at step " + std::to_string(step) + "; the class was stopped";
-      out.errors.push_back("class " + std::to_string(cfg_.classes[i]) + " (" +
-                           spec_.labels[static_cast<std::size_t>(cfg_.classes[i])] + "): " + error_[i]);
+      overshoot(i, step, lj, out);
       return false;
     }
     failures_[i] = 0;

@@ -2,7 +2,9 @@
 // Distribution: how one command shares its work among the processes of a job (the ranks of an
 // MPI job; a plain run is a job of one process). Rank 0 owns the search, the archive and every output
 // file; the other ranks lend their classifiers. The library sees only this interface; the MPI
-// implementation lives in fool/parallel and the CLI hands it in.
+// implementation lives in fool/parallel and the CLI hands it in. A target of its own (fool_distribution),
+// so that fool_experiments, which uses it, and fool_parallel, which implements it, do not depend on
+// each other.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -34,7 +36,7 @@ using TaskDone = std::function<void(std::size_t index, TaskOutcome outcome)>;
 
 class Distribution {
  public:
-  virtual ~Distribution() = default;
+  virtual ~Distribution();
   virtual int processes() const = 0;
   virtual int rank() const = 0;
   // Processes of this job on this machine (to divide its cores among them).
@@ -81,9 +83,7 @@ class SingleProcess : public Distribution {
   int rank() const override { return 0; }
   int local_processes() const override { return 1; }
   std::shared_ptr<Classifier> share_classifier(std::shared_ptr<Classifier> local, std::size_t,
-                                               const std::string&) override {
-    return local;
-  }
+                                               const std::string&) override;
 };
 
 }  // namespace fool
