@@ -21,7 +21,9 @@ void add_common(CLI::App* c, AnalyzeOpts& o) {
   c->add_option("runs", o.runs, "run directories (made by fool evolve or fool ascend)")->required();
   o.model.add_to(c, false);
   c->get_option("--model")->description("ONNX model to score with (unset: the run's own model)");
-  c->get_option("--backend")->description("auto, opencv or torch (unset: the run's own backend)")->default_str("");
+  c->get_option("--backend")
+      ->description("inference backend, auto or one of those built in (unset: the run's own backend)")
+      ->default_str("");
   c->add_flag("--quiet", o.quiet, "no progress bar");
 }
 
