@@ -22,7 +22,7 @@ void add_common(CLI::App* c, AnalyzeOpts& o) {
   o.model.add_to(c, false);
   c->get_option("--model")->description("ONNX model to score with (unset: the run's own model)");
   c->get_option("--backend")
-      ->description("inference backend, auto or one of those built in (unset: the run's own backend)")
+      ->description("inference backend: auto or a backend by name (unset: the run's own backend)")
       ->default_str("");
   c->add_flag("--quiet", o.quiet, "no progress bar");
 }

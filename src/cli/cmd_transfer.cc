@@ -16,7 +16,7 @@ void add_transfer_command(CLI::App& app, Action& action) {
   c->add_option("--runs", o->runs, "run directories (made by fool evolve or fool ascend)")->required();
   c->add_option("--models", o->models, "ONNX models to score with (same classes)")->required();
   c->add_option("--out", o->out, "directory for transfer.json, transfer.csv and transfer.png")->required();
-  add_backend_option(c, o->classifier.backend, "inference backend: auto or one of those built in (listed below)");
+  add_backend_option(c, o->classifier.backend, "inference backend: auto or a backend by name");
   c->add_option("--threads", o->classifier.threads, "threads (0: all cores)")->check(thread_count());
   c->callback([o, &action] {
     action = [o] {

@@ -18,7 +18,7 @@ void ModelFlags::add_to(CLI::App* app, bool required) {
   if (required) m->required();
   add_backend_option(app, classifier.backend,
                      "inference backend: auto (the fastest of those that run the model and agree on a probe "
-                     "batch) or one of those built in (listed below; fool info compares them)",
+                     "batch) or a backend by name (fool info compares them)",
                      &backend_given);
   app->add_option("--threads", classifier.threads, "worker threads for the backend (0: its default)")
       ->check(thread_count());
