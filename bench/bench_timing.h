@@ -1,19 +1,15 @@
 #pragma once
 // One timed round of a benchmark, in wall seconds and in CPU seconds of the whole process (every
 // thread's user + system time), which on a shared machine depends far less on the other work.
-// Header-only and free of fool's libraries, so that bench_gemm (oneDNN alone) uses it too.
+// Header-only and free of fool's libraries (fool/core/cpu_clock.h is header-only too), so that
+// bench_gemm (oneDNN alone) uses it too.
 #include <chrono>
 #include <cstddef>
-#include <ctime>
 #include <functional>
 
-namespace fool::bench {
+#include "fool/core/cpu_clock.h"
 
-inline double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
+namespace fool::bench {
 
 struct TimedRound {
   std::size_t calls = 0;

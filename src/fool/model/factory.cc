@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <optional>
 
+#include "fool/core/cpu_clock.h"
 #include "fool/core/error.h"
 #include "fool/core/limits.h"
 #include "fool/core/rng.h"
@@ -144,13 +144,6 @@ std::string joined(const std::vector<std::string>& names) {
   for (std::size_t i = 0; i < names.size(); ++i)
     out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
   return out;
-}
-
-// CPU time of the whole process (user + system, every thread), in seconds.
-double process_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
 // One registered backend loaded and run on the probe batch.
