@@ -25,6 +25,12 @@ struct ExperimentEntry {
   std::unique_ptr<ExperimentConfig> (*make_config)() = nullptr;
 };
 
+// An entry's make_config: `Config` with its defaults.
+template <typename Config>
+std::unique_ptr<ExperimentConfig> default_config() {
+  return std::make_unique<Config>();
+}
+
 // Every registered experiment, in the CLI's order.
 const std::vector<ExperimentEntry>& experiment_registry();
 // Their documents, in the same order: for read_experiment, ExperimentDir and the report's options.

@@ -339,7 +339,7 @@ ExperimentEntry retrain_experiment_entry() {
           "retrain with fooling images as an extra class, iteration after iteration, and measure how easily each "
           "network is still fooled",
           "iterations",
-          []() -> std::unique_ptr<ExperimentConfig> { return std::make_unique<RetrainExperimentConfig>(); }};
+          default_config<RetrainExperimentConfig>};
 }
 
 }  // namespace fool

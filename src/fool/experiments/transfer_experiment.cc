@@ -273,7 +273,7 @@ ExperimentEntry transfer_experiment_entry() {
           "train networks (same architecture with other seeds, and other architectures), evolve against each, and "
           "score every champion with every network",
           "results",
-          []() -> std::unique_ptr<ExperimentConfig> { return std::make_unique<TransferExperimentConfig>(); }};
+          default_config<TransferExperimentConfig>};
 }
 
 }  // namespace fool
