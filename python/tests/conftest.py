@@ -7,8 +7,10 @@ import pytest
 
 import fool
 
+# The build makes them (cmake/FoolTargets.cmake); CTest passes where: FOOL_FIXTURES_DIR. Run by hand,
+# the default build folder's.
 FIXTURES = os.environ.get("FOOL_FIXTURES_DIR") or os.path.join(
-    os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures", "onnx")
+    os.path.dirname(__file__), "..", "..", "build", "fixtures", "onnx")
 
 
 # A test that needs the opencv backend, skipped where fool was built without it.
@@ -20,7 +22,7 @@ needs_opencv = pytest.mark.skipif("opencv" not in fool.backends(),
 def mnist_onnx():
     path = os.path.join(FIXTURES, "mnist_bn_cnn.onnx")
     if not os.path.exists(path):
-        pytest.fail(f"ONNX fixture missing: {path} (set FOOL_FIXTURES_DIR)")
+        pytest.fail(f"ONNX fixture missing: {path} (build fool, or set FOOL_FIXTURES_DIR)")
     return path
 
 
