@@ -104,7 +104,7 @@ Elite check_checkpoint_cell(const nlohmann::json& cell, std::size_t c, const Eli
 namespace {
 
 // Files fool writes at the top of a run directory (besides checkpoint-g*.genomes and temporaries).
-const char* kTopFiles[] = {"summary.json", "checkpoint.json", "log.jsonl", "grid.png", "live.html", ".fool-write-test"};
+const char* kTopFiles[] = {"summary.json", "checkpoint.json", "log.jsonl", "grid.png", "live.html"};
 // Folders fool writes in a run directory, and whether a file in one is fool's.
 bool is_class_file(const std::string& name, const std::string& ext) {
   // class_<k>.<ext> or class_<k>_<what>.<ext>
@@ -132,7 +132,7 @@ const char* kFolders[] = {"images", "genomes", "analysis"};
 
 // What a fool process killed before it wrote the marker can leave: the marker's temporary and the
 // write test's.
-bool is_marker_temporary(const std::string& name) {
+bool is_start_up_debris(const std::string& name) {
   return is_atomic_temporary(name) &&
          (name.rfind(atomic_temporary_prefix(kRunMarker), 0) == 0 || name.rfind(kWriteTestPrefix, 0) == 0);
 }
@@ -143,7 +143,7 @@ bool effectively_empty(const std::string& dir) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name != kRunLockFile && !is_marker_temporary(name)) return false;
+    if (name != kRunLockFile && !is_start_up_debris(name)) return false;
   }
   return !ec;
 }
@@ -247,7 +247,7 @@ void remove_run_files(const std::string& dir) {
     const std::string name = p.filename().string();
     const bool file = std::find_if(std::begin(kTopFiles), std::end(kTopFiles),
                                    [&](const char* f) { return name == f; }) != std::end(kTopFiles) ||
-                      is_genome_file(name) || (is_atomic_temporary(name) && !is_marker_temporary(name));
+                      is_genome_file(name) || (is_atomic_temporary(name) && !is_start_up_debris(name));
     const bool folder = std::find_if(std::begin(kFolders), std::end(kFolders),
                                      [&](const char* f) { return name == f; }) != std::end(kFolders);
     if (!file && !folder) continue;
@@ -273,7 +273,6 @@ void remove_stray_temporaries(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return;
   remove_atomic_temporaries(dir, true);
-  fs::remove(fs::path(dir) / ".fool-write-test", ec);
 }
 
 bool is_unfinished_run_without_checkpoint(const std::string& dir) {
@@ -302,7 +301,7 @@ RunLock prepare_run_directory(const std::string& dir, bool overwrite, const std:
     remove_run_files(dir);
   }
   for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (is_marker_temporary(entry.path().filename().string())) fs::remove(entry.path(), ec);
+    if (is_start_up_debris(entry.path().filename().string())) fs::remove(entry.path(), ec);
   // The marker first: whatever follows is fool's. Writing it also shows that the directory is
   // writable, now rather than after the search.
   write_run_marker(dir, command);
@@ -339,7 +338,7 @@ void check_output_directory(const std::string& dir, const std::string& command,
     std::string first;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       const std::string name = entry.path().filename().string();
-      if (name != kRunLockFile && !is_marker_temporary(name)) {
+      if (name != kRunLockFile && !is_start_up_debris(name)) {
         first = name;
         break;
       }
