@@ -85,3 +85,21 @@ function(fool_write_backend_registrations file)
 std::vector<BackendRegistration> generated_backend_registrations() { return {@calls@}; }
 " @ONLY)
 endfunction()
+
+# fool_lazy_torch(TARGET): the executable TARGET loads libtorch only when it first uses torch (the
+# torch backend, a TorchScript file, training): the torch code is the module libfool_torch.so, which
+# fool_torch_loader opens with dlopen (src/fool/model/torch/torch_api.h). The executable exports
+# its symbols (ENABLE_EXPORTS) and holds every object of the fool libraries the module's code calls
+# into (--whole-archive), so that the module binds to them: one copy of fool's code, its registry
+# and its protobuf descriptors in the process. Building TARGET builds the module.
+set(FOOL_TORCH_MODULE_DEPS fool_core fool_io fool_model fool_model_onnx fool_model_factory fool_train)
+function(fool_lazy_torch target)
+  set_target_properties(${target} PROPERTIES FOOL_TORCH_LOADER ON ENABLE_EXPORTS ON)
+  set(archives)
+  foreach(lib IN LISTS FOOL_TORCH_MODULE_DEPS)
+    list(APPEND archives $<TARGET_FILE:${lib}>)
+  endforeach()
+  target_link_options(${target} PRIVATE LINKER:--whole-archive ${archives} LINKER:--no-whole-archive)
+  target_link_libraries(${target} PRIVATE ${FOOL_TORCH_MODULE_DEPS})
+  add_dependencies(${target} fool_torch)
+endfunction()

@@ -23,6 +23,7 @@
 #include "fool/experiments/analyze.h"
 #include "fool/experiments/ascend.h"
 #include "fool/experiments/evolve.h"
+#include "fool/experiments/registry.h"
 #include "fool/experiments/transfer.h"
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
@@ -471,7 +472,9 @@ PYBIND11_MODULE(_fool, m) {
         std::string html;
         {
           py::gil_scoped_release release;
-          html = build_report(dirs);
+          ReportOptions options;
+          options.experiments = experiment_documents();
+          html = build_report(dirs, options);
           write_file_atomic(out, html);
         }
         return html.size();

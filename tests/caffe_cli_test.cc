@@ -53,7 +53,7 @@ TEST_F(CaffeCli, ConvertedLeNetRunsThroughInfoScoreAndEvolve) {
   EXPECT_NE(info.out.find("Conv"), std::string::npos);
 
   const std::string run = path("run");
-  for (const std::string backend : {"torch", "opencv"}) {
+  for (const std::string& backend : testing::backends_built({"torch", "opencv"})) {
     const auto e =
         run_fool({"evolve", "--model", model, "--backend", backend, "--encoding", "cppn", "--generations", "5",
                   "--offspring", "20", "--init", "20", "--classes", "0-2", "--quiet", "--overwrite", "--out", run});

@@ -8,14 +8,34 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "fool/io/files.h"
+#include "fool/model/registry.h"
 
 extern "C" char** environ;
 
 namespace fool::testing {
+
+// Why a test that runs the opencv backend by name (--backend opencv), or compares it with another,
+// skips where fool was built without it; FOOL_SKIP_WITHOUT_OPENCV() skips the rest of the test
+// there. Loops over backends take the ones built instead (backends_built).
+inline const char* const kWithoutOpencv = "needs the opencv backend: fool was built with -DFOOL_WITH_OPENCV=OFF";
+#define FOOL_SKIP_WITHOUT_OPENCV() \
+  if (!::fool::backend_registered("opencv")) GTEST_SKIP() << ::fool::testing::kWithoutOpencv
+// The values of --backend among `names` that this build takes: "auto", and each backend it has
+// (opencv not where fool was built with -DFOOL_WITH_OPENCV=OFF), in the order given.
+inline std::vector<std::string> backends_built(std::initializer_list<const char*> names) {
+  std::vector<std::string> out;
+  for (const char* n : names)
+    if (std::string(n) == "auto" || backend_registered(n)) out.emplace_back(n);
+  return out;
+}
+// For a test that needs some explicit backend (e.g. results that --backend auto could choose by
+// timing) and is not about opencv: opencv, or torch where opencv is not built.
+inline std::string opencv_or_torch() { return backend_registered("opencv") ? "opencv" : "torch"; }
 
 // Starts `argv` (argv[0] the program) in the background with stdout, and unless keep_stderr also
 // stderr, going to /dev/null. Returns its pid, or -1 if it could not be started.

@@ -421,18 +421,17 @@ TEST_F(Hardening, OutputsThatAreNotProbabilitiesAreOneLineNamingTheModel) {
   const std::string nan_model = ratio.write(path("nan.onnx"), testing::out_of(div), 4);
   write_png(path("white.png"), Image8{{1, 2, 2}, {255, 255, 255, 255}});
   write_png(path("black.png"), Image8{{1, 2, 2}, {0, 0, 0, 0}});
-  for (const char* backend : {"torch", "opencv", "auto"}) {
+  for (const std::string& backend : testing::backends_built({"torch", "opencv", "auto"})) {
     // auto's probe (random images) already fails on both backends, with its own first bad value.
     const auto big = run_fool({"score", "--model", scaled, "--backend", backend, path("white.png")});
-    if (std::string(backend) == "auto") {  // both backends' reasons: longer than one backend's line
+    if (backend == "auto") {  // both backends' reasons: longer than one backend's line
       EXPECT_NE(big.code, 0);
       EXPECT_EQ(big.err.find('\n'), big.err.size() - 1) << big.err;
       EXPECT_EQ(big.err.rfind("fool: error: ", 0), 0u) << big.err;
     } else {
       expect_only_one_line(big, "scaled.onnx");
     }
-    EXPECT_NE(big.err.find(std::string(backend) == "auto" ? ", not a probability" : "is 255, not a probability"),
-              std::string::npos)
+    EXPECT_NE(big.err.find(backend == "auto" ? ", not a probability" : "is 255, not a probability"), std::string::npos)
         << backend << ": " << big.err;
     const auto nan = run_fool({"score", "--model", nan_model, "--backend", backend, path("black.png")});
     expect_only_one_line(nan, "nan.onnx");
@@ -441,7 +440,8 @@ TEST_F(Hardening, OutputsThatAreNotProbabilitiesAreOneLineNamingTheModel) {
   // fool info: no backend runs the model, so it exits non-zero with one line giving each backend's reason.
   const auto info = run_fool({"info", "--model", scaled});
   expect_one_line_error(info, "no backend runs this model");
-  for (const char* b : {"opencv: output", "torch: output"}) EXPECT_NE(info.err.find(b), std::string::npos) << info.err;
+  for (const std::string& b : testing::backends_built({"opencv", "torch"}))
+    EXPECT_NE(info.err.find(b + ": output"), std::string::npos) << info.err;
   EXPECT_NE(info.err.find("not a probability"), std::string::npos) << info.err;
   // The same models, their outputs taken as logits: ordinary numbers are then fine.
   const auto logits = run_fool({"score", "--model", scaled, "--logits", "--backend", "torch", path("white.png")});
@@ -455,7 +455,8 @@ TEST_F(Hardening, TransferOutIsFoolsOwnDirectoryOrRefused) {
   const std::string run = path("run");
   ASSERT_EQ(tiny_evolve(run).code, 0);
   auto transfer = [&](const std::string& out) {
-    return run_fool({"transfer", "--runs", run, "--models", kModel, "--backend", "opencv", "--out", out});
+    return run_fool(
+        {"transfer", "--runs", run, "--models", kModel, "--backend", testing::opencv_or_torch(), "--out", out});
   };
   // A user's directory that holds files under transfer's names, and one with other files.
   for (const std::vector<std::string>& files :
@@ -518,12 +519,12 @@ TEST_F(Hardening, ActivationsBeyondTheMemoryBudgetAreRefusedAtLoad) {
   ASSERT_LT(fs::file_size(big), 4096u);
   // 64 x 12026 x 12026 floats: 34.5 GiB per image, 138 GiB for the probe's 4 images.
   write_png(path("img.png"), Image8{{1, 28, 28}, std::vector<std::uint8_t>(784, 9)});
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"info", "--model", big},
-        {"score", "--model", big, "--backend", "torch", path("img.png")},
-        {"score", "--model", big, "--backend", "opencv", path("img.png")},
-        {"ascend", "--model", big, "--classes", "0", "--steps", "1", "--quiet", "--out", path("a")},
-        {"evolve", "--model", big, "--generations", "1", "--quiet", "--out", path("e")}}) {
+  std::vector<std::vector<std::string>> commands = {{"info", "--model", big}};
+  for (const std::string& backend : testing::backends_built({"torch", "opencv"}))
+    commands.push_back({"score", "--model", big, "--backend", backend, path("img.png")});
+  commands.push_back({"ascend", "--model", big, "--classes", "0", "--steps", "1", "--quiet", "--out", path("a")});
+  commands.push_back({"evolve", "--model", big, "--generations", "1", "--quiet", "--out", path("e")});
+  for (const std::vector<std::string>& args : commands) {
     const auto r = run_fool(args);
     expect_only_one_line(r, "pads.onnx: node Conv");
     EXPECT_NE(r.err.find("64x12026x12026"), std::string::npos) << args[0] << ": " << r.err;
@@ -572,6 +573,7 @@ TEST_F(Hardening, TextThatIsNotUtf8IsRefusedBeforeAnyWork) {
 // probes OpenCV, so info and evolve hung too); torch scores it in under a second. OpenCV refuses an
 // Expand of more than 1,024 copies before importing the graph, and auto takes torch.
 TEST_F(Hardening, OpenCvRefusesExpandsItWouldNotFinish) {
+  FOOL_SKIP_WITHOUT_OPENCV();
   auto expand_model = [&](std::int64_t copies, const std::string& name) {
     testing::GraphBuilder g(13, {1, 28, 28});
     auto* e = g.node("Expand", {"x", g.ints({1, copies, 28, 28})});
@@ -695,7 +697,7 @@ TEST_F(Hardening, LrnBiasAndOutputsThatAreNoDistributionAreRefused) {
     auto* flat = g.node("Flatten", {testing::out_of(pool)});
     auto* soft = g.node("Softmax", {testing::out_of(flat)});
     const std::string m = g.write(path("lrn.onnx"), testing::out_of(soft), 3);
-    for (const char* backend : {"opencv", "torch"}) {
+    for (const std::string& backend : testing::backends_built({"opencv", "torch"})) {
       expect_only_one_line(run_fool({"score", "--model", m, "--backend", backend, path("rgb.png")}), ": LRN bias");
     }
   }
@@ -706,7 +708,7 @@ TEST_F(Hardening, LrnBiasAndOutputsThatAreNoDistributionAreRefused) {
   ratio.metadata("fool.output", "probabilities");
   const std::string ones = ratio.write(path("ones.onnx"), testing::out_of(div), 4);
   write_png(path("grey.png"), Image8{{1, 2, 2}, {10, 20, 30, 40}});
-  for (const char* backend : {"opencv", "torch"}) {
+  for (const std::string& backend : testing::backends_built({"opencv", "torch"})) {
     expect_only_one_line(run_fool({"score", "--model", ones, "--backend", backend, path("grey.png")}),
                          "ones.onnx: the outputs of image 0 add up to 4, not 1");
   }

@@ -97,7 +97,7 @@ class ModelForm : public ::testing::TestWithParam<std::string> {};
 TEST_P(ModelForm, ScoresAsPyTorchDoes) {
   const nlohmann::json c = expected_case(GetParam());
   const double tol = c.at("tolerance");
-  for (const std::string backend : {"auto", "torch", "opencv"}) {
+  for (const std::string& backend : testing::backends_built({"auto", "torch", "opencv"})) {
     SCOPED_TRACE(backend);
     CliResult r;
     const auto got = score(c, with(flags_of(c), {"--backend", backend}), &r);
@@ -175,7 +175,7 @@ TEST(ModelForms, AFixedBatchTakesLargerBatchesOnlyWhereTheScoresStayTheSame) {
     const std::string batch = nlohmann::json::parse(info.out)["input"]["batch"];
     EXPECT_EQ(batch.rfind(larger ? "any: the file fixes a batch of 1" : "1 a call: the file fixes a batch of 1", 0), 0u)
         << batch;
-    for (const std::string backend : {"auto", "torch", "opencv"}) {
+    for (const std::string& backend : testing::backends_built({"auto", "torch", "opencv"})) {
       SCOPED_TRACE(backend);
       CliResult r;
       const auto got = score(c, with(flags_of(c), {"--backend", backend}), &r);

@@ -5,8 +5,15 @@ import os
 import numpy as np
 import pytest
 
+import fool
+
 FIXTURES = os.environ.get("FOOL_FIXTURES_DIR") or os.path.join(
     os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures", "onnx")
+
+
+# A test that needs the opencv backend, skipped where fool was built without it.
+needs_opencv = pytest.mark.skipif("opencv" not in fool.backends(),
+                                  reason="needs the opencv backend: fool was built with -DFOOL_WITH_OPENCV=OFF")
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fool
-from conftest import SMALL, LinearSoftmax
+from conftest import SMALL, LinearSoftmax, needs_opencv
 
 
 def test_model_run_in_memory(mnist_onnx):
@@ -59,6 +59,7 @@ def test_batches_reach_the_callable_in_eval_batch_chunks(linear):
     assert linear.batches[1:7] == [5, 5, 2, 5, 5, 2]
 
 
+@needs_opencv
 def test_out_path_writes_the_cli_run_directory(mnist_onnx, tmp_path):
     cli = os.environ.get("FOOL_BIN")
     if not cli or not os.path.exists(cli):

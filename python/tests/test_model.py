@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fool
-from conftest import FIXTURES
+from conftest import FIXTURES, needs_opencv
 
 
 def test_load_describes_the_model(mnist_onnx):
@@ -23,7 +23,7 @@ def test_load_describes_the_model(mnist_onnx):
     assert info["backend"]["name"] in fool.backends()
 
 
-@pytest.mark.parametrize("backend", ["opencv", "torch"])
+@pytest.mark.parametrize("backend", [pytest.param("opencv", marks=needs_opencv), "torch"])
 def test_probabilities_match_pytorch_on_the_fixture_batch(mnist_onnx, backend):
     with open(os.path.join(FIXTURES, "fixtures.json"), encoding="utf-8") as f:
         meta = json.load(f)
@@ -65,6 +65,7 @@ def test_bad_input_gets_python_exceptions(mnist_onnx, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@needs_opencv
 def test_ascend_on_a_model_file_runs_the_torch_backend(mnist_onnx):
     m = fool.load(mnist_onnx, backend="opencv")
     run = fool.ascend(m, steps=5, classes=[1, 7])

@@ -16,6 +16,7 @@
 #include "fool/experiments/analyze.h"
 #include "fool/experiments/ascend.h"
 #include "fool/experiments/evolve.h"
+#include "fool/experiments/registry.h"
 #include "fool/experiments/retrain_experiment.h"
 #include "fool/experiments/transfer_experiment.h"
 #include "fool/model/caffe/caffe_convert.h"
@@ -110,7 +111,16 @@ TEST(CliApp, CommandsAreTheLinesOfCommandsDef) {
   std::vector<std::string> experiments;
   for (CLI::App* sub : app->get_subcommand("experiment")->get_subcommands([](CLI::App*) { return true; }))
     experiments.push_back(sub->get_name());
-  EXPECT_EQ(experiments, names_of(experiment_kinds()));
+  std::vector<std::string> registered;
+  for (const ExperimentEntry& entry : experiment_registry()) {
+    registered.push_back(entry.document.name);
+    // Its help and every option of its own, as a flag.
+    const std::string help = help_of({"experiment", entry.document.name});
+    EXPECT_NE(help.find(entry.help.substr(0, 40)), std::string::npos) << entry.document.name;
+    for (const ExperimentOption& o : entry.make_config()->options())
+      EXPECT_NE(help.find(o.flag), std::string::npos) << entry.document.name << " " << o.flag;
+  }
+  EXPECT_EQ(experiments, registered);
 }
 
 TEST(CliApp, EvolveHelpShowsTheConfigDefaults) {

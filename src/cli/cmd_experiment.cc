@@ -1,15 +1,16 @@
-// fool experiment: the paper's transfer and retraining experiments.
+// fool experiment: the paper's follow-up experiments, one subcommand per entry of the experiments
+// registry (fool/experiments/registry.h), its flags made from the entry's options.
 
+#include <limits>
 #include <thread>
+#include <variant>
 
 #include "cli/common.h"
 #include "cli/encoding_flags.h"
 #include "cli/progress.h"
-#include "fool/experiments/retrain_experiment.h"
-#include "fool/experiments/transfer_experiment.h"
+#include "fool/experiments/registry.h"
 #include "fool/io/dataset.h"
 #include "fool/parallel/mpi_world.h"
-#include "fool/train/train.h"
 
 namespace fool::cli {
 
@@ -82,7 +83,7 @@ bool share_experiment(ExperimentConfig& config) {
   nlohmann::json identity = config.to_json();
   identity.erase("threads");
   identity.erase("iterations");
-  world.check_same_job("experiment " + experiment_kind_name(config.kind()) + " " + identity.dump());
+  world.check_same_job("experiment " + config.kind() + " " + identity.dump());
   if (!world.is_root()) {
     world.serve_tasks(run_experiment_task);
     return false;
@@ -92,13 +93,29 @@ bool share_experiment(ExperimentConfig& config) {
   return true;
 }
 
-// The subcommand of one experiment (named by its kind) with the options before its own: where it
-// runs and on which data.
+// The subcommand of one experiment with the options before its own: where it runs and on which data.
 CLI::App* add_experiment(CLI::App* e, ExperimentConfig& x, const std::string& description) {
-  auto* c = e->add_subcommand(experiment_kind_name(x.kind()), description);
+  auto* c = e->add_subcommand(x.kind(), description);
   c->add_option("--out", x.out_dir, "experiment directory")->required();
   add_dataset_options(c, x.data);
   return c;
+}
+
+// The flag of one of the experiment's own options, bound to the config's field (whose value --help
+// shows): a range of integers is checked as such, 1 or 0 alone as positive or not negative.
+void add_experiment_option(CLI::App* c, const ExperimentOption& o) {
+  CLI::Option* flag = std::visit([&](auto* field) { return c->add_option(o.flag, *field, o.help); }, o.field);
+  if (o.min && o.max) {
+    flag->check(CLI::Range(*o.min, *o.max));
+  } else if (o.min == 1) {
+    flag->check(positive());
+  } else if (o.min == 0) {
+    flag->check(non_negative());
+  } else if (o.min || o.max) {
+    flag->check(
+        CLI::Range(o.min.value_or(std::numeric_limits<int>::min()), o.max.value_or(std::numeric_limits<int>::max())));
+  }
+  if (!o.choices.empty()) flag->check(CLI::IsMember(o.choices));
 }
 
 // The options after its own: the trainings' epochs and the evolution runs' settings.
@@ -112,22 +129,21 @@ void add_run_options(CLI::App* c, ExperimentConfig& x) {
   c->add_option("--threads", x.threads, "threads (0: all cores)")->check(thread_count());
 }
 
-// What the command does once parsed: runs the experiment `run` on rank 0 (the other ranks serve its
+// What the command does once parsed: runs the experiment on rank 0 (the other ranks serve its
 // tasks) with progress on stderr, and prints the directory and the state's `result_key`.
-template <typename Config>
-void set_experiment_action(CLI::App* c, std::shared_ptr<Config> x, Action& action,
-                           nlohmann::json (*run)(const Config&, const RunEvents&), const char* result_key) {
-  c->callback([x, &action, run, result_key] {
-    action = [x, run, result_key] {
+void set_experiment_action(CLI::App* c, std::shared_ptr<ExperimentConfig> x, Action& action,
+                           const std::string& result_key) {
+  c->callback([x, &action, result_key] {
+    action = [x, result_key] {
       x->data = with_default_dir(x->data);
       if (!share_experiment(*x)) return 0;
       const ReleaseRanks release;
       ProgressObserver say(true, "[experiment] ");  // bars on a terminal, a line per tenth otherwise
       const RunEvents events({&say});
-      TaskProgress progress(*x->distribution, events, experiment_kind_name(x->kind()));
+      TaskProgress progress(*x->distribution, events, x->kind());
       x->distribution = &progress;
       x->command_line = command_line();
-      const auto state = run(*x, events);
+      const auto state = x->run(events);
       emit_json({{"out", x->out_dir}, {result_key, state[result_key]}});
       return 0;
     };
@@ -139,33 +155,13 @@ void set_experiment_action(CLI::App* c, std::shared_ptr<Config> x, Action& actio
 void add_experiment_command(CLI::App& app, Action& action) {
   auto* e = app.add_subcommand("experiment", "the paper's follow-up experiments (rerun the same command to resume)");
   e->require_subcommand(1);
-
-  auto t = std::make_shared<TransferExperimentConfig>();
-  auto* tc = add_experiment(e, *t,
-                            "train networks (same architecture with other seeds, and other architectures), evolve "
-                            "against each, and score every champion with every network");
-  tc->add_option("--lenet-seeds", t->lenet_seeds, "seeds of the LeNets that differ only in initialisation");
-  tc->add_option("--other-archs", t->other_archs, "other architectures");
-  tc->add_option("--runs-per-network", t->runs_per_network, "evolution runs against each network")->check(positive());
-  add_run_options(tc, *t);
-  set_experiment_action(tc, t, action, run_transfer_experiment, "results");
-
-  auto r = std::make_shared<RetrainExperimentConfig>();
-  auto* rc = add_experiment(e, *r,
-                            "retrain with fooling images as an extra class, iteration after iteration, and measure "
-                            "how easily each network is still fooled");
-  rc->add_option("--arch", r->arch, "architecture")->check(CLI::IsMember(architecture_names()));
-  rc->add_option("--iterations", r->iterations, "networks to train (the paper: 15)")->check(positive());
-  rc->add_option("--shift", r->shift, "training augmentation: random shifts of up to N pixels (the paper: 0)")
-      ->check(CLI::Range(0, 8));
-  rc->add_option("--eval-runs", r->eval_runs, "new runs per network that measure how easily it is fooled")
-      ->check(positive());
-  rc->add_option(
-        "--first-images", r->first_images,
-        "fooling images added after the first network (0: as many as one real class has; later iterations add a sixth)")
-      ->check(non_negative());
-  add_run_options(rc, *r);
-  set_experiment_action(rc, r, action, run_retrain_experiment, "iterations");
+  for (const ExperimentEntry& entry : experiment_registry()) {
+    std::shared_ptr<ExperimentConfig> x = entry.make_config();
+    auto* c = add_experiment(e, *x, entry.help);
+    for (const ExperimentOption& o : x->options()) add_experiment_option(c, o);
+    add_run_options(c, *x);
+    set_experiment_action(c, x, action, entry.result_key);
+  }
 }
 
 }  // namespace fool::cli

@@ -4,6 +4,7 @@
 
 #include "cli/common.h"
 #include "fool/core/error.h"
+#include "fool/experiments/registry.h"
 #include "fool/io/files.h"
 #include "fool/output/report.h"
 #include "fool/output/run_directory.h"
@@ -51,6 +52,7 @@ void add_report_command(CLI::App& app, Action& action) {
       if (has_run_marker(where)) lock = lock_run_directory(where);
       check_writable_directory(parent, "--out", o->out);
       ReportOptions options;
+      options.experiments = experiment_documents();
       if (!o->labels.empty()) options.labels = read_labels(o->labels);
       const std::string html = build_report(o->dirs, options);
       write_file_atomic(o->out, html);

@@ -1,19 +1,48 @@
 // The retraining experiment (the paper's Section 3.4): fooling images join the training data as an
-// extra class, network after network.
+// extra class, network after network; its flags, the checks of its iterations in experiment.json,
+// its report section and its registry entry.
+#include <cmath>
 #include <filesystem>
+#include <sstream>
 
 #include "fool/core/error.h"
+#include "fool/core/json_check.h"
 #include "fool/core/stats.h"
 #include "fool/core/thresholds.h"
 #include "fool/experiments/experiment_tasks.h"
+#include "fool/experiments/registry.h"
 #include "fool/experiments/retrain_experiment.h"
 #include "fool/io/files.h"
 #include "fool/io/image_io.h"
 #include "fool/model/factory.h"
+#include "fool/output/document_checks.h"
+#include "fool/output/report_sections.h"
+#include "fool/output/results.h"
 
 namespace fool {
 
 namespace fs = std::filesystem;
+
+namespace {
+const char* const kName = "retrain";
+}  // namespace
+
+std::string RetrainExperimentConfig::kind() const { return kName; }
+
+std::vector<ExperimentOption> RetrainExperimentConfig::options() {
+  return {{"--arch", "architecture", &arch, std::nullopt, std::nullopt, architecture_names()},
+          {"--iterations", "networks to train (the paper: 15)", &iterations, 1},
+          {"--shift", "training augmentation: random shifts of up to N pixels (the paper: 0)", &shift, 0, 8},
+          {"--eval-runs", "new runs per network that measure how easily it is fooled", &eval_runs, 1},
+          {"--first-images",
+           "fooling images added after the first network (0: as many as one real class has; later iterations add a "
+           "sixth)",
+           &first_images, 0}};
+}
+
+nlohmann::json RetrainExperimentConfig::run(const RunEvents& events) const {
+  return run_retrain_experiment(*this, events);
+}
 
 nlohmann::json RetrainExperimentConfig::to_json() const {
   nlohmann::json j = ExperimentConfig::to_json();
@@ -211,7 +240,7 @@ nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const Ru
   const FoolingBudget budget = fooling_budget(c, real.train);
   const int n = budget.real_classes;
 
-  ExperimentDir x(c.out_dir, c.kind(), c.to_json());
+  ExperimentDir x(c.out_dir, c.kind(), experiment_documents(), c.to_json());
   SingleProcess single;
   Distribution& dist = c.distribution != nullptr ? *c.distribution : single;
   std::vector<std::string> training_fooling;  // accumulated over the iterations
@@ -242,6 +271,75 @@ nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& c, const Ru
     heldout_fooling = h.heldout;
   }
   return x.state();
+}
+
+namespace {
+
+namespace jc = json_check;
+
+// experiment.json's iterations: each network's row.
+void check_iterations(const nlohmann::json& x) {
+  if (!x.contains("iterations")) return;
+  const auto& its = jc::array(x, "", "iterations");
+  for (std::size_t i = 0; i < its.size(); ++i) {
+    const std::string where = jc::path_of("iterations", i);
+    for (const char* k : {"iteration", "train_examples", "fooling_examples_in_training"})
+      jc::integer(its[i], where, k, 0, kMaxDocumentCount);
+    for (const char* k : {"heldout_real_accuracy", "median_confidence", "fraction_at_9999"})
+      jc::number(its[i], where, k, 0.0, 1.0);
+    const auto& ho = jc::member(its[i], where, "heldout_fooling");
+    if (!ho.is_null()) jc::number(ho, where + ".heldout_fooling", "fraction_in_fooling_class", 0.0, 1.0);
+    check_experiment_record(its[i], where);
+  }
+}
+
+using report_html::line_chart;
+
+// The report's section: the settings, a row per network and the curves over the iterations.
+std::string retrain_section(const std::string& dir, const nlohmann::json& x) {
+  std::ostringstream h;
+  h << "<section class=\"retrain\"><h2>retraining with fooling images as an extra class <small>" << html_escape(dir)
+    << "</small></h2><p>Settings: <code>" << html_escape(x["config"].dump()) << "</code></p>";
+  const auto its = x.value("iterations", nlohmann::json::array());
+  std::vector<double> xs, acc, caught, median, top;
+  h << "<table class=\"classes\"><tr><th>network</th><th>training examples</th><th>fooling images among them</th>"
+       "<th>held-out real accuracy</th><th>held-out fooling images in the extra class</th><th>median confidence of new "
+       "fooling images</th><th>fraction &ge; 99.99%</th></tr>";
+  for (const auto& r : its) {
+    const int i = r.value("iteration", 0);
+    const auto& ho = r["heldout_fooling"];
+    const double frac = ho.is_null() ? NAN : ho.value("fraction_in_fooling_class", 0.0);
+    xs.push_back(i);
+    acc.push_back(r.value("heldout_real_accuracy", 0.0));
+    caught.push_back(frac);  // NaN for DNN_1, which has no extra class: left out of the chart
+    median.push_back(r.value("median_confidence", 0.0));
+    top.push_back(r.value("fraction_at_9999", 0.0));
+    h << "<tr><td>DNN_" << i << "</td><td>" << r.value("train_examples", 0) << "</td><td>"
+      << r.value("fooling_examples_in_training", 0) << "</td><td>" << html_escape(percent(acc.back())) << "</td><td>"
+      << (std::isnan(frac) ? std::string("&ndash;") : html_escape(percent(frac))) << "</td><td>"
+      << html_escape(percent(median.back())) << "</td><td>" << html_escape(percent(top.back())) << "</td></tr>";
+  }
+  h << "</table>";
+  if (!xs.empty()) {
+    h << line_chart("over the iterations", "network",
+                    {{"real accuracy", "#1a9850", acc},
+                     {"caught fooling", "#762a83", caught},
+                     {"median fooled", "#2166ac", median},
+                     {"at >= 99.99%", "#b2182b", top}},
+                    0.0, 1.0, xs);
+  }
+  h << "</section>";
+  return h.str();
+}
+
+}  // namespace
+
+ExperimentEntry retrain_experiment_entry() {
+  return {{kName, check_iterations, retrain_section},
+          "retrain with fooling images as an extra class, iteration after iteration, and measure how easily each "
+          "network is still fooled",
+          "iterations",
+          default_config<RetrainExperimentConfig>};
 }
 
 }  // namespace fool

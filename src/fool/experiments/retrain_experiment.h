@@ -1,5 +1,5 @@
 #pragma once
-// The retraining experiment: its config and entry point.
+// The retraining experiment: its config, entry point and registry entry (registry.h, defined in its .cc).
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -21,7 +21,9 @@ struct RetrainExperimentConfig : ExperimentConfig {
   int shift = 1;         // training augmentation: random shifts of up to this many pixels (the paper: none, 0)
   int eval_runs = 5;     // new runs per network, measuring how easily it is still fooled
   int first_images = 0;  // images added after DNN_1 (0: as many as one real class has)
-  ExperimentKind kind() const override { return ExperimentKind::Retrain; }
+  std::string kind() const override;
+  std::vector<ExperimentOption> options() override;
+  nlohmann::json run(const RunEvents& events) const override;
   nlohmann::json to_json() const override;
 };
 nlohmann::json run_retrain_experiment(const RetrainExperimentConfig& config, const RunEvents& events = {});

@@ -1,17 +1,41 @@
 // The transfer experiment (the paper's Section 3.3): networks that differ only in their seed and
 // networks of other architectures, evolution runs against each, every champion scored by every
-// network.
+// network; its flags, the checks of its results in experiment.json, its report section and its
+// registry entry.
+#include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 #include "fool/core/error.h"
+#include "fool/core/json_check.h"
 #include "fool/experiments/experiment_tasks.h"
+#include "fool/experiments/registry.h"
 #include "fool/experiments/transfer.h"
 #include "fool/experiments/transfer_experiment.h"
 #include "fool/io/files.h"
+#include "fool/output/document_checks.h"
+#include "fool/output/report_sections.h"
+#include "fool/output/results.h"
 
 namespace fool {
 
 namespace fs = std::filesystem;
+
+namespace {
+const char* const kName = "transfer";
+}  // namespace
+
+std::string TransferExperimentConfig::kind() const { return kName; }
+
+std::vector<ExperimentOption> TransferExperimentConfig::options() {
+  return {{"--lenet-seeds", "seeds of the LeNets that differ only in initialisation", &lenet_seeds},
+          {"--other-archs", "other architectures", &other_archs},
+          {"--runs-per-network", "evolution runs against each network", &runs_per_network, 1}};
+}
+
+nlohmann::json TransferExperimentConfig::run(const RunEvents& events) const {
+  return run_transfer_experiment(*this, events);
+}
 
 nlohmann::json TransferExperimentConfig::to_json() const {
   nlohmann::json j = ExperimentConfig::to_json();
@@ -134,7 +158,7 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
   check_transfer_config(c);
   const DatasetSplits data = load_dataset(c.data);
   check_test_split(data, c.data);
-  ExperimentDir x(c.out_dir, c.kind(), c.to_json());
+  ExperimentDir x(c.out_dir, c.kind(), experiment_documents(), c.to_json());
   fs::create_directories(x.path("networks"));
   fs::create_directories(x.path("runs"));
   const std::vector<TransferNet> nets = transfer_networks(c);
@@ -170,6 +194,86 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
   results["matrix"] = "transfer.json";
   x.set("results", results);
   return x.state();
+}
+
+namespace {
+
+namespace jc = json_check;
+
+// experiment.json's results (once the matrix is scored): both architecture pairings and every network.
+void check_transfer_results(const nlohmann::json& x) {
+  if (!x.contains("results")) return;
+  const auto& r = jc::object(x, "", "results");
+  for (const char* key : {"same_architecture", "other_architecture"}) {
+    const auto& v = jc::object(r, "results", key);
+    const std::string where = std::string("results.") + key;
+    jc::integer(v, where, "pairs", 0, kMaxDocumentCount);
+    for (const char* k : {"mean_fraction_at_99", "mean_fraction_at_9999"})
+      if (!jc::member(v, where, k).is_null()) jc::number(v, where, k, 0.0, 1.0);
+  }
+  const auto& nets = jc::array(r, "results", "networks");
+  for (std::size_t i = 0; i < nets.size(); ++i) {
+    const std::string where = jc::path_of("results.networks", i);
+    jc::string(nets[i], where, "model");
+    jc::number(nets[i], where, "test_accuracy", 0.0, 1.0);
+    jc::number(nets[i], where, "seconds", 0.0, 1e12);
+  }
+}
+
+using report_html::num;
+using report_html::run_section;
+using report_html::transfer_section;
+
+// The report's section: the settings, both pairings, the networks, the matrix and every run.
+std::string transfer_experiment_section(const std::string& dir, const nlohmann::json& x) {
+  std::ostringstream h;
+  h << "<section class=\"experiment\"><h2>transfer experiment <small>" << html_escape(dir) << "</small></h2>";
+  h << "<p>Settings: <code>" << html_escape(x["config"].dump()) << "</code></p>";
+  if (x.contains("results")) {
+    const auto& r = x["results"];
+    h << "<table class=\"facts\"><tr><th>set-up</th><th>pairs</th><th>mean fraction &ge; 99%</th><th>mean fraction "
+         "&ge; "
+         "99.99%</th></tr>";
+    for (const char* key : {"same_architecture", "other_architecture"}) {
+      const auto& v = r[key];
+      auto cell = [&](const char* k) {
+        return v[k].is_null() ? std::string("&ndash;") : html_escape(percent(v[k].get<double>()));
+      };
+      h << "<tr><td>"
+        << (std::string(key) == "same_architecture" ? "same architecture, other seed" : "other architecture")
+        << "</td><td>" << v.value("pairs", 0) << "</td><td>" << cell("mean_fraction_at_99") << "</td><td>"
+        << cell("mean_fraction_at_9999") << "</td></tr>";
+    }
+    h << "</table><table class=\"classes\"><tr><th>network</th><th>held-out accuracy</th><th>training "
+         "seconds</th></tr>";
+    for (const auto& n : r["networks"]) {
+      h << "<tr><td>" << html_escape(n.value("model", "")) << "</td><td>"
+        << html_escape(percent(n.value("test_accuracy", 0.0))) << "</td><td>" << num(n.value("seconds", 0.0), 1)
+        << "</td></tr>";
+    }
+    h << "</table>";
+  }
+  if (fs::exists(fs::path(dir) / "transfer.json")) h << transfer_section(dir);
+  std::vector<std::string> runs;
+  if (fs::is_directory(fs::path(dir) / "runs"))
+    for (const auto& e : fs::directory_iterator(fs::path(dir) / "runs"))
+      if (fs::exists(e.path() / "summary.json")) runs.push_back(e.path().string());
+  std::sort(runs.begin(), runs.end());
+  for (const auto& r : runs)
+    h << "<details><summary>" << html_escape(fs::path(r).filename().string()) << "</summary>"
+      << run_section(r, {}, "h3") << "</details>";
+  h << "</section>";
+  return h.str();
+}
+
+}  // namespace
+
+ExperimentEntry transfer_experiment_entry() {
+  return {{kName, check_transfer_results, transfer_experiment_section},
+          "train networks (same architecture with other seeds, and other architectures), evolve against each, and "
+          "score every champion with every network",
+          "results",
+          default_config<TransferExperimentConfig>};
 }
 
 }  // namespace fool

@@ -1,5 +1,5 @@
 #pragma once
-// The transfer experiment: its config and entry point.
+// The transfer experiment: its config, entry point and registry entry (registry.h, defined in its .cc).
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -18,7 +18,9 @@ struct TransferExperimentConfig : ExperimentConfig {
   std::vector<std::uint64_t> lenet_seeds = {1, 2};
   std::vector<std::string> other_archs = {"mlp", "bncnn"};
   int runs_per_network = 2;
-  ExperimentKind kind() const override { return ExperimentKind::Transfer; }
+  std::string kind() const override;
+  std::vector<ExperimentOption> options() override;
+  nlohmann::json run(const RunEvents& events) const override;
   nlohmann::json to_json() const override;
 };
 nlohmann::json run_transfer_experiment(const TransferExperimentConfig& config, const RunEvents& events = {});

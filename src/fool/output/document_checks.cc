@@ -19,8 +19,6 @@ namespace jc = json_check;
 
 namespace {
 
-constexpr std::int64_t kMaxCount = std::int64_t{1} << 53;
-
 // Runs `check` and prefixes any fool::Error with the file.
 template <typename Fn>
 void in_file(const std::string& path, Fn check) {
@@ -146,13 +144,13 @@ void validate_transfer(const nlohmann::json& j, const std::string& path) {
     for (std::size_t r = 0; r < sources.size(); ++r) {
       const std::string where = jc::path_of("sources", r);
       jc::string(sources[r], where, "source");
-      jc::integer(sources[r], where, "runs", 0, kMaxCount);
+      jc::integer(sources[r], where, "runs", 0, kMaxDocumentCount);
       const auto& scores = jc::array(sources[r], where, "scores");
       if (scores.size() != scorers.size()) throw Error("key '" + where + ".scores' does not have one entry per scorer");
       for (std::size_t c = 0; c < scores.size(); ++c) {
         const std::string w = jc::path_of(where + ".scores", c);
         jc::string(scores[c], w, "scorer");
-        jc::integer(scores[c], w, "images", 0, kMaxCount);
+        jc::integer(scores[c], w, "images", 0, kMaxDocumentCount);
         for (const char* k : {"at_99", "at_9999", "median_confidence"}) jc::number(scores[c], w, k, 0.0, 1.0);
       }
     }
@@ -214,20 +212,20 @@ void check_file_list(const nlohmann::json& list, const std::string& w) {
   }
 }
 
-void experiment_record(const nlohmann::json& r, const std::string& where);
-
-// A value under a key experiment_record does not know: objects (also inside lists) are records too.
+// A value under a key check_experiment_record does not know: objects (also inside lists) are records too.
 void experiment_children(const nlohmann::json& value, const std::string& w) {
   if (value.is_object()) {
-    experiment_record(value, w);
+    check_experiment_record(value, w);
   } else if (value.is_array()) {
     for (std::size_t i = 0; i < value.size(); ++i)
-      if (value[i].is_object()) experiment_record(value[i], jc::path_of(w, i));
+      if (value[i].is_object()) check_experiment_record(value[i], jc::path_of(w, i));
   }
 }
 
+}  // namespace
+
 // The keys experiment steps and results share, checked wherever they appear.
-void experiment_record(const nlohmann::json& r, const std::string& where) {
+void check_experiment_record(const nlohmann::json& r, const std::string& where) {
   if (!r.is_object()) throw Error("key '" + where + "' is not an object");
   for (const auto& [key, value] : r.items()) {
     const std::string w = jc::path_of(where, key);
@@ -245,7 +243,7 @@ void experiment_record(const nlohmann::json& r, const std::string& where) {
         jc::number(r, where, key, 0.0, 1e12);
         break;
       case RecordKey::Count:
-        jc::integer(r, where, key, 0, kMaxCount);
+        jc::integer(r, where, key, 0, kMaxDocumentCount);
         break;
       case RecordKey::Confidences: {
         const auto& list = jc::array(r, where, key);
@@ -259,7 +257,7 @@ void experiment_record(const nlohmann::json& r, const std::string& where) {
         if (!value.is_null()) jc::number(r, where, key, 0.0, 1.0);
         break;
       case RecordKey::ThresholdCounts:
-        threshold_map(jc::object(r, where, key), w, false, kMaxCount);
+        threshold_map(jc::object(r, where, key), w, false, kMaxDocumentCount);
         break;
       case RecordKey::Other:
         experiment_children(value, w);
@@ -268,58 +266,20 @@ void experiment_record(const nlohmann::json& r, const std::string& where) {
   }
 }
 
-// The retraining experiment's per-iteration results.
-void check_iterations(const nlohmann::json& j) {
-  const auto& its = jc::array(j, "", "iterations");
-  for (std::size_t i = 0; i < its.size(); ++i) {
-    const std::string where = jc::path_of("iterations", i);
-    for (const char* k : {"iteration", "train_examples", "fooling_examples_in_training"})
-      jc::integer(its[i], where, k, 0, kMaxCount);
-    for (const char* k : {"heldout_real_accuracy", "median_confidence", "fraction_at_9999"})
-      jc::number(its[i], where, k, 0.0, 1.0);
-    const auto& ho = jc::member(its[i], where, "heldout_fooling");
-    if (!ho.is_null()) jc::number(ho, where + ".heldout_fooling", "fraction_in_fooling_class", 0.0, 1.0);
-    experiment_record(its[i], where);
-  }
-}
-
-// The transfer experiment's results: both architecture pairings and every network.
-void check_transfer_results(const nlohmann::json& r) {
-  for (const char* key : {"same_architecture", "other_architecture"}) {
-    const auto& v = jc::object(r, "results", key);
-    const std::string where = std::string("results.") + key;
-    jc::integer(v, where, "pairs", 0, kMaxCount);
-    for (const char* k : {"mean_fraction_at_99", "mean_fraction_at_9999"})
-      if (!jc::member(v, where, k).is_null()) jc::number(v, where, k, 0.0, 1.0);
-  }
-  const auto& nets = jc::array(r, "results", "networks");
-  for (std::size_t i = 0; i < nets.size(); ++i) {
-    const std::string where = jc::path_of("results.networks", i);
-    jc::string(nets[i], where, "model");
-    jc::number(nets[i], where, "test_accuracy", 0.0, 1.0);
-    jc::number(nets[i], where, "seconds", 0.0, 1e12);
-  }
-}
-
-}  // namespace
-
-void validate_experiment(const nlohmann::json& j, const std::string& path) {
+void validate_experiment(const nlohmann::json& j, const std::string& path, const ExperimentDocuments& kinds) {
   in_file(path, [&] {
     if (!j.is_object() || !(j.contains("format") && j["format"] == "fool-experiment/1")) {
       throw Error("not a fool experiment (format fool-experiment/1)");
     }
     const std::string name = jc::string(j, "", "experiment");
-    const std::optional<ExperimentKind> kind = find_experiment_kind(name);
-    if (!kind) throw Error("key 'experiment' is '" + jc::printable(name) + "', not " + experiment_kind_list());
+    const ExperimentDocument* kind = find_experiment_kind(kinds, name);
+    if (kind == nullptr)
+      throw Error("key 'experiment' is '" + jc::printable(name) + "', not " + experiment_kind_list(kinds));
     jc::object(j, "", "config");
     const auto& steps = jc::object(j, "", "steps");
-    for (const auto& [key, value] : steps.items()) experiment_record(value, jc::path_of("steps", key));
-    if (j.contains("iterations")) check_iterations(j);
-    if (j.contains("results")) {
-      const auto& r = jc::object(j, "", "results");
-      if (*kind == ExperimentKind::Transfer) check_transfer_results(r);
-      experiment_record(r, "results");
-    }
+    for (const auto& [key, value] : steps.items()) check_experiment_record(value, jc::path_of("steps", key));
+    if (kind->check != nullptr) kind->check(j);
+    if (j.contains("results")) check_experiment_record(jc::object(j, "", "results"), "results");
   });
 }
 

@@ -3,8 +3,11 @@
 // transfer.json): every key a reader uses is present with its type and range, and every file they
 // name stays inside their directory. Errors are one line naming the file and the key, so readers
 // can use the documents without meeting nlohmann's exception text.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "fool/output/experiment_file.h"
 
 namespace fool {
 
@@ -15,8 +18,15 @@ struct RunSummary;
 // non-negative, image and genome paths relative and inside the run directory.
 // `j` is the document `s` was read from (for what the typed form cannot show, e.g. a negative seed).
 void check_run_summary(const RunSummary& s, const nlohmann::json& j, const std::string& path);
-// experiment.json (format fool-experiment/1): kind, config, steps and the result keys readers use.
-void validate_experiment(const nlohmann::json& j, const std::string& path);
+// experiment.json (format fool-experiment/1): kind (one of `kinds`), config, steps, the keys the
+// kind adds (its ExperimentDocument::check) and the result keys readers use.
+void validate_experiment(const nlohmann::json& j, const std::string& path, const ExperimentDocuments& kinds);
+// A record of experiment.json (a finished step's result, the results, a row): each key by its name's
+// kind (files inside the directory, fractions, seconds, counts, confidences, ...), for the checks of
+// a kind's own keys; throws fool::Error naming `where`.key.
+void check_experiment_record(const nlohmann::json& r, const std::string& where);
+// The largest count a document may hold (2^53: exact as a JSON number).
+constexpr std::int64_t kMaxDocumentCount = std::int64_t{1} << 53;
 // transfer.json (format fool-transfer/1).
 void validate_transfer(const nlohmann::json& j, const std::string& path);
 

@@ -97,15 +97,25 @@ TEST(SummaryFile, ReportEmbedsNoFileOutsideTheRun) {
   fs::remove_all(dir);
 }
 
+// Two kinds of experiment as the registry would give them (output/ names none of its own): "plain"
+// adds nothing, "counted" checks its key "rows".
+void check_rows(const nlohmann::json& x) {
+  if (x.contains("rows") && !x["rows"].is_array()) throw Error("key 'rows' is not a list");
+}
+std::string counted_section(const std::string& dir, const nlohmann::json& x) {
+  return "<section class=\"counted\">" + std::to_string(x["rows"].size()) + " rows</section>";
+}
+const ExperimentDocuments kKinds = {{"plain", nullptr, nullptr}, {"counted", check_rows, counted_section}};
+
 TEST(ExperimentFile, KeysReadersUseAreChecked) {
   nlohmann::json x = {{"format", "fool-experiment/1"},
-                      {"experiment", "retrain"},
+                      {"experiment", "counted"},
                       {"config", nlohmann::json::object()},
                       {"steps", {{"train_1", {{"model", "networks/a.onnx"}, {"test_accuracy", 0.98}}}}}};
-  EXPECT_NO_THROW(validate_experiment(x, "e.json"));
+  EXPECT_NO_THROW(validate_experiment(x, "e.json", kKinds));
   auto refused = [](nlohmann::json j, const std::string& needle) {
     try {
-      validate_experiment(j, "x/experiment.json");
+      validate_experiment(j, "x/experiment.json", kKinds);
       ADD_FAILURE() << "accepted: " << needle;
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
@@ -120,45 +130,62 @@ TEST(ExperimentFile, KeysReadersUseAreChecked) {
   refused(bad, "steps.train_1.model");
   bad = x;
   bad["experiment"] = "other";
-  refused(bad, "key 'experiment' is 'other', not transfer or retrain");
+  refused(bad, "key 'experiment' is 'other', not plain or counted");
   bad = x;
   bad["steps"] = nlohmann::json::array();
   refused(bad, "steps");
   bad = x;
-  bad["iterations"] = {{{"iteration", 1}}};
-  refused(bad, "iterations[0]");
+  bad["results"] = {{"seconds", -1}};
+  refused(bad, "results.seconds");
+  // The kind's own check runs on its kind only.
+  bad = x;
+  bad["rows"] = 3;
+  refused(bad, "key 'rows' is not a list");
+  bad["experiment"] = "plain";
+  EXPECT_NO_THROW(validate_experiment(bad, "e.json", kKinds));
 }
 
-// The experiment kinds' one name table: every kind has one name, found again by it, and the
-// message lists them all.
-TEST(ExperimentFile, KindsHaveOneNameTable) {
-  ASSERT_EQ(experiment_kinds().size(), 2u);
-  for (const auto& [kind, name] : experiment_kinds()) {
-    EXPECT_EQ(experiment_kind_name(kind), name);
-    EXPECT_EQ(find_experiment_kind(name), kind);
-    EXPECT_NE(experiment_kind_list().find(name), std::string::npos);
-  }
-  EXPECT_EQ(experiment_kind_name(ExperimentKind::Transfer), "transfer");
-  EXPECT_EQ(experiment_kind_name(ExperimentKind::Retrain), "retrain");
-  EXPECT_EQ(experiment_kind_list(), "transfer or retrain");
-  EXPECT_FALSE(find_experiment_kind("Transfer").has_value());
-  EXPECT_FALSE(find_experiment_kind("").has_value());
+// The kinds are found by their name, and a message lists them all.
+TEST(ExperimentFile, KindsAreFoundByName) {
+  ASSERT_NE(find_experiment_kind(kKinds, "counted"), nullptr);
+  EXPECT_EQ(find_experiment_kind(kKinds, "counted")->check, check_rows);
+  EXPECT_EQ(find_experiment_kind(kKinds, "plain"), &kKinds[0]);
+  EXPECT_EQ(find_experiment_kind(kKinds, "Plain"), nullptr);
+  EXPECT_EQ(find_experiment_kind(kKinds, ""), nullptr);
+  EXPECT_EQ(experiment_kind_list(kKinds), "plain or counted");
+  EXPECT_EQ(experiment_kind_list({{"a"}, {"b"}, {"c"}}), "a, b or c");
+  EXPECT_EQ(experiment_kind_list({{"a"}}), "a");
 }
 
-// A directory made for one kind is refused for another, naming both.
+// A directory made for one kind is refused for another, naming both; the report shows it with its
+// kind's section.
 TEST(ExperimentFile, ADirectoryOfOneKindIsRefusedForAnother) {
   const std::string dir =
       (std::filesystem::temp_directory_path() / ("fool_experiment_kind_test_" + std::to_string(::getpid()))).string();
   std::filesystem::remove_all(dir);
-  { ExperimentDir x(dir, ExperimentKind::Transfer, {{"seed", 1}}); }
-  EXPECT_EQ(read_experiment(dir)["experiment"], "transfer");
-  try {
-    ExperimentDir y(dir, ExperimentKind::Retrain, {{"seed", 1}});
-    ADD_FAILURE() << "a transfer directory was opened as retrain";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("holds a transfer experiment, not retrain"), std::string::npos) << e.what();
+  {
+    ExperimentDir x(dir, "counted", kKinds, {{"seed", 1}});
+    x.set("rows", {1, 2});
   }
-  { ExperimentDir again(dir, ExperimentKind::Transfer, {{"seed", 1}}); }  // the same kind resumes
+  EXPECT_EQ(read_experiment(dir, kKinds)["experiment"], "counted");
+  try {
+    ExperimentDir y(dir, "plain", kKinds, {{"seed", 1}});
+    ADD_FAILURE() << "a counted directory was opened as plain";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("holds a counted experiment, not plain"), std::string::npos) << e.what();
+  }
+  { ExperimentDir again(dir, "counted", kKinds, {{"seed", 1}}); }  // the same kind resumes
+  ReportOptions options;
+  options.experiments = kKinds;
+  EXPECT_NE(build_report({dir}, options).find("<section class=\"counted\">2 rows</section>"), std::string::npos);
+  // A report that knows no such kind refuses it.
+  options.experiments = {kKinds[0]};
+  try {
+    build_report({dir}, options);
+    ADD_FAILURE() << "a counted experiment was reported without its kind";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("key 'experiment' is 'counted', not plain"), std::string::npos) << e.what();
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -10,31 +10,29 @@ namespace fool {
 
 namespace fs = std::filesystem;
 
-const std::string& experiment_kind_name(ExperimentKind kind) { return name_of(experiment_kinds(), kind); }
-
-std::optional<ExperimentKind> find_experiment_kind(const std::string& name) {
-  for (const auto& [kind, n] : experiment_kinds())
-    if (n == name) return kind;
-  return std::nullopt;
+const ExperimentDocument* find_experiment_kind(const ExperimentDocuments& kinds, const std::string& name) {
+  for (const ExperimentDocument& k : kinds)
+    if (k.name == name) return &k;
+  return nullptr;
 }
 
-std::string experiment_kind_list() {
-  const std::vector<std::string> names = names_of(experiment_kinds());
+std::string experiment_kind_list(const ExperimentDocuments& kinds) {
   std::string list;
-  for (std::size_t i = 0; i < names.size(); ++i)
-    list += (i == 0 ? "" : (i + 1 == names.size() ? " or " : ", ")) + names[i];
+  for (std::size_t i = 0; i < kinds.size(); ++i)
+    list += (i == 0 ? "" : (i + 1 == kinds.size() ? " or " : ", ")) + kinds[i].name;
   return list;
 }
 
-nlohmann::json read_experiment(const std::string& dir) {
+nlohmann::json read_experiment(const std::string& dir, const ExperimentDocuments& kinds) {
   const std::string path = (fs::path(dir) / "experiment.json").string();
   const nlohmann::json j = read_json_file(path);
-  validate_experiment(j, path);
+  validate_experiment(j, path, kinds);
   return j;
 }
 
-ExperimentDir::ExperimentDir(std::string dir, ExperimentKind experiment, nlohmann::json config) : dir_(std::move(dir)) {
-  const std::string& kind = experiment_kind_name(experiment);
+ExperimentDir::ExperimentDir(std::string dir, const std::string& kind, const ExperimentDocuments& kinds,
+                             nlohmann::json config)
+    : dir_(std::move(dir)) {
   const fs::path file = fs::path(dir_) / "experiment.json";
   std::error_code ec;
   // A session killed mid-write leaves hidden temporaries (of experiment.json, a model, a run's
@@ -42,10 +40,10 @@ ExperimentDir::ExperimentDir(std::string dir, ExperimentKind experiment, nlohman
   if (fs::exists(file, ec)) {
     // An experiment directory made before the marker existed is recognised by its experiment.json.
     const bool marked = has_run_marker(dir_);
-    if (!marked) state_ = read_experiment(dir_);
+    if (!marked) state_ = read_experiment(dir_, kinds);
     lock_ = open_run_directory(dir_, kind, true);
     remove_atomic_temporaries(dir_, true);
-    state_ = read_experiment(dir_);
+    state_ = read_experiment(dir_, kinds);
     const std::string had = state_["experiment"].get<std::string>();
     if (had != kind)
       throw Error(file.string() + ": holds a " + had + " experiment, not " + kind + "; choose another --out");

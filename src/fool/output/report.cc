@@ -101,7 +101,6 @@ std::string line_chart(const std::string& title, const std::string& xlabel, cons
 }  // namespace report_html
 
 using report_html::data_uri;
-using report_html::experiment_section;
 using report_html::num;
 using report_html::run_section;
 using report_html::transfer_section;
@@ -535,8 +534,9 @@ std::string build_report(const std::vector<std::string>& dirs, const ReportOptio
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) throw Error(dir + ": no such directory");
     if (fs::exists(fs::path(dir) / "experiment.json")) {
-      const nlohmann::json x = read_experiment(dir);
-      body << experiment_section(dir, x);
+      const nlohmann::json x = read_experiment(dir, options.experiments);
+      const ExperimentDocument* kind = find_experiment_kind(options.experiments, x["experiment"].get<std::string>());
+      if (kind->section != nullptr) body << kind->section(dir, x);
     } else if (fs::exists(fs::path(dir) / "summary.json")) {
       body << run_section(dir, options);
       runs.push_back(dir);

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "fool/output/experiment_file.h"
+
 namespace fool {
 
 // A <script> for fool's pages (the report, live.html) that, once the page has loaded, leaves on <body>
@@ -18,6 +20,10 @@ struct ReportOptions {
   // Class labels to show instead of those the runs recorded (e.g. a model without labels, whose
   // classes are named by their number); empty: the runs' own.
   std::vector<std::string> labels;
+  // The kinds of experiment directory the report reads, each with its section (the experiments
+  // registry's experiment_documents(), fool/experiments/registry.h); an experiment of another kind
+  // is a fool::Error naming the file.
+  ExperimentDocuments experiments;
 };
 
 // Builds the page. Each directory may hold a run (summary.json), a transfer matrix (transfer.json)

@@ -1,6 +1,7 @@
 #pragma once
-// The HTML report's parts that its files share (internal to fool/output): report.cc builds the page,
-// runs and comparisons; report_experiments.cc the sections of transfer matrices and experiments.
+// The parts the HTML report's sections are made of: report.cc builds the page, runs and
+// comparisons, report_experiments.cc the section of transfer matrices, and each experiment its own
+// section (its ExperimentDocument::section, in its file under fool/experiments) from these.
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -28,7 +29,5 @@ std::string run_section(const std::string& dir, const ReportOptions& options = {
                         const std::string& heading_level = "h2");
 // A transfer matrix's section (dir/transfer.json and its heatmap).
 std::string transfer_section(const std::string& dir);
-// An experiment directory's section, `x` its experiment.json (read and checked), by its kind.
-std::string experiment_section(const std::string& dir, const nlohmann::json& x);
 
 }  // namespace fool::report_html

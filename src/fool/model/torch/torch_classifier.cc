@@ -20,7 +20,6 @@
 #include "fool/core/error.h"
 #include "fool/core/json_check.h"
 #include "fool/model/onnx/onnx_model.h"
-#include "fool/model/registry.h"
 #include "fool/model/torch/torch_interpreter.h"
 #include "fool/model/torch/torch_ops.h"
 
@@ -243,17 +242,6 @@ std::string torch_operators_markdown() { return torch_ops::operators_markdown();
 
 std::unique_ptr<DifferentiableClassifier> make_torch_classifier(OnnxModel model, const ClassifierOptions& options) {
   return std::make_unique<TorchClassifier>(std::move(model), options);
-}
-
-// The registration (fool_backend in CMakeLists.txt): the reference auto trusts, with gradients.
-BackendRegistration torch_backend_registration() {
-  return {"torch",
-          "fool's interpreter of the ONNX graph on libtorch (ATen operations): every documented operator, input "
-          "gradients",
-          [](OnnxModel m, const ClassifierOptions& o) -> std::unique_ptr<Classifier> {
-            return make_torch_classifier(std::move(m), o);
-          },
-          [](OnnxModel m, const ClassifierOptions& o) { return make_torch_classifier(std::move(m), o); }, true};
 }
 
 }  // namespace fool

@@ -1,10 +1,8 @@
-#include "fool/model/torch/torchscript_classifier.h"
-
+// TorchScript files on libtorch: make_torchscript_classifier, which load_torchscript_classifier
+// (torch_backend.cc) reaches through torch_api().
 #include <torch/script.h>
 #include <torch/torch.h>
 
-#include <filesystem>
-#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -12,18 +10,10 @@
 #include "fool/core/error.h"
 #include "fool/core/json_check.h"
 #include "fool/io/files.h"
+#include "fool/model/torch/torch_api.h"
+#include "fool/model/torch/torchscript_classifier.h"
 
 namespace fool {
-
-bool is_torchscript_file(const std::string& path) {
-  // Only a regular file is opened here (a FIFO would block); anything else goes to the ONNX reader,
-  // which refuses it in one line.
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return false;
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  return in.read(magic, 4) && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
-}
 
 namespace {
 
@@ -201,7 +191,7 @@ class TorchScriptClassifier : public DifferentiableClassifier {
 
 }  // namespace
 
-std::unique_ptr<DifferentiableClassifier> load_torchscript_classifier(const std::string& path,
+std::unique_ptr<DifferentiableClassifier> make_torchscript_classifier(const std::string& path,
                                                                       const ClassifierOptions& options) {
   return std::make_unique<TorchScriptClassifier>(path, options);
 }
