@@ -77,9 +77,8 @@ bool SpecOverrides::feeds_as_model_says() const {
 }
 
 bool PreprocessingOrigin::guessed() const {
-  for (const std::string* s : {&channel_order, &scale, &mean, &std})
-    if (*s != "default") return false;
-  return true;
+  const auto fields = {&channel_order, &scale, &mean, &std};
+  return std::all_of(fields.begin(), fields.end(), [](const std::string* s) { return *s == "default"; });
 }
 
 const NameTable<InputLayout>& input_layout_names() {

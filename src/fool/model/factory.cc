@@ -216,50 +216,67 @@ void check_activation_memory(const OnnxModel& model, const ClassifierOptions& op
               (options.max_memory > 0 ? " of --max-memory" : " available (--max-memory to change)"));
 }
 
+// Why a backend failed, for the comparison: its error without the model's path ("failed" if
+// nothing is left).
+std::string failure(const Error& e, const std::string& path) {
+  std::string why = without_path(e.what(), path);
+  return why.empty() ? "failed" : why;
+}
+
+// Backend r loaded with `model` and run on the probe batch (and on the timed batch if that differs,
+// to warm it up for that size).
+Candidate load_and_probe(const std::string& path, const BackendRegistration& r, OnnxModel model,
+                         const ClassifierOptions& options, const ImageBatch& probe, const ImageBatch& timed) {
+  Candidate k{&r, nullptr, {}, {}};
+  k.probe.backend = r.backend();
+  k.probe.name = r.name;
+  try {
+    k.classifier = make_backend(r, std::move(model), options);
+    k.output = k.classifier->probabilities(probe);  // also warms the backend up
+    for (std::size_t j = 0; j < k.output.rows() * k.output.cols(); ++j)
+      if (!std::isfinite(k.output.data()[j])) throw Error("non-finite probabilities on the probe batch");
+    if (timed.size() != probe.size()) k.classifier->probabilities(timed);  // warms up for that size
+    k.probe.classes = static_cast<int>(k.output.cols());
+  } catch (const Error& e) {
+    k.classifier.reset();
+    k.probe.error = failure(e, path);
+  }
+  return k;
+}
+
+// One timed call of every candidate that runs, in registry order; one whose call fails no longer runs.
+void time_round(const std::string& path, const ImageBatch& timed, std::vector<Candidate>* candidates) {
+  for (Candidate& k : *candidates) {
+    if (!k.classifier) continue;
+    try {
+      const double t0 = process_cpu_seconds();
+      k.classifier->probabilities(timed);
+      k.probe.rounds.push_back(process_cpu_seconds() - t0);
+    } catch (const Error& e) {
+      k.classifier.reset();
+      k.probe.rounds.clear();
+      k.probe.classes = 0;
+      k.probe.error = failure(e, path);
+    }
+  }
+}
+
 std::vector<Candidate> run_all(const std::string& path, OnnxModel model, const ClassifierOptions& options,
                                const ImageBatch& probe, const ImageBatch& timed) {
   const auto& registry = backend_registry();
   std::vector<Candidate> out;
-  for (std::size_t i = 0; i < registry.size(); ++i) {
-    Candidate k{&registry[i], nullptr, {}, {}};
-    k.probe.backend = registry[i].backend();
-    k.probe.name = registry[i].name;
-    try {
-      k.classifier = make_backend(registry[i], i + 1 == registry.size() ? std::move(model) : model.copy(), options);
-      k.output = k.classifier->probabilities(probe);  // also warms the backend up
-      for (std::size_t j = 0; j < k.output.rows() * k.output.cols(); ++j)
-        if (!std::isfinite(k.output.data()[j])) throw Error("non-finite probabilities on the probe batch");
-      if (timed.size() != probe.size()) k.classifier->probabilities(timed);  // warms up for that size
-      k.probe.classes = static_cast<int>(k.output.cols());
-    } catch (const Error& e) {
-      k.classifier.reset();
-      k.probe.error = without_path(e.what(), path);
-      if (k.probe.error.empty()) k.probe.error = "failed";
-    }
-    out.push_back(std::move(k));
-  }
+  out.reserve(registry.size());
+  // Each backend but the last gets a copy of the model; the last gets the model itself.
+  for (std::size_t i = 0; i + 1 < registry.size(); ++i)
+    out.push_back(load_and_probe(path, registry[i], model.copy(), options, probe, timed));
+  if (!registry.empty()) out.push_back(load_and_probe(path, registry.back(), std::move(model), options, probe, timed));
   // Timed in interleaved rounds (each round one call of every backend that runs, in registry
   // order) by the CPU time the process spends in the call (every thread's), which other work on
   // the machine does not lengthen as it does wall time (on a loaded machine a call of a few
   // milliseconds is mostly waiting for a core); each keeps its best call.
   // Without a speed comparison one call is timed (fool info still shows it).
   const int rounds = options.auto_compares_speed ? kTimingRounds : 1;
-  for (int round = 0; round < rounds; ++round) {
-    for (Candidate& k : out) {
-      if (!k.classifier) continue;
-      try {
-        const double t0 = process_cpu_seconds();
-        k.classifier->probabilities(timed);
-        k.probe.rounds.push_back(process_cpu_seconds() - t0);
-      } catch (const Error& e) {
-        k.classifier.reset();
-        k.probe.rounds.clear();
-        k.probe.classes = 0;
-        k.probe.error = without_path(e.what(), path);
-        if (k.probe.error.empty()) k.probe.error = "failed";
-      }
-    }
-  }
+  for (int round = 0; round < rounds; ++round) time_round(path, timed, &out);
   for (Candidate& k : out)
     k.probe.seconds = k.classifier ? *std::min_element(k.probe.rounds.begin(), k.probe.rounds.end()) : -1.0;
   return out;
@@ -307,6 +324,7 @@ const Candidate& at(const std::vector<Candidate>& c, int i) { return c[static_ca
 
 std::string names(const std::vector<Candidate>& c, const std::vector<int>& which) {
   std::vector<std::string> out;
+  out.reserve(which.size());
   for (int i : which) out.push_back(at(c, i).reg->name);
   return joined(out);
 }
@@ -344,42 +362,78 @@ int choose_among_agreeing(const std::vector<Candidate>& c, const std::vector<int
   return preferred;
 }
 
+// Rule 1: the only one that runs (c[only]), with the others' reasons.
+int choose_only_runner(const std::vector<Candidate>& c, int only, const std::vector<int>& fails, BackendChoice* ch) {
+  std::string why;
+  for (int i : fails)
+    why += (why.empty() ? "" : "; ") + at(c, i).reg->name + " cannot run the model (" + at(c, i).probe.error + ")";
+  ch->reason = at(c, only).reg->name + ": " + why;
+  return only;
+}
+
+// Rule 2: drop those that disagree with the reference; the reference if none agrees with it, else
+// rule 3 among those that agree.
+int choose_by_agreement(const std::vector<Candidate>& c, const std::vector<int>& runs, const ClassifierOptions& options,
+                        BackendChoice* ch) {
+  const int ref = reference_of(c, runs);
+  std::vector<int> agree, disagree;
+  float worst = 0.0f;
+  for (int i : runs) {
+    const float d = i == ref ? 0.0f : max_abs_difference(at(c, i).output, at(c, ref).output);
+    (d <= kBackendTolerance ? agree : disagree).push_back(i);
+    if (i != ref && !(d <= kBackendTolerance) && !(d <= worst)) worst = d;
+  }
+  if (agree.size() > 1) {
+    return choose_among_agreeing(c, agree, agree.size() == 2 && runs.size() == 2 ? "both" : names(c, agree), options,
+                                 ch);
+  }
+  // The reference runs each ONNX node as the operation that defines it; the others (OpenCV's
+  // importer) are the ones known to mis-compute some forms silently.
+  ch->reason = at(c, ref).reg->name + ": " + names(c, disagree) + (disagree.size() == 1 ? " disagrees" : " disagree") +
+               " with it on the probe batch (max difference " + short_float(worst) + ")";
+  return ref;
+}
+
 // Auto's rules over the candidates in registry order (docs/design.md, "Choosing a backend").
 // Returns the index of the chosen one and fills *ch; -1 when none runs.
 int choose(const std::vector<Candidate>& c, const ClassifierOptions& options, BackendChoice* ch) {
   std::vector<int> runs, fails;
   for (std::size_t i = 0; i < c.size(); ++i) (c[i].classifier ? runs : fails).push_back(static_cast<int>(i));
-  int pick = -1;
-  if (runs.empty()) return pick;
-  if (runs.size() == 1) {  // rule 1: the only one that runs, with the others' reasons
-    pick = runs[0];
-    std::string why;
-    for (int i : fails)
-      why += (why.empty() ? "" : "; ") + at(c, i).reg->name + " cannot run the model (" + at(c, i).probe.error + ")";
-    ch->reason = at(c, pick).reg->name + ": " + why;
-  } else {  // rule 2: drop those that disagree with the reference
-    const int ref = reference_of(c, runs);
-    std::vector<int> agree, disagree;
-    float worst = 0.0f;
-    for (int i : runs) {
-      const float d = i == ref ? 0.0f : max_abs_difference(at(c, i).output, at(c, ref).output);
-      (d <= kBackendTolerance ? agree : disagree).push_back(i);
-      if (i != ref && !(d <= kBackendTolerance) && !(d <= worst)) worst = d;
-    }
-    if (agree.size() == 1) {
-      // The reference runs each ONNX node as the operation that defines it; the others (OpenCV's
-      // importer) are the ones known to mis-compute some forms silently.
-      pick = ref;
-      ch->reason = at(c, ref).reg->name + ": " + names(c, disagree) +
-                   (disagree.size() == 1 ? " disagrees" : " disagree") +
-                   " with it on the probe batch (max difference " + short_float(worst) + ")";
-    } else {
-      pick = choose_among_agreeing(c, agree, agree.size() == 2 && runs.size() == 2 ? "both" : names(c, agree), options,
-                                   ch);
-    }
-  }
+  if (runs.empty()) return -1;
+  const int pick =
+      runs.size() == 1 ? choose_only_runner(c, runs[0], fails, ch) : choose_by_agreement(c, runs, options, ch);
   ch->backend = at(c, pick).reg->backend();
   return pick;
+}
+
+// The largest difference between the probe outputs of two backends that run (`none` if fewer than
+// two run).
+float largest_difference(const std::vector<Candidate>& c, float none) {
+  float largest = none;
+  for (std::size_t i = 0; i < c.size(); ++i)
+    for (std::size_t j = i + 1; j < c.size(); ++j)
+      if (c[i].classifier && c[j].classifier) {
+        const float d = max_abs_difference(c[i].output, c[j].output);
+        if (!(d <= largest)) largest = d;
+      }
+  return largest;
+}
+
+// Each candidate's probe in the comparison: its time or failure in ch's detail, its error, its
+// difference from the chosen one (c[pick]; -1: none).
+void add_probes(std::vector<Candidate>* candidates, int pick, BackendComparison* out, std::string* errors) {
+  std::vector<Candidate>& c = *candidates;
+  BackendChoice& ch = out->choice;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    ch.detail += (i == 0 ? " " : ", ") + c[i].reg->name + " " + (c[i].classifier ? ms(c[i].probe.seconds) : "fails");
+    *errors += (i == 0 ? "" : "; ") + c[i].reg->name + ": " + c[i].probe.error;
+    if (pick >= 0 && c[i].classifier) {
+      const bool chosen = static_cast<int>(i) == pick;
+      c[i].probe.max_difference = chosen ? 0.0f : max_abs_difference(c[i].output, at(c, pick).output);
+      if (!chosen && !(c[i].probe.max_difference <= ch.max_difference)) ch.max_difference = c[i].probe.max_difference;
+    }
+    out->probes.push_back(c[i].probe);
+  }
 }
 
 // Probes every backend and fills the comparison; the candidates keep their classifiers.
@@ -394,12 +448,7 @@ std::vector<Candidate> compare(const std::string& path, const ClassifierOptions&
   const ImageBatch timed = timed_images == probe.size() ? probe : seeded_images(spec.input, timed_images, 7);
   std::vector<Candidate> c = run_all(path, std::move(model), options, probe, timed);
   out->probe_images = probe.size();
-  for (std::size_t i = 0; i < c.size(); ++i)
-    for (std::size_t j = i + 1; j < c.size(); ++j)
-      if (c[i].classifier && c[j].classifier) {
-        const float d = max_abs_difference(c[i].output, c[j].output);
-        if (!(d <= out->max_difference)) out->max_difference = d;
-      }
+  out->max_difference = largest_difference(c, out->max_difference);
   out->agree = out->max_difference >= 0.0f && out->max_difference <= kBackendTolerance;
   BackendChoice& ch = out->choice;
   const int pick = choose(c, options, &ch);
@@ -410,18 +459,7 @@ std::vector<Candidate> compare(const std::string& path, const ClassifierOptions&
                                  ? " (CPU time, best of " + std::to_string(kTimingRounds) + " interleaved calls each)"
                                  : "";
   std::string errors;
-  for (std::size_t i = 0; i < c.size(); ++i) {
-    ch.detail += (i == 0 ? " " : ", ") + c[i].reg->name + " " + (c[i].classifier ? ms(c[i].probe.seconds) : "fails");
-    errors += (i == 0 ? "" : "; ") + c[i].reg->name + ": " + c[i].probe.error;
-    if (pick >= 0 && c[i].classifier) {
-      c[i].probe.max_difference = static_cast<int>(i) == pick
-                                      ? 0.0f
-                                      : max_abs_difference(c[i].output, c[static_cast<std::size_t>(pick)].output);
-      if (static_cast<int>(i) != pick && !(c[i].probe.max_difference <= ch.max_difference))
-        ch.max_difference = c[i].probe.max_difference;
-    }
-    out->probes.push_back(c[i].probe);
-  }
+  add_probes(&c, pick, out, &errors);
   ch.detail += rounds;
   if (pick < 0) out->error = path + ": no backend runs this model (" + errors + ")";
   ch.probes = out->probes;

@@ -4,6 +4,8 @@
 // NAME_backend_registration() and defines generated_backend_registrations(), which calls them in preference order.
 #include "fool/model/registry.h"
 
+#include <algorithm>
+
 #include "fool/core/error.h"
 #include "fool/model/onnx/onnx_model.h"
 
@@ -17,9 +19,8 @@ const std::vector<BackendRegistration>& backend_registry() {
 }
 
 bool backend_registered(const std::string& name) {
-  for (const auto& r : backend_registry())
-    if (r.name == name) return true;
-  return false;
+  const auto& registry = backend_registry();
+  return std::any_of(registry.begin(), registry.end(), [&](const BackendRegistration& r) { return r.name == name; });
 }
 
 const BackendRegistration& registered_backend(const Backend& backend) {

@@ -95,77 +95,99 @@ void Lowering::batch_norm() {
   add_layer(std::move(l), dims(v));
 }
 
+namespace {
+
+algorithm binary_algorithm(const std::string& op) {
+  return op == "Add"   ? algorithm::binary_add
+         : op == "Sub" ? algorithm::binary_sub
+         : op == "Mul" ? algorithm::binary_mul
+                       : algorithm::binary_div;
+}
+
+}  // namespace
+
 void Lowering::binary(const std::string& op) {
   only_attrs({});
-  const std::string& a = node_->input(0);
-  const std::string& b = node_->input(1);
-  if (is_const(a) || is_const(b)) {
-    // MatMul + Add of a constant bias: the fully connected layer's bias.
-    const int v = value(is_const(a) ? 1 : 0);
-    const Const& c = constant(is_const(a) ? 0 : 1);
-    Layer* ip = op == "Add" ? fusable(v, {Kind::InnerProduct}) : nullptr;
-    const std::int64_t k = dims(v).empty() ? 0 : dims(v)[0];
-    if (ip && ip->post.empty() && !c.is_int && c.f.size() == static_cast<std::size_t>(k) &&
-        (c.dims == std::vector<std::int64_t>{k} || c.dims == std::vector<std::int64_t>{1, k})) {
-      for (std::size_t i = 0; i < c.f.size(); ++i) ip->bias[i] += c.f[i];
-      rename(v, "Add");
-      return;
-    }
-    // A constant broadcast over the tensor (a mean image or per-channel mean subtracted from the
-    // input, a scale): x op c, or c op x for the commutative Add and Mul.
-    if ((op == "Sub" || op == "Div") && is_const(a)) decline(op + " of a tensor from a constant is not supported");
-    if (c.is_int) decline("an int64 operand is not supported");
-    std::vector<std::int64_t> cd = c.dims;
-    const auto& vd = dims(v);
-    while (cd.size() > vd.size() + 1 && cd.front() == 1) cd.erase(cd.begin());
-    if (cd.size() == vd.size() + 1) {
-      if (cd.front() != 1) decline("a constant operand with a batch axis is not supported");
-      cd.erase(cd.begin());
-    }
-    if (cd.size() > vd.size()) decline("the constant operand has more axes than the tensor");
-    cd.insert(cd.begin(), vd.size() - cd.size(), 1);
-    for (std::size_t i = 0; i < vd.size(); ++i)
-      if (cd[i] != vd[i] && cd[i] != 1) decline("the constant operand does not broadcast over the tensor");
-    Layer l;
-    l.kind = Kind::Binary;
-    l.what = op;
-    l.alg = op == "Add"   ? algorithm::binary_add
-            : op == "Sub" ? algorithm::binary_sub
-            : op == "Mul" ? algorithm::binary_mul
-                          : algorithm::binary_div;
-    l.inputs = {v};
-    l.constant = c.f;
-    l.constant_dims = cd;
-    l.constant_dims.insert(l.constant_dims.begin(), 1);
-    add_layer(std::move(l), vd);
-    return;
+  const bool constant_first = is_const(node_->input(0));
+  if (constant_first || is_const(node_->input(1))) return binary_with_constant(op, constant_first);
+  binary_of_tensors(op);
+}
+
+bool Lowering::fuse_bias(const std::string& op, int v, const Const& c) {
+  Layer* ip = op == "Add" ? fusable(v, {Kind::InnerProduct}) : nullptr;
+  const std::int64_t k = dims(v).empty() ? 0 : dims(v)[0];
+  if (!ip || !ip->post.empty() || c.is_int || c.f.size() != static_cast<std::size_t>(k) ||
+      (c.dims != std::vector<std::int64_t>{k} && c.dims != std::vector<std::int64_t>{1, k}))
+    return false;
+  for (std::size_t i = 0; i < c.f.size(); ++i) ip->bias[i] += c.f[i];
+  rename(v, "Add");
+  return true;
+}
+
+std::vector<std::int64_t> Lowering::broadcast_dims(const Const& c, const std::vector<std::int64_t>& vd) const {
+  std::vector<std::int64_t> cd = c.dims;
+  while (cd.size() > vd.size() + 1 && cd.front() == 1) cd.erase(cd.begin());
+  if (cd.size() == vd.size() + 1) {
+    if (cd.front() != 1) decline("a constant operand with a batch axis is not supported");
+    cd.erase(cd.begin());
   }
+  if (cd.size() > vd.size()) decline("the constant operand has more axes than the tensor");
+  cd.insert(cd.begin(), vd.size() - cd.size(), 1);
+  for (std::size_t i = 0; i < vd.size(); ++i)
+    if (cd[i] != vd[i] && cd[i] != 1) decline("the constant operand does not broadcast over the tensor");
+  return cd;
+}
+
+void Lowering::binary_with_constant(const std::string& op, bool constant_first) {
+  const int v = value(constant_first ? 1 : 0);
+  const Const& c = constant(constant_first ? 0 : 1);
+  if (fuse_bias(op, v, c)) return;
+  // A constant broadcast over the tensor (a mean image or per-channel mean subtracted from the
+  // input, a scale): x op c, or c op x for the commutative Add and Mul.
+  if ((op == "Sub" || op == "Div") && constant_first) decline(op + " of a tensor from a constant is not supported");
+  if (c.is_int) decline("an int64 operand is not supported");
+  const auto& vd = dims(v);
+  const std::vector<std::int64_t> cd = broadcast_dims(c, vd);
+  Layer l;
+  l.kind = Kind::Binary;
+  l.what = op;
+  l.alg = binary_algorithm(op);
+  l.inputs = {v};
+  l.constant = c.f;
+  l.constant_dims = cd;
+  l.constant_dims.insert(l.constant_dims.begin(), 1);
+  add_layer(std::move(l), vd);
+}
+
+bool Lowering::fuse_residual(int va, int vb) {
+  for (int side = 0; side < 2; ++side) {
+    const int x = side == 0 ? va : vb, other = side == 0 ? vb : va;
+    Layer* conv = fusable(x, {Kind::Conv});
+    if (!conv || !conv->post.empty()) continue;
+    auto o = layer_of_.find(other);
+    const int conv_index = layer_of_.at(x);
+    if (other != g_.input && (o == layer_of_.end() || o->second >= conv_index)) continue;
+    conv->post.push_back({true, {}});
+    conv->inputs.push_back(other);
+    rename(x, "Add");
+    return true;
+  }
+  return false;
+}
+
+bool Lowering::fits(int big, int small) const {
+  if (dims(big).size() != dims(small).size()) return false;
+  for (std::size_t i = 0; i < dims(big).size(); ++i)
+    if (dims(small)[i] != dims(big)[i] && dims(small)[i] != 1) return false;
+  return true;
+}
+
+void Lowering::binary_of_tensors(const std::string& op) {
   if (op == "Sub" || op == "Div") decline(op + " of two tensors is not supported");
   int va = value(0), vb = value(1);
-  if (op == "Add" && dims(va) == dims(vb)) {
-    // A residual Add: the sum post-op of the convolution computed later of the two, reading the
-    // other (already computed) tensor.
-    for (int side = 0; side < 2; ++side) {
-      const int x = side == 0 ? va : vb, other = side == 0 ? vb : va;
-      Layer* conv = fusable(x, {Kind::Conv});
-      if (!conv || !conv->post.empty()) continue;
-      auto o = layer_of_.find(other);
-      const int conv_index = layer_of_.at(x);
-      if (other != g_.input && (o == layer_of_.end() || o->second >= conv_index)) continue;
-      conv->post.push_back({true, {}});
-      conv->inputs.push_back(other);
-      rename(x, "Add");
-      return;
-    }
-  }
+  if (op == "Add" && dims(va) == dims(vb) && fuse_residual(va, vb)) return;
   // Broadcast only of the second operand over the first's shape (SE blocks: N x C x 1 x 1).
   if (dims(vb) != dims(va)) {
-    auto fits = [&](int big, int small) {
-      if (dims(big).size() != dims(small).size()) return false;
-      for (std::size_t i = 0; i < dims(big).size(); ++i)
-        if (dims(small)[i] != dims(big)[i] && dims(small)[i] != 1) return false;
-      return true;
-    };
     if (fits(vb, va))
       std::swap(va, vb);
     else if (!fits(va, vb))
@@ -354,6 +376,7 @@ void Lowering::matmul() {
 void Lowering::concat() {
   only_attrs({"axis"});
   std::vector<int> in;
+  in.reserve(static_cast<std::size_t>(node_->input_size()));
   for (int i = 0; i < node_->input_size(); ++i) in.push_back(value(i));
   const auto& d0 = dims(in[0]);
   std::int64_t axis = attr_i("axis", 1);

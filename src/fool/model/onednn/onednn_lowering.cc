@@ -10,6 +10,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "fool/core/error.h"
 #include "fool/core/json_check.h"
@@ -103,7 +104,7 @@ Const Lowering::read_tensor(const onnx::TensorProto& t, const std::string& what,
 void Lowering::copy_releasing(std::string* from, std::vector<float>* to) {
   constexpr std::size_t kBlock = std::size_t{4} << 20;  // bytes, a multiple of 4
   const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
-  const char* data = from->data();
+  char* data = from->data();
   const std::size_t size = from->size();
   to->reserve(size / sizeof(float));
   const auto first = (reinterpret_cast<std::uintptr_t>(data) + page - 1) / page * page;
@@ -114,9 +115,25 @@ void Lowering::copy_releasing(std::string* from, std::vector<float>* to) {
     std::memcpy(to->data() + old, data + at, n);
     const auto end = reinterpret_cast<std::uintptr_t>(data + at + n) / page * page;
     const auto begin = std::max(first, reinterpret_cast<std::uintptr_t>(data + at) / page * page);
-    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    if (end > begin) madvise(data + (begin - reinterpret_cast<std::uintptr_t>(data)), end - begin, MADV_DONTNEED);
   }
 }
+
+namespace {
+
+// The eltwise that Mul(x, sn(x)) computes with node sn: a swish for a Sigmoid, a hard swish for a
+// HardSigmoid with alpha 1/6 and beta 1/2; none for anything else.
+std::optional<Eltwise> swish_of(const onnx::NodeProto& sn) {
+  if (sn.op_type() == "Sigmoid") return Eltwise{algorithm::eltwise_swish, 1.0f, 0.0f};
+  if (sn.op_type() != "HardSigmoid") return std::nullopt;
+  const auto* a = find_attr(sn, "alpha");
+  const auto* b = find_attr(sn, "beta");
+  const float alpha = a ? a->f() : 0.2f, beta = b ? b->f() : 0.5f;
+  if (std::abs(alpha - 1.0f / 6.0f) > 1e-6f || beta != 0.5f) return std::nullopt;
+  return Eltwise{algorithm::eltwise_hardswish, 0.0f, 0.0f};
+}
+
+}  // namespace
 
 void Lowering::find_swish(const onnx::GraphProto& graph) {
   for (int k = 0; k < graph.node_size(); ++k) {
@@ -129,17 +146,9 @@ void Lowering::find_swish(const onnx::GraphProto& graph) {
       if (p == producer_.end() || uses_[s] != 1) continue;
       const auto& sn = graph.node(p->second);
       if (sn.input_size() != 1 || sn.input(0) != x) continue;
-      if (sn.op_type() == "Sigmoid") {
-        swish_[k] = {x, {algorithm::eltwise_swish, 1.0f, 0.0f}};
-      } else if (sn.op_type() == "HardSigmoid") {
-        const auto* a = find_attr(sn, "alpha");
-        const auto* b = find_attr(sn, "beta");
-        const float alpha = a ? a->f() : 0.2f, beta = b ? b->f() : 0.5f;
-        if (std::abs(alpha - 1.0f / 6.0f) > 1e-6f || beta != 0.5f) continue;
-        swish_[k] = {x, {algorithm::eltwise_hardswish, 0.0f, 0.0f}};
-      } else {
-        continue;
-      }
+      const std::optional<Eltwise> e = swish_of(sn);
+      if (!e) continue;
+      swish_[k] = {x, *e};
       skipped_.insert(p->second);
       --uses_[x];  // the Sigmoid no longer reads x
       break;
@@ -200,7 +209,7 @@ float Lowering::attr_f(const std::string& name, float def) const {
 
 std::vector<std::int64_t> Lowering::attr_ints(const std::string& name, std::vector<std::int64_t> def) const {
   const auto* a = find_attr(*node_, name);
-  return a ? std::vector<std::int64_t>(a->ints().begin(), a->ints().end()) : def;
+  return a ? std::vector<std::int64_t>(a->ints().begin(), a->ints().end()) : std::move(def);
 }
 
 std::string Lowering::attr_s(const std::string& name, const std::string& def) const {
@@ -315,95 +324,125 @@ std::pair<std::string, std::vector<std::int64_t>> Lowering::take_pad() {
   return it->second;
 }
 
+void Lowering::constant_node(const onnx::NodeProto& n) {
+  const auto* a = find_attr(n, "value");
+  if (!a || a->type() != onnx::AttributeProto::TENSOR) decline("only a 'value' tensor is supported");
+  consts_[n.output(0)] = read_tensor(a->t(), where_);
+}
+
+void Lowering::pass_through(const onnx::NodeProto& n) {
+  one_output();
+  if (n.op_type() == "Dropout" && n.input_size() > 2 && !n.input(2).empty()) {
+    const Const& training = constant(2);
+    if (training.is_int || (!training.f.empty() && training.f[0] != 0.0f)) decline("training mode");
+  }
+  const std::string& in = n.input(0);
+  if (is_const(in)) {
+    if (inits_.count(in))
+      inits_[n.output(0)] = inits_.at(in);
+    else
+      consts_[n.output(0)] = consts_.at(in);
+  } else {
+    const int v = value(0);
+    bind(n.output(0), v);
+    --vuses_[v];  // the Identity itself is no reader
+  }
+}
+
+void Lowering::swish() {
+  const auto& s = swish_.at(k_);
+  const int v = ids_.count(s.first) ? ids_.at(s.first) : value(0);
+  // x is now read by the Mul alone where it was read by the Sigmoid and the Mul.
+  eltwise(v, {s.second}, s.second.alg == algorithm::eltwise_swish ? "Swish" : "HardSwish");
+}
+
+void Lowering::clip(const onnx::NodeProto& n) {
+  float lo = -FLT_MAX, hi = FLT_MAX;
+  if (find_attr(n, "min") || find_attr(n, "max")) {
+    only_attrs({"min", "max"});
+    lo = attr_f("min", lo);
+    hi = attr_f("max", hi);
+  }
+  for (int i = 1; i < 3 && i < n.input_size(); ++i) {
+    if (n.input(i).empty()) continue;
+    const Const& c = constant(i);
+    if (c.is_int || c.f.size() != 1) decline("Clip's bounds must be float scalars");
+    (i == 1 ? lo : hi) = c.f[0];
+  }
+  eltwise(value(0), {{algorithm::eltwise_clip, lo, hi}}, n.op_type());
+}
+
 void Lowering::lower(const onnx::NodeProto& n) {
   const std::string& op = n.op_type();
   const bool default_domain = n.domain().empty() || n.domain() == "ai.onnx";
   if (!default_domain) decline("operators outside the default domain are not supported");
   if (n.output_size() < 1) decline("it has no output");
   // A node whose inputs are all constants (shape arithmetic, a Constant): only the plain forms.
-  if (op == "Constant") {
-    const auto* a = find_attr(n, "value");
-    if (!a || a->type() != onnx::AttributeProto::TENSOR) decline("only a 'value' tensor is supported");
-    consts_[n.output(0)] = read_tensor(a->t(), where_);
-    return;
-  }
-  if (op == "Identity" || op == "Dropout") {
-    one_output();
-    if (op == "Dropout" && n.input_size() > 2 && !n.input(2).empty()) {
-      const Const& training = constant(2);
-      if (training.is_int || (!training.f.empty() && training.f[0] != 0.0f)) decline("training mode");
-    }
-    const std::string& in = n.input(0);
-    if (is_const(in)) {
-      if (inits_.count(in))
-        inits_[n.output(0)] = inits_.at(in);
-      else
-        consts_[n.output(0)] = consts_.at(in);
-    } else {
-      const int v = value(0);
-      bind(n.output(0), v);
-      --vuses_[v];  // the Identity itself is no reader
-    }
-    return;
-  }
-  if (swish_.count(k_)) {
-    const auto& s = swish_.at(k_);
-    const int v = ids_.count(s.first) ? ids_.at(s.first) : value(0);
-    // x is now read by the Mul alone where it was read by the Sigmoid and the Mul.
-    eltwise(v, {s.second}, s.second.alg == algorithm::eltwise_swish ? "Swish" : "HardSwish");
-    return;
-  }
-  if (op == "Conv") return conv();
-  if (op == "BatchNormalization") return batch_norm();
-  if (op == "Relu") {
-    only_attrs({});
-    return eltwise(value(0), {{algorithm::eltwise_relu, 0.0f, 0.0f}}, op);
-  }
-  if (op == "LeakyRelu") {
-    only_attrs({"alpha"});
-    return eltwise(value(0), {{algorithm::eltwise_relu, attr_f("alpha", 0.01f), 0.0f}}, op);
-  }
-  if (op == "Sigmoid") return eltwise(value(0), {{algorithm::eltwise_logistic, 0.0f, 0.0f}}, op);
-  if (op == "Tanh") return eltwise(value(0), {{algorithm::eltwise_tanh, 0.0f, 0.0f}}, op);
-  if (op == "HardSwish") return eltwise(value(0), {{algorithm::eltwise_hardswish, 0.0f, 0.0f}}, op);
-  if (op == "HardSigmoid") {
-    only_attrs({"alpha", "beta"});
-    return eltwise(value(0),
-                   {{algorithm::eltwise_linear, attr_f("alpha", 0.2f), attr_f("beta", 0.5f)},
+  if (op == "Constant") return constant_node(n);
+  if (op == "Identity" || op == "Dropout") return pass_through(n);
+  if (swish_.count(k_)) return swish();
+  // Each operator's lowering (the activations here; the others in onednn_lower_ops.cc).
+  using Lower = void (*)(Lowering&, const onnx::NodeProto&);
+  static const std::unordered_map<std::string, Lower> kLowerings = {
+      {"Conv", [](Lowering& l, const onnx::NodeProto&) { l.conv(); }},
+      {"BatchNormalization", [](Lowering& l, const onnx::NodeProto&) { l.batch_norm(); }},
+      {"Relu",
+       [](Lowering& l, const onnx::NodeProto& n) {
+         l.only_attrs({});
+         l.eltwise(l.value(0), {{algorithm::eltwise_relu, 0.0f, 0.0f}}, n.op_type());
+       }},
+      {"LeakyRelu",
+       [](Lowering& l, const onnx::NodeProto& n) {
+         l.only_attrs({"alpha"});
+         l.eltwise(l.value(0), {{algorithm::eltwise_relu, l.attr_f("alpha", 0.01f), 0.0f}}, n.op_type());
+       }},
+      {"Sigmoid",
+       [](Lowering& l, const onnx::NodeProto& n) {
+         l.eltwise(l.value(0), {{algorithm::eltwise_logistic, 0.0f, 0.0f}}, n.op_type());
+       }},
+      {"Tanh",
+       [](Lowering& l, const onnx::NodeProto& n) {
+         l.eltwise(l.value(0), {{algorithm::eltwise_tanh, 0.0f, 0.0f}}, n.op_type());
+       }},
+      {"HardSwish",
+       [](Lowering& l, const onnx::NodeProto& n) {
+         l.eltwise(l.value(0), {{algorithm::eltwise_hardswish, 0.0f, 0.0f}}, n.op_type());
+       }},
+      {"HardSigmoid",
+       [](Lowering& l, const onnx::NodeProto& n) {
+         l.only_attrs({"alpha", "beta"});
+         l.eltwise(l.value(0),
+                   {{algorithm::eltwise_linear, l.attr_f("alpha", 0.2f), l.attr_f("beta", 0.5f)},
                     {algorithm::eltwise_clip, 0.0f, 1.0f}},
-                   op);
-  }
-  if (op == "Clip") {
-    float lo = -FLT_MAX, hi = FLT_MAX;
-    if (find_attr(n, "min") || find_attr(n, "max")) {
-      only_attrs({"min", "max"});
-      lo = attr_f("min", lo);
-      hi = attr_f("max", hi);
-    }
-    for (int i = 1; i < 3 && i < n.input_size(); ++i) {
-      if (n.input(i).empty()) continue;
-      const Const& c = constant(i);
-      if (c.is_int || c.f.size() != 1) decline("Clip's bounds must be float scalars");
-      (i == 1 ? lo : hi) = c.f[0];
-    }
-    return eltwise(value(0), {{algorithm::eltwise_clip, lo, hi}}, op);
-  }
-  if (op == "Add" || op == "Mul" || op == "Sub" || op == "Div") return binary(op);
-  if (op == "MaxPool" || op == "AveragePool") return pool(op);
-  if (op == "GlobalAveragePool" || op == "GlobalMaxPool") return global_pool(op);
-  if (op == "ReduceMean") return reduce_mean();
-  if (op == "Flatten") {
-    only_attrs({"axis"});
-    if (attr_i("axis", 1) != 1) decline("only axis 1 is supported");
-    return flatten(value(0), op);
-  }
-  if (op == "Reshape") return reshape();
-  if (op == "Gemm") return gemm();
-  if (op == "MatMul") return matmul();
-  if (op == "Concat") return concat();
-  if (op == "Softmax") return softmax();
-  if (op == "Pad") return pad();
-  decline("operator " + json_check::printable(op) + " is not supported (it runs " + list() + ")");
+                   n.op_type());
+       }},
+      {"Clip", [](Lowering& l, const onnx::NodeProto& n) { l.clip(n); }},
+      {"Add", [](Lowering& l, const onnx::NodeProto& n) { l.binary(n.op_type()); }},
+      {"Mul", [](Lowering& l, const onnx::NodeProto& n) { l.binary(n.op_type()); }},
+      {"Sub", [](Lowering& l, const onnx::NodeProto& n) { l.binary(n.op_type()); }},
+      {"Div", [](Lowering& l, const onnx::NodeProto& n) { l.binary(n.op_type()); }},
+      {"MaxPool", [](Lowering& l, const onnx::NodeProto& n) { l.pool(n.op_type()); }},
+      {"AveragePool", [](Lowering& l, const onnx::NodeProto& n) { l.pool(n.op_type()); }},
+      {"GlobalAveragePool", [](Lowering& l, const onnx::NodeProto& n) { l.global_pool(n.op_type()); }},
+      {"GlobalMaxPool", [](Lowering& l, const onnx::NodeProto& n) { l.global_pool(n.op_type()); }},
+      {"ReduceMean", [](Lowering& l, const onnx::NodeProto&) { l.reduce_mean(); }},
+      {"Flatten",
+       [](Lowering& l, const onnx::NodeProto& n) {
+         l.only_attrs({"axis"});
+         if (l.attr_i("axis", 1) != 1) l.decline("only axis 1 is supported");
+         l.flatten(l.value(0), n.op_type());
+       }},
+      {"Reshape", [](Lowering& l, const onnx::NodeProto&) { l.reshape(); }},
+      {"Gemm", [](Lowering& l, const onnx::NodeProto&) { l.gemm(); }},
+      {"MatMul", [](Lowering& l, const onnx::NodeProto&) { l.matmul(); }},
+      {"Concat", [](Lowering& l, const onnx::NodeProto&) { l.concat(); }},
+      {"Softmax", [](Lowering& l, const onnx::NodeProto&) { l.softmax(); }},
+      {"Pad", [](Lowering& l, const onnx::NodeProto&) { l.pad(); }},
+  };
+  const auto it = kLowerings.find(op);
+  if (it == kLowerings.end())
+    decline("operator " + json_check::printable(op) + " is not supported (it runs " + list() + ")");
+  it->second(*this, n);
 }
 
 std::string Lowering::list() {

@@ -99,6 +99,12 @@ class Lowering {
   std::pair<std::string, std::vector<std::int64_t>> take_pad();
 
   void lower(const onnx::NodeProto& n);
+  // The lowerings of lower's own cases: a Constant node, an Identity or Dropout, a swish found by
+  // find_swish, a Clip.
+  void constant_node(const onnx::NodeProto& n);
+  void pass_through(const onnx::NodeProto& n);
+  void swish();
+  void clip(const onnx::NodeProto& n);
 
   static std::string list();
 
@@ -107,6 +113,20 @@ class Lowering {
   void batch_norm();
 
   void binary(const std::string& op);
+  // An Add, Mul, Sub or Div with a constant operand (the first one if `constant_first`).
+  void binary_with_constant(const std::string& op, bool constant_first);
+  // MatMul + Add of a constant bias: the fully connected layer's bias. Whether it was fused into v's layer.
+  bool fuse_bias(const std::string& op, int v, const Const& c);
+  // Constant c's dims broadcast over a tensor of dims vd (a leading batch axis of 1 dropped, 1s put
+  // in front), or declines.
+  std::vector<std::int64_t> broadcast_dims(const Const& c, const std::vector<std::int64_t>& vd) const;
+  // An Add or Mul of two tensors.
+  void binary_of_tensors(const std::string& op);
+  // A residual Add of va and vb: the sum post-op of the convolution computed later of the two,
+  // reading the other (already computed) tensor. Whether it was fused.
+  bool fuse_residual(int va, int vb);
+  // Whether value `small` broadcasts over value `big` (each axis the same or 1).
+  bool fits(int big, int small) const;
 
   void pool(const std::string& op);
 

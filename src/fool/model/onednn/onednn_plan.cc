@@ -209,7 +209,7 @@ class Planner {
       const std::size_t done = std::min(static_cast<std::size_t>(rows), (i + 1) * static_cast<std::size_t>(kSlice));
       const std::uintptr_t begin = std::max(first, (base + i * kSlice * row_floats * sizeof(float)) / page * page);
       const std::uintptr_t end = (base + done * row_floats * sizeof(float)) / page * page;
-      if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+      if (end > begin) madvise(reinterpret_cast<char*>(data->data()) + (begin - base), end - begin, MADV_DONTNEED);
     }
     return true;
   }
@@ -238,115 +238,136 @@ class Planner {
         return conv(l, in);
       case Kind::InnerProduct:
         return inner_product(l, in);
-      case Kind::Pool: {
-        const memory::desc& src = md_[static_cast<std::size_t>(in)];
-        dnnl::pooling_forward::primitive_desc pd(
-            dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference, l.alg, src, any(full(l.output)), l.strides,
-                                        l.kernel, l.pad_l, l.pad_r),
-            user_scratchpad(), eng_);
-        const int s = as(in, pd.src_desc());
-        const int d = new_buffer(pd.dst_desc());
-        add_step(pd, dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, s, pd.src_desc()}, {DNNL_ARG_DST, d, pd.dst_desc()}});
-        return set_output(l, pd.dst_desc(), d);
-      }
-      case Kind::Eltwise: {
-        memory::desc md = md_[static_cast<std::size_t>(in)];
-        int src = buf_[static_cast<std::size_t>(in)];
-        const int d = dies_here(in) ? src : new_buffer(md);
-        for (const auto& e : l.chain) {
-          dnnl::eltwise_forward::primitive_desc pd(
-              dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, e.alg, md, e.alpha, e.beta),
-              user_scratchpad(), eng_);
-          add_step(pd, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, src, md}, {DNNL_ARG_DST, d, md}});
-          src = d;
-        }
-        return set_output(l, md, d);
-      }
-      case Kind::Binary: {
-        const bool constant = l.inputs.size() == 1;
-        const int b = constant ? -1 : l.inputs[1];
-        memory::desc s0 = md_[static_cast<std::size_t>(in)];
-        memory::desc s1 = constant ? plain(l.constant_dims) : md_[static_cast<std::size_t>(b)];
-        int b0 = buf_[static_cast<std::size_t>(in)], b1 = constant ? -1 : buf_[static_cast<std::size_t>(b)];
-        std::unique_ptr<dnnl::binary::primitive_desc> pd;
-        try {
-          pd = std::make_unique<dnnl::binary::primitive_desc>(dnnl::binary::desc(l.alg, s0, s1, s0), user_scratchpad(),
-                                                              eng_);
-        } catch (const dnnl::error&) {
-          // Operands in different layouts (a broadcast N x C x 1 x 1): both in plain order.
-          const memory::desc s0b = plain(s0.dims());
-          b0 = as(in, s0b);
-          s0 = s0b;
-          if (!constant) {
-            s1 = plain(s1.dims());
-            b1 = as(b, s1);
-          }
-          pd = std::make_unique<dnnl::binary::primitive_desc>(dnnl::binary::desc(l.alg, s0, s1, s0), user_scratchpad(),
-                                                              eng_);
-        }
-        const int d = dies_here(in) && b0 == buf_[static_cast<std::size_t>(in)] ? b0 : new_buffer(s0);
-        std::vector<Step::Arg> args = {{DNNL_ARG_SRC_0, b0, s0}, {DNNL_ARG_DST, d, s0}};
-        std::unordered_map<int, memory> fixed;
-        if (constant) {
-          memory m(s1, eng_);
-          std::copy(l.constant.begin(), l.constant.end(), static_cast<float*>(m.get_data_handle()));
-          fixed.emplace(DNNL_ARG_SRC_1, m);
-        } else {
-          args.push_back({DNNL_ARG_SRC_1, b1, s1});
-        }
-        add_step(*pd, dnnl::binary(*pd), std::move(args), std::move(fixed));
-        return set_output(l, s0, d);
-      }
-      case Kind::Concat: {
-        std::vector<memory::desc> srcs;
-        for (int v : l.inputs) srcs.push_back(md_[static_cast<std::size_t>(v)]);
-        dnnl::concat::primitive_desc pd(1, srcs, eng_, user_scratchpad());
-        std::vector<Step::Arg> args;
-        for (std::size_t i = 0; i < l.inputs.size(); ++i)
-          args.push_back(
-              {DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), buf_[static_cast<std::size_t>(l.inputs[i])], srcs[i]});
-        const int d = new_buffer(pd.dst_desc());
-        args.push_back({DNNL_ARG_DST, d, pd.dst_desc()});
-        add_step(pd, dnnl::concat(pd), std::move(args));
-        return set_output(l, pd.dst_desc(), d);
-      }
-      case Kind::Softmax: {
-        const memory::desc md = plain(full(l.output));
-        const int s = as(in, md);
-        dnnl::softmax_forward::primitive_desc pd(dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, md, 1),
-                                                 user_scratchpad(), eng_);
-        const int d = dies_here(in) && s == buf_[static_cast<std::size_t>(in)] ? s : new_buffer(md);
-        add_step(pd, dnnl::softmax_forward(pd), {{DNNL_ARG_SRC, s, md}, {DNNL_ARG_DST, d, md}});
-        return set_output(l, md, d);
-      }
-      case Kind::Flatten: {
-        // N x C x H x W in plain order is N x (C*H*W): the same buffer, seen as 2-D.
-        const memory::desc& md = md_[static_cast<std::size_t>(in)];
-        const memory::desc flat = plain(md.dims());
-        int s = buf_[static_cast<std::size_t>(in)];
-        if (!(md == flat)) {
-          s = new_buffer(flat);
-          reorder(in, flat, s);
-        }
-        return set_output(l, plain(full(l.output)), s);
-      }
-      case Kind::BatchNorm: {
-        const memory::desc& md = md_[static_cast<std::size_t>(in)];
-        const auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
-                           dnnl::normalization_flags::use_shift;
-        dnnl::batch_normalization_forward::primitive_desc pd(
-            dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_inference, md, l.epsilon, flags),
-            user_scratchpad(), eng_);
-        const int s = buf_[static_cast<std::size_t>(in)];
-        const int d = dies_here(in) ? s : new_buffer(md);
-        add_step(pd, dnnl::batch_normalization_forward(pd), {{DNNL_ARG_SRC, s, md}, {DNNL_ARG_DST, d, md}},
-                 {{DNNL_ARG_MEAN, vector_memory(l.mean)},
-                  {DNNL_ARG_VARIANCE, vector_memory(l.variance)},
-                  {DNNL_ARG_SCALE, vector_memory(l.scale)},
-                  {DNNL_ARG_SHIFT, vector_memory(l.shift)}});
-        return set_output(l, md, d);
-      }
+      case Kind::Pool:
+        return pool(l, in);
+      case Kind::Eltwise:
+        return eltwise(l, in);
+      case Kind::Binary:
+        return binary(l, in);
+      case Kind::Concat:
+        return concat(l);
+      case Kind::Softmax:
+        return softmax(l, in);
+      case Kind::Flatten:
+        return flatten(l, in);
+      case Kind::BatchNorm:
+        return batch_norm(l, in);
     }
+  }
+
+  void pool(const Layer& l, int in) {
+    const memory::desc& src = md_[static_cast<std::size_t>(in)];
+    dnnl::pooling_forward::primitive_desc pd(
+        dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference, l.alg, src, any(full(l.output)), l.strides,
+                                    l.kernel, l.pad_l, l.pad_r),
+        user_scratchpad(), eng_);
+    const int s = as(in, pd.src_desc());
+    const int d = new_buffer(pd.dst_desc());
+    add_step(pd, dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, s, pd.src_desc()}, {DNNL_ARG_DST, d, pd.dst_desc()}});
+    set_output(l, pd.dst_desc(), d);
+  }
+
+  void eltwise(const Layer& l, int in) {
+    memory::desc md = md_[static_cast<std::size_t>(in)];
+    int src = buf_[static_cast<std::size_t>(in)];
+    const int d = dies_here(in) ? src : new_buffer(md);
+    for (const auto& e : l.chain) {
+      dnnl::eltwise_forward::primitive_desc pd(
+          dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, e.alg, md, e.alpha, e.beta),
+          user_scratchpad(), eng_);
+      add_step(pd, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, src, md}, {DNNL_ARG_DST, d, md}});
+      src = d;
+    }
+    set_output(l, md, d);
+  }
+
+  void binary(const Layer& l, int in) {
+    const bool constant = l.inputs.size() == 1;
+    const int b = constant ? -1 : l.inputs[1];
+    memory::desc s0 = md_[static_cast<std::size_t>(in)];
+    memory::desc s1 = constant ? plain(l.constant_dims) : md_[static_cast<std::size_t>(b)];
+    int b0 = buf_[static_cast<std::size_t>(in)], b1 = constant ? -1 : buf_[static_cast<std::size_t>(b)];
+    std::unique_ptr<dnnl::binary::primitive_desc> pd;
+    try {
+      pd = std::make_unique<dnnl::binary::primitive_desc>(dnnl::binary::desc(l.alg, s0, s1, s0), user_scratchpad(),
+                                                          eng_);
+    } catch (const dnnl::error&) {
+      // Operands in different layouts (a broadcast N x C x 1 x 1): both in plain order.
+      const memory::desc s0b = plain(s0.dims());
+      b0 = as(in, s0b);
+      s0 = s0b;
+      if (!constant) {
+        s1 = plain(s1.dims());
+        b1 = as(b, s1);
+      }
+      pd = std::make_unique<dnnl::binary::primitive_desc>(dnnl::binary::desc(l.alg, s0, s1, s0), user_scratchpad(),
+                                                          eng_);
+    }
+    const int d = dies_here(in) && b0 == buf_[static_cast<std::size_t>(in)] ? b0 : new_buffer(s0);
+    std::vector<Step::Arg> args = {{DNNL_ARG_SRC_0, b0, s0}, {DNNL_ARG_DST, d, s0}};
+    std::unordered_map<int, memory> fixed;
+    if (constant) {
+      memory m(s1, eng_);
+      std::copy(l.constant.begin(), l.constant.end(), static_cast<float*>(m.get_data_handle()));
+      fixed.emplace(DNNL_ARG_SRC_1, m);
+    } else {
+      args.push_back({DNNL_ARG_SRC_1, b1, s1});
+    }
+    add_step(*pd, dnnl::binary(*pd), std::move(args), std::move(fixed));
+    set_output(l, s0, d);
+  }
+
+  void concat(const Layer& l) {
+    std::vector<memory::desc> srcs;
+    for (int v : l.inputs) srcs.push_back(md_[static_cast<std::size_t>(v)]);
+    dnnl::concat::primitive_desc pd(1, srcs, eng_, user_scratchpad());
+    std::vector<Step::Arg> args;
+    for (std::size_t i = 0; i < l.inputs.size(); ++i)
+      args.push_back(
+          {DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), buf_[static_cast<std::size_t>(l.inputs[i])], srcs[i]});
+    const int d = new_buffer(pd.dst_desc());
+    args.push_back({DNNL_ARG_DST, d, pd.dst_desc()});
+    add_step(pd, dnnl::concat(pd), std::move(args));
+    set_output(l, pd.dst_desc(), d);
+  }
+
+  void softmax(const Layer& l, int in) {
+    const memory::desc md = plain(full(l.output));
+    const int s = as(in, md);
+    dnnl::softmax_forward::primitive_desc pd(dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, md, 1),
+                                             user_scratchpad(), eng_);
+    const int d = dies_here(in) && s == buf_[static_cast<std::size_t>(in)] ? s : new_buffer(md);
+    add_step(pd, dnnl::softmax_forward(pd), {{DNNL_ARG_SRC, s, md}, {DNNL_ARG_DST, d, md}});
+    set_output(l, md, d);
+  }
+
+  void flatten(const Layer& l, int in) {
+    // N x C x H x W in plain order is N x (C*H*W): the same buffer, seen as 2-D.
+    const memory::desc& md = md_[static_cast<std::size_t>(in)];
+    const memory::desc flat = plain(md.dims());
+    int s = buf_[static_cast<std::size_t>(in)];
+    if (!(md == flat)) {
+      s = new_buffer(flat);
+      reorder(in, flat, s);
+    }
+    set_output(l, plain(full(l.output)), s);
+  }
+
+  void batch_norm(const Layer& l, int in) {
+    const memory::desc& md = md_[static_cast<std::size_t>(in)];
+    const auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+                       dnnl::normalization_flags::use_shift;
+    dnnl::batch_normalization_forward::primitive_desc pd(
+        dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_inference, md, l.epsilon, flags),
+        user_scratchpad(), eng_);
+    const int s = buf_[static_cast<std::size_t>(in)];
+    const int d = dies_here(in) ? s : new_buffer(md);
+    add_step(pd, dnnl::batch_normalization_forward(pd), {{DNNL_ARG_SRC, s, md}, {DNNL_ARG_DST, d, md}},
+             {{DNNL_ARG_MEAN, vector_memory(l.mean)},
+              {DNNL_ARG_VARIANCE, vector_memory(l.variance)},
+              {DNNL_ARG_SCALE, vector_memory(l.scale)},
+              {DNNL_ARG_SHIFT, vector_memory(l.shift)}});
+    set_output(l, md, d);
   }
 
   void conv(const Layer& l, int in) {

@@ -5,6 +5,7 @@
 // the serialized bytes; the free functions below serve it and the code that rewrites a graph in
 // place (attributes, int64 tensors, reading a tensor's values). Internal to fool (not installed):
 // include inside a .cc file only, so the protobuf headers stay out of public headers.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -205,9 +206,8 @@ class GraphBuilder {
 
   void metadata(const std::string& key, const std::string& value) { add_metadata(&model_, key, value); }
   bool has_metadata(const std::string& key) const {
-    for (const auto& p : model_.metadata_props())
-      if (p.key() == key) return true;
-    return false;
+    return std::any_of(model_.metadata_props().begin(), model_.metadata_props().end(),
+                       [&](const onnx::StringStringEntryProto& p) { return p.key() == key; });
   }
 
   // The model's bytes (protobuf binary, deterministic for the same model).

@@ -206,84 +206,88 @@ std::string fresh_name(const onnx::GraphProto& g, const std::string& base) {
   return name;
 }
 
-// Rewrites the one image input into float32 N x C x H x W of fixed size.
-void normalise_input(onnx::GraphProto* g, const std::string& path, const FormChoices& choices, int input_type,
-                     ModelForms* forms) {
+// The graph's inputs that are not initializers.
+std::vector<onnx::ValueInfoProto*> non_initializer_inputs(onnx::GraphProto* g) {
   std::set<std::string> inits;
   for (const auto& t : g->initializer()) inits.insert(t.name());
-  onnx::ValueInfoProto* input = nullptr;
-  for (auto& in : *g->mutable_input()) {
-    if (inits.count(in.name())) continue;
-    if (input != nullptr) return;  // several inputs: ModelSpec's check names them
-    input = &in;
-  }
-  if (input == nullptr) return;
-  const auto d = dims_of(*input);
-  if (d.size() != 4) return;  // not an image: ModelSpec's check says so
-  const InputLayout layout = decide_layout(d, choices, forms);
-  forms->layout = layout;
-  const bool nhwc = layout == InputLayout::Nhwc;
-  const std::int64_t c = nhwc ? d[3] : d[1];
-  std::int64_t h = nhwc ? d[1] : d[2], w = nhwc ? d[2] : d[3];
-  if (choices.input_size) {
-    const auto [ih, iw] = *choices.input_size;
-    if ((h > 0 && h != ih) || (w > 0 && w != iw)) {
-      throw Error(path + ": " + choices.input_size_source + " " + std::to_string(ih) + "x" + std::to_string(iw) +
-                  " contradicts the model's fixed input of " + (h > 0 ? std::to_string(h) : "?") + "x" +
-                  (w > 0 ? std::to_string(w) : "?"));
+  std::vector<onnx::ValueInfoProto*> inputs;
+  for (auto& in : *g->mutable_input())
+    if (!inits.count(in.name())) inputs.push_back(&in);
+  return inputs;
+}
+
+// The image's height and width: the model's, or the choice's where the model leaves them free (a
+// choice that contradicts a fixed size is refused).
+void decide_size(const std::string& path, const onnx::ValueInfoProto& input, const FormChoices& choices,
+                 ModelForms* forms, std::int64_t* h, std::int64_t* w) {
+  if (!choices.input_size) {
+    if (*h <= 0 || *w <= 0) {
+      throw Error(path + ": input '" + input.name() +
+                  "' has a dynamic height or width; give the size with --input-size HxW");
     }
-    if (h <= 0 || w <= 0) forms->input_size_origin = choices.input_size_source;
-    h = ih;
-    w = iw;
-  } else if (h <= 0 || w <= 0) {
-    throw Error(path + ": input '" + input->name() +
-                "' has a dynamic height or width; give the size with --input-size HxW");
+    return;
   }
-  if (input_type != TensorProto::FLOAT && input_type != TensorProto::UINT8) {
-    throw Error(path + ": input '" + input->name() + "' is " + type_name(input_type) +
-                "; fool feeds float32, float16, bfloat16 or uint8 images");
+  const auto [ih, iw] = *choices.input_size;
+  if ((*h > 0 && *h != ih) || (*w > 0 && *w != iw)) {
+    throw Error(path + ": " + choices.input_size_source + " " + std::to_string(ih) + "x" + std::to_string(iw) +
+                " contradicts the model's fixed input of " + (*h > 0 ? std::to_string(*h) : "?") + "x" +
+                (*w > 0 ? std::to_string(*w) : "?"));
   }
-  const bool uint8 = input_type == TensorProto::UINT8;
-  const std::string original = input->name();
-  const std::int64_t batch = d[0];
-  auto set_shape = [&](onnx::ValueInfoProto* v, const std::string& name) {
-    v->set_name(name);
-    auto* tt = v->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(TensorProto::FLOAT);
-    auto* shape = tt->mutable_shape();
-    shape->clear_dim();
-    if (batch > 0) {
-      shape->add_dim()->set_dim_value(batch);
-    } else {
-      shape->add_dim()->set_dim_param("N");
-    }
-    for (auto x : {c, h, w}) shape->add_dim()->set_dim_value(x);
-  };
-  // A uint8 input whose every consumer casts it to float is fed as float directly.
-  bool casts_only = uint8;
-  for (const auto& n : g->node())
+  if (*h <= 0 || *w <= 0) forms->input_size_origin = choices.input_size_source;
+  *h = ih;
+  *w = iw;
+}
+
+// The image input's dimensions as fool feeds it: N (0: free) x C x H x W.
+struct InputDims {
+  std::int64_t batch, c, h, w;
+};
+
+// Value v renamed `name`, float32 with the shape of `d` (a free batch named "N").
+void set_image_shape(onnx::ValueInfoProto* v, const std::string& name, const InputDims& d) {
+  v->set_name(name);
+  auto* tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(TensorProto::FLOAT);
+  auto* shape = tt->mutable_shape();
+  shape->clear_dim();
+  if (d.batch > 0) {
+    shape->add_dim()->set_dim_value(d.batch);
+  } else {
+    shape->add_dim()->set_dim_param("N");
+  }
+  for (auto x : {d.c, d.h, d.w}) shape->add_dim()->set_dim_value(x);
+}
+
+// Whether every node that reads `name` is a Cast to float.
+bool read_by_float_casts_only(const onnx::GraphProto& g, const std::string& name) {
+  bool casts_only = true;
+  for (const auto& n : g.node())
     for (const auto& in : n.input()) {
-      if (in != original) continue;
+      if (in != name) continue;
       bool to_float = n.op_type() == "Cast";
       for (const auto& a : n.attribute()) to_float = to_float && (a.name() != "to" || a.i() == TensorProto::FLOAT);
       casts_only = casts_only && to_float;
     }
-  if (casts_only) {
-    for (auto& n : *g->mutable_node())
-      if (n.op_type() == "Cast" && n.input_size() == 1 && n.input(0) == original) {
-        n.set_op_type("Identity");
-        n.clear_attribute();
-      }
-  }
-  if (!nhwc && (!uint8 || casts_only)) {
-    set_shape(input, original);  // float32 NCHW in place (fixed size)
-    return;
-  }
-  // Nodes from a new float32 NCHW input to the original input's name.
+  return casts_only;
+}
+
+// The Casts of `name` become Identities.
+void drop_casts_of(onnx::GraphProto* g, const std::string& name) {
+  for (auto& n : *g->mutable_node())
+    if (n.op_type() == "Cast" && n.input_size() == 1 && n.input(0) == name) {
+      n.set_op_type("Identity");
+      n.clear_attribute();
+    }
+}
+
+// A new float32 NCHW input (shape d) in place of `input`, and nodes in front of the graph from it to
+// the original input's name: a Transpose from NCHW to NHWC, a rounding Cast to uint8, or both.
+void feed_through_new_input(onnx::GraphProto* g, onnx::ValueInfoProto* input, const InputDims& d, bool nhwc,
+                            bool cast) {
+  const std::string original = input->name();
   google::protobuf::RepeatedPtrField<onnx::NodeProto> front;
   const std::string fresh = fresh_name(*g, original + "_nchw");
   std::string cur = fresh;
-  const bool cast = uint8 && !casts_only;
   if (nhwc) {
     const std::string out = cast ? fresh_name(*g, original + "_nhwc") : original;
     onnx_build::set_ints(prepend_node(&front, "Transpose", cur, out), "perm", {0, 2, 3, 1});
@@ -294,11 +298,40 @@ void normalise_input(onnx::GraphProto* g, const std::string& path, const FormCho
     prepend_node(&front, "Round", cur, rounded);
     onnx_build::set_int(prepend_node(&front, "Cast", rounded, original), "to", TensorProto::UINT8);
   }
-  set_shape(input, fresh);
+  set_image_shape(input, fresh, d);
   google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
   for (auto& n : front) *nodes.Add() = std::move(n);
   for (auto& n : *g->mutable_node()) *nodes.Add() = std::move(n);
   g->mutable_node()->Swap(&nodes);
+}
+
+// Rewrites the one image input into float32 N x C x H x W of fixed size.
+void normalise_input(onnx::GraphProto* g, const std::string& path, const FormChoices& choices, int input_type,
+                     ModelForms* forms) {
+  const std::vector<onnx::ValueInfoProto*> inputs = non_initializer_inputs(g);
+  if (inputs.size() != 1) return;  // several inputs or none: ModelSpec's check names them
+  onnx::ValueInfoProto* input = inputs[0];
+  const auto d = dims_of(*input);
+  if (d.size() != 4) return;  // not an image: ModelSpec's check says so
+  const InputLayout layout = decide_layout(d, choices, forms);
+  forms->layout = layout;
+  const bool nhwc = layout == InputLayout::Nhwc;
+  InputDims dims{d[0], nhwc ? d[3] : d[1], nhwc ? d[1] : d[2], nhwc ? d[2] : d[3]};
+  decide_size(path, *input, choices, forms, &dims.h, &dims.w);
+  if (input_type != TensorProto::FLOAT && input_type != TensorProto::UINT8) {
+    throw Error(path + ": input '" + input->name() + "' is " + type_name(input_type) +
+                "; fool feeds float32, float16, bfloat16 or uint8 images");
+  }
+  const bool uint8 = input_type == TensorProto::UINT8;
+  // A uint8 input whose every consumer casts it to float is fed as float directly.
+  const std::string original = input->name();
+  const bool casts_only = uint8 && read_by_float_casts_only(*g, original);
+  if (casts_only) drop_casts_of(g, original);
+  if (!nhwc && (!uint8 || casts_only)) {
+    set_image_shape(input, original, dims);  // float32 NCHW in place (fixed size)
+    return;
+  }
+  feed_through_new_input(g, input, dims, nhwc, uint8 && !casts_only);
 }
 
 int first_input_type(const onnx::GraphProto& g) {
@@ -319,44 +352,62 @@ void symbolic_batch(onnx::ValueInfoProto* v) {
   shape->mutable_dim(0)->set_dim_param("batch");
 }
 
+// How often each value is read, and how often as a Reshape's target shape (without allowzero).
+struct ValueReads {
+  std::map<std::string, int> as_shape, uses;
+  int count(const std::map<std::string, int>& reads, const std::string& name) const {
+    const auto it = reads.find(name);
+    return it == reads.end() ? 0 : it->second;
+  }
+  // Whether `name` is read, and only as a Reshape's target shape.
+  bool only_shape(const std::string& name) const {
+    const int shapes = count(as_shape, name);
+    return shapes != 0 && shapes == count(uses, name);
+  }
+};
+
+ValueReads value_reads(const onnx::GraphProto& g) {
+  ValueReads reads;
+  for (const auto& n : g.node()) {
+    bool allowzero = false;
+    for (const auto& a : n.attribute()) allowzero = allowzero || (a.name() == "allowzero" && a.i() != 0);
+    for (int i = 0; i < n.input_size(); ++i) {
+      ++reads.uses[n.input(i)];
+      if (n.op_type() == "Reshape" && i == 1 && !allowzero) ++reads.as_shape[n.input(i)];
+    }
+  }
+  return reads;
+}
+
+// A target shape whose first entry is the fixed batch gets 0 there ("copy the input's batch").
+void free_batch_of_shape(std::int64_t batch, TensorProto* t) {
+  auto v = onnx_build::tensor_values<std::int64_t>(*t);
+  if (!v || v->size() < 2 || (*v)[0] != batch) return;
+  (*v)[0] = 0;
+  set_int64_values(t, *v);
+}
+
 }  // namespace
 
 bool free_batch_axis(onnx::ModelProto* model) {
   auto* g = model->mutable_graph();
-  std::set<std::string> inits;
-  for (const auto& t : g->initializer()) inits.insert(t.name());
-  onnx::ValueInfoProto* input = nullptr;
-  for (auto& in : *g->mutable_input())
-    if (!inits.count(in.name())) input = &in;
-  if (input == nullptr) return false;
+  const std::vector<onnx::ValueInfoProto*> inputs = non_initializer_inputs(g);
+  if (inputs.empty()) return false;
+  onnx::ValueInfoProto* input = inputs.back();
   const std::vector<std::int64_t> dims = dims_of(*input);
   if (dims.empty() || dims[0] <= 0) return false;
   const std::int64_t batch = dims[0];
   symbolic_batch(input);
   for (auto& out : *g->mutable_output()) symbolic_batch(&out);
   g->clear_value_info();
-  // Which values feed a Reshape's shape, and whether they feed anything else (left alone then).
-  std::map<std::string, int> as_shape, uses;
-  for (const auto& n : g->node()) {
-    for (int i = 0; i < n.input_size(); ++i) {
-      ++uses[n.input(i)];
-      bool allowzero = false;
-      for (const auto& a : n.attribute()) allowzero = allowzero || (a.name() == "allowzero" && a.i() != 0);
-      if (n.op_type() == "Reshape" && i == 1 && !allowzero) ++as_shape[n.input(i)];
-    }
-  }
-  auto rewrite = [&](const std::string& name, TensorProto* t) {
-    if (as_shape[name] == 0 || as_shape[name] != uses[name]) return;
-    auto v = onnx_build::tensor_values<std::int64_t>(*t);
-    if (!v || v->size() < 2 || (*v)[0] != batch) return;
-    (*v)[0] = 0;
-    set_int64_values(t, *v);
-  };
-  for (auto& t : *g->mutable_initializer()) rewrite(t.name(), &t);
+  // The values that only feed Reshapes' shapes (a value that feeds anything else is left alone).
+  const ValueReads reads = value_reads(*g);
+  for (auto& t : *g->mutable_initializer())
+    if (reads.only_shape(t.name())) free_batch_of_shape(batch, &t);
   for (auto& n : *g->mutable_node()) {
-    if (n.op_type() != "Constant" || n.output_size() != 1) continue;
+    if (n.op_type() != "Constant" || n.output_size() != 1 || !reads.only_shape(n.output(0))) continue;
     for (auto& a : *n.mutable_attribute()) {
-      if (a.name() == "value" && a.has_t()) rewrite(n.output(0), a.mutable_t());
+      if (a.name() == "value" && a.has_t()) free_batch_of_shape(batch, a.mutable_t());
     }
   }
   return true;

@@ -89,9 +89,8 @@ void inline_external_data(const std::string& model_path, onnx::TensorProto* t) {
   }
   if (location.empty()) throw Error(model_path + ": tensor '" + t->name() + "' is external but names no file");
   const fs::path rel(location);
-  for (const auto& part : rel)
-    if (part == "..")
-      throw Error(model_path + ": external-data file '" + location + "' lies outside the model's directory");
+  if (std::any_of(rel.begin(), rel.end(), [](const fs::path& part) { return part == ".."; }))
+    throw Error(model_path + ": external-data file '" + location + "' lies outside the model's directory");
   if (rel.is_absolute()) throw Error(model_path + ": external-data file '" + location + "' is an absolute path");
   const fs::path file = fs::path(model_path).parent_path() / rel;
   if (!has_length) {
@@ -182,7 +181,7 @@ class ReleasingInput : public google::protobuf::io::ZeroCopyInputStream {
     const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
     const auto from = (reinterpret_cast<std::uintptr_t>(data_ + released_) + page - 1) / page * page;
     const auto to = reinterpret_cast<std::uintptr_t>(data_ + end) / page * page;
-    if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+    if (to > from) madvise(data_ + (from - reinterpret_cast<std::uintptr_t>(data_)), to - from, MADV_DONTNEED);
     released_ = end;
   }
   std::uint8_t* data_;
@@ -257,10 +256,6 @@ std::vector<float> parse_float_list(const std::string& path, const std::string& 
   }
 }
 
-}  // namespace
-
-namespace {
-
 // The graph's one image input: N x C x H x W float32, C = 1 or 3, fixed H and W.
 void read_input(const std::string& path, const onnx::GraphProto& g, ModelSpec* s) {
   std::set<std::string> inits;
@@ -292,7 +287,7 @@ std::vector<std::int64_t> read_output(const std::string& path, const onnx::Graph
     throw Error(path + ": model has " + std::to_string(g.output_size()) + " outputs; fool needs one");
   const auto& out = g.output(0);
   s->output_name = out.name();
-  const auto odims = static_dims(out);
+  auto odims = static_dims(out);
   bool scores_shape = odims.empty() || odims.size() >= 2;
   for (std::size_t i = 2; i < odims.size(); ++i) scores_shape = scores_shape && odims[i] == 1;
   if (!scores_shape) {
@@ -319,7 +314,7 @@ bool ends_in_softmax(const onnx::GraphProto& g) {
 }  // namespace
 
 // Labels: metadata "fool.labels" (a JSON list) fixes the class count when the shape does not.
-void OnnxModel::read_classes(const std::vector<std::int64_t>& odims, const SpecOverrides& overrides,
+void OnnxModel::read_classes(const std::vector<std::int64_t>& output_dims, const SpecOverrides& overrides,
                              ModelSpec* s) const {
   std::vector<std::string> labels;
   if (const std::string l = metadata("fool.labels"); !l.empty()) {
@@ -331,12 +326,12 @@ void OnnxModel::read_classes(const std::vector<std::int64_t>& odims, const SpecO
     }
   }
   if (overrides.labels) labels = *overrides.labels;
-  if (odims.size() >= 2 && odims[1] > 0) {
-    s->num_classes = static_cast<int>(odims[1]);
+  if (output_dims.size() >= 2 && output_dims[1] > 0) {
+    s->num_classes = static_cast<int>(output_dims[1]);
   } else if (!labels.empty()) {
     s->num_classes = static_cast<int>(labels.size());
   } else {
-    throw Error(path_ + ": output '" + s->output_name + "' has shape " + dims_str(odims) +
+    throw Error(path_ + ": output '" + s->output_name + "' has shape " + dims_str(output_dims) +
                 "; expected N x K class scores");
   }
   if (labels.empty()) {
@@ -477,16 +472,18 @@ ModelSpec write_annotated_model(const std::string& path, const SpecOverrides& ov
   return OnnxModel::load(out).spec();
 }
 
-ActivationEstimate OnnxModel::activation_estimate() const {
-  ActivationEstimate e;
-  // Inference needs the weights' shapes, not their values: a copy without large float data (made
-  // field by field, so that the weights are never held twice, even for a moment).
-  onnx::ModelProto inferred;
-  inferred.set_ir_version(proto_->ir_version());
-  *inferred.mutable_opset_import() = proto_->opset_import();
-  *inferred.mutable_functions() = proto_->functions();
-  auto* g = inferred.mutable_graph();
-  const onnx::GraphProto& src = proto_->graph();
+namespace {
+
+// A copy of the model for shape inference: its weights' shapes, not their large float data (made
+// field by field, so that the weights are never held twice, even for a moment), a free batch axis
+// set to 1, and no shapes of intermediate values or outputs to contradict.
+onnx::ModelProto shapes_only_copy(const onnx::ModelProto& m) {
+  onnx::ModelProto copy;
+  copy.set_ir_version(m.ir_version());
+  *copy.mutable_opset_import() = m.opset_import();
+  *copy.mutable_functions() = m.functions();
+  auto* g = copy.mutable_graph();
+  const onnx::GraphProto& src = m.graph();
   g->set_name(src.name());
   *g->mutable_node() = src.node();
   *g->mutable_input() = src.input();
@@ -509,6 +506,77 @@ ActivationEstimate OnnxModel::activation_estimate() const {
   }
   g->clear_value_info();
   for (auto& out : *g->mutable_output()) out.mutable_type()->mutable_tensor_type()->clear_shape();
+  return copy;
+}
+
+// The shapes shape inference found, by value name.
+class InferredValues {
+ public:
+  explicit InferredValues(const onnx::GraphProto& g) {
+    for (const auto& v : g.input()) info_[v.name()] = &v;
+    for (const auto& v : g.value_info()) info_[v.name()] = &v;
+    for (const auto& v : g.output()) info_[v.name()] = &v;
+  }
+  // The elements of value `name`; 0: unknown.
+  std::uint64_t elements(const std::string& name) const {
+    const auto it = info_.find(name);
+    std::vector<std::int64_t> dims;
+    std::vector<std::string> params;
+    if (it == info_.end() || !inferred_shape(*it->second, &dims, &params)) return 0;
+    std::uint64_t n = 1;
+    for (auto d : dims) n = d < 0 ? 0 : mul_saturated(n, static_cast<std::uint64_t>(d));
+    return n;
+  }
+  // The bytes and static dims of tensor value `name`, if its every dimension is known.
+  bool tensor_bytes(const std::string& name, std::uint64_t* bytes, std::vector<std::int64_t>* dims) const {
+    const auto it = info_.find(name);
+    if (it == info_.end() || !it->second->type().has_tensor_type()) return false;
+    std::vector<std::string> params;
+    if (!inferred_shape(*it->second, dims, &params)) return false;
+    *bytes = std::max<std::size_t>(element_size(it->second->type().tensor_type().elem_type()), 1);
+    bool known = true;
+    for (auto d : *dims) {
+      known = known && d >= 0;
+      *bytes = mul_saturated(*bytes, static_cast<std::uint64_t>(std::max<std::int64_t>(d, 0)));
+    }
+    return known;
+  }
+
+ private:
+  std::map<std::string, const onnx::ValueInfoProto*> info_;
+};
+
+// An Expand node (index i) counted in e's largest repeats.
+void note_expand(const onnx::NodeProto& n, int i, const InferredValues& values, ActivationEstimate* e) {
+  if (n.op_type() != "Expand" || n.input_size() != 2 || n.output_size() != 1) return;
+  const std::uint64_t in = values.elements(n.input(0)), out = values.elements(n.output(0));
+  if (in > 0 && out / in > e->largest_expand_repeats) {
+    e->largest_expand_repeats = out / in;
+    e->largest_expand_node = json_check::printable(n.name().empty() ? "Expand #" + std::to_string(i) : n.name());
+  }
+}
+
+// A node's (index i) outputs of known size added to e's total and largest output.
+void note_outputs(const onnx::NodeProto& n, int i, const InferredValues& values, ActivationEstimate* e) {
+  for (const auto& name : n.output()) {
+    std::uint64_t bytes = 0;
+    std::vector<std::int64_t> dims;
+    if (!values.tensor_bytes(name, &bytes, &dims)) continue;
+    e->total_bytes = e->total_bytes + bytes < e->total_bytes ? ~std::uint64_t{0} : e->total_bytes + bytes;
+    if (bytes > e->largest_bytes) {
+      e->largest_bytes = bytes;
+      e->largest_node = json_check::printable(n.name().empty() ? n.op_type() + " #" + std::to_string(i) : n.name()) +
+                        " (" + json_check::printable(n.op_type()) + ")";
+      e->largest_dims = dims;
+    }
+  }
+}
+
+}  // namespace
+
+ActivationEstimate OnnxModel::activation_estimate() const {
+  ActivationEstimate e;
+  onnx::ModelProto inferred = shapes_only_copy(*proto_);
   try {
     onnx::shape_inference::InferShapes(inferred, onnx::OpSchemaRegistry::Instance(),
                                        onnx::ShapeInferenceOptions(false, 0, true));
@@ -516,50 +584,11 @@ ActivationEstimate OnnxModel::activation_estimate() const {
     return e;  // shapes unknown: nothing to estimate from
   }
   e.inferred = true;
-  std::map<std::string, const onnx::ValueInfoProto*> info;
-  for (const auto& v : inferred.graph().input()) info[v.name()] = &v;
-  for (const auto& v : inferred.graph().value_info()) info[v.name()] = &v;
-  for (const auto& v : inferred.graph().output()) info[v.name()] = &v;
-  auto elements = [&](const std::string& name) -> std::uint64_t {  // 0: unknown
-    const auto it = info.find(name);
-    std::vector<std::int64_t> dims;
-    std::vector<std::string> params;
-    if (it == info.end() || !inferred_shape(*it->second, &dims, &params)) return 0;
-    std::uint64_t n = 1;
-    for (auto d : dims) n = d < 0 ? 0 : mul_saturated(n, static_cast<std::uint64_t>(d));
-    return n;
-  };
+  const InferredValues values(inferred.graph());
   const auto& nodes = inferred.graph().node();
   for (int i = 0; i < nodes.size(); ++i) {
-    const auto& n = nodes[i];
-    if (n.op_type() == "Expand" && n.input_size() == 2 && n.output_size() == 1) {
-      const std::uint64_t in = elements(n.input(0)), out = elements(n.output(0));
-      if (in > 0 && out / in > e.largest_expand_repeats) {
-        e.largest_expand_repeats = out / in;
-        e.largest_expand_node = json_check::printable(n.name().empty() ? "Expand #" + std::to_string(i) : n.name());
-      }
-    }
-    for (const auto& name : n.output()) {
-      const auto it = info.find(name);
-      if (it == info.end() || !it->second->type().has_tensor_type()) continue;
-      std::vector<std::int64_t> dims;
-      std::vector<std::string> params;
-      if (!inferred_shape(*it->second, &dims, &params)) continue;
-      std::uint64_t bytes = std::max<std::size_t>(element_size(it->second->type().tensor_type().elem_type()), 1);
-      bool known = true;
-      for (auto d : dims) {
-        known = known && d >= 0;
-        bytes = mul_saturated(bytes, static_cast<std::uint64_t>(std::max<std::int64_t>(d, 0)));
-      }
-      if (!known) continue;
-      e.total_bytes = e.total_bytes + bytes < e.total_bytes ? ~std::uint64_t{0} : e.total_bytes + bytes;
-      if (bytes > e.largest_bytes) {
-        e.largest_bytes = bytes;
-        e.largest_node = json_check::printable(n.name().empty() ? n.op_type() + " #" + std::to_string(i) : n.name()) +
-                         " (" + json_check::printable(n.op_type()) + ")";
-        e.largest_dims = dims;
-      }
-    }
+    note_expand(nodes[i], i, values, &e);
+    note_outputs(nodes[i], i, values, &e);
   }
   return e;
 }

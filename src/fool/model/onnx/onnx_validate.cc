@@ -19,6 +19,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Throw "<model_path>: <where><what>" and "<model_path>: <what>" (the messages are joined here, outside
+// the callers' loops).
+[[noreturn]] void fail(const std::string& model_path, const std::string& where, const std::string& what) {
+  throw Error(model_path + ": " + where + what);
+}
+[[noreturn]] void fail(const std::string& model_path, const std::string& what) {
+  throw Error(model_path + ": " + what);
+}
+
 // Elements beyond this in one tensor are refused: 2^31 floats is 8 GiB, more than any model fool
 // runs, and keeps every size computation below far from overflow.
 constexpr std::uint64_t kMaxTensorElements = std::uint64_t{1} << 31;
@@ -94,15 +103,11 @@ std::string shape_str(const onnx::TensorProto& t) {
 // An external-data location must stay inside the model's directory (no absolute paths, no "..").
 fs::path external_file(const std::string& model_path, const std::string& where, const std::string& location) {
   const fs::path rel(location);
-  if (location.empty() || rel.is_absolute()) {
+  if (location.empty() || rel.is_absolute() ||
+      std::any_of(rel.begin(), rel.end(), [](const fs::path& part) { return part == ".."; })) {
     throw Error(model_path + ": " + where + " names external data '" + json_check::printable(location) +
                 "' outside the model's directory");
   }
-  for (const auto& part : rel)
-    if (part == "..") {
-      throw Error(model_path + ": " + where + " names external data '" + json_check::printable(location) +
-                  "' outside the model's directory");
-    }
   const fs::path dir = fs::path(model_path).has_parent_path() ? fs::path(model_path).parent_path() : fs::path(".");
   return dir / rel;
 }
@@ -163,10 +168,10 @@ void validate_tensor(const onnx::TensorProto& t, const std::string& model_path, 
   }
   std::uint64_t n = 1;
   for (const auto d : t.dims()) {
-    if (d < 0) throw Error(model_path + ": " + where + " has a negative dimension in shape " + shape_str(t));
-    if (d == 0) throw Error(model_path + ": " + where + " has a zero dimension in shape " + shape_str(t));
+    if (d < 0) fail(model_path, where, " has a negative dimension in shape " + shape_str(t));
+    if (d == 0) fail(model_path, where, " has a zero dimension in shape " + shape_str(t));
     if (static_cast<std::uint64_t>(d) > kMaxTensorElements || n * static_cast<std::uint64_t>(d) > kMaxTensorElements) {
-      throw Error(model_path + ": " + where + " has shape " + shape_str(t) + ", more than 2^31 elements");
+      fail(model_path, where, " has shape " + shape_str(t) + ", more than 2^31 elements");
     }
     n *= static_cast<std::uint64_t>(d);
   }
@@ -250,9 +255,10 @@ void validate_lrn(const onnx::NodeProto& n, const std::string& path, const std::
     if (bad) {
       char value[32];
       std::snprintf(value, sizeof value, "%g", static_cast<double>(v));
-      throw Error(path + ": " + where + ": LRN " + a.name() + " " + value +
-                  (a.name() == "bias" ? " must be positive and finite" : " must be finite") +
-                  " (the output would be NaN or infinite)");
+      fail(path, where,
+           ": LRN " + a.name() + " " + value +
+               (a.name() == "bias" ? " must be positive and finite" : " must be finite") +
+               " (the output would be NaN or infinite)");
     }
   }
 }
@@ -273,9 +279,30 @@ std::string strict_number_error(const std::string& text, bool integer) {
   return "";
 }
 
-}  // namespace
+// Why a fool.* metadata value is not one fool reads: "" if it is (or the key is not checked here).
+std::string metadata_value_error(const std::string& key, const std::string& v) {
+  if (key == "fool.scale") {
+    const std::string why = strict_number_error(v, false);
+    return why.empty() && !(std::stof(v) > 0.0f) ? "not positive" : why;
+  }
+  if (key == "fool.background_class") return strict_number_error(v, true);
+  // The keys whose value is one of two words.
+  static const std::map<std::string, std::pair<std::string, std::string>> kWords = {
+      {"fool.output", {"probabilities", "logits"}},
+      {"fool.channel_order", {"rgb", "bgr"}},
+      {"fool.layout", {"nchw", "nhwc"}}};
+  if (const auto it = kWords.find(key); it != kWords.end()) {
+    const auto& [a, b] = it->second;
+    return v == a || v == b ? "" : "not '" + a + "' or '" + b + "'";
+  }
+  if (key == "fool.preprocess") {
+    const auto names = names_of(preprocess_preset_names());
+    if (std::find(names.begin(), names.end(), v) == names.end()) return "not a preprocessing name";
+  }
+  return "";
+}
 
-void validate_onnx_model(const onnx::ModelProto& m, const std::string& path) {
+void validate_versions(const onnx::ModelProto& m, const std::string& path) {
   if (m.ir_version() < kMinOnnxIrVersion || m.ir_version() > kMaxOnnxIrVersion) {
     throw Error(path + ": ONNX IR version " + std::to_string(m.ir_version()) + " is not one fool reads (" +
                 std::to_string(kMinOnnxIrVersion) + " to " + std::to_string(kMaxOnnxIrVersion) + ")");
@@ -288,79 +315,83 @@ void validate_onnx_model(const onnx::ModelProto& m, const std::string& path) {
     throw Error(path + ": ONNX opset " + std::to_string(opset) + " is not one fool runs (" +
                 std::to_string(kMinOnnxOpset) + " to " + std::to_string(kMaxOnnxOpset) + ")");
   }
+}
 
-  const auto& g = m.graph();
-  std::set<std::string> defined;  // names a node may read: inputs, initializers, earlier outputs
+// The initializers and the graph inputs: named, each name once; their names added to *defined.
+void validate_graph_sources(const onnx::GraphProto& g, const std::string& path, std::set<std::string>* defined) {
   for (const auto& t : g.initializer()) {
-    if (t.name().empty()) throw Error(path + ": an initializer has no name");
-    if (!defined.insert(t.name()).second)
-      throw Error(path + ": two initializers are named '" + json_check::printable(t.name()) + "'");
+    if (t.name().empty()) fail(path, "an initializer has no name");
+    if (!defined->insert(t.name()).second)
+      fail(path, "two initializers are named '" + json_check::printable(t.name()) + "'");
     validate_tensor(t, path, "initializer '" + json_check::printable(t.name()) + "'");
   }
   std::set<std::string> input_names;
   for (const auto& in : g.input()) {
-    if (in.name().empty()) throw Error(path + ": a graph input has no name");
+    if (in.name().empty()) fail(path, "a graph input has no name");
     if (!input_names.insert(in.name()).second)
-      throw Error(path + ": two graph inputs are named '" + json_check::printable(in.name()) + "'");
-    defined.insert(in.name());
+      fail(path, "two graph inputs are named '" + json_check::printable(in.name()) + "'");
+    defined->insert(in.name());
   }
-  std::set<std::string> produced;
+}
+
+// A node's inputs (each defined before it), attributes (named once each, each valid) and LRN settings.
+void validate_node_reads(const onnx::NodeProto& n, const std::string& path, const std::string& where,
+                         const std::set<std::string>& defined) {
+  if (n.op_type().empty()) fail(path, where, " has no operator type");
+  for (const auto& in : n.input())
+    if (!in.empty() && !defined.count(in)) {
+      fail(path, where,
+           " reads '" + json_check::printable(in) + "', which no input, initializer or earlier node provides");
+    }
+  std::set<std::string> attr_names;
+  for (const auto& a : n.attribute()) {
+    if (a.name().empty() || !attr_names.insert(a.name()).second) {
+      fail(path, where, " has an unnamed or repeated attribute '" + json_check::printable(a.name()) + "'");
+    }
+    validate_attribute(a, path, where);
+  }
+  validate_lrn(n, path, where);
+}
+
+// The nodes in order: what each reads is defined before it, each output name is new.
+void validate_nodes(const onnx::GraphProto& g, const std::string& path, std::set<std::string>* defined,
+                    std::set<std::string>* produced) {
   for (int i = 0; i < g.node_size(); ++i) {
     const auto& n = g.node(i);
     const std::string where =
         "node " + std::to_string(i) + " (" + json_check::printable(n.name().empty() ? n.op_type() : n.name()) + ")";
-    if (n.op_type().empty()) throw Error(path + ": " + where + " has no operator type");
-    for (const auto& in : n.input())
-      if (!in.empty() && !defined.count(in)) {
-        throw Error(path + ": " + where + " reads '" + json_check::printable(in) +
-                    "', which no input, initializer or earlier node provides");
-      }
-    std::set<std::string> attr_names;
-    for (const auto& a : n.attribute()) {
-      if (a.name().empty() || !attr_names.insert(a.name()).second) {
-        throw Error(path + ": " + where + " has an unnamed or repeated attribute '" + json_check::printable(a.name()) +
-                    "'");
-      }
-      validate_attribute(a, path, where);
-    }
-    validate_lrn(n, path, where);
+    validate_node_reads(n, path, where, *defined);
     for (const auto& out : n.output()) {
       if (out.empty()) continue;
-      if (defined.count(out) || !produced.insert(out).second) {
-        throw Error(path + ": " + where + " writes '" + json_check::printable(out) + "', a name that is already taken");
+      if (defined->count(out) || !produced->insert(out).second) {
+        fail(path, where, " writes '" + json_check::printable(out) + "', a name that is already taken");
       }
-      defined.insert(out);
+      defined->insert(out);
     }
   }
+}
+
+}  // namespace
+
+void validate_onnx_model(const onnx::ModelProto& m, const std::string& path) {
+  validate_versions(m, path);
+  const auto& g = m.graph();
+  std::set<std::string> defined;  // names a node may read: inputs, initializers, earlier outputs
+  validate_graph_sources(g, path, &defined);
+  std::set<std::string> produced;
+  validate_nodes(g, path, &defined, &produced);
   std::set<std::string> outputs;
   for (const auto& o : g.output()) {
     if (!outputs.insert(o.name()).second)
-      throw Error(path + ": two graph outputs are named '" + json_check::printable(o.name()) + "'");
+      fail(path, "two graph outputs are named '" + json_check::printable(o.name()) + "'");
     if (!produced.count(o.name()))
-      throw Error(path + ": graph output '" + json_check::printable(o.name()) + "' is produced by no node");
+      fail(path, "graph output '" + json_check::printable(o.name()) + "' is produced by no node");
   }
-
   for (const auto& p : m.metadata_props()) {
-    const std::string& v = p.value();
-    std::string why;
-    if (p.key() == "fool.scale") {
-      why = strict_number_error(v, false);
-      if (why.empty() && !(std::stof(v) > 0.0f)) why = "not positive";
-    } else if (p.key() == "fool.background_class") {
-      why = strict_number_error(v, true);
-    } else if (p.key() == "fool.output") {
-      if (v != "probabilities" && v != "logits") why = "not 'probabilities' or 'logits'";
-    } else if (p.key() == "fool.channel_order") {
-      if (v != "rgb" && v != "bgr") why = "not 'rgb' or 'bgr'";
-    } else if (p.key() == "fool.layout") {
-      if (v != "nchw" && v != "nhwc") why = "not 'nchw' or 'nhwc'";
-    } else if (p.key() == "fool.preprocess") {
-      const auto names = names_of(preprocess_preset_names());
-      if (std::find(names.begin(), names.end(), v) == names.end()) why = "not a preprocessing name";
-    }
+    const std::string why = metadata_value_error(p.key(), p.value());
     if (!why.empty())
-      throw Error(path + ": metadata '" + json_check::printable(p.key()) + "' value '" + json_check::printable(v, 40) +
-                  "' is " + why);
+      fail(path, "metadata '" + json_check::printable(p.key()) + "' value '" + json_check::printable(p.value(), 40) +
+                     "' is " + why);
   }
 }
 

@@ -128,7 +128,6 @@ class OpenCvClassifier : public Classifier {
   std::string failing_layer() {
     try {
       const std::vector<std::string> names = net_.getLayerNames();
-      std::size_t lo = 0, hi = names.size();  // the first failing layer lies in [lo, hi)
       auto fails = [&](std::size_t i) {
         try {
           net_.setInput(blob_);
@@ -139,7 +138,7 @@ class OpenCvClassifier : public Classifier {
         }
       };
       if (names.empty() || !fails(names.size() - 1)) return "";
-      hi = names.size() - 1;
+      std::size_t lo = 0, hi = names.size() - 1;  // the first failing layer lies in [lo, hi]
       while (lo < hi) {
         const std::size_t mid = lo + (hi - lo) / 2;
         if (fails(mid))
