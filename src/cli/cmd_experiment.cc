@@ -131,7 +131,7 @@ void add_run_options(CLI::App* c, ExperimentConfig& x) {
 
 // What the command does once parsed: runs the experiment on rank 0 (the other ranks serve its
 // tasks) with progress on stderr, and prints the directory and the state's `result_key`.
-void set_experiment_action(CLI::App* c, std::shared_ptr<ExperimentConfig> x, Action& action,
+void set_experiment_action(CLI::App* c, const std::shared_ptr<ExperimentConfig>& x, Action& action,
                            const std::string& result_key) {
   c->callback([x, &action, result_key] {
     action = [x, result_key] {

@@ -163,6 +163,7 @@ nlohmann::json run_transfer_experiment(const TransferExperimentConfig& c, const 
   fs::create_directories(x.path("runs"));
   const std::vector<TransferNet> nets = transfer_networks(c);
   std::vector<std::string> models;
+  models.reserve(nets.size());
   for (const TransferNet& n : nets) models.push_back(x.path("networks/" + n.name + ".onnx"));
 
   SingleProcess single;

@@ -53,7 +53,7 @@ void threshold_map(const nlohmann::json& m, const std::string& where, bool nulla
       throw Error("key '" + where + "' has '" + jc::printable(key) + "', not a confidence threshold");
     }
     if (nullable_ints && value.is_null()) continue;
-    jc::integer_value(value, where + "." + key, nullable_ints ? 0 : 0, hi);
+    jc::integer_value(value, std::string(where).append(".").append(key), 0, hi);
   }
 }
 

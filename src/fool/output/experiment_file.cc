@@ -25,7 +25,7 @@ std::string experiment_kind_list(const ExperimentDocuments& kinds) {
 
 nlohmann::json read_experiment(const std::string& dir, const ExperimentDocuments& kinds) {
   const std::string path = (fs::path(dir) / "experiment.json").string();
-  const nlohmann::json j = read_json_file(path);
+  nlohmann::json j = read_json_file(path);
   validate_experiment(j, path, kinds);
   return j;
 }

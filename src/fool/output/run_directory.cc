@@ -238,6 +238,32 @@ void write_run_marker(const std::string& dir, const std::string& command) {
   write_file_atomic((fs::path(dir) / kRunMarker).string(), j.dump() + "\n");
 }
 
+namespace {
+bool is_top_file_of_a_run(const std::string& name) {
+  return std::find_if(std::begin(kTopFiles), std::end(kTopFiles), [&](const char* f) { return name == f; }) !=
+             std::end(kTopFiles) ||
+         is_genome_file(name) || (is_atomic_temporary(name) && !is_start_up_debris(name));
+}
+
+bool is_folder_of_a_run(const std::string& name) {
+  return std::find_if(std::begin(kFolders), std::end(kFolders), [&](const char* f) { return name == f; }) !=
+         std::end(kFolders);
+}
+
+// Removes fool's files in the run's folder p (named name), and the folder once it is empty.
+void remove_run_folder(const fs::path& p, const std::string& name) {
+  std::error_code ec;
+  if (!fs::is_directory(p, ec)) return;  // a file under a folder's name is not fool's
+  std::vector<fs::path> inside;
+  for (const auto& entry : fs::directory_iterator(p, ec)) {
+    const std::string n = entry.path().filename().string();
+    if (is_fool_file_in(name, n) && !is_link(entry.path()) && entry.is_regular_file(ec)) inside.push_back(entry.path());
+  }
+  for (const fs::path& q : inside) remove_one(q);
+  if (fs::is_empty(p, ec)) remove_one(p);
+}
+}  // namespace
+
 void remove_run_files(const std::string& dir) {
   std::error_code ec;
   std::vector<fs::path> top;
@@ -245,27 +271,14 @@ void remove_run_files(const std::string& dir) {
   if (ec) throw Error(dir + ": " + ec.message());
   for (const fs::path& p : top) {
     const std::string name = p.filename().string();
-    const bool file = std::find_if(std::begin(kTopFiles), std::end(kTopFiles),
-                                   [&](const char* f) { return name == f; }) != std::end(kTopFiles) ||
-                      is_genome_file(name) || (is_atomic_temporary(name) && !is_start_up_debris(name));
-    const bool folder = std::find_if(std::begin(kFolders), std::end(kFolders),
-                                     [&](const char* f) { return name == f; }) != std::end(kFolders);
-    if (!file && !folder) continue;
+    const bool file = is_top_file_of_a_run(name);
+    if (!file && !is_folder_of_a_run(name)) continue;
     if (is_link(p)) refuse_link(p);
-    if (file) {
-      if (fs::is_directory(p, ec)) continue;  // a folder under a file's name is not fool's
+    if (!file) {
+      remove_run_folder(p, name);
+    } else if (!fs::is_directory(p, ec)) {  // a folder under a file's name is not fool's
       remove_one(p);
-      continue;
     }
-    if (!fs::is_directory(p, ec)) continue;  // a file under a folder's name is not fool's
-    std::vector<fs::path> inside;
-    for (const auto& entry : fs::directory_iterator(p, ec)) {
-      const std::string n = entry.path().filename().string();
-      if (is_fool_file_in(name, n) && !is_link(entry.path()) && entry.is_regular_file(ec))
-        inside.push_back(entry.path());
-    }
-    for (const fs::path& q : inside) remove_one(q);
-    if (fs::is_empty(p, ec)) remove_one(p);
   }
 }
 
@@ -313,7 +326,7 @@ namespace {
 std::string first_foreign_entry(const std::string& dir, bool (*owned)(const std::string&)) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
+    std::string name = entry.path().filename().string();
     if (name == kRunMarker || name == kRunLockFile || is_atomic_temporary(name)) continue;
     if (!owned(name)) return name;
     if (is_link(entry.path())) refuse_link(entry.path());
@@ -391,6 +404,14 @@ bool holds_fool_checkpoint(const std::string& dir) {
 
 namespace {
 
+namespace {
+[[noreturn]] void refuse_other_setting(const std::string& path, const std::string& key, const nlohmann::json& saved,
+                                       const nlohmann::json& value) {
+  throw Error(path + ": checkpoint was made with another " + key + " (" +
+              (saved.contains(key) ? saved[key].dump() : std::string("none")) + ", now " + value.dump() + ")");
+}
+}  // namespace
+
 // Throws unless the checkpoint's settings match the run's in every key that defines the outcome,
 // naming the most telling difference: model, encoding and backend first, then the rest.
 void check_same_settings(const std::string& path, const nlohmann::json& saved, const nlohmann::json& settings) {
@@ -402,10 +423,7 @@ void check_same_settings(const std::string& path, const nlohmann::json& saved, c
     const nlohmann::json& value = settings[key];
     if (std::find(std::begin(kFreeSettings), std::end(kFreeSettings), key) != std::end(kFreeSettings)) continue;
     if (key == "model_input" && !saved.contains(key)) continue;  // checkpoints of fool before it was recorded
-    if (!saved.contains(key) || saved[key] != value) {
-      throw Error(path + ": checkpoint was made with another " + key + " (" +
-                  (saved.contains(key) ? saved[key].dump() : std::string("none")) + ", now " + value.dump() + ")");
-    }
+    if (!saved.contains(key) || saved[key] != value) refuse_other_setting(path, key, saved, value);
   }
 }
 

@@ -94,15 +94,13 @@ bool holds_fool_checkpoint(const std::string& dir);
 
 // Checks of a checkpoint's contents against the run resuming it, apart from the JSON layout so that
 // another checkpoint format is held to the same rules. Each throws fool::Error naming the key.
-// check_checkpoint_progress: next_generation within the run's generations, evaluations exactly what
-// that many generations make; returns next_generation.
-int check_checkpoint_progress(const nlohmann::json& checkpoint, const nlohmann::json& saved_settings,
-                              const EvolutionConfig& config);
-// check_checkpoint_cell: the cell's class is this run's class for that cell, fitness in [0, 1] (-1
-// while empty), elite and first_reached generations before next_generation. Returns the elite without
-// its genome.
-Elite check_checkpoint_cell(const nlohmann::json& cell, std::size_t index, const EliteArchive& archive,
-                            int next_generation);
+// check_checkpoint_progress (j: the checkpoint, saved: its settings): next_generation within the run's
+// generations, evaluations exactly what that many generations make; returns next_generation.
+int check_checkpoint_progress(const nlohmann::json& j, const nlohmann::json& saved, const EvolutionConfig& config);
+// check_checkpoint_cell (cell c of the checkpoint): the cell's class is this run's class for that cell,
+// fitness in [0, 1] (-1 while empty), elite and first_reached generations before next (the checkpoint's
+// next_generation). Returns the elite without its genome.
+Elite check_checkpoint_cell(const nlohmann::json& cell, std::size_t c, const EliteArchive& archive, int next);
 
 // Writes dir/checkpoint.json atomically: `settings`, the generation to run next, and every cell of
 // the archive with its genome.

@@ -178,7 +178,7 @@ torch::Tensor random_shift(const torch::Tensor& batch, int max_shift, Rng& rng) 
   torch::Tensor out = torch::zeros_like(batch);
   const auto n = batch.size(0), h = batch.size(2), w = batch.size(3);
   for (std::int64_t i = 0; i < n; ++i) {
-    const auto span = static_cast<std::uint64_t>(2 * max_shift + 1);
+    const auto span = static_cast<std::uint64_t>(2 * static_cast<std::int64_t>(max_shift) + 1);
     const auto dy = static_cast<std::int64_t>(rng.below(span)) - max_shift;
     const auto dx = static_cast<std::int64_t>(rng.below(span)) - max_shift;
     const auto y0 = std::max<std::int64_t>(0, dy), y1 = std::min(h, h + dy);
