@@ -14,6 +14,7 @@
 
 #include "fool/core/error.h"
 #include "fool/core/json_check.h"
+#include "fool/model/onnx/graph_builder.h"
 
 namespace fool::onednn {
 
@@ -87,14 +88,10 @@ Const Lowering::read_tensor(const onnx::TensorProto& t, const std::string& what,
     if (c.f.size() != n) throw Error(g_.path + ": " + what + " has the wrong number of values");
   } else if (t.data_type() == onnx::TensorProto::INT64) {
     c.is_int = true;
-    if (!raw.empty()) {
-      if (raw.size() != n * 8) throw Error(g_.path + ": " + what + " has the wrong number of bytes");
-      c.i.resize(n);
-      std::memcpy(c.i.data(), raw.data(), raw.size());
-    } else {
-      c.i.assign(t.int64_data().begin(), t.int64_data().end());
-    }
-    if (c.i.size() != n) throw Error(g_.path + ": " + what + " has the wrong number of values");
+    if (!raw.empty() && raw.size() != n * 8) throw Error(g_.path + ": " + what + " has the wrong number of bytes");
+    std::optional<std::vector<std::int64_t>> values = onnx_build::tensor_values<std::int64_t>(t);
+    if (!values || values->size() != n) throw Error(g_.path + ": " + what + " has the wrong number of values");
+    c.i = std::move(*values);
   } else {
     c.dims.push_back(-1);  // marks an unreadable constant: any use of it declines
   }
