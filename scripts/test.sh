@@ -6,11 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Fast stage: the layout (.clang-format) of every C++ file in the repository, before the tests.
-# (clang-tidy over all of src/ is scripts/lint.sh: it compiles every file again, too slow for this command.)
+# clang-tidy over all of src/ (scripts/lint.sh) parses every source again with clang, libtorch's and
+# OpenCV's headers included: about an hour on this 2-core machine, three times this command's tests.
+# So it is opt-in here: FOOL_LINT_STAGE=1 runs scripts/lint.sh after the format check and stops on
+# any finding (docs/design.md, "Tooling").
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   echo "[test] clang-format check" >&2
   git ls-files '*.cc' '*.h' | xargs clang-format-14 --dry-run -Werror ||
     { echo "[test] files above are not formatted: clang-format-14 -i FILE" >&2; exit 1; }
+  if [ -n "${FOOL_LINT_STAGE:-}" ]; then
+    echo "[test] clang-tidy over src/ (scripts/lint.sh)" >&2
+    bash scripts/lint.sh || { echo "[test] clang-tidy reported the findings above" >&2; exit 1; }
+  fi
 fi
 (cd build && ctest --output-on-failure --timeout 900 -j 2 -E '^Mpi\.' "$@")
 # The MPI jobs (mpirun -np 1-3 on this machine): on a loaded 2-core machine a job has ended once with

@@ -12,15 +12,59 @@
 
 namespace fool::cli {
 
+namespace {
+struct EvolveFlags {
+  ModelFlags model;
+  EvolveRunConfig run;
+  std::string classes, color;
+  std::optional<int> image_size;  // EvolveRunConfig::image_size 0 (the default) is not a size to ask for
+  bool quiet = false;
+};
+
+// The run's configuration from the parsed flags (o->run holds those that map one to one).
+EvolveRunConfig& configure_run(EvolveFlags& o) {
+  EvolveRunConfig& r = o.run;
+  r.model = o.model.model;
+  r.classifier = o.model.options();
+  r.evolution.threads = r.classifier.threads;  // 0: all cores, for the network, mutation and rendering
+  r.image_size = o.image_size.value_or(0);
+  if (!o.color.empty()) r.channels = o.color == "gray" ? 1 : 3;
+  // Indices are checked now; label names once the model (and its labels) is loaded.
+  if (!o.classes.empty()) {
+    if (class_list_is_numeric(o.classes)) {
+      r.evolution.classes = parse_class_list(o.classes);
+    } else {
+      r.class_list = o.classes;
+    }
+  }
+  r.command_line = command_line();
+  return r;
+}
+
+// What fool evolve prints at the end: where the run is, whether it completed, and its totals
+// (zeros when it stopped before its first generation).
+nlohmann::json evolve_result_json(const std::string& out_dir, const EvolveRunResult& res) {
+  nlohmann::json out = {{"out", out_dir},
+                        {"complete", res.complete},
+                        {"generations", 0},
+                        {"evaluations", 0},
+                        {"seconds", 0.0},
+                        {"median_confidence", 0.0},
+                        {"classes_at_or_above", nlohmann::json::object()}};
+  if (res.summary) {
+    const RunSummary& s = *res.summary;
+    out["generations"] = s.record.progress;
+    out["evaluations"] = s.record.evaluations;
+    out["seconds"] = s.record.seconds;
+    out["median_confidence"] = s.median_confidence;
+    out["classes_at_or_above"] = s.threshold_counts();
+  }
+  return out;
+}
+}  // namespace
+
 void add_evolve_command(CLI::App& app, Action& action) {
-  struct Opts {
-    ModelFlags model;
-    EvolveRunConfig run;
-    std::string classes, color;
-    std::optional<int> image_size;  // EvolveRunConfig::image_size 0 (the default) is not a size to ask for
-    bool quiet = false;
-  };
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<EvolveFlags>();
   EvolveRunConfig& r = o->run;
   auto* c =
       app.add_subcommand("evolve", "evolve fooling images for every class with MAP-Elites (direct or CPPN encoding)");
@@ -73,22 +117,7 @@ void add_evolve_command(CLI::App& app, Action& action) {
       auto& world = parallel::MpiWorld::instance();
       // A failure before the start-up check still meets the other ranks there.
       world.expect_start_up_check();
-      EvolveRunConfig& r = o->run;
-      r.model = o->model.model;
-      r.classifier = o->model.options();
-      r.evolution.threads = r.classifier.threads;  // 0: all cores, for the network, mutation and rendering
-      r.image_size = o->image_size.value_or(0);
-      if (!o->color.empty()) r.channels = o->color == "gray" ? 1 : 3;
-      // Indices are checked now; label names once the model (and its labels) is loaded.
-      if (!o->classes.empty()) {
-        if (class_list_is_numeric(o->classes)) {
-          r.evolution.classes = parse_class_list(o->classes);
-        } else {
-          r.class_list = o->classes;
-        }
-      }
-      r.command_line = command_line();
-
+      EvolveRunConfig& r = configure_run(*o);
       r.distribution = &world;
 
       // Progress and results come from rank 0 only; the other ranks score and stay silent.
@@ -97,22 +126,7 @@ void add_evolve_command(CLI::App& app, Action& action) {
       const EvolveRunResult res = run_evolve(r, RunEvents({&progress}), interrupt.stop());
       if (!world.is_root()) return 0;
       progress.finish();
-      nlohmann::json out = {{"out", r.out_dir},
-                            {"complete", res.complete},
-                            {"generations", 0},
-                            {"evaluations", 0},
-                            {"seconds", 0.0},
-                            {"median_confidence", 0.0},
-                            {"classes_at_or_above", nlohmann::json::object()}};
-      if (res.summary) {
-        const RunSummary& s = *res.summary;
-        out["generations"] = s.record.progress;
-        out["evaluations"] = s.record.evaluations;
-        out["seconds"] = s.record.seconds;
-        out["median_confidence"] = s.median_confidence;
-        out["classes_at_or_above"] = s.threshold_counts();
-      }
-      emit_json(out);
+      emit_json(evolve_result_json(r.out_dir, res));
       if (!res.complete) {
         std::fprintf(stderr, "fool: interrupted; checkpoint saved. Continue with the same command and --resume\n");
         return 130;

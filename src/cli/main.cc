@@ -52,9 +52,8 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
 bool shares_work(const CLI::App& app) {
   static const char* shared[] = {"evolve", "experiment"};
   return std::any_of(std::begin(shared), std::end(shared), [&app](const char* name) {
-    for (const auto* sub : app.get_subcommands())
-      if (sub->get_name() == name) return true;
-    return false;
+    const auto subs = app.get_subcommands();
+    return std::any_of(subs.begin(), subs.end(), [name](const CLI::App* sub) { return sub->get_name() == name; });
   });
 }
 

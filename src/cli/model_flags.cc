@@ -63,19 +63,23 @@ CLI::Option* add_backend_option(CLI::App* app, Backend& target, const std::strin
 
 namespace {
 
+// The one number of a comma-separated list (item, of flag); the whole item must be the number.
+float parse_float_item(const std::string& flag, const std::string& item) {
+  try {
+    std::size_t used = 0;
+    const float v = std::stof(item, &used);
+    if (used != item.size()) throw std::invalid_argument(item);
+    return v;
+  } catch (const std::exception&) {
+    throw Error(flag + ": '" + item + "' is not a number");
+  }
+}
+
 std::vector<float> parse_floats(const std::string& flag, const std::string& text) {
   std::vector<float> out;
   std::stringstream ss(text);
   std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      std::size_t used = 0;
-      out.push_back(std::stof(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw Error(flag + ": '" + item + "' is not a number");
-    }
-  }
+  while (std::getline(ss, item, ',')) out.push_back(parse_float_item(flag, item));
   if (out.empty()) throw Error(flag + ": expected comma-separated numbers");
   return out;
 }

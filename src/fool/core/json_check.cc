@@ -30,22 +30,22 @@ std::size_t utf8_sequence(const std::string& s, std::size_t i) {
   unsigned lo = 0x80, hi = 0xbf;  // the range of the second byte
   if (c >= 0xc2 && c <= 0xdf)
     n = 2;
-  else if (c == 0xe0)
-    n = 3, lo = 0xa0;
-  else if (c >= 0xe1 && c <= 0xec)
+  else if (c >= 0xe0 && c <= 0xef)
     n = 3;
-  else if (c == 0xed)
-    n = 3, hi = 0x9f;  // no surrogates
-  else if (c >= 0xee && c <= 0xef)
-    n = 3;
-  else if (c == 0xf0)
-    n = 4, lo = 0x90;
-  else if (c >= 0xf1 && c <= 0xf3)
+  else if (c >= 0xf0 && c <= 0xf4)
     n = 4;
-  else if (c == 0xf4)
-    n = 4, hi = 0x8f;
   else
     return 0;
+  // The lead bytes that narrow the second byte's range: no overlong forms, no surrogates, nothing
+  // past U+10FFFF.
+  if (c == 0xe0)
+    lo = 0xa0;
+  else if (c == 0xed)
+    hi = 0x9f;
+  else if (c == 0xf0)
+    lo = 0x90;
+  else if (c == 0xf4)
+    hi = 0x8f;
   if (i + n > s.size() || b(i + 1) < lo || b(i + 1) > hi) return 0;
   for (std::size_t k = 2; k < n; ++k)
     if (b(i + k) < 0x80 || b(i + k) > 0xbf) return 0;

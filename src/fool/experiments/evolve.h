@@ -96,11 +96,11 @@ struct ReadyClassifier {
   std::string detail;
 };
 
-// run_evolve with the classifier given: config.model and config.classifier are not read, except
-// that config.model names the model in messages and summary.json (config.recorded_model if set).
-// If scoring throws, the run's last complete generation is checkpointed before the exception
-// leaves, so --resume continues it.
-EvolveRunResult run_evolve_with(const ReadyClassifier& classifier, EvolveRunConfig config, const RunEvents& events = {},
+// run_evolve with the classifier given (ready): c.model and c.classifier are not read, except that
+// c.model names the model in messages and summary.json (c.recorded_model if set). If scoring
+// throws, the run's last complete generation is checkpointed before the exception leaves, so
+// --resume continues it.
+EvolveRunResult run_evolve_with(const ReadyClassifier& ready, EvolveRunConfig c, const RunEvents& events = {},
                                 const std::atomic<bool>* stop = nullptr, bool keep_first_generation = false);
 
 // The settings that define a run's outcome, as recorded in its checkpoint and summary; the

@@ -49,12 +49,12 @@ nlohmann::json train_record(const std::string& model, const TrainOptions& opt, c
           {"sha256", r.model_sha256}};
 }
 
-nlohmann::json train_step(ExperimentDir& x, const std::string& step, const DatasetSplits& data, TrainOptions opt,
+nlohmann::json train_step(ExperimentDir& x, const std::string& step, const DatasetSplits& data, const TrainOptions& opt,
                           const std::string& model, const RunEvents& events) {
   if (x.done(step)) return x.result(step);
   events.message("training " + model);
   const TrainResult r = train_classifier(data, opt, x.path(model), events);
-  const nlohmann::json j = train_record(model, opt, r);
+  nlohmann::json j = train_record(model, opt, r);
   x.mark(step, j);
   return j;
 }
@@ -154,7 +154,7 @@ fs::path task_model(const Task& task, const TaskDir& dir) {
   const std::string model = task.params.at("model").get<std::string>();
   const auto found = task.files.find(model);
   if (found == task.files.end()) throw Error("task without its model " + model);
-  const fs::path file = dir.path() / "model.onnx";
+  fs::path file = dir.path() / "model.onnx";
   write_file_atomic(file.string(), found->second.data(), found->second.size());
   return file;
 }
@@ -226,7 +226,8 @@ TaskOutcome run_experiment_task(const Task& task) {
     auto [names, s] = fooling_run(cfg, images.string(), p.at("prefix").get<std::string>());
     const std::string fooling_dir = p.at("fooling_dir").get<std::string>();
     std::vector<std::string> files;  // relative to the experiment directory
-    for (const auto& name : names) files.push_back(fooling_dir + "/" + name);
+    files.reserve(names.size());
+    for (const auto& name : names) files.push_back(std::string(fooling_dir).append("/").append(name));
     std::vector<double> confidences;
     for (const auto& cl : s.classes) confidences.push_back(cl.confidence);
     out.result = {{"run", run}, {"files", files}, {"confidences", confidences}};

@@ -25,7 +25,7 @@ TaskKind parse_task_kind(const std::string& name);
 // What experiment.json records of a trained network, wherever it was trained.
 nlohmann::json train_record(const std::string& model, const TrainOptions& opt, const TrainResult& r);
 // Trains `model` (a path inside the experiment) unless `step` is done; returns the step's record.
-nlohmann::json train_step(ExperimentDir& x, const std::string& step, const DatasetSplits& data, TrainOptions opt,
+nlohmann::json train_step(ExperimentDir& x, const std::string& step, const DatasetSplits& data, const TrainOptions& opt,
                           const std::string& model, const RunEvents& events);
 
 // The settings of an evolution run inside an experiment (the same backend on any process).

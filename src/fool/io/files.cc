@@ -29,6 +29,10 @@ std::string too_large(const std::string& path, std::uint64_t size, std::uint64_t
   return path + ": " + std::to_string(size) + " bytes, more than fool reads here (at most " +
          std::to_string(max_bytes) + ")";
 }
+// "<path>: <what> (<the system's reason for errno err>)".
+std::string failure(const std::string& path, const char* what, int err) {
+  return path + ": " + what + " (" + std::strerror(err) + ")";
+}
 }  // namespace
 
 std::uint64_t check_regular_file(const std::string& path) {
@@ -64,9 +68,9 @@ std::vector<std::uint8_t> read_file(const std::string& path, std::uint64_t max_b
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
+      const int err = errno;
       ::close(fd);
-      throw Error(path + ": read failed (" + why + ")");
+      throw Error(failure(path, "read failed", err));
     }
     if (n == 0) break;
     if (bytes.size() + static_cast<std::size_t>(n) > max_bytes) {  // the file grew while being read
@@ -148,10 +152,10 @@ void write_via_rename(const std::string& path, const void* data, std::size_t siz
     const ssize_t n = ::write(fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
+      const int err = errno;
       ::close(fd);
       ::unlink(name.data());
-      throw Error(path + ": write failed (" + why + ")");
+      throw Error(failure(path, "write failed", err));
     }
     p += n;
     left -= static_cast<std::size_t>(n);

@@ -123,16 +123,21 @@ nlohmann::json RunSummary::threshold_counts() const {
 
 namespace {
 
+// A key of "classes_at_or_above" as its confidence threshold.
+double threshold_of_key(const std::string& key, const std::string& source) {
+  try {
+    return std::stod(key);
+  } catch (const std::exception&) {
+    throw Error(source + ": \"classes_at_or_above\" has a key that is not a confidence (\"" + key + "\")");
+  }
+}
+
 // "classes_at_or_above": {"0.99": n, ...} as the record's thresholds and the counts beside them.
 void read_threshold_counts(const nlohmann::json& j, const std::string& source, RunSummary& s) {
   const auto counts = field<nlohmann::json>(j, "classes_at_or_above", source);
   if (!counts.is_object()) throw Error(source + ": \"classes_at_or_above\" is not an object");
   for (const auto& [key, n] : counts.items()) {
-    try {
-      s.record.thresholds.push_back(std::stod(key));
-    } catch (const std::exception&) {
-      throw Error(source + ": \"classes_at_or_above\" has a key that is not a confidence (\"" + key + "\")");
-    }
+    s.record.thresholds.push_back(threshold_of_key(key, source));
     if (!n.is_number_unsigned()) throw Error(source + ": \"classes_at_or_above\" holds a value that is not a count");
     s.classes_at_or_above.push_back(n.get<std::size_t>());
   }
@@ -166,6 +171,15 @@ nlohmann::json unknown_members(const nlohmann::json& j, const char* const (&know
   return extra;
 }
 
+// One confidence of a class's "lost_in_quantisation" (written as text).
+double lost_confidence(const std::string& t, const std::string& where) {
+  try {
+    return std::stod(t);
+  } catch (const std::exception&) {
+    throw Error(where + ": \"lost_in_quantisation\" holds \"" + t + "\", not a confidence");
+  }
+}
+
 // One entry of "classes"; members fool does not know are kept in `extra`.
 ClassSummary class_summary_from_json(const nlohmann::json& e, const std::string& where,
                                      const std::vector<double>& thresholds) {
@@ -182,11 +196,7 @@ ClassSummary class_summary_from_json(const nlohmann::json& e, const std::string&
   c.first_reached = read_first_reached(e, where, thresholds);
   if (e.contains("lost_in_quantisation")) {
     for (const auto& t : field<std::vector<std::string>>(e, "lost_in_quantisation", where)) {
-      try {
-        c.lost_in_quantisation.push_back(std::stod(t));
-      } catch (const std::exception&) {
-        throw Error(where + ": \"lost_in_quantisation\" holds \"" + t + "\", not a confidence");
-      }
+      c.lost_in_quantisation.push_back(lost_confidence(t, where));
     }
   }
   c.extra = unknown_members(e, kClassKeys);

@@ -3,7 +3,9 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 
 #include "fool/parallel/mpi_internal.h"
 
@@ -25,11 +27,11 @@ MpiWorld& MpiWorld::instance() {
 }
 
 bool MpiWorld::launched_by_mpi() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"}) {
+  static const char* const names[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"};
+  return std::any_of(std::begin(names), std::end(names), [](const char* name) {
     const char* v = std::getenv(name);
-    if (v != nullptr && *v != '\0') return true;
-  }
-  return false;
+    return v != nullptr && *v != '\0';
+  });
 }
 
 void MpiWorld::init(int* argc, char*** argv) {

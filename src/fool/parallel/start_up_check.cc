@@ -68,7 +68,7 @@ std::string MpiWorld::start_up_check(bool ok, const std::string& identity, const
 
 std::string MpiWorld::fail(const std::string& message) {
   if (!active_ || size_ < 2) return message;
-  const std::string line = expect_check_ && !checked_ ? start_up_check(false, "", message) : message;
+  std::string line = expect_check_ && !checked_ ? start_up_check(false, "", message) : message;
   if (rank_ == 0) {
     internal::mark_root_reported();
     return line;

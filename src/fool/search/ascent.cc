@@ -58,10 +58,10 @@ void AscentConfig::validate(int num_classes) {
 
 void gaussian_blur(float* chw, const ImageShape& s, double sigma) {
   if (sigma <= 0.0) return;
-  const int r = std::max(1, static_cast<int>(std::ceil(3.0 * sigma)));
+  const long r = std::max(1L, static_cast<long>(std::ceil(3.0 * sigma)));
   std::vector<float> k(static_cast<std::size_t>(2 * r + 1));
   double sum = 0.0;
-  for (int i = -r; i <= r; ++i)
+  for (long i = -r; i <= r; ++i)
     sum += k[static_cast<std::size_t>(i + r)] = static_cast<float>(std::exp(-0.5 * i * i / (sigma * sigma)));
   for (auto& v : k) v = static_cast<float>(v / sum);
   const auto h = static_cast<std::size_t>(s.height), w = static_cast<std::size_t>(s.width);
@@ -77,14 +77,14 @@ void gaussian_blur(float* chw, const ImageShape& s, double sigma) {
     for (std::size_t y = 0; y < h; ++y)
       for (std::size_t x = 0; x < w; ++x) {
         float acc = 0.0f;
-        for (int i = -r; i <= r; ++i)
+        for (long i = -r; i <= r; ++i)
           acc += k[static_cast<std::size_t>(i + r)] * img[at(static_cast<long>(y), static_cast<long>(x) + i)];
         tmp[y * w + x] = acc;
       }
     for (std::size_t y = 0; y < h; ++y)
       for (std::size_t x = 0; x < w; ++x) {
         float acc = 0.0f;
-        for (int i = -r; i <= r; ++i)
+        for (long i = -r; i <= r; ++i)
           acc += k[static_cast<std::size_t>(i + r)] * tmp[at(static_cast<long>(y) + i, static_cast<long>(x))];
         img[y * w + x] = acc;
       }

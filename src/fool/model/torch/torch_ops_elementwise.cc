@@ -104,16 +104,17 @@ Tensors op_celu(const Node& n, const Tensors& x) { return {at::celu(in(n, x, 0),
 
 Tensors op_clip(const Node& n, const Tensors& x) {
   const auto& a = in(n, x, 0);
-  c10::optional<at::Scalar> lo, hi;
-  if (n.opset < 11) {
-    if (n.has("min")) lo = n.f("min", 0.0f);
-    if (n.has("max")) hi = n.f("max", 0.0f);
-  } else {
-    if (present(x, 1)) lo = x[1].item();
-    if (present(x, 2)) hi = x[2].item();
-  }
-  if (!lo && !hi) return {a};
-  return {at::clamp(a, lo, hi)};
+  // Each bound with whether it is given (plain Scalars: clang's analyzer misreads an empty
+  // c10::optional<Scalar>'s destructor as reading an uninitialised tag).
+  at::Scalar lo, hi;
+  const bool has_lo = n.opset < 11 ? n.has("min") : present(x, 1);
+  const bool has_hi = n.opset < 11 ? n.has("max") : present(x, 2);
+  if (has_lo) lo = n.opset < 11 ? at::Scalar(n.f("min", 0.0f)) : x[1].item();
+  if (has_hi) hi = n.opset < 11 ? at::Scalar(n.f("max", 0.0f)) : x[2].item();
+  if (has_lo && has_hi) return {at::clamp(a, lo, hi)};
+  if (has_lo) return {at::clamp_min(a, lo)};
+  if (has_hi) return {at::clamp_max(a, hi)};
+  return {a};
 }
 
 Tensors op_cast(const Node& n, const Tensors& x) {

@@ -170,6 +170,41 @@ TEST_F(TorchOps, GemmAlphaBetaAndClipInputsFollowTheirDefinitionsInBothBackends)
   }
 }
 
+// Clip with one bound (the other input absent, or the other attribute before opset 11) clamps on
+// that side only.
+TEST_F(TorchOps, ClipWithOneBoundClampsThatSideOnly) {
+  using G = GraphBuilder;
+  const float xs[4] = {-0.9f, -0.2f, 0.3f, 0.8f};
+  struct Form {
+    std::int64_t opset;
+    bool lower;  // the bound given is the lower one (-0.5), else the upper one (0.6)
+  };
+  for (const Form form : {Form{13, true}, Form{13, false}, Form{7, true}, Form{7, false}}) {
+    G g(form.opset, {1, 2, 2});
+    auto* flat = g.node("Flatten", {"x"});
+    onnx::NodeProto* clip = nullptr;
+    if (form.opset >= 11) {
+      clip = form.lower ? g.node("Clip", {out_of(flat), g.weight({}, -0.5f, -0.5f)})
+                        : g.node("Clip", {out_of(flat), "", g.weight({}, 0.6f, 0.6f)});
+    } else {
+      clip = g.node("Clip", {out_of(flat)});
+      G::attr(clip, form.lower ? "min" : "max", form.lower ? -0.5f : 0.6f);
+    }
+    const std::string path =
+        g.write(dir_ / ("clip" + std::to_string(form.opset) + (form.lower ? "lo" : "hi") + ".onnx"), out_of(clip), 4);
+    ImageBatch b(1, {1, 2, 2});
+    std::copy(xs, xs + 4, b.data());
+    ClassifierOptions o;
+    o.backend = Backend("torch");
+    o.overrides.output_is_probabilities = true;  // raw values out
+    const Matrix p = raw_backend(path, o)->probabilities(b);
+    for (std::size_t k = 0; k < 4; ++k) {
+      const float want = form.lower ? std::max(xs[k], -0.5f) : std::min(xs[k], 0.6f);
+      EXPECT_EQ(p(0, k), want) << "opset " << form.opset << (form.lower ? " min" : " max") << " at " << k;
+    }
+  }
+}
+
 TEST_F(TorchOps, PadTransposeSqueezeAndUnsqueezeMatchTheirDefinitions) {
   // OpenCV's importer mishandles some of these (a Squeeze after an Unsqueeze loses the batch
   // axis); check the torch interpreter against the definitions directly.
