@@ -21,7 +21,7 @@ struct EvolveFlags {
   bool quiet = false;
 };
 
-// The run's configuration from the parsed flags (o->run holds those that map one to one).
+// The run's configuration from the parsed flags (o.run already holds those that map one to one).
 EvolveRunConfig& configure_run(EvolveFlags& o) {
   EvolveRunConfig& r = o.run;
   r.model = o.model.model;
